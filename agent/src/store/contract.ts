@@ -1,0 +1,213 @@
+/**
+ * The coordination store's surface as the rest of the sidecar sees it.
+ * Operations (traffic, environments, backups) take these interfaces as
+ * arguments, so their logic is tested with fakes and wired to Postgres in
+ * agent/src/store/ (see pg-store.ts). Times are Date; ids are strings.
+ */
+import type { EnvironmentName } from '../../../catalog/teams-file';
+
+/** Who asked: the token identity and, when the caller is a Jenkins build, the build. */
+export interface Actor {
+  tokenId: string;
+  /** e.g. devops/Infrastructure/Self-Managed-Blue-Green-Switch#41 */
+  build?: string;
+  instanceId: string;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+// ---------- locks ----------
+export interface LockGrant {
+  lockName: string;
+  token: number; // fencing token, from a sequence, increases on every grant
+  expiresAt: Date;
+  holder: string;
+}
+export interface LockStore {
+  acquire(req: { team: string; operation: string; ttlSec: number; waitSec: number; owner: string; actor: Actor }): Promise<LockGrant>;
+  renew(req: { team: string; operation: string; token: number; ttlSec: number }): Promise<LockGrant>;
+  release(req: { team: string; operation: string; token?: number; owner: string; actor: Actor }): Promise<{ released: boolean }>;
+  /** Throws SidecarError FENCED unless `token` is the live grant of the lock. */
+  assertHeld(req: { team: string; operation: string; token: number }): Promise<LockGrant>;
+  list(): Promise<LockGrant[]>;
+}
+export const lockNameFor = (team: string, operation: string): string => `${team}:${operation}`;
+
+// ---------- operations journal ----------
+export type OperationStatus = 'running' | 'succeeded' | 'failed' | 'rolled_back' | 'aborted';
+export interface OperationRecord {
+  id: string;
+  type: string; // RPC method, e.g. traffic.switch
+  team: string | null;
+  status: OperationStatus;
+  phase: string;
+  ownerInstance: string; // the sidecar that runs it; recovery picks up its own
+  initiatedBy: string;
+  idempotencyKey: string | null;
+  params: Record<string, unknown>;
+  result: unknown;
+  error: { code: string; message: string; data?: unknown } | null;
+  startedAt: Date;
+  completedAt: Date | null;
+  steps: JournalStep[];
+}
+export interface JournalStep {
+  seq: number;
+  name: string;
+  intent: Record<string, unknown>; // written BEFORE the side effect
+  outcome: 'pending' | 'done' | 'failed';
+  result: Record<string, unknown> | null; // written AFTER
+  at: Date;
+}
+export interface OperationJournal {
+  /** Starts a new operation, or returns the existing one for the same idempotencyKey (created=false). */
+  begin(req: {
+    type: string;
+    team: string | null;
+    params: Record<string, unknown>;
+    idempotencyKey?: string;
+    actor: Actor;
+  }): Promise<{ operation: OperationRecord; created: boolean }>;
+  intent(opId: string, name: string, intent: Record<string, unknown>): Promise<number>;
+  outcome(opId: string, seq: number, outcome: 'done' | 'failed', result?: Record<string, unknown>): Promise<void>;
+  phase(opId: string, phase: string, detail?: Record<string, unknown>): Promise<void>;
+  finish(opId: string, status: Exclude<OperationStatus, 'running'>, result?: unknown, error?: OperationRecord['error']): Promise<void>;
+  get(opId: string): Promise<OperationRecord | null>;
+  /** Unfinished operations owned by this instance (for recovery at start). */
+  unfinished(instanceId: string): Promise<OperationRecord[]>;
+  list(filter?: { team?: string; status?: OperationStatus; limit?: number }): Promise<OperationRecord[]>;
+}
+
+// ---------- environment state (the seed's environment_state) ----------
+export interface TeamEnvironmentState {
+  team: string;
+  active: EnvironmentName;
+  previous: EnvironmentName | null;
+  /** Desired HAProxy weights; the reconcile loop re-applies them. */
+  weights: { blue: number; green: number };
+  /** Last side that held all traffic after a validated switch (rollback target). */
+  lastKnownGood: EnvironmentName;
+  updatedAt: Date;
+}
+export interface EnvironmentStateStore {
+  /** Creates the row from the teams file's active_environment when absent. */
+  ensure(team: string, initialActive: EnvironmentName): Promise<TeamEnvironmentState>;
+  get(team: string): Promise<TeamEnvironmentState | null>;
+  setDesiredWeights(team: string, weights: { blue: number; green: number }): Promise<void>;
+  /** After a completed switch: active=target, previous=old active, lastKnownGood=target. */
+  promote(team: string, target: EnvironmentName): Promise<TeamEnvironmentState>;
+  recordHealth(team: string, env: EnvironmentName, status: string, metadata?: Record<string, unknown>): Promise<void>;
+  list(): Promise<TeamEnvironmentState[]>;
+}
+
+// ---------- breakers ----------
+export type BreakerState = 'closed' | 'open' | 'half_open';
+export interface BreakerStatus {
+  name: string; // e.g. infrastructure_modification:devops
+  state: BreakerState;
+  failures: number; // within the window
+  openedAt: Date | null;
+  retryAt: Date | null;
+}
+export interface BreakerStore {
+  /** Throws SidecarError BREAKER_OPEN when open (or half-open with a trial in flight). Returns a trial handle. */
+  admit(name: string): Promise<{ trial: boolean }>;
+  recordSuccess(name: string): Promise<BreakerStatus>;
+  recordFailure(name: string, reason: string): Promise<BreakerStatus>;
+  status(name: string): Promise<BreakerStatus>;
+  list(): Promise<BreakerStatus[]>;
+}
+
+// ---------- audit ----------
+export interface AuditEntry {
+  id?: string;
+  operationType: string;
+  team: string | null;
+  sourceEnvironment?: string | null;
+  targetEnvironment?: string | null;
+  initiatedBy: string;
+  status: string;
+  rollbackReason?: string | null;
+  metadata?: Record<string, unknown>;
+  startedAt?: Date;
+  completedAt?: Date | null;
+}
+export interface AuditLog {
+  record(entry: AuditEntry): Promise<string>;
+  list(filter?: { team?: string; operationType?: string; limit?: number; since?: Date }): Promise<AuditEntry[]>;
+}
+
+// ---------- participants, leadership, consensus ----------
+export interface Participant {
+  instanceId: string;
+  healthScore: number; // 0..100, higher is healthier
+  details: Record<string, unknown>;
+  lastHeartbeat: Date;
+}
+export interface ParticipantStore {
+  heartbeat(instanceId: string, healthScore: number, details?: Record<string, unknown>): Promise<void>;
+  /** Instances whose heartbeat is younger than `withinSec`. */
+  live(withinSec: number): Promise<Participant[]>;
+}
+
+export interface LeaderLease {
+  scope: string; // e.g. team:devops or global
+  leader: string; // instanceId
+  token: number; // fencing token: increases on every change of leader
+  expiresAt: Date;
+}
+export interface LeadershipStore {
+  /** Health-based: takes or keeps the lease if this candidate is the healthiest live one or the lease is free/expired. Throws NOT_LEADER otherwise. */
+  establish(req: { scope: string; candidate: string; leaseSec: number }): Promise<LeaderLease>;
+  current(scope: string): Promise<LeaderLease | null>;
+  resign(scope: string, candidate: string): Promise<void>;
+}
+
+export type Vote = { voter: string; approve: boolean; reason: string; at: Date };
+export interface ProposalDecision {
+  proposalId: string;
+  approved: boolean;
+  reason: string;
+  votes: Vote[];
+  quorum: number; // floor(n/2)+1 of live participants
+  participants: number;
+}
+export interface ConsensusStore {
+  propose(req: { operation: string; team: string | null; details: Record<string, unknown>; proposer: string; timeoutSec: number; actor: Actor }): Promise<{ proposalId: string }>;
+  vote(proposalId: string, vote: Omit<Vote, 'at'>): Promise<void>;
+  /** Resolves as soon as the outcome is certain (quorum reached or impossible) or on timeout. */
+  awaitDecision(proposalId: string): Promise<ProposalDecision>;
+  open(): Promise<Array<{ proposalId: string; operation: string; team: string | null; details: Record<string, unknown>; proposer: string }>>;
+}
+
+/** Everything the sidecar keeps in Postgres. Built by createPgStore() in store/index.ts. */
+export interface Store {
+  locks: LockStore;
+  journal: OperationJournal;
+  environments: EnvironmentStateStore;
+  breakers: BreakerStore;
+  audit: AuditLog;
+  participants: ParticipantStore;
+  leadership: LeadershipStore;
+  consensus: ConsensusStore;
+  /** Cheap liveness probe for /readyz. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+// ---------- long operations ----------
+/**
+ * What an operation body receives from the runner (agent/src/operations/runner.ts):
+ * the journal row, who asked, a progress sink (sent to the caller as JSON-RPC
+ * `progress` notifications and to the dashboard) and an abort signal (emergency
+ * stop, shutdown). Bodies journal each step's intent before acting.
+ */
+export interface OperationContext {
+  operation: OperationRecord;
+  actor: Actor;
+  progress(event: { phase: string; message: string; [k: string]: unknown }): void;
+  signal: AbortSignal;
+  clock: Clock;
+}
