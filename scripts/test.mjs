@@ -18,7 +18,7 @@ const step = (name, cmd, args) => {
 
 await ensureAll();
 const jestArgs = process.argv.slice(2);
-step('build', 'npx', ['tsc', '-p', 'tsconfig.build.json']);
+step('build', 'npm', ['run', 'build']);
 step('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']);
 step('lint', 'npx', ['eslint', '.']);
 step('tests', 'npx', ['jest', '--ci', ...jestArgs]);
