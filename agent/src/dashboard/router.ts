@@ -1,0 +1,181 @@
+import express, { NextFunction, Request, Response, Router } from 'express';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isSidecarError } from '../errors/sidecar-error';
+import { describeIssues, emergencyStopRequest, EmergencyStopRequest } from './emergency-request';
+import { bearerToken, httpStatusFor } from './http-status';
+import { DashboardIdentity, isOps, LiveEventSource, maySee, sseFrame, sseKeepAlive } from './live-events';
+
+/**
+ * The dashboard: `GET /` (one HTML, one JS, one CSS file, no build step),
+ * the live channel `GET /api/v1/events` (Server-Sent Events from the runner's
+ * event bus) and `POST /api/v1/emergency-stop` (ops token only). The page
+ * reads everything else from the read API (`/api/v1/teams`, `operations`,
+ * `locks`, `breakers`, `audit`) that the HTTP app serves.
+ *
+ * The token never travels in a URL: the page keeps it in sessionStorage and
+ * sends it as `Authorization: Bearer`, which is also why the live channel is
+ * read with fetch() rather than EventSource (EventSource cannot send headers).
+ */
+export interface DashboardDeps {
+  /** The transport's token check: the identity of a bearer token, or null. */
+  authenticate(token: string): DashboardIdentity | null | Promise<DashboardIdentity | null>;
+  /** The operation runner's in-process event bus. */
+  events: LiveEventSource;
+  /** Runs `rollback.emergency` (journaled and audited) on behalf of `who`. */
+  emergencyStop(req: EmergencyStopRequest, who: DashboardIdentity): Promise<unknown>;
+  /** Comment frames on an idle stream so proxies keep it open. Default 15 s. */
+  keepAliveMs?: number;
+  /** Open live streams at most; more are refused with 503. Default 64. */
+  maxStreams?: number;
+  /** Bytes queued for a slow reader before its stream is dropped (it reconnects). Default 1 MiB. */
+  maxBufferedBytes?: number;
+  log?: (level: 'info' | 'warn' | 'error', message: string, meta?: Record<string, unknown>) => void;
+}
+
+const ASSETS = join(__dirname, 'public');
+
+interface Asset {
+  body: Buffer;
+  type: string;
+}
+
+function loadAssets(): Record<string, Asset> {
+  const read = (name: string, type: string): Asset => ({ body: readFileSync(join(ASSETS, name)), type });
+  return {
+    '/': read('index.html', 'text/html; charset=utf-8'),
+    '/dashboard/dashboard.js': read('dashboard.js', 'text/javascript; charset=utf-8'),
+    '/dashboard/dashboard.css': read('dashboard.css', 'text/css; charset=utf-8'),
+  };
+}
+
+/** Same-origin only, no inline script: data from the API can never run as code. */
+const CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self' data:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+type Authed = Request & { who?: DashboardIdentity };
+
+export function createDashboardRouter(deps: DashboardDeps): Router {
+  const router = express.Router();
+  const assets = loadAssets();
+  const keepAliveMs = deps.keepAliveMs ?? 15_000;
+  const maxStreams = deps.maxStreams ?? 64;
+  const maxBuffered = deps.maxBufferedBytes ?? 1 << 20;
+  const log = deps.log ?? (() => undefined);
+  let openStreams = 0;
+
+  for (const [path, asset] of Object.entries(assets)) {
+    router.get(path, (_req, res) => {
+      res.set({
+        'Content-Type': asset.type,
+        'Content-Security-Policy': CSP,
+        'X-Content-Type-Options': 'nosniff',
+        'Referrer-Policy': 'no-referrer',
+        'Cache-Control': 'no-cache',
+      });
+      res.send(asset.body);
+    });
+  }
+
+  const authenticate = async (req: Authed, res: Response, next: NextFunction): Promise<void> => {
+    const token = bearerToken(req.get('authorization'));
+    const who = token ? await deps.authenticate(token) : null;
+    if (!who) {
+      res
+        .status(401)
+        .set('WWW-Authenticate', 'Bearer')
+        .json({ code: 'UNAUTHORIZED', message: 'a valid bearer token is required: enter a token in the dashboard (Authorization: Bearer <token>)' });
+      return;
+    }
+    req.who = who;
+    next();
+  };
+
+  router.get('/api/v1/events', authenticate, (req: Authed, res) => {
+    const who = req.who as DashboardIdentity;
+    if (openStreams >= maxStreams) {
+      res.status(503).json({ code: 'DEPENDENCY_DOWN', message: `too many live dashboard streams (${maxStreams}); close other dashboard tabs and retry` });
+      return;
+    }
+    openStreams += 1;
+    res.status(200).set({
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'X-Accel-Buffering': 'no', // nginx-style proxies must not hold frames back
+      Connection: 'keep-alive',
+    });
+    res.flushHeaders();
+    let seq = 0;
+    let closed = false;
+    const send = (text: string): void => {
+      if (closed) return;
+      res.write(text);
+      // A reader that stopped reading must not grow our memory: drop it; the page reconnects and re-reads.
+      if (res.writableLength > maxBuffered) {
+        log('warn', 'dashboard stream dropped: reader too slow', { token: who.id, queued: res.writableLength });
+        close();
+      }
+    };
+    const unsubscribe = deps.events.subscribe((event) => {
+      if (maySee(who, event)) send(sseFrame(event.kind, event, ++seq));
+    });
+    const timer = setInterval(() => send(sseKeepAlive()), keepAliveMs);
+    timer.unref();
+    const close = (): void => {
+      if (closed) return;
+      closed = true;
+      openStreams -= 1;
+      clearInterval(timer);
+      unsubscribe();
+      res.end();
+    };
+    req.on('close', close);
+    res.on('error', close);
+    send('retry: 2000\n\n');
+    send(sseFrame('hello', { tokenId: who.id, teams: who.teams, ops: isOps(who) }));
+  });
+
+  router.post('/api/v1/emergency-stop', authenticate, express.json({ limit: '8kb' }), async (req: Authed, res) => {
+    const who = req.who as DashboardIdentity;
+    if (!isOps(who)) {
+      res.status(403).json({ code: 'FORBIDDEN', message: `token ${who.id} is a team token; the emergency stop needs the ops token` });
+      return;
+    }
+    const parsed = emergencyStopRequest.safeParse(req.body ?? {});
+    if (!parsed.success) {
+      res.status(400).json({ code: 'INVALID_PARAMS', message: 'invalid emergency-stop request', fields: describeIssues(parsed.error) });
+      return;
+    }
+    try {
+      log('warn', 'emergency stop requested from the dashboard', { token: who.id, team: parsed.data.team, reason: parsed.data.reason });
+      const result = await deps.emergencyStop(parsed.data, who);
+      res.status(200).json({ ok: true, result });
+    } catch (err) {
+      if (isSidecarError(err)) {
+        res.status(httpStatusFor(err.code)).json({ code: err.code, message: err.message, data: err.data });
+        return;
+      }
+      log('error', 'emergency stop failed', { error: (err as Error).message });
+      res.status(500).json({ code: 'INTERNAL', message: `emergency stop failed: ${(err as Error).message}; run \`sidecarctl emergency-stop\` on the host` });
+    }
+  });
+
+  // Malformed JSON bodies: say so in the same shape as every other refusal.
+  router.use('/api/v1/emergency-stop', (err: Error & { type?: string }, _req: Request, res: Response, next: NextFunction) => {
+    if (err.type === 'entity.parse.failed' || err.type === 'entity.too.large') {
+      res.status(400).json({ code: 'INVALID_PARAMS', message: `request body: ${err.message}` });
+      return;
+    }
+    next(err);
+  });
+
+  return router;
+}
