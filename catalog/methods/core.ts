@@ -1,4 +1,191 @@
-import type { MethodSpec } from './method-spec';
+import { z } from 'zod';
+import { ENVIRONMENTS, TEAM_NAME_PATTERN } from '../teams-file';
+import { defineMethod, type MethodSpec } from './method-spec';
 
-/** RPC methods of the core area. */
-export const CORE_METHODS: MethodSpec[] = [];
+/**
+ * RPC methods of the core area (transport and store), per docs/rpc-contract.md.
+ *
+ * Two params are handled by the transport on EVERY method and are not listed in
+ * the schemas below: `idempotencyKey` (mutating methods) and `build` (the calling
+ * Jenkins build). The transport removes them before validating `params` and hands
+ * them to the handler as `call.idempotencyKey` / `call.actor.build`.
+ */
+
+/** `[A-Za-z0-9_.:#/@-]`, 1–200 chars (docs/rpc-contract.md). */
+export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9_.:#/@-]{1,200}$/;
+/** `<JOB_NAME>#<BUILD_NUMBER>`; job names may hold spaces and slashes but no control characters. */
+export const BUILD_PATTERN = /^[^\u0000-\u001f\u007f]{1,300}#\d{1,10}$/;
+export const TRANSPORT_PARAMS = {
+  idempotencyKey: z.string().regex(IDEMPOTENCY_KEY_PATTERN, 'expected 1-200 characters of [A-Za-z0-9_.:#/@-]').optional(),
+  build: z.string().regex(BUILD_PATTERN, 'expected <JOB_NAME>#<BUILD_NUMBER>').optional(),
+};
+
+export const teamParam = z.string().regex(TEAM_NAME_PATTERN, 'expected a team name: lower-case letters, digits, - or _, starting with a letter');
+export const environmentParam = z.enum(ENVIRONMENTS);
+/** A lock's operation part, e.g. blue_green_switch. It becomes part of the lock name `<team>:<operation>`. */
+export const lockOperationParam = z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'expected 1-100 characters of [A-Za-z0-9_.-]');
+const ownerParam = z.string().regex(/^[^\u0000-\u001f\u007f]{1,300}$/, 'expected 1-300 printable characters');
+const fencingToken = z.number().int().positive();
+const details = z.record(z.string(), z.unknown());
+export const operationIdParam = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected an operation id');
+
+const lockResult = {
+  lockName: 'string, `<team>:<operation>`',
+  token: 'integer fencing token; pass it to lock.release / lock.renew and to operations that need the lock',
+  expiresAt: 'ISO-8601 time the lease ends unless renewed',
+  holder: 'the owner holding the lock',
+};
+
+export const CORE_METHODS: MethodSpec[] = [
+  defineMethod({
+    name: 'lock.acquire',
+    summary: 'Take the lease lock <team>:<operation>; LOCK_HELD (naming holder and expiry) when another owner holds it after waitSec.',
+    params: z
+      .object({
+        team: teamParam,
+        operation: lockOperationParam,
+        ttlSec: z.number().int().min(1).max(86_400).default(600),
+        waitSec: z.number().int().min(0).max(3_600).default(0),
+        owner: ownerParam.optional(),
+      })
+      .strict(),
+    result: lockResult,
+    mutating: true,
+    scope: 'team',
+    long: false,
+  }),
+  defineMethod({
+    name: 'lock.release',
+    summary: 'Release a lock by its fencing token, or (without token) whatever owner holds; releasing nothing is released:false.',
+    params: z
+      .object({ team: teamParam, operation: lockOperationParam, token: fencingToken.optional(), owner: ownerParam.optional() })
+      .strict(),
+    result: { released: 'boolean' },
+    mutating: true,
+    scope: 'team',
+    long: false,
+  }),
+  defineMethod({
+    name: 'lock.renew',
+    summary: 'Extend a held lock; FENCED when token is no longer the live grant.',
+    params: z
+      .object({ team: teamParam, operation: lockOperationParam, token: fencingToken, ttlSec: z.number().int().min(1).max(86_400).default(600) })
+      .strict(),
+    result: lockResult,
+    mutating: true,
+    scope: 'team',
+    long: false,
+  }),
+  defineMethod({
+    name: 'lock.list',
+    summary: 'Live locks (a team token sees only its teams).',
+    params: z.object({ team: teamParam.optional() }).strict(),
+    result: { locks: 'array of {lockName, token, expiresAt, holder}' },
+    mutating: false,
+    scope: 'team',
+    long: false,
+  }),
+  defineMethod({
+    name: 'leadership.establish',
+    summary: 'Take or keep the health-based leader lease of scope team:<team> (or global); NOT_LEADER when a healthier live instance holds it.',
+    params: z.object({ team: teamParam.optional(), leaseSec: z.number().int().min(2).max(3_600).default(30) }).strict(),
+    result: { scope: 'team:<team> or global', leader: 'instance id', token: 'integer, increases on every change of leader', expiresAt: 'ISO-8601', isLeader: 'boolean' },
+    mutating: true,
+    scope: 'team',
+    long: false,
+  }),
+  defineMethod({
+    name: 'consensus.request',
+    summary: 'Ask every live sidecar to vote (majority quorum); a denial is a result, not an error.',
+    params: z
+      .object({
+        team: teamParam,
+        operation: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'expected 1-100 characters of [A-Za-z0-9_.:-]'),
+        target: environmentParam.optional(),
+        details: details.optional(),
+        coordinator: ownerParam.optional(),
+        timeoutSec: z.number().int().min(1).max(3_600).default(300),
+      })
+      .strict(),
+    result: {
+      approved: 'boolean',
+      reason: 'why',
+      votes: 'array of {voter, approve, reason}',
+      quorum: 'yes votes needed: floor(n/2)+1',
+      participants: 'live participants counted at proposal time',
+      proposalId: 'string',
+    },
+    mutating: true,
+    scope: 'team',
+    long: true,
+  }),
+  defineMethod({
+    name: 'environment.status',
+    summary: "The team's active and previous environment, desired weights, operation in flight and the calling build's switch.",
+    params: z.object({ team: teamParam }).strict(),
+    result: {
+      active: 'blue | green',
+      previous: 'blue | green | null',
+      weights: '{blue, green}',
+      operation: 'the operation in flight for the team, or null',
+      lastKnownGood: 'blue | green',
+      buildSwitch: '{from, to, status} of the latest traffic.switch started by `build`, or null',
+    },
+    mutating: false,
+    scope: 'team',
+    long: false,
+  }),
+  defineMethod({
+    name: 'coordination.update',
+    summary: 'Record how a pipeline stage ended in the audit trail.',
+    params: z
+      .object({
+        team: teamParam,
+        operation: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'expected 1-100 characters of [A-Za-z0-9_.:-]'),
+        status: z.enum(['SUCCESS', 'FAILURE', 'UNSTABLE', 'ABORTED']).nullable().default('SUCCESS'),
+        environment: environmentParam.optional(),
+        details: details.optional(),
+      })
+      .strict(),
+    result: { recorded: 'boolean', auditId: 'string' },
+    mutating: true,
+    scope: 'team',
+    long: false,
+  }),
+  defineMethod({
+    name: 'operation.get',
+    summary: 'The journal record of one operation.',
+    params: z.object({ operationId: operationIdParam }).strict(),
+    result: { operation: 'the journal record: id, type, team, status, phase, params, result, error, steps, startedAt, completedAt' },
+    mutating: false,
+    scope: 'any',
+    long: false,
+  }),
+  defineMethod({
+    name: 'operation.attach',
+    summary: 'Follow an operation (also one run by another sidecar): progress until it ends, then its result or error.',
+    params: z.object({ operationId: operationIdParam }).strict(),
+    result: { '*': "the operation's own result" },
+    mutating: false,
+    scope: 'any',
+    long: true,
+  }),
+  defineMethod({
+    name: 'breaker.status',
+    summary: 'Circuit breakers (a team token sees only its teams).',
+    params: z.object({ team: teamParam.optional() }).strict(),
+    result: { breakers: 'array of {name, state, failures, openedAt, retryAt}' },
+    mutating: false,
+    scope: 'team',
+    long: false,
+  }),
+  defineMethod({
+    name: 'rpc.discover',
+    summary: 'The method catalog: names, params as JSON Schema, results, scope.',
+    params: z.object({}).strict(),
+    result: { methods: 'array of {name, summary, params (JSON Schema), result, mutating, scope, long}' },
+    mutating: false,
+    scope: 'any',
+    long: false,
+  }),
+];

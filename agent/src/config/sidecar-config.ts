@@ -1,0 +1,212 @@
+import { isAbsolute, join, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+
+/**
+ * The sidecar's configuration: schema → normalise → rules, as a pure function
+ * of (environment, optional --config YAML, host facts) returning
+ * `{config, warnings, errors}` with one line per problem. Environment variables
+ * win over the file. Only load-config.ts touches process.env and the disk.
+ */
+export type HaproxyEndpoint = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
+
+export interface SidecarConfig {
+  listen: { host: string; port: number };
+  /** null → embedded PostgreSQL in `<dataDir>/postgres`. */
+  databaseUrl: string | null;
+  dataDir: string;
+  haproxySocket: HaproxyEndpoint | null;
+  /** null → dockerode's default (DOCKER_HOST unset: /var/run/docker.sock). */
+  dockerHost: string | null;
+  instanceId: string;
+  teamsFile: string | null;
+  tokensFile: string | null;
+  logLevel: 'error' | 'warn' | 'info' | 'debug';
+  limits: { maxPayloadBytes: number; maxConnectionsPerToken: number; maxInFlightPerToken: number };
+  /** Participant heartbeat period; leases and liveness are multiples of it. */
+  heartbeatSec: number;
+  /** A participant is live while its last heartbeat is younger than this. */
+  liveWithinSec: number;
+  /** SIGTERM: how long in-flight operations get to reach a safe point. */
+  shutdownGraceSec: number;
+}
+
+export interface HostFacts {
+  hostname: string;
+  homeDir: string;
+  isRoot: boolean;
+  cwd: string;
+}
+
+export interface ConfigResult {
+  config: SidecarConfig | null;
+  warnings: string[];
+  errors: string[];
+}
+
+const intIn = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const fileSchema = z
+  .object({
+    listen: z.union([z.string(), z.number()]).optional(),
+    database_url: z.string().optional(),
+    data_dir: z.string().optional(),
+    haproxy_socket: z.string().optional(),
+    docker_host: z.string().optional(),
+    instance_id: z.string().optional(),
+    teams_file: z.string().optional(),
+    tokens_file: z.string().optional(),
+    log_level: z.enum(['error', 'warn', 'info', 'debug']).optional(),
+    limits: z
+      .object({
+        max_payload_bytes: intIn(1024, 64 * 1024 * 1024).optional(),
+        max_connections_per_token: intIn(1, 10_000).optional(),
+        max_in_flight_per_token: intIn(1, 10_000).optional(),
+      })
+      .strict()
+      .optional(),
+    heartbeat_sec: intIn(1, 300).optional(),
+    live_within_sec: intIn(2, 3_600).optional(),
+    shutdown_grace_sec: intIn(0, 3_600).optional(),
+  })
+  .strict();
+
+export const INSTANCE_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,100}$/;
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
+
+export function parseListen(text: string): { host: string; port: number } | string {
+  const m = /^(?:(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(text.trim());
+  if (!m) return `expected host:port (e.g. 127.0.0.1:8765), got '${text}'`;
+  const port = Number(m[2]);
+  if (port > 65535) return `port ${port} is out of range`;
+  const host = (m[1] ?? '127.0.0.1').replace(/^\[|\]$/g, '');
+  return { host, port };
+}
+
+export function parseHaproxyEndpoint(text: string, cwd: string): HaproxyEndpoint | string {
+  const t = text.trim();
+  if (t.startsWith('/') || t.startsWith('./') || t.startsWith('unix:')) {
+    const path = t.replace(/^unix:/, '');
+    return { kind: 'unix', path: resolve(cwd, path) };
+  }
+  const m = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(t);
+  if (!m || Number(m[2]) > 65535 || Number(m[2]) === 0) return `expected a unix socket path or host:port, got '${text}'`;
+  return { kind: 'tcp', host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+/** Pure. `fileText` is the --config YAML when one was given. */
+export function resolveConfig(env: Record<string, string | undefined>, host: HostFacts, file?: { path: string; text: string }): ConfigResult {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  let f: z.output<typeof fileSchema> = {};
+  if (file) {
+    const doc = parseDocument(file.text, { prettyErrors: false });
+    if (doc.errors.length) {
+      return { config: null, warnings, errors: doc.errors.map((e) => `${file.path}: YAML: ${e.message.split('\n')[0]}`) };
+    }
+    const parsed = fileSchema.safeParse(doc.toJS() ?? {});
+    if (!parsed.success) {
+      return { config: null, warnings, errors: parsed.error.issues.map((i) => `${file.path}: ${i.path.map(String).join('.') || 'top level'}: ${i.message}`) };
+    }
+    f = parsed.data;
+  }
+  const pick = (envName: string, fileValue: string | number | undefined): { value: string | undefined; source: string } => {
+    const e = env[envName];
+    if (e !== undefined && e !== '') return { value: e, source: envName };
+    if (fileValue !== undefined) return { value: String(fileValue), source: file ? `${file.path}` : 'config file' };
+    return { value: undefined, source: envName };
+  };
+  const pickInt = (envName: string, fileValue: number | undefined, dflt: number, min: number, max: number): number => {
+    const { value, source } = pick(envName, fileValue);
+    if (value === undefined) return dflt;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      errors.push(`${source}: expected an integer from ${min} to ${max}, got '${value}'`);
+      return dflt;
+    }
+    return n;
+  };
+  const fileRel = (p: string): string => (isAbsolute(p) ? p : resolve(host.cwd, p));
+
+  // listen
+  const listenIn = pick('SIDECAR_LISTEN', f.listen);
+  const listenParsed = parseListen(listenIn.value ?? '127.0.0.1:8765');
+  let listen = { host: '127.0.0.1', port: 8765 };
+  if (typeof listenParsed === 'string') errors.push(`${listenIn.source}: ${listenParsed}`);
+  else listen = listenParsed;
+
+  // database
+  const dbIn = pick('SIDECAR_DATABASE_URL', f.database_url);
+  let databaseUrl: string | null = null;
+  if (dbIn.value !== undefined) {
+    try {
+      const u = new URL(dbIn.value);
+      if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') throw new Error('scheme');
+      databaseUrl = dbIn.value;
+    } catch {
+      errors.push(`${dbIn.source}: expected postgres://user:password@host:port/database`);
+    }
+  }
+
+  // data dir
+  const dataIn = pick('SIDECAR_DATA_DIR', f.data_dir);
+  const dataDir = dataIn.value ? fileRel(dataIn.value) : host.isRoot ? '/var/lib/jenkins-sidecar' : join(host.homeDir, '.jenkins-sidecar');
+
+  // haproxy
+  const haIn = pick('SIDECAR_HAPROXY_SOCKET', f.haproxy_socket);
+  let haproxySocket: HaproxyEndpoint | null = null;
+  if (haIn.value !== undefined) {
+    const h = parseHaproxyEndpoint(haIn.value, host.cwd);
+    if (typeof h === 'string') errors.push(`${haIn.source}: ${h}`);
+    else haproxySocket = h;
+  } else {
+    warnings.push('SIDECAR_HAPROXY_SOCKET is not set: traffic methods cannot reach HAProxy (/readyz reports it as not configured)');
+  }
+
+  const dockerIn = pick('DOCKER_HOST', f.docker_host);
+  const dockerHost = dockerIn.value ?? null;
+  if (dockerHost !== null && !/^(unix|tcp|http|https|ssh|npipe):\/\/\S+$/.test(dockerHost)) {
+    errors.push(`${dockerIn.source}: expected unix:///path/docker.sock or tcp://host:port, got '${dockerHost}'`);
+  }
+
+  const idIn = pick('SIDECAR_INSTANCE_ID', f.instance_id);
+  const instanceId = idIn.value ?? host.hostname;
+  if (!INSTANCE_ID_PATTERN.test(instanceId)) {
+    errors.push(`${idIn.value ? idIn.source : 'hostname'}: instance id '${instanceId}' must be 1-100 characters of [A-Za-z0-9_.:-]; set SIDECAR_INSTANCE_ID`);
+  }
+
+  const teamsIn = pick('SIDECAR_TEAMS_FILE', f.teams_file);
+  const teamsFile = teamsIn.value ? fileRel(teamsIn.value) : null;
+  if (!teamsFile) warnings.push('SIDECAR_TEAMS_FILE is not set: any valid team name is accepted and starts on blue');
+  const tokensIn = pick('SIDECAR_TOKENS_FILE', f.tokens_file);
+  const tokensFile = tokensIn.value ? fileRel(tokensIn.value) : null;
+
+  const levelIn = pick('SIDECAR_LOG_LEVEL', f.log_level);
+  const levels = ['error', 'warn', 'info', 'debug'] as const;
+  let logLevel: SidecarConfig['logLevel'] = 'info';
+  if (levelIn.value !== undefined) {
+    if ((levels as readonly string[]).includes(levelIn.value)) logLevel = levelIn.value as SidecarConfig['logLevel'];
+    else errors.push(`${levelIn.source}: expected one of ${levels.join(', ')}, got '${levelIn.value}'`);
+  }
+
+  const heartbeatSec = pickInt('SIDECAR_HEARTBEAT_SEC', f.heartbeat_sec, 5, 1, 300);
+  const liveWithinSec = pickInt('SIDECAR_LIVE_WITHIN_SEC', f.live_within_sec, heartbeatSec * 3, 2, 3_600);
+  if (liveWithinSec <= heartbeatSec) errors.push(`SIDECAR_LIVE_WITHIN_SEC (${liveWithinSec}) must be longer than the heartbeat period (${heartbeatSec} s)`);
+  const limits = {
+    maxPayloadBytes: pickInt('SIDECAR_MAX_PAYLOAD_BYTES', f.limits?.max_payload_bytes, 1024 * 1024, 1024, 64 * 1024 * 1024),
+    maxConnectionsPerToken: pickInt('SIDECAR_MAX_CONNECTIONS_PER_TOKEN', f.limits?.max_connections_per_token, 64, 1, 10_000),
+    maxInFlightPerToken: pickInt('SIDECAR_MAX_IN_FLIGHT_PER_TOKEN', f.limits?.max_in_flight_per_token, 32, 1, 10_000),
+  };
+  const shutdownGraceSec = pickInt('SIDECAR_SHUTDOWN_GRACE_SEC', f.shutdown_grace_sec, 20, 0, 3_600);
+
+  if (!tokensFile) {
+    warnings.push(`SIDECAR_TOKENS_FILE is not set: an ops token is generated into ${join(dataDir, 'ops-token')} (mode 600) for a local try-out`);
+    if (!LOOPBACK.test(listen.host)) warnings.push(`listening on ${listen.host} without a tokens file: only the generated ops token is accepted; set SIDECAR_TOKENS_FILE for team tokens`);
+  }
+  if (errors.length) return { config: null, warnings, errors };
+  return {
+    config: { listen, databaseUrl, dataDir, haproxySocket, dockerHost, instanceId, teamsFile, tokensFile, logLevel, limits, heartbeatSec, liveWithinSec, shutdownGraceSec },
+    warnings,
+    errors,
+  };
+}

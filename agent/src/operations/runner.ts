@@ -1,0 +1,298 @@
+import { ERROR_CODES, type ErrorCode } from '../../../catalog/error-codes';
+import { isSidecarError, SidecarError } from '../errors/sidecar-error';
+import type { Actor, Clock, OperationContext, OperationJournal, OperationRecord, OperationStatus } from '../store/contract';
+import { OperationEventBus, type OperationEnd, type ProgressEvent } from './event-bus';
+
+/**
+ * Runs long operations under the journal. The sidecar, not the caller, owns an
+ * operation: a caller that disconnects only stops listening; the body keeps
+ * running until it ends or the sidecar shuts down (then its signal aborts and
+ * the body brings itself to a safe point).
+ *
+ * Statuses: a body that returns → `succeeded`; one that throws → `failed`, or the
+ * status named by `SidecarError.data.operationStatus` (`rolled_back`, `aborted`),
+ * or `aborted` when it threw after the runner's signal fired.
+ */
+export type OperationBody = (ctx: OperationContext) => Promise<unknown>;
+
+export interface RunRequest {
+  type: string;
+  team: string | null;
+  params: Record<string, unknown>;
+  idempotencyKey?: string;
+  actor: Actor;
+  /** Progress to the calling socket (the bus gets every event anyway). */
+  onProgress?: (event: ProgressEvent) => void;
+  /** The CALLER's signal: when it fires we stop waiting, the operation goes on. */
+  signal?: AbortSignal;
+  /** Extra fields passed to journal.begin as they are (e.g. the store's `exclusive` key). */
+  beginExtras?: Record<string, unknown>;
+}
+
+export interface RunOutcome {
+  operationId: string;
+  /** false when the idempotency key matched an existing operation and we attached to it. */
+  created: boolean;
+  result: unknown;
+}
+
+export interface RunnerLog {
+  info(message: string, meta?: Record<string, unknown>): void;
+  warn(message: string, meta?: Record<string, unknown>): void;
+  error(message: string, meta?: Record<string, unknown>): void;
+}
+
+export interface OperationRunnerDeps {
+  journal: OperationJournal;
+  clock: Clock;
+  bus?: OperationEventBus;
+  log?: RunnerLog;
+  onFinished?: (type: string, status: OperationEnd['status']) => void;
+  /** Following an operation of another process: backoff between journal reads. */
+  followBackoffMs?: { initial: number; max: number };
+  /** How long an attacher follows a foreign operation before giving up with TIMEOUT. */
+  followLimitMs?: number;
+}
+
+interface Running {
+  type: string;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+const silentLog: RunnerLog = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+export class OperationRunner {
+  readonly bus: OperationEventBus;
+  private readonly running = new Map<string, Running>();
+  private closed = false;
+  private readonly log: RunnerLog;
+
+  constructor(private readonly deps: OperationRunnerDeps) {
+    this.bus = deps.bus ?? new OperationEventBus();
+    this.log = deps.log ?? silentLog;
+  }
+
+  inFlight(): number {
+    return this.running.size;
+  }
+
+  /** Begins (or, for a known idempotency key, re-attaches to) an operation and resolves with its result. */
+  async run(req: RunRequest, body: OperationBody): Promise<RunOutcome> {
+    if (this.closed) {
+      throw new SidecarError('DEPENDENCY_DOWN', 'the sidecar is shutting down and starts no new operations; retry against another sidecar or after restart');
+    }
+    const { operation, created } = await this.deps.journal.begin({
+      type: req.type,
+      team: req.team,
+      params: req.params,
+      ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
+      actor: req.actor,
+      ...(req.beginExtras ?? {}),
+    });
+    if (!created) {
+      if (operation.type !== req.type) {
+        throw new SidecarError(
+          'CONFLICT',
+          `idempotencyKey ${req.idempotencyKey} already belongs to operation ${operation.id} of type ${operation.type}, not ${req.type}; use a new key`,
+          { operationId: operation.id, type: operation.type },
+        );
+      }
+      const result = await this.attach(operation.id, req.onProgress, req.signal, operation);
+      return { operationId: operation.id, created: false, result };
+    }
+    // Subscribe before the body runs so no progress event is missed.
+    const following = this.follow(operation.id, req.onProgress, req.signal, false);
+    this.start(operation, req.actor, body);
+    const result = await following;
+    return { operationId: operation.id, created: true, result };
+  }
+
+  /**
+   * Follows an operation until it ends: through the bus when it runs here, through
+   * the journal (bounded backoff) when another sidecar runs it; finished ones
+   * replay their result or error.
+   */
+  async attach(operationId: string, onProgress?: (e: ProgressEvent) => void, signal?: AbortSignal, known?: OperationRecord): Promise<unknown> {
+    const local = this.running.get(operationId);
+    if (local) return this.follow(operationId, onProgress, signal, true);
+    const record = known ?? (await this.deps.journal.get(operationId));
+    if (!record) throw new SidecarError('NOT_FOUND', `operation ${operationId} does not exist; check the id (sidecarctl call operation.get)`, { operationId });
+    if (record.status !== 'running') return replay(record);
+    return this.followJournal(record, onProgress, signal);
+  }
+
+  /** Fires every running operation's signal (shutdown, emergency stop). */
+  abortAll(reason: string): void {
+    this.closed = true;
+    for (const [id, r] of this.running) {
+      this.log.warn('aborting operation', { operationId: id, type: r.type, reason });
+      r.controller.abort(new SidecarError('DEPENDENCY_DOWN', `operation aborted: ${reason}`));
+    }
+  }
+
+  /** Resolves when every running body has returned, or at the deadline; says how many are still running. */
+  async drain(timeoutMs: number): Promise<number> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((r) => {
+      timer = setTimeout(r, timeoutMs);
+    });
+    await Promise.race([Promise.allSettled([...this.running.values()].map((r) => r.done)), deadline]);
+    clearTimeout(timer);
+    return this.running.size;
+  }
+
+  private start(operation: OperationRecord, actor: Actor, body: OperationBody): void {
+    const controller = new AbortController();
+    const id = operation.id;
+    let lastPhase = operation.phase;
+    const ctx: OperationContext = {
+      operation,
+      actor,
+      signal: controller.signal,
+      clock: this.deps.clock,
+      progress: (event) => {
+        const full: ProgressEvent = { ...event, operationId: id };
+        this.bus.emit('progress', full);
+        // Phase changes reach the journal so attachers in other processes can follow.
+        if (event.phase && event.phase !== lastPhase) {
+          lastPhase = event.phase;
+          this.deps.journal.phase(id, event.phase, { message: event.message }).catch((err: unknown) => {
+            this.log.warn('could not journal phase', { operationId: id, error: String(err) });
+          });
+        }
+      },
+    };
+    this.bus.emit('started', operation);
+    const done = (async () => {
+      let end: OperationEnd;
+      try {
+        const result = await body(ctx);
+        end = { operationId: id, status: 'succeeded', result: result ?? null };
+      } catch (err) {
+        end = { operationId: id, status: statusFor(err, controller.signal.aborted), error: errorRecord(err) };
+        if (!isSidecarError(err)) this.log.error('operation failed unexpectedly', { operationId: id, type: operation.type, error: String((err as Error)?.stack ?? err) });
+      }
+      try {
+        await this.deps.journal.finish(id, end.status, end.result, end.error ?? null);
+      } catch (err) {
+        this.log.error('could not journal the end of an operation; recovery will see it running', { operationId: id, error: String(err) });
+      }
+      this.running.delete(id);
+      this.deps.onFinished?.(operation.type, end.status);
+      this.bus.emit('finished', end);
+    })();
+    this.running.set(id, { type: operation.type, controller, done });
+  }
+
+  /** Waits for the bus to report the end of `operationId`, relaying its progress. */
+  private follow(operationId: string, onProgress: ((e: ProgressEvent) => void) | undefined, signal: AbortSignal | undefined, mayHaveEnded: boolean): Promise<unknown> {
+    return new Promise<unknown>((resolve, reject) => {
+      const onEvent = (e: ProgressEvent): void => {
+        if (e.operationId === operationId) onProgress?.(e);
+      };
+      const onEnd = (end: OperationEnd): void => {
+        if (end.operationId !== operationId) return;
+        cleanup();
+        if (end.status === 'succeeded') resolve(end.result);
+        else reject(toSidecarError(end.error, operationId));
+      };
+      const onAbort = (): void => {
+        cleanup();
+        reject(new SidecarError('CONFLICT', `stopped following operation ${operationId}: the caller went away (the operation goes on)`, { operationId }));
+      };
+      const cleanup = (): void => {
+        this.bus.off('progress', onEvent);
+        this.bus.off('finished', onEnd);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      this.bus.on('progress', onEvent);
+      this.bus.on('finished', onEnd);
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
+      // The body may have ended before we subscribed (idempotent re-attach to a short operation).
+      if (mayHaveEnded && !this.running.has(operationId)) {
+        this.deps.journal
+          .get(operationId)
+          .then((rec) => {
+            if (rec && rec.status !== 'running') {
+              cleanup();
+              try {
+                resolve(replay(rec));
+              } catch (err) {
+                reject(err);
+              }
+            }
+          })
+          .catch(() => undefined);
+      }
+    });
+  }
+
+  /** Another sidecar runs it: read the journal with bounded backoff (never a hot loop). */
+  private async followJournal(record: OperationRecord, onProgress: ((e: ProgressEvent) => void) | undefined, signal: AbortSignal | undefined): Promise<unknown> {
+    const backoff = this.deps.followBackoffMs ?? { initial: 200, max: 2_000 };
+    const limit = this.deps.followLimitMs ?? 2 * 60 * 60 * 1000;
+    const startedAt = Date.now();
+    let delay = backoff.initial;
+    let phase = record.phase;
+    onProgress?.({ operationId: record.id, phase, message: `following operation ${record.id} run by sidecar ${record.ownerInstance}` });
+    for (;;) {
+      if (signal?.aborted) throw new SidecarError('CONFLICT', `stopped following operation ${record.id}: the caller went away (the operation goes on)`, { operationId: record.id });
+      if (Date.now() - startedAt > limit) {
+        throw new SidecarError('TIMEOUT', `operation ${record.id} still running after ${Math.round(limit / 1000)} s of following; attach again with operation.attach`, { operationId: record.id });
+      }
+      await sleep(delay, signal);
+      delay = Math.min(backoff.max, delay * 2);
+      const now = await this.deps.journal.get(record.id);
+      if (!now) throw new SidecarError('NOT_FOUND', `operation ${record.id} disappeared from the journal`, { operationId: record.id });
+      if (now.phase !== phase) {
+        phase = now.phase;
+        delay = backoff.initial; // something moved: look again soon
+        onProgress?.({ operationId: record.id, phase, message: `phase ${phase}` });
+      }
+      if (now.status !== 'running') return replay(now);
+    }
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+const EXPLICIT_STATUSES: ReadonlySet<string> = new Set(['failed', 'rolled_back', 'aborted']);
+
+function statusFor(err: unknown, aborted: boolean): OperationEnd['status'] {
+  const named = isSidecarError(err) ? err.data.operationStatus : undefined;
+  if (typeof named === 'string' && EXPLICIT_STATUSES.has(named)) return named as OperationEnd['status'];
+  return aborted ? 'aborted' : 'failed';
+}
+
+function errorRecord(err: unknown): NonNullable<OperationRecord['error']> {
+  if (isSidecarError(err)) return { code: err.code, message: err.message, data: err.data };
+  return { code: 'DEPENDENCY_DOWN', message: `internal error: ${(err as Error)?.message ?? String(err)}` };
+}
+
+const isErrorCode = (c: string): c is ErrorCode => (ERROR_CODES as readonly string[]).includes(c);
+
+export function toSidecarError(error: OperationRecord['error'] | undefined, operationId: string): SidecarError {
+  if (!error) return new SidecarError('CONFLICT', `operation ${operationId} ended without a result`, { operationId });
+  const data = error.data && typeof error.data === 'object' ? { ...(error.data as Record<string, unknown>) } : {};
+  return new SidecarError(isErrorCode(error.code) ? error.code : 'CONFLICT', error.message, { ...data, operationId });
+}
+
+/** A finished operation's outcome, as if it had just ended. */
+export function replay(record: OperationRecord): unknown {
+  const status: OperationStatus = record.status;
+  if (status === 'succeeded') return record.result;
+  if (status === 'running') throw new Error('replay() of a running operation');
+  throw toSidecarError(record.error, record.id);
+}

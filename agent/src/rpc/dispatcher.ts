@@ -1,0 +1,184 @@
+import { z } from 'zod';
+import { TRANSPORT_PARAMS } from '../../../catalog/methods/core';
+import { SidecarError, isSidecarError } from '../errors/sidecar-error';
+import type { AuditLog } from '../store/contract';
+import type { RunnerLog } from '../operations/runner';
+import type { SidecarMetrics } from '../metrics/sidecar-metrics';
+import { isOps, mayActOn, type Principal } from './principal';
+import { errorMessage, invalidParams, methodNotFound, notificationMessage, parseMessage, resultMessage, toRpcError, type RpcErrorBody, type RpcId } from './protocol';
+import type { CallContext, MethodRegistry } from './registry';
+
+/**
+ * Turns one WebSocket message into one answer: envelope, method lookup,
+ * transport params (idempotencyKey, build), schema validation, authorization
+ * by MethodSpec.scope, the per-token in-flight limit, the handler, the audit
+ * record of a mutating call, metrics. Knows nothing about sockets.
+ */
+export interface Connection {
+  principal: Principal;
+  send(text: string): void;
+  /** Fires when the socket closes. */
+  signal: AbortSignal;
+}
+
+export interface DispatcherDeps {
+  registry: MethodRegistry;
+  instanceId: string;
+  audit?: AuditLog;
+  metrics?: SidecarMetrics;
+  log: RunnerLog;
+  maxInFlightPerToken: number;
+  /** Methods that write their own audit record (coordination.update IS the audit). */
+  selfAudited?: ReadonlySet<string>;
+}
+
+const transportSchema = z.object(TRANSPORT_PARAMS);
+
+export class Dispatcher {
+  private readonly inFlight = new Map<string, number>();
+
+  constructor(private readonly deps: DispatcherDeps) {}
+
+  async handle(text: string, conn: Connection): Promise<void> {
+    const parsed = parseMessage(text);
+    if (!parsed.ok) {
+      this.count('(invalid)', String(parsed.error.code));
+      conn.send(errorMessage(parsed.id, parsed.error));
+      return;
+    }
+    const req = parsed.request;
+    const reply = (result: unknown): void => {
+      if (req.expectsReply) conn.send(resultMessage(req.id, result));
+    };
+    const fail = (error: RpcErrorBody): void => {
+      if (req.expectsReply) conn.send(errorMessage(req.id, error));
+    };
+    const method = this.deps.registry.get(req.method);
+    if (!method) {
+      this.count('(unknown)', 'method_not_found');
+      fail(methodNotFound(req.method));
+      return;
+    }
+    const spec = method.spec;
+    const { idempotencyKey, build, ...rest } = req.params;
+    const transport = transportSchema.safeParse({ idempotencyKey, build });
+    if (!transport.success) {
+      this.count(spec.name, 'invalid_params');
+      fail(invalidParams(transport.error.issues));
+      return;
+    }
+    const params = spec.params.safeParse(rest);
+    if (!params.success) {
+      this.count(spec.name, 'invalid_params');
+      fail(invalidParams(params.error.issues));
+      return;
+    }
+    const team = typeof params.data.team === 'string' ? params.data.team : null;
+    const denied = authorize(conn.principal, spec.scope, team, spec.name);
+    if (denied) {
+      this.count(spec.name, denied.code);
+      fail(toRpcError(denied));
+      return;
+    }
+    const tokenId = conn.principal.tokenId;
+    const current = this.inFlight.get(tokenId) ?? 0;
+    if (current >= this.deps.maxInFlightPerToken) {
+      this.count(spec.name, 'CONFLICT');
+      fail(
+        toRpcError(
+          new SidecarError('CONFLICT', `token ${tokenId} already has ${current} calls in flight (limit ${this.deps.maxInFlightPerToken}); wait for one to finish`, {
+            limit: this.deps.maxInFlightPerToken,
+          }),
+        ),
+      );
+      return;
+    }
+    this.inFlight.set(tokenId, current + 1);
+    const started = process.hrtime.bigint();
+    const actor = { tokenId, instanceId: this.deps.instanceId, ...(transport.data.build ? { build: transport.data.build } : {}) };
+    const call: CallContext = {
+      method: spec.name,
+      actor,
+      principal: conn.principal,
+      ...(spec.mutating && transport.data.idempotencyKey ? { idempotencyKey: transport.data.idempotencyKey } : {}),
+      signal: conn.signal,
+      progress: (event) => {
+        if (!conn.signal.aborted) conn.send(notificationMessage('progress', event));
+      },
+    };
+    let outcome: { ok: true; result: unknown } | { ok: false; error: unknown };
+    try {
+      outcome = { ok: true, result: await method.handler(params.data, call) };
+    } catch (error) {
+      outcome = { ok: false, error };
+      if (!isSidecarError(error)) this.deps.log.error('RPC handler failed', { method: spec.name, error: String((error as Error)?.stack ?? error) });
+    } finally {
+      const left = (this.inFlight.get(tokenId) ?? 1) - 1;
+      if (left > 0) this.inFlight.set(tokenId, left);
+      else this.inFlight.delete(tokenId);
+    }
+    const resultLabel = outcome.ok ? 'ok' : isSidecarError(outcome.error) ? outcome.error.code : 'internal_error';
+    this.count(spec.name, resultLabel);
+    this.deps.metrics?.rpcDuration.observe({ method: spec.name }, Number(process.hrtime.bigint() - started) / 1e9);
+    if (spec.mutating && !this.deps.selfAudited?.has(spec.name)) {
+      await this.audit(spec.name, team, actor, params.data, transport.data.idempotencyKey, outcome);
+    }
+    if (outcome.ok) reply(outcome.result);
+    else fail(toRpcError(outcome.error));
+  }
+
+  private count(method: string, result: string): void {
+    this.deps.metrics?.rpcRequests.inc({ method, result });
+  }
+
+  /** Who (token, build), what (method, params), how it ended. A failed audit write is logged, not fatal to the call. */
+  private async audit(
+    method: string,
+    team: string | null,
+    actor: { tokenId: string; build?: string; instanceId: string },
+    params: Record<string, unknown>,
+    idempotencyKey: string | undefined,
+    outcome: { ok: true; result: unknown } | { ok: false; error: unknown },
+  ): Promise<void> {
+    if (!this.deps.audit) return;
+    const error = outcome.ok ? undefined : isSidecarError(outcome.error) ? { code: outcome.error.code, message: outcome.error.message } : { code: 'INTERNAL', message: 'internal error' };
+    try {
+      await this.deps.audit.record({
+        operationType: method,
+        team,
+        initiatedBy: actor.build ?? actor.tokenId,
+        status: outcome.ok ? 'SUCCESS' : 'FAILURE',
+        metadata: {
+          tokenId: actor.tokenId,
+          build: actor.build ?? null,
+          instanceId: actor.instanceId,
+          params,
+          ...(idempotencyKey ? { idempotencyKey } : {}),
+          ...(error ? { error } : {}),
+        },
+        completedAt: new Date(),
+      });
+    } catch (err) {
+      this.deps.log.warn('could not write the audit record of a call', { method, team, error: String(err) });
+    }
+  }
+}
+
+/** MethodSpec.scope → FORBIDDEN or null. `team` scope without a team param lets the handler filter by visible teams. */
+export function authorize(principal: Principal, scope: 'team' | 'ops' | 'any', team: string | null, method: string): SidecarError | null {
+  if (scope === 'ops' && !isOps(principal)) {
+    return new SidecarError('FORBIDDEN', `${method} needs an ops token (teams ["*"]); token ${principal.tokenId} is limited to ${principal.teams.join(', ')}`, {
+      tokenId: principal.tokenId,
+    });
+  }
+  if (scope === 'team' && team !== null && !mayActOn(principal, team)) {
+    return new SidecarError(
+      'FORBIDDEN',
+      `token ${principal.tokenId} may act on team(s) ${principal.teams.join(', ')}, not ${team}; use that team's token (Jenkins credential sidecar-token)`,
+      { tokenId: principal.tokenId, team },
+    );
+  }
+  return null;
+}
+
+export type { RpcId };

@@ -1,0 +1,55 @@
+import type { z } from 'zod';
+import type { MethodSpec } from '../../../catalog/methods/method-spec';
+import type { Actor } from '../store/contract';
+import type { Principal } from './principal';
+
+/**
+ * What a handler knows about the call besides its params. The transport fills it:
+ * who is calling (token and build), the idempotency key, a progress sink (JSON-RPC
+ * `progress` notifications to this caller) and a signal that fires when the
+ * caller goes away or the sidecar shuts down.
+ */
+export interface CallContext {
+  method: string;
+  actor: Actor;
+  principal: Principal;
+  idempotencyKey?: string;
+  progress(event: { operationId: string; [k: string]: unknown }): void;
+  signal: AbortSignal;
+}
+
+export type Handler<S extends MethodSpec = MethodSpec> = (params: z.output<S['params']>, call: CallContext) => Promise<unknown>;
+
+export interface RegisteredMethod {
+  spec: MethodSpec;
+  handler: Handler;
+}
+
+/**
+ * The methods this sidecar serves. Each area registers its handlers with
+ * `register<Area>Methods(registry, deps)` (see methods/core.ts); a handler is
+ * thin: it gets validated params, calls one operation and maps the result.
+ */
+export class MethodRegistry {
+  private readonly methods = new Map<string, RegisteredMethod>();
+
+  register<S extends MethodSpec>(spec: S, handler: Handler<S>): void {
+    if (this.methods.has(spec.name)) throw new Error(`RPC method ${spec.name} is registered twice`);
+    this.methods.set(spec.name, { spec, handler: handler as Handler });
+  }
+
+  get(name: string): RegisteredMethod | undefined {
+    return this.methods.get(name);
+  }
+
+  list(): MethodSpec[] {
+    return [...this.methods.values()].map((m) => m.spec).sort((a, b) => a.name.localeCompare(b.name));
+  }
+}
+
+/** Looks a spec up in a catalog list by name; a missing spec is a programming error. */
+export function specNamed(catalog: readonly MethodSpec[], name: string): MethodSpec {
+  const spec = catalog.find((m) => m.name === name);
+  if (!spec) throw new Error(`RPC method ${name} is not in the catalog`);
+  return spec;
+}
