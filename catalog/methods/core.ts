@@ -14,7 +14,7 @@ import { defineMethod, type MethodSpec } from './method-spec';
 /** `[A-Za-z0-9_.:#/@-]`, 1–200 chars (docs/rpc-contract.md). */
 export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9_.:#/@-]{1,200}$/;
 /** `<JOB_NAME>#<BUILD_NUMBER>`; job names may hold spaces and slashes but no control characters. */
-export const BUILD_PATTERN = /^[^\u0000-\u001f\u007f]{1,300}#\d{1,10}$/;
+export const BUILD_PATTERN = /^[^\p{Cc}]{1,300}#\d{1,10}$/u;
 export const TRANSPORT_PARAMS = {
   idempotencyKey: z.string().regex(IDEMPOTENCY_KEY_PATTERN, 'expected 1-200 characters of [A-Za-z0-9_.:#/@-]').optional(),
   build: z.string().regex(BUILD_PATTERN, 'expected <JOB_NAME>#<BUILD_NUMBER>').optional(),
@@ -24,7 +24,7 @@ export const teamParam = z.string().regex(TEAM_NAME_PATTERN, 'expected a team na
 export const environmentParam = z.enum(ENVIRONMENTS);
 /** A lock's operation part, e.g. blue_green_switch. It becomes part of the lock name `<team>:<operation>`. */
 export const lockOperationParam = z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'expected 1-100 characters of [A-Za-z0-9_.-]');
-const ownerParam = z.string().regex(/^[^\u0000-\u001f\u007f]{1,300}$/, 'expected 1-300 printable characters');
+const ownerParam = z.string().regex(/^[^\p{Cc}]{1,300}$/u, 'expected 1-300 printable characters');
 const fencingToken = z.number().int().positive();
 const details = z.record(z.string(), z.unknown());
 export const operationIdParam = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected an operation id');
