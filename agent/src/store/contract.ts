@@ -24,6 +24,8 @@ export interface LockGrant {
   token: number; // fencing token, from a sequence, increases on every grant
   expiresAt: Date;
   holder: string;
+  /** acquire() only: how long it waited for the lock (ms). */
+  waitedMs?: number;
 }
 export interface LockStore {
   acquire(req: { team: string; operation: string; ttlSec: number; waitSec: number; owner: string; actor: Actor }): Promise<LockGrant>;
@@ -31,7 +33,7 @@ export interface LockStore {
   release(req: { team: string; operation: string; token?: number; owner: string; actor: Actor }): Promise<{ released: boolean }>;
   /** Throws SidecarError FENCED unless `token` is the live grant of the lock. */
   assertHeld(req: { team: string; operation: string; token: number }): Promise<LockGrant>;
-  list(): Promise<LockGrant[]>;
+  list(filter?: { team?: string }): Promise<LockGrant[]>;
 }
 export const lockNameFor = (team: string, operation: string): string => `${team}:${operation}`;
 
@@ -69,6 +71,8 @@ export interface OperationJournal {
     params: Record<string, unknown>;
     idempotencyKey?: string;
     actor: Actor;
+    /** At most one RUNNING operation per key (e.g. `self_management:<team>`); otherwise CONFLICT naming the running one. */
+    exclusive?: string;
   }): Promise<{ operation: OperationRecord; created: boolean }>;
   intent(opId: string, name: string, intent: Record<string, unknown>): Promise<number>;
   outcome(opId: string, seq: number, outcome: 'done' | 'failed', result?: Record<string, unknown>): Promise<void>;
@@ -78,6 +82,8 @@ export interface OperationJournal {
   /** Unfinished operations owned by this instance (for recovery at start). */
   unfinished(instanceId: string): Promise<OperationRecord[]>;
   list(filter?: { team?: string; status?: OperationStatus; limit?: number }): Promise<OperationRecord[]>;
+  /** Running operations (any instance) started more than `olderThanSec` ago (seed: operation_timeout 45m). */
+  runningOlderThan?(olderThanSec: number): Promise<OperationRecord[]>;
 }
 
 // ---------- environment state (the seed's environment_state) ----------
@@ -133,6 +139,9 @@ export interface AuditEntry {
   metadata?: Record<string, unknown>;
   startedAt?: Date;
   completedAt?: Date | null;
+  /** Who exactly: token id, Jenkins build, sidecar instance (stored in their own columns). */
+  actor?: Actor;
+  operationId?: string | null;
 }
 export interface AuditLog {
   record(entry: AuditEntry): Promise<string>;

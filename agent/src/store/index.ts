@@ -1,0 +1,106 @@
+import { Pool } from 'pg';
+import { BreakerPolicy } from './breaker-logic';
+import { Clock, Store } from './contract';
+import { PgConsensusStore } from './consensus';
+import { PgLeadershipStore } from './leadership';
+import { migrate } from './migrate';
+import { checkInstanceId } from './names';
+import { NotificationHub } from './notification-hub';
+import { PgParticipantStore } from './participants';
+import { PgAuditLog } from './pg-audit';
+import { PgBreakerStore } from './pg-breakers';
+import { PgEnvironmentStateStore } from './pg-environment-state';
+import { PgOperationJournal } from './pg-journal';
+import { PgLockStore } from './pg-locks';
+
+export { migrate, loadMigrations } from './migrate';
+export { DEFAULT_BREAKER_POLICY } from './breaker-logic';
+export type { BreakerPolicy } from './breaker-logic';
+export type { OpenProposal } from './consensus';
+
+export interface PgStoreOptions {
+  connectionString: string;
+  /** This sidecar (SIDECAR_INSTANCE_ID). */
+  instanceId: string;
+  /** Time for breaker transitions. Leases and lock expiry always use the database clock. */
+  clock?: Clock;
+  poolMax?: number;
+  /** A participant counts as live (for consensus) when its heartbeat is younger than this. Default 30. */
+  liveWithinSec?: number;
+  breakerPolicy?: (name: string) => BreakerPolicy;
+  /** Problems of the background LISTEN connection (it reconnects by itself). */
+  onBackgroundError?: (err: Error) => void;
+}
+
+/** The concrete store: the Store interface plus the Postgres-only extras other parts may use. */
+export interface PgStore extends Store {
+  instanceId: string;
+  pool: Pool;
+  locks: PgLockStore;
+  journal: PgOperationJournal;
+  environments: PgEnvironmentStateStore;
+  breakers: PgBreakerStore;
+  audit: PgAuditLog;
+  participants: PgParticipantStore;
+  leadership: PgLeadershipStore;
+  consensus: PgConsensusStore;
+}
+
+const systemClock: Clock = { now: () => new Date() };
+
+/**
+ * Connects, runs pending migrations, starts the LISTEN connection and returns
+ * the store. Fails with one clear message when the database is unreachable.
+ */
+export async function createPgStore(opts: PgStoreOptions): Promise<PgStore> {
+  const instanceId = checkInstanceId(opts.instanceId);
+  const onError = opts.onBackgroundError ?? (() => undefined);
+  const pool = new Pool({
+    connectionString: opts.connectionString,
+    max: opts.poolMax ?? 10,
+    application_name: `jsm-sidecar:${instanceId}`.slice(0, 63),
+    connectionTimeoutMillis: 10_000,
+  });
+  // An idle client losing its connection emits on the pool; without a listener that kills the process.
+  pool.on('error', onError);
+  const hub = new NotificationHub(opts.connectionString, onError);
+  try {
+    await migrate(pool);
+    await hub.start();
+  } catch (err) {
+    await hub.close();
+    await pool.end().catch(() => undefined);
+    const where = safeTarget(opts.connectionString);
+    throw new Error(`coordination database ${where}: ${(err as Error).message}`, { cause: err });
+  }
+  const clock = opts.clock ?? systemClock;
+  return {
+    instanceId,
+    pool,
+    locks: new PgLockStore(pool, hub),
+    journal: new PgOperationJournal(pool),
+    environments: new PgEnvironmentStateStore(pool),
+    breakers: new PgBreakerStore(pool, clock, opts.breakerPolicy),
+    audit: new PgAuditLog(pool),
+    participants: new PgParticipantStore(pool),
+    leadership: new PgLeadershipStore(pool),
+    consensus: new PgConsensusStore(pool, hub, opts.liveWithinSec ?? 30),
+    async ping() {
+      await pool.query('SELECT 1');
+    },
+    async close() {
+      await hub.close();
+      await pool.end();
+    },
+  };
+}
+
+/** host:port/db of a URL, never its password (for messages). */
+function safeTarget(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || '5432'}${u.pathname}`;
+  } catch {
+    return '(unparseable SIDECAR_DATABASE_URL)';
+  }
+}

@@ -1,0 +1,138 @@
+import { Client } from 'pg';
+
+/**
+ * One dedicated connection per store that LISTENs on the store's channels and
+ * fans notifications out to in-process subscribers, so waiting for a lock or a
+ * vote never polls the database in a loop. NOTIFY is delivered only to sessions
+ * listening at commit time, so callers subscribe BEFORE they check the state
+ * they wait on. If the connection drops it is re-opened with backoff and every
+ * subscriber is called with `null` ("you may have missed something: re-check").
+ */
+export const CHANNELS = {
+  lockReleased: 'jsm_lock_released', // payload: lock name
+  proposalOpened: 'jsm_proposal_opened', // payload: proposal id
+  voteCast: 'jsm_vote_cast', // payload: proposal id
+} as const;
+export type Channel = (typeof CHANNELS)[keyof typeof CHANNELS];
+
+type Subscriber = (payload: string | null) => void;
+
+const RECONNECT_MIN_MS = 250;
+const RECONNECT_MAX_MS = 5_000;
+
+export class NotificationHub {
+  private client: Client | null = null;
+  private closed = false;
+  private reconnectDelay = RECONNECT_MIN_MS;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private readonly subscribers = new Map<Channel, Set<Subscriber>>();
+
+  constructor(
+    private readonly connectionString: string,
+    private readonly onError: (err: Error) => void = () => undefined,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    const client = new Client({ connectionString: this.connectionString, application_name: 'jsm-listen' });
+    client.on('notification', (n) => this.dispatch(n.channel as Channel, n.payload ?? ''));
+    client.on('error', (err) => this.lost(client, err));
+    client.on('end', () => this.lost(client, new Error('LISTEN connection ended')));
+    await client.connect();
+    for (const channel of Object.values(CHANNELS)) await client.query(`LISTEN ${channel}`); // constants, not input
+    if (this.closed) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.client = client;
+    this.reconnectDelay = RECONNECT_MIN_MS;
+  }
+
+  private lost(client: Client, err: Error): void {
+    if (this.client !== client || this.closed) return;
+    this.client = null;
+    this.onError(err);
+    client.end().catch(() => undefined);
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.reconnectTimer) return;
+    const delay = this.reconnectDelay;
+    this.reconnectDelay = Math.min(this.reconnectDelay * 2, RECONNECT_MAX_MS);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.connect()
+        .then(() => {
+          // Anything sent while we were away is lost: make every waiter re-check.
+          for (const set of this.subscribers.values()) for (const s of set) s(null);
+        })
+        .catch((err: Error) => {
+          this.onError(err);
+          this.scheduleReconnect();
+        });
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+
+  private dispatch(channel: Channel, payload: string): void {
+    for (const s of [...(this.subscribers.get(channel) ?? [])]) s(payload);
+  }
+
+  subscribe(channel: Channel, fn: Subscriber): () => void {
+    let set = this.subscribers.get(channel);
+    if (!set) {
+      set = new Set();
+      this.subscribers.set(channel, set);
+    }
+    set.add(fn);
+    return () => set.delete(fn);
+  }
+
+  /**
+   * A wake-up for `payload` on `channel` (or a reconnect), registered now; `wait(ms)`
+   * resolves true when woken, false after ms. Subscribe, re-check, then wait.
+   */
+  waiter(channel: Channel, payload: string): { wait(ms: number): Promise<boolean>; cancel(): void } {
+    let woken = false;
+    let wake: (() => void) | null = null;
+    const unsubscribe = this.subscribe(channel, (p) => {
+      if (p !== null && p !== payload) return;
+      woken = true;
+      wake?.();
+    });
+    return {
+      wait: (ms: number) =>
+        new Promise<boolean>((resolve) => {
+          if (woken) {
+            woken = false;
+            resolve(true);
+            return;
+          }
+          const timer = setTimeout(() => {
+            wake = null;
+            resolve(false);
+          }, Math.max(0, ms));
+          wake = () => {
+            clearTimeout(timer);
+            wake = null;
+            woken = false;
+            resolve(true);
+          };
+        }),
+      cancel: unsubscribe,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    const c = this.client;
+    this.client = null;
+    if (c) await c.end().catch(() => undefined);
+    this.subscribers.clear();
+  }
+}
