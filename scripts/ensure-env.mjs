@@ -21,6 +21,7 @@ const TOOLS = [
   { bin: 'ip', pkgs: ['iproute2'] },
   { bin: 'iptables', pkgs: ['iptables'] },
   { bin: 'systemd-analyze', pkgs: ['systemd'] },
+  { bin: 'chromium', pkgs: ['chromium'] },
 ];
 
 function has(bin) {
