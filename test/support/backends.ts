@@ -1,0 +1,87 @@
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+
+/**
+ * Small HTTP servers standing in for Jenkins controllers behind HAProxy. The
+ * health path always answers 200 (HAProxy keeps the server UP) while ordinary
+ * requests can be switched to fail or to answer slowly.
+ */
+export interface Backend {
+  port: number;
+  name: string;
+  /** Ordinary requests answered so far. */
+  requests(): number;
+  /** errorRate 0..1 of ordinary requests answer 500; delayMs before each ordinary answer. */
+  set(mode: { errorRate?: number; delayMs?: number }): void;
+  close(): Promise<void>;
+}
+
+export const HEALTH_PATH = '/login';
+
+export async function startBackend(port: number, name: string): Promise<Backend> {
+  let errorRate = 0;
+  let delayMs = 0;
+  let count = 0;
+  let errorBudget = 0;
+  const server: Server = createHttpServer((req, res) => {
+    if (req.url === HEALTH_PATH) {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok');
+      return;
+    }
+    count += 1;
+    // Deterministic share of 500s: accumulate the rate, fail when it crosses 1.
+    errorBudget += errorRate;
+    const fail = errorBudget >= 1;
+    if (fail) errorBudget -= 1;
+    const answer = (): void => {
+      res.writeHead(fail ? 500 : 200, { 'content-type': 'text/plain', 'x-backend': name });
+      res.end(fail ? 'injected failure' : `hello from ${name}`);
+    };
+    if (delayMs > 0) setTimeout(answer, delayMs);
+    else answer();
+  });
+  server.keepAliveTimeout = 30000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  return {
+    port,
+    name,
+    requests: () => count,
+    set(mode) {
+      if (mode.errorRate !== undefined) errorRate = mode.errorRate;
+      if (mode.delayMs !== undefined) delayMs = mode.delayMs;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createNetServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A blue base port whose green (+100) and agent ports (+agentOffset, +agentOffset+100) are free
+ * too. Random in 20000..44999 so engineers testing at once rarely collide; bounded tries.
+ */
+export async function freeTeamPorts(): Promise<{ webPort: number; agentPort: number }> {
+  for (let i = 0; i < 200; i += 1) {
+    const web = 20000 + Math.floor(Math.random() * 25000);
+    const agent = web + 200;
+    const all = [web, web + 100, agent, agent + 100];
+    let ok = true;
+    for (const p of all) if (!(await portFree(p))) ok = false;
+    if (ok) return { webPort: web, agentPort: agent };
+  }
+  throw new Error('no free port set found for a test team');
+}

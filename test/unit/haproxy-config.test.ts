@@ -1,0 +1,61 @@
+import { parseTeamsDocument } from '../../catalog/teams-file';
+import { renderHaproxyConfig } from '../../library-gen/src/render/haproxy-config';
+
+const { teams } = parseTeamsDocument(
+  [
+    'jenkins_teams:',
+    '  - team_name: devops',
+    '    web_port: 8080',
+    '    agent_port: 50000',
+    '  - team_name: dev-qa',
+    '    active_environment: green',
+    '    web_port: 8090',
+    '    agent_port: 50010',
+  ].join('\n'),
+  't.yml',
+);
+
+describe('renderHaproxyConfig', () => {
+  const cfg = renderHaproxyConfig(teams, { statsSocket: '/run/h/admin.sock', hostDomain: 'jenkins.example.com' });
+
+  it('renders one backend per team with both servers active and weights 100/0 for the active side', () => {
+    expect(cfg).toContain('backend jenkins_backend_devops');
+    expect(cfg).toContain('server devops-blue 127.0.0.1:8080 weight 100 check');
+    expect(cfg).toContain('server devops-green 127.0.0.1:8180 weight 0 check');
+    expect(cfg).toContain('server dev-qa-blue 127.0.0.1:8090 weight 0 check');
+    expect(cfg).toContain('server dev-qa-green 127.0.0.1:8190 weight 100 check');
+    expect(cfg).not.toMatch(/^\s*server .*\bbackup\b/m);
+  });
+
+  it('sets the team header and the environment of the server that answered', () => {
+    expect(cfg).toContain('http-response set-header X-Jenkins-Team devops');
+    expect(cfg).toContain('http-response set-header X-Jenkins-Environment green if { srv_name devops-green }');
+  });
+
+  it('has an admin stats socket, a server-state file and host/path routing', () => {
+    expect(cfg).toContain('stats socket /run/h/admin.sock level admin mode 600');
+    expect(cfg).toContain('server-state-file /var/lib/haproxy/server-state');
+    expect(cfg).toContain('load-server-state-from-file global');
+    expect(cfg).toContain('acl team_devops_host req.hdr(host),field(1,:),lower -m str devops devops.jenkins.example.com');
+    expect(cfg).toContain('acl team_devops_path path -m beg /devops/');
+    expect(cfg).not.toContain('default_backend jenkins_backend_');
+  });
+
+  it('renders agent TCP backends at agent_port and agent_port+100 tracking the web servers', () => {
+    expect(cfg).toContain('bind 0.0.0.0:51000');
+    expect(cfg).toContain('server devops-green 127.0.0.1:50100 weight 0 track jenkins_backend_devops/devops-green');
+  });
+
+  it('is deterministic whatever the order of teams', () => {
+    expect(renderHaproxyConfig([...teams].reverse(), { statsSocket: '/run/h/admin.sock', hostDomain: 'jenkins.example.com' })).toBe(cfg);
+  });
+
+  it('accepts a TCP runtime socket and rejects unsafe option values', () => {
+    expect(renderHaproxyConfig(teams, { statsSocket: '127.0.0.1:9999' })).toContain('stats socket ipv4@127.0.0.1:9999 level admin\n');
+    expect(() => renderHaproxyConfig(teams, { statsSocket: '/tmp/a b' })).toThrow('statsSocket');
+    expect(() => renderHaproxyConfig(teams, { healthPath: '/login\n  acl x' })).toThrow('healthPath');
+    expect(() => renderHaproxyConfig(teams, { hostDomain: 'a;b' })).toThrow('hostDomain');
+    expect(() => renderHaproxyConfig([{ ...teams[0], team_name: 'x y' }])).toThrow('team name');
+  });
+});
+
