@@ -33,6 +33,110 @@ const selfManagementConfig = z
   })
   .strict();
 
+/* ---------- Per-team Jenkins configuration (JCasC, plugins, image, agents) ---------- */
+
+/** A Docker image reference: registry/name:tag or @digest, nothing a shell or YAML could misread. */
+const IMAGE_REF_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$/;
+const imageRef = z.string().regex(IMAGE_REF_PATTERN, 'expected a Docker image reference such as jenkins/jenkins:2.479.3-lts-jdk17');
+/** Plugin short names as the update center spells them (e.g. configuration-as-code). */
+export const PLUGIN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+/** A pinned plugin version (e.g. 1850.va_a_8c31d3158b_, 5.2.1) or `latest`. */
+export const PLUGIN_VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$/;
+/** One Jenkins label atom (labels are space-separated, so no spaces). */
+const LABEL_ATOM_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
+const ABSOLUTE_PATH_PATTERN = /^\/[A-Za-z0-9_./-]{0,254}$/;
+const ENV_NAME_PATTERN = /^[A-Z_][A-Z0-9_]{0,99}$/;
+const CREDENTIALS_ID_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
+/** Git remotes: https/http/ssh/git/file URLs or scp-like `git@host:path`; no spaces, quotes or `${`. */
+const SCM_URL_PATTERN = /^((https?|ssh|git|file):\/\/[A-Za-z0-9@%._~:/+-]+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~/+-]+)$/;
+const DOCKER_HOST_PATTERN = /^(unix:\/\/\/[A-Za-z0-9_./-]+|tcp:\/\/[A-Za-z0-9.-]+:\d{1,5})$/;
+
+/** The seed's four agent types ("Multi-Type Agent Architecture"), in the order they are rendered. */
+export const AGENT_TYPES = ['maven', 'python', 'nodejs', 'dind'] as const;
+export type AgentType = (typeof AGENT_TYPES)[number];
+const AGENT_DEFAULTS: Record<AgentType, { image: string; capabilities: string[]; privileged: boolean }> = {
+  maven: { image: 'jenkins/jenkins-agent-maven', capabilities: ['java', 'maven', 'git'], privileged: false },
+  python: { image: 'jenkins/jenkins-agent-python', capabilities: ['python', 'pip', 'git'], privileged: false },
+  nodejs: { image: 'jenkins/jenkins-agent-nodejs', capabilities: ['node', 'npm', 'git'], privileged: false },
+  dind: { image: 'jenkins/jenkins-agent-dind', capabilities: ['docker', 'docker-compose', 'kubernetes'], privileged: true },
+};
+export const DEFAULT_JENKINS_BASE_IMAGE = 'jenkins/jenkins:2.479.3-lts-jdk17';
+
+const agentTypeSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    image: imageRef.optional(),
+    labels: z.array(z.string().regex(LABEL_ATOM_PATTERN, 'expected a label without spaces')).min(1).max(20).optional(),
+    capabilities: z.array(z.string().regex(LABEL_ATOM_PATTERN, 'expected a capability word such as git')).max(20).optional(),
+    privileged: z.boolean().optional(),
+    instance_cap: z.number().int().min(1).max(100).default(4),
+    remote_fs: z.string().regex(ABSOLUTE_PATH_PATTERN, 'expected an absolute path').default('/home/jenkins/agent'),
+  })
+  .strict();
+
+const dynamicAgentsSchema = z
+  .object({
+    docker_host: z.string().regex(DOCKER_HOST_PATTERN, 'expected unix:///path or tcp://host:port').default('unix:///var/run/docker.sock'),
+    maven_agents: agentTypeSchema.optional(),
+    python_agents: agentTypeSchema.optional(),
+    nodejs_agents: agentTypeSchema.optional(),
+    dind_agents: agentTypeSchema.optional(),
+  })
+  .strict();
+
+const sharedLibrarySchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'expected a library name of letters, digits, _ . -').default('jenkins-selfmanage'),
+    scm_url: z.string().max(500).regex(SCM_URL_PATTERN, 'expected a git URL (https://, ssh://, git://, file:// or git@host:path)').optional(),
+    default_version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_./-]{0,99}$/, 'expected a branch, tag or commit').default('main'),
+    credentials_id: z.string().regex(CREDENTIALS_ID_PATTERN).optional(),
+    library_path: z.string().regex(/^([A-Za-z0-9_.-]+\/)*$/, 'expected a relative directory ending in / (or empty)').default('library/'),
+  })
+  .strict();
+
+/** A secret the controller reads at start: a file (Docker/Kubernetes secret) or an environment variable. */
+const secretSourceSchema = z.union([
+  z.object({ file: z.string().regex(ABSOLUTE_PATH_PATTERN, 'expected an absolute path') }).strict(),
+  z.object({ env: z.string().regex(ENV_NAME_PATTERN, 'expected an environment variable name such as SIDECAR_TOKEN') }).strict(),
+]);
+
+const secretsSchema = z
+  .object({
+    sidecar_token: secretSourceSchema.default({ file: '/run/secrets/sidecar-token' }),
+    admin_password: secretSourceSchema.default({ file: '/run/secrets/jenkins-admin-password' }),
+    service_password: secretSourceSchema.default({ file: '/run/secrets/jenkins-service-password' }),
+  })
+  .strict();
+
+const jenkinsConfigurationSchema = z
+  .object({
+    // The seed's descriptive keys; only these values are implemented.
+    type: z.literal('declarative').default('declarative'),
+    deployment: z.literal('container-embedded').default('container-embedded'),
+    team_isolation: z.literal(true).default(true),
+    dynamic_agents: z.boolean().default(true),
+    controller_executors: z.number().int().min(0).max(16).default(0),
+    admin_user: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/).default('admin'),
+    system_message: z.string().max(500).regex(/^[^\r\n]*$/, 'expected one line').optional(),
+    seed_job_label: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'expected one label').optional(),
+    // Every logged-in user administers these controllers (loggedInUsersCanDoAnything), so Job DSL's
+    // script approval would only block the generated seed job on each fresh environment.
+    job_dsl_script_security: z.boolean().default(false),
+  })
+  .strict();
+
+export type SecretSource = z.output<typeof secretSourceSchema>;
+
+export interface TeamAgent {
+  type: AgentType;
+  labels: string[];
+  image: string;
+  capabilities: string[];
+  privileged: boolean;
+  instance_cap: number;
+  remote_fs: string;
+}
+
 const teamSchema = z
   .object({
     team_name: z.string().regex(TEAM_NAME_PATTERN, 'expected lower-case letters, digits, - or _ (max 40), starting with a letter'),
@@ -51,6 +155,12 @@ const teamSchema = z
     jenkins_url_green: z.string().url().optional(),
     sidecar_credentials_id: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/).default('sidecar-token'),
     required_agents: z.array(z.string().min(1).max(100)).default([]),
+    jenkins_base_image: imageRef.default(DEFAULT_JENKINS_BASE_IMAGE),
+    plugins: z.record(z.string().regex(PLUGIN_NAME_PATTERN, 'expected a plugin short name'), z.string().regex(PLUGIN_VERSION_PATTERN, 'expected a plugin version or latest')).default({}),
+    shared_library: sharedLibrarySchema.default(() => sharedLibrarySchema.parse({})),
+    dynamic_agents: dynamicAgentsSchema.default(() => dynamicAgentsSchema.parse({})),
+    jenkins_configuration: jenkinsConfigurationSchema.default(() => jenkinsConfigurationSchema.parse({})),
+    secrets: secretsSchema.default(() => secretsSchema.parse({})),
   })
   .strict();
 
@@ -71,6 +181,15 @@ export interface Team {
   jenkins_token_file: string | undefined;
   sidecar_credentials_id: string;
   required_agents: string[];
+  /** FROM of the team's Dockerfile (the official jenkins/jenkins or a derivative). */
+  jenkins_base_image: string;
+  /** Plugin pins and extra plugins (short name -> version or `latest`), merged over the defaults. */
+  plugins: Record<string, string>;
+  shared_library: z.output<typeof sharedLibrarySchema>;
+  /** Docker cloud endpoint and the enabled agent types, labels resolved. */
+  dynamic_agents: { docker_host: string; agents: TeamAgent[] };
+  jenkins_configuration: z.output<typeof jenkinsConfigurationSchema>;
+  secrets: z.output<typeof secretsSchema>;
   /** Derived: per-environment ports and controller URLs. */
   environments: Record<EnvironmentName, { web_port: number; agent_port: number; url: string; server: string; container: string }>;
 }
@@ -116,8 +235,35 @@ function normalise(t: z.output<typeof teamSchema>): Team {
     jenkins_token_file: t.jenkins_token_file,
     sidecar_credentials_id: t.sidecar_credentials_id,
     required_agents: t.required_agents,
+    jenkins_base_image: t.jenkins_base_image,
+    plugins: t.plugins,
+    shared_library: t.shared_library,
+    dynamic_agents: { docker_host: t.dynamic_agents.docker_host, agents: resolveAgents(t.team_name, t.dynamic_agents) },
+    jenkins_configuration: t.jenkins_configuration,
+    secrets: t.secrets,
     environments: envs,
   };
+}
+
+/** Enabled agent types with the seed's defaults; labels `<team>-<type> <type>-<team>` (dind also `docker-<team>`, as in the seed). */
+function resolveAgents(team: string, cfg: z.output<typeof dynamicAgentsSchema>): TeamAgent[] {
+  const out: TeamAgent[] = [];
+  for (const type of AGENT_TYPES) {
+    const given = cfg[`${type}_agents`] ?? agentTypeSchema.parse({});
+    if (!given.enabled) continue;
+    const def = AGENT_DEFAULTS[type];
+    const labels = given.labels ?? [`${team}-${type}`, `${type}-${team}`, ...(type === 'dind' ? [`docker-${team}`] : [])];
+    out.push({
+      type,
+      labels,
+      image: given.image ?? def.image,
+      capabilities: given.capabilities ?? def.capabilities,
+      privileged: given.privileged ?? def.privileged,
+      instance_cap: given.instance_cap,
+      remote_fs: given.remote_fs,
+    });
+  }
+  return out;
 }
 
 /** Pure: YAML text in, teams and every problem out. Nothing is written. */
@@ -164,7 +310,30 @@ export function parseTeamsDocument(text: string, file: string): TeamsParseResult
       }
     }
   }
+  for (const team of teams) errors.push(...jenkinsConfigurationProblems(team, file));
   return errors.length ? { teams: [], errors } : { teams, errors };
+}
+
+/** Per-team rules on the Jenkins configuration that a schema cannot express. */
+function jenkinsConfigurationProblems(team: Team, file: string): string[] {
+  const where = `${file}: team ${team.team_name}`;
+  const problems: string[] = [];
+  const cfg = team.jenkins_configuration;
+  const hasAgents = cfg.dynamic_agents && team.dynamic_agents.agents.length > 0;
+  if (team.self_management_enabled && cfg.controller_executors === 0 && !hasAgents && !cfg.seed_job_label) {
+    problems.push(
+      `${where}: field jenkins_configuration.controller_executors: the seed job has nowhere to run (no controller executors and no agent type enabled); set controller_executors > 0, enable an agent type or name seed_job_label`,
+    );
+  }
+  const seen = new Map<string, string>();
+  for (const agent of team.dynamic_agents.agents) {
+    for (const label of agent.labels) {
+      const other = seen.get(label);
+      if (other) problems.push(`${where}: field dynamic_agents.${agent.type}_agents.labels: label ${label} is already used by ${other}_agents`);
+      else seen.set(label, agent.type);
+    }
+  }
+  return problems;
 }
 
 /** Thin loader: reads the file, then parses. Errors name the file. */

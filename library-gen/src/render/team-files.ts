@@ -1,0 +1,72 @@
+import type { Team } from '../../../catalog/teams-file';
+import { renderJenkinsYaml, seedJobLabel, LIBRARY_URL_VARIABLE } from './team-jcasc';
+import { renderPluginsTxt } from './team-plugins';
+import { groovySingleQuoted, renderTeamTemplate } from './team-templates';
+
+/**
+ * One configuration per team (seed: "Blue-Green Architecture Simplification"):
+ * `teams/<team>/{jenkins.yaml, plugins.txt, Dockerfile, seedJob.groovy}`, the
+ * Docker build context of the team's single image. Pure and deterministic: the
+ * same team and context give the same bytes.
+ */
+export interface TeamRenderContext {
+  /** Output folder of the team directories, relative to the build's out dir (default `teams`). */
+  teamsDir?: string;
+  /** Job DSL scripts the seed job applies, relative to the library repository root (default `jobdsl/*.groovy`). */
+  jobDslTargets?: string;
+  /** Library SCM URL for teams whose teams-file entry names none. */
+  libraryScmUrl?: string;
+  /** Where the image keeps jenkins.yaml and seedJob.groovy (default /usr/share/jenkins/casc). */
+  cascDir?: string;
+}
+
+export const DEFAULT_CASC_DIR = '/usr/share/jenkins/casc';
+export const DEFAULT_JOBDSL_TARGETS = 'jobdsl/*.groovy';
+export const TEAM_FILE_NAMES = ['Dockerfile', 'jenkins.yaml', 'plugins.txt', 'seedJob.groovy'] as const;
+
+const CASC_DIR_PATTERN = /^\/[A-Za-z0-9_./-]{1,200}[^/]$/;
+const TARGETS_PATTERN = /^[A-Za-z0-9_.*/-]{1,200}$/;
+
+function resolveContext(ctx: TeamRenderContext): Required<Omit<TeamRenderContext, 'libraryScmUrl'>> & { libraryScmUrl?: string } {
+  const cascDir = ctx.cascDir ?? DEFAULT_CASC_DIR;
+  const jobDslTargets = ctx.jobDslTargets ?? DEFAULT_JOBDSL_TARGETS;
+  if (!CASC_DIR_PATTERN.test(cascDir)) throw new TypeError(`renderTeamFiles: cascDir ${JSON.stringify(cascDir)} must be an absolute path without trailing /`);
+  if (!TARGETS_PATTERN.test(jobDslTargets)) throw new TypeError(`renderTeamFiles: jobDslTargets ${JSON.stringify(jobDslTargets)} must be a relative path or glob`);
+  return { teamsDir: (ctx.teamsDir ?? 'teams').replace(/\/+$/, ''), jobDslTargets, cascDir, libraryScmUrl: ctx.libraryScmUrl };
+}
+
+export function renderSeedJob(team: Team, ctx: TeamRenderContext = {}): string {
+  const c = resolveContext(ctx);
+  const lib = team.shared_library;
+  const url = lib.scm_url ?? c.libraryScmUrl;
+  const infraFolder = `${team.team_name}/Infrastructure`;
+  return renderTeamTemplate('seedJob.groovy.hbs', {
+    team: team.team_name,
+    folderDescription: `Jobs of team ${team.team_name}, managed by jenkins-selfmanage.`,
+    infraFolder,
+    seedJobName: `${infraFolder}/Seed-Job`,
+    seedDescription: `Applies the Job DSL of the ${lib.name} library (${c.jobDslTargets}) for team ${team.team_name}. Created by configuration as code at start.`,
+    seedLabel: seedJobLabel(team),
+    // Without a URL in the teams file or the context, the controller's environment supplies it.
+    scmUrlGroovy: url ? groovySingleQuoted(url) : `env.${LIBRARY_URL_VARIABLE}`,
+    libraryVersion: lib.default_version,
+    credentialsId: lib.credentials_id ?? '',
+    jobDslTargets: c.jobDslTargets,
+  });
+}
+
+export function renderDockerfile(team: Team, ctx: TeamRenderContext = {}): string {
+  const c = resolveContext(ctx);
+  return renderTeamTemplate('Dockerfile.hbs', { team: team.team_name, baseImage: team.jenkins_base_image, cascDir: c.cascDir });
+}
+
+export function renderTeamFiles(team: Team, ctx: TeamRenderContext = {}): Array<{ path: string; content: string }> {
+  const c = resolveContext(ctx);
+  const dir = `${c.teamsDir}/${team.team_name}`;
+  return [
+    { path: `${dir}/Dockerfile`, content: renderDockerfile(team, ctx) },
+    { path: `${dir}/jenkins.yaml`, content: renderJenkinsYaml(team, { cascDir: c.cascDir, libraryScmUrl: c.libraryScmUrl }) },
+    { path: `${dir}/plugins.txt`, content: renderPluginsTxt(team) },
+    { path: `${dir}/seedJob.groovy`, content: renderSeedJob(team, ctx) },
+  ];
+}

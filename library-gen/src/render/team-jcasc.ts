@@ -1,0 +1,137 @@
+import { stringify } from 'yaml';
+import type { SecretSource, Team, TeamAgent } from '../../../catalog/teams-file';
+import { usesDockerCloud } from './team-plugins';
+
+/**
+ * jenkins.yaml (configuration-as-code) for one team, as a plain object first
+ * (so tests can walk its keys) and then as YAML. Nothing environment-specific
+ * is decided here: the environment name and the agent port come from the
+ * container's variables when JCasC loads the file, so blue and green run the
+ * same file from the same image.
+ */
+export interface JcascOptions {
+  /** Directory in the image holding jenkins.yaml and seedJob.groovy. */
+  cascDir: string;
+  /** Library SCM URL when the teams file gives none (library-gen may know where it publishes). */
+  libraryScmUrl?: string;
+}
+
+/** The JCasC variable read when no library URL is configured anywhere (resolved at controller start). */
+export const LIBRARY_URL_VARIABLE = 'JSM_LIBRARY_SCM_URL';
+
+/** JCasC resolves `${...}` in every value; text from the teams file must not trigger it. */
+export function escapeCascInterpolation(text: string): string {
+  return text.replace(/\$\{/g, '^${');
+}
+
+/** A secret JCasC reads when it loads the file: never its value, only where it lives. */
+export function secretReference(source: SecretSource): string {
+  // readFile keeps a trailing newline; trim makes `echo secret > file` safe.
+  return 'file' in source ? `\${trim:\${readFile:${source.file}}}` : `\${${source.env}}`;
+}
+
+export function seedJobLabel(team: Team): string {
+  const cfg = team.jenkins_configuration;
+  if (cfg.seed_job_label) return cfg.seed_job_label;
+  if (cfg.controller_executors > 0) return 'built-in';
+  const first = team.dynamic_agents.agents[0];
+  return first ? first.labels[0] : 'built-in';
+}
+
+function agentTemplate(team: Team, agent: TeamAgent): Record<string, unknown> {
+  return {
+    name: `${team.team_name}-${agent.type}`,
+    labelString: agent.labels.join(' '),
+    dockerTemplateBase: {
+      image: agent.image,
+      privileged: agent.privileged,
+      // Capabilities travel as environment so a build can check what its agent offers.
+      environmentsString: [`JSM_TEAM=${team.team_name}`, `JSM_AGENT_TYPE=${agent.type}`, `JSM_AGENT_CAPABILITIES=${agent.capabilities.join(',')}`].join('\n'),
+    },
+    remoteFs: agent.remote_fs,
+    connector: { attach: { user: 'jenkins' } },
+    instanceCapStr: String(agent.instance_cap),
+    mode: 'EXCLUSIVE',
+    retentionStrategy: { idleMinutes: 1 },
+  };
+}
+
+export function buildJcasc(team: Team, opts: JcascOptions): Record<string, unknown> {
+  const name = team.team_name;
+  const cfg = team.jenkins_configuration;
+  const lib = team.shared_library;
+  const extra = cfg.system_message ? ` ${escapeCascInterpolation(cfg.system_message)}` : '';
+  const jenkins: Record<string, unknown> = {
+    systemMessage: `Jenkins of team ${name}, \${JENKINS_ENVIRONMENT:-unknown} environment. Configured as code by jenkins-selfmanage: changes made here are lost at the next switch.${extra}`,
+    numExecutors: cfg.controller_executors,
+    // Only builds tied to the controller's own label run there.
+    mode: 'EXCLUSIVE',
+    slaveAgentPort: '${JENKINS_SLAVE_AGENT_PORT:-50000}',
+    crumbIssuer: 'standard',
+    disableRememberMe: true,
+    markupFormatter: 'plainText',
+    securityRealm: {
+      local: {
+        allowsSignup: false,
+        users: [
+          { id: cfg.admin_user, password: secretReference(team.secrets.admin_password) },
+          { id: team.jenkins_user, password: secretReference(team.secrets.service_password) },
+        ],
+      },
+    },
+    authorizationStrategy: { loggedInUsersCanDoAnything: { allowAnonymousRead: false } },
+  };
+  if (usesDockerCloud(team)) {
+    jenkins.clouds = [
+      {
+        docker: {
+          name: `docker-${name}`,
+          dockerApi: { dockerHost: { uri: team.dynamic_agents.docker_host } },
+          templates: team.dynamic_agents.agents.map((a) => agentTemplate(team, a)),
+        },
+      },
+    ];
+  }
+  const git: Record<string, unknown> = { remote: lib.scm_url ?? opts.libraryScmUrl ?? `\${${LIBRARY_URL_VARIABLE}}` };
+  if (lib.credentials_id) git.credentialsId = lib.credentials_id;
+  const retriever: Record<string, unknown> = { scm: { git } };
+  if (lib.library_path) retriever.libraryPath = lib.library_path;
+  return {
+    jenkins,
+    security: { globalJobDslSecurityConfiguration: { useScriptSecurity: cfg.job_dsl_script_security } },
+    credentials: {
+      system: {
+        domainCredentials: [
+          {
+            credentials: [
+              {
+                string: {
+                  scope: 'GLOBAL',
+                  id: team.sidecar_credentials_id,
+                  description: `jenkins-selfmanage sidecar token of team ${name}`,
+                  secret: secretReference(team.secrets.sidecar_token),
+                },
+              },
+            ],
+          },
+        ],
+      },
+    },
+    unclassified: {
+      globalLibraries: {
+        libraries: [{ name: lib.name, defaultVersion: lib.default_version, implicit: false, retriever: { modernSCM: retriever } }],
+      },
+    },
+    jobs: [{ file: `${opts.cascDir}/seedJob.groovy` }],
+  };
+}
+
+export function renderJenkinsYaml(team: Team, opts: JcascOptions): string {
+  const header = [
+    `# Generated by jenkins-selfmanage library-gen for team ${team.team_name}. Do not edit: change the teams file.`,
+    '# One file for blue and green: the environment comes from JENKINS_ENVIRONMENT when the controller starts.',
+    '# Secrets are referenced (${trim:${readFile:...}} or ${VAR}), never written here.',
+  ];
+  const body = stringify(buildJcasc(team, opts), { lineWidth: 0, sortMapEntries: false });
+  return `${header.join('\n')}\n${body}`;
+}
