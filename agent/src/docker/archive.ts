@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto';
+import { PassThrough, Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { extract as tarExtract, pack as tarPack, type Header } from 'tar-stream';
+
+/**
+ * Streams Docker archive-API tarballs through a filter without touching the
+ * host's disk. Docker's GET /archive prefixes every entry with the basename of
+ * the requested path (`jenkins_home/...`): entries are renamed relative to it
+ * so they can be PUT into another container at the same path.
+ */
+export interface ArchiveFile {
+  path: string;
+  size: number;
+  sha256: string;
+}
+export type EntryKind = 'file' | 'directory' | 'symlink' | 'other';
+/** Decides per relative path (no leading/trailing slash) whether an entry goes through. */
+export type EntrySelector = (relPath: string, kind: EntryKind) => boolean;
+
+const kindOf = (h: Header): EntryKind =>
+  h.type === 'file' || h.type === 'contiguous-file' ? 'file' : h.type === 'directory' ? 'directory' : h.type === 'symlink' ? 'symlink' : 'other';
+
+/** `jenkins_home/jobs/a/` → `jobs/a`; the root entry itself → ''. */
+export function relativeEntryName(name: string, prefix: string): string | null {
+  const clean = name.replace(/^\.\//, '').replace(/\/+$/, '');
+  if (!prefix) return clean;
+  if (clean === prefix) return '';
+  if (clean.startsWith(`${prefix}/`)) return clean.slice(prefix.length + 1);
+  return null;
+}
+
+function hashingTap(onDone: (sha256: string, size: number) => void): Transform {
+  const h = createHash('sha256');
+  let size = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      h.update(chunk);
+      size += chunk.length;
+      cb(null, chunk);
+    },
+    flush(cb) {
+      onDone(h.digest('hex'), size);
+      cb();
+    },
+  });
+}
+
+/**
+ * Filters and re-roots a tar stream. Returns the new tar stream and a promise of
+ * the files that went through (with sha256), settled when the input is consumed.
+ * Directory entries are kept only when selected; `other` kinds (devices, fifos) never.
+ */
+export function filterArchive(input: NodeJS.ReadableStream, stripPrefix: string, select: EntrySelector): { stream: Readable; files: Promise<ArchiveFile[]> } {
+  const out = tarPack();
+  const extract = tarExtract();
+  const files: ArchiveFile[] = [];
+  const run = async (): Promise<ArchiveFile[]> => {
+    const feeding = pipeline(input as Readable, extract);
+    for await (const entry of extract) {
+      const header = entry.header;
+      const rel = relativeEntryName(header.name, stripPrefix);
+      const kind = kindOf(header);
+      if (rel === null || rel === '' || kind === 'other' || !select(rel, kind)) {
+        entry.resume();
+        continue;
+      }
+      const name = kind === 'directory' ? `${rel}/` : rel;
+      if (kind === 'file') {
+        const sink = out.entry({ ...header, name });
+        await pipeline(entry, hashingTap((sha256, size) => files.push({ path: rel, size, sha256 })), sink);
+      } else {
+        await new Promise<void>((resolve, reject) => out.entry({ ...header, name, size: 0 }, (err) => (err ? reject(err) : resolve())));
+        entry.resume();
+      }
+    }
+    await feeding;
+    out.finalize();
+    return files;
+  };
+  const done = run().catch((err: unknown) => {
+    out.destroy(err as Error);
+    throw err;
+  });
+  return { stream: out as unknown as Readable, files: done };
+}
+
+/** Reads a tar stream and lists its regular files with size and sha256 (for integrity checks). */
+export async function listArchive(input: NodeJS.ReadableStream): Promise<ArchiveFile[]> {
+  const extract = tarExtract();
+  const files: ArchiveFile[] = [];
+  const feeding = pipeline(input as Readable, extract);
+  for await (const entry of extract) {
+    if (kindOf(entry.header) !== 'file') {
+      entry.resume();
+      continue;
+    }
+    const rel = relativeEntryName(entry.header.name, '') ?? entry.header.name;
+    await pipeline(entry, hashingTap((sha256, size) => files.push({ path: rel, size, sha256 })), new PassThrough().resume());
+  }
+  await feeding;
+  return files;
+}

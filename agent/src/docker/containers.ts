@@ -1,0 +1,134 @@
+import type Docker from 'dockerode';
+import type { EnvironmentName } from '../../../catalog/teams-file';
+import { SidecarError } from '../errors/sidecar-error';
+import { LABEL_MANAGED, labelsMatch, managedLabels } from './labels';
+
+/**
+ * The only way to reach a container for a mutating call: `inspectManaged`
+ * returns a ManagedContainer only when the container carries the sidecar's
+ * labels for this team and environment, and stop/remove accept nothing else.
+ */
+export interface ManagedContainer {
+  readonly id: string;
+  readonly name: string;
+  readonly team: string;
+  readonly environment: EnvironmentName;
+  readonly running: boolean;
+  readonly image: string;
+  readonly info: Docker.ContainerInspectInfo;
+  readonly __managed: true;
+}
+
+function statusCode(err: unknown): number | undefined {
+  return typeof err === 'object' && err !== null && 'statusCode' in err ? Number((err as { statusCode: unknown }).statusCode) : undefined;
+}
+
+export function dockerDown(action: string, err: unknown): SidecarError {
+  return new SidecarError('DEPENDENCY_DOWN', `Docker engine: ${action} failed: ${(err as Error)?.message ?? String(err)}; check that dockerd is running and DOCKER_HOST points at it`, { action }, { cause: err });
+}
+
+/** Inspect by name or id; null when it does not exist. */
+export async function inspectContainer(docker: Docker, nameOrId: string): Promise<Docker.ContainerInspectInfo | null> {
+  try {
+    return await docker.getContainer(nameOrId).inspect();
+  } catch (err) {
+    if (statusCode(err) === 404) return null;
+    throw dockerDown(`inspect container ${nameOrId}`, err);
+  }
+}
+
+/** Null when absent; CONFLICT when a container of that name exists without the sidecar's labels. */
+export async function inspectManaged(docker: Docker, name: string, team: string, environment: EnvironmentName): Promise<ManagedContainer | null> {
+  const info = await inspectContainer(docker, name);
+  if (!info) return null;
+  if (!labelsMatch(info.Config?.Labels, team, environment)) {
+    throw new SidecarError(
+      'CONFLICT',
+      `container ${name} exists but was not created by the sidecar for ${team}/${environment} (missing label ${LABEL_MANAGED}); the sidecar will not stop or replace it: remove or rename it by hand`,
+      { container: name, team, environment },
+    );
+  }
+  return {
+    id: info.Id,
+    name: info.Name.replace(/^\//, ''),
+    team,
+    environment,
+    running: !!info.State?.Running,
+    image: info.Config?.Image ?? '',
+    info,
+    __managed: true,
+  };
+}
+
+/** Graceful stop (SIGTERM, then SIGKILL after graceSec). Stopping a stopped container is not an error. */
+export async function stopManaged(docker: Docker, c: ManagedContainer, graceSec: number): Promise<void> {
+  try {
+    await docker.getContainer(c.id).stop({ t: graceSec });
+  } catch (err) {
+    const code = statusCode(err);
+    if (code === 304 || code === 404) return; // already stopped / already gone
+    throw dockerDown(`stop ${c.name}`, err);
+  }
+}
+
+export async function removeManaged(docker: Docker, c: ManagedContainer): Promise<void> {
+  try {
+    await docker.getContainer(c.id).remove({ force: true, v: false });
+  } catch (err) {
+    if (statusCode(err) === 404) return;
+    throw dockerDown(`remove ${c.name}`, err);
+  }
+}
+
+export async function imageExists(docker: Docker, image: string): Promise<boolean> {
+  try {
+    await docker.getImage(image).inspect();
+    return true;
+  } catch (err) {
+    if (statusCode(err) === 404) return false;
+    throw dockerDown(`inspect image ${image}`, err);
+  }
+}
+
+/**
+ * Creates the named volume with the sidecar's labels, or returns the existing one.
+ * CONFLICT when a volume of that name exists without them (someone else's data).
+ */
+export async function ensureManagedVolume(docker: Docker, name: string, team: string, environment: EnvironmentName): Promise<{ created: boolean }> {
+  try {
+    const v = await docker.getVolume(name).inspect();
+    if (!labelsMatch(v.Labels, team, environment)) {
+      throw new SidecarError('CONFLICT', `volume ${name} exists but was not created by the sidecar for ${team}/${environment}; the sidecar will not write into it: remove or rename it by hand`, { volume: name });
+    }
+    return { created: false };
+  } catch (err) {
+    if (err instanceof SidecarError) throw err;
+    if (statusCode(err) !== 404) throw dockerDown(`inspect volume ${name}`, err);
+  }
+  try {
+    await docker.createVolume({ Name: name, Labels: managedLabels(team, environment) });
+  } catch (err) {
+    throw dockerDown(`create volume ${name}`, err);
+  }
+  return { created: true };
+}
+
+/** Removes a volume only when it carries the sidecar's labels for this team/environment. */
+export async function removeManagedVolume(docker: Docker, name: string, team: string, environment: EnvironmentName): Promise<boolean> {
+  let labels: Record<string, string> | undefined;
+  try {
+    labels = (await docker.getVolume(name).inspect()).Labels;
+  } catch (err) {
+    if (statusCode(err) === 404) return false;
+    throw dockerDown(`inspect volume ${name}`, err);
+  }
+  if (!labelsMatch(labels, team, environment)) {
+    throw new SidecarError('CONFLICT', `volume ${name} was not created by the sidecar; refusing to remove it`, { volume: name });
+  }
+  try {
+    await docker.getVolume(name).remove();
+  } catch (err) {
+    throw dockerDown(`remove volume ${name}`, err);
+  }
+  return true;
+}

@@ -1,0 +1,80 @@
+import type { EntryKind } from '../docker/archive';
+
+/**
+ * What of a JENKINS_HOME is configuration state (seed: "Three-Tier State
+ * Management"), as relative paths inside the home. Jobs live in
+ * `jobs/<name>/config.xml`, folders nest as `jobs/<folder>/jobs/<name>/`.
+ */
+
+/** Splits `jobs/a/jobs/b/builds/3/log` into the job path (`a/b`) and the rest (`builds/3/log`). */
+export function splitJobPath(rel: string): { job: string | null; rest: string[]; isJobTree: boolean } {
+  const segs = rel.split('/').filter(Boolean);
+  if (segs[0] !== 'jobs') return { job: null, rest: segs, isJobTree: false };
+  const names: string[] = [];
+  let i = 0;
+  while (i < segs.length && segs[i] === 'jobs' && i + 1 < segs.length) {
+    names.push(segs[i + 1]);
+    i += 2;
+  }
+  // `jobs` itself, or `jobs/a/jobs` (a folder's item directory) has no trailing name.
+  return { job: names.length ? names.join('/') : null, rest: segs.slice(i), isJobTree: true };
+}
+
+export interface MigrationSelection {
+  includeBuilds?: boolean;
+  includeWorkspaces?: boolean;
+}
+
+const TOP_LEVEL_FILE = /^([A-Za-z0-9_.-]+\.xml|secret\.key|secret\.key\.not-so-secret)$/;
+const PLUGIN_FILE = /^[A-Za-z0-9_.-]+\.(jpi|hpi)(\.disabled|\.pinned)?$/;
+const WHOLE_TREES = ['users', 'secrets', 'nodes'];
+
+/**
+ * Pure: the entries a migration copies. Job configs and build numbers, the
+ * top-level config files (config.xml, credentials.xml, plugin configs),
+ * users/, secrets/ (credentials are encrypted with them), nodes/ and the
+ * plugin list (the .jpi files, not their exploded directories). Build history
+ * and workspaces only when asked.
+ */
+export function selectForMigration(opts: MigrationSelection = {}): (rel: string, kind: EntryKind) => boolean {
+  return (rel, kind) => {
+    const segs = rel.split('/');
+    const top = segs[0];
+    if (segs.length === 1) {
+      if (kind === 'directory') return ['jobs', 'plugins', ...WHOLE_TREES].includes(top) || (!!opts.includeWorkspaces && top === 'workspace');
+      return kind === 'file' && TOP_LEVEL_FILE.test(top);
+    }
+    if (WHOLE_TREES.includes(top)) return true;
+    if (top === 'workspace') return !!opts.includeWorkspaces;
+    if (top === 'plugins') return segs.length === 2 && kind === 'file' && PLUGIN_FILE.test(segs[1]);
+    if (top !== 'jobs') return false;
+    const { job, rest } = splitJobPath(rel);
+    if (!job) return kind === 'directory'; // jobs/<folder>/jobs
+    if (rest.length === 0) return kind === 'directory';
+    if (rest.length === 1 && kind === 'file') return rest[0] === 'config.xml' || rest[0] === 'nextBuildNumber';
+    if (rest[0] === 'builds') return !!opts.includeBuilds;
+    if (rest[0] === 'workspace') return !!opts.includeWorkspaces;
+    return false;
+  };
+}
+
+const BACKUP_EXCLUDED_TOP = new Set(['workspace', 'caches', '.cache', 'war', 'logs', 'tmp', '.java', '.groovy', 'plugins-tmp']);
+
+/**
+ * Pure: what a configuration backup keeps: the whole home (build history
+ * included) minus workspaces, caches, logs, the unpacked war and the exploded
+ * plugin directories Jenkins recreates from the .jpi files.
+ */
+export function selectForBackup(): (rel: string, kind: EntryKind) => boolean {
+  return (rel, kind) => {
+    if (kind === 'other') return false;
+    const segs = rel.split('/');
+    if (BACKUP_EXCLUDED_TOP.has(segs[0])) return false;
+    if (segs[0] === 'plugins' && segs.length >= 2) return segs.length === 2 && kind !== 'directory';
+    if (segs[0] === 'jobs') {
+      const { rest } = splitJobPath(rel);
+      if (rest[0] === 'workspace' || rest[0] === 'workspace@tmp') return false;
+    }
+    return !rel.endsWith('.tmp');
+  };
+}

@@ -1,0 +1,126 @@
+import Docker from 'dockerode';
+import { deployEnvironment, stopEnvironment, type EnvironmentDeps } from '../../agent/src/environments/deploy';
+import { teamJenkinsClientFactory } from '../../agent/src/environments/controllers';
+import { LABEL_ENVIRONMENT, LABEL_MANAGED, LABEL_TEAM } from '../../agent/src/docker/labels';
+import { createPgStore, type PgStore } from '../../agent/src/store';
+import { createTestDatabase, type TestDatabase } from '../support/database';
+import { makeTestTeam, seedServiceUser, type TestTeam } from '../support/docker-teams';
+import { ensureStandinImage } from '../support/standin-image';
+
+// Real Docker engine (host networking, 127.0.0.1 ports), real stand-in Jenkins containers, real Postgres store.
+const docker = new Docker();
+let db: TestDatabase;
+let store: PgStore;
+let t: TestTeam;
+let deps: EnvironmentDeps;
+const foreign: string[] = [];
+
+beforeAll(async () => {
+  await ensureStandinImage(docker);
+  db = await createTestDatabase('envdeploy');
+  store = await createPgStore({ connectionString: db.url, instanceId: 'test-deploy' });
+  t = await makeTestTeam({ prefix: 'dep' });
+  deps = { docker, environments: store.environments, jenkinsFor: teamJenkinsClientFactory(), networking: { mode: 'host' }, journal: store.journal };
+});
+
+afterAll(async () => {
+  for (const name of foreign) await docker.getContainer(name).remove({ force: true }).catch(() => undefined);
+  await t?.cleanup(docker);
+  await store?.close();
+  await db?.drop();
+});
+
+const envOf = (info: Docker.ContainerInspectInfo): Record<string, string> =>
+  Object.fromEntries((info.Config.Env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+
+test('deploys blue, then green while blue serves: both healthy with their own ports, env, labels and volumes', async () => {
+  const team = t.team;
+  const blue = await deployEnvironment(deps, team, { target: 'blue', timeoutSec: 60, replace: true });
+  expect(blue).toMatchObject({ container: `jenkins-${team.team_name}-blue`, healthy: true, ports: { web: team.web_port, agent: team.agent_port }, volume: `jenkins-${team.team_name}-blue-home`, replaced: false });
+  const green = await deployEnvironment(deps, team, { target: 'green', timeoutSec: 60, replace: true });
+  expect(green).toMatchObject({ healthy: true, ports: { web: team.web_port + 100, agent: team.agent_port + 100 }, image: 'jsm-standin-jenkins:1' });
+
+  for (const env of ['blue', 'green'] as const) {
+    const info = await docker.getContainer(team.environments[env].container).inspect();
+    expect(info.State.Health?.Status).toBe('healthy');
+    expect(info.HostConfig.NetworkMode).toBe('host');
+    expect(info.Config.Labels).toMatchObject({ [LABEL_MANAGED]: 'true', [LABEL_TEAM]: team.team_name, [LABEL_ENVIRONMENT]: env });
+    expect(envOf(info)).toMatchObject({
+      JENKINS_ENVIRONMENT: env,
+      JENKINS_TEAM: team.team_name,
+      JENKINS_OPTS: `--httpPort=${team.environments[env].web_port}`,
+      JENKINS_SLAVE_AGENT_PORT: String(team.environments[env].agent_port),
+    });
+    expect(info.Mounts.map((m) => [m.Type, m.Name, m.Destination])).toEqual([['volume', `jenkins-${team.team_name}-${env}-home`, '/var/jenkins_home']]);
+    const res = await fetch(`${team.environments[env].url}/login`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-standin-environment')).toBe(env);
+  }
+  const state = await store.environments.get(team.team_name);
+  expect(state?.weights).toEqual({ blue: 100, green: 0 });
+});
+
+test('redeploying green (no traffic) replaces its container and keeps its volume', async () => {
+  const team = t.team;
+  await seedServiceUser(t, 'green');
+  const client = deps.jenkinsFor(team, 'green');
+  await client.createJob('kept-job', "<?xml version='1.1' encoding='UTF-8'?>\n<flow-definition plugin=\"workflow-job\"></flow-definition>\n");
+  const before = await docker.getContainer(team.environments.green.container).inspect();
+  const progress: string[] = [];
+  const ctx = { operation: { id: 'x' }, progress: (e: { phase: string; message: string }) => progress.push(e.phase), signal: new AbortController().signal } as never;
+  const again = await deployEnvironment({ ...deps, journal: undefined }, team, { target: 'green', image: 'jsm-standin-jenkins:2', timeoutSec: 60, replace: true, graceSec: 5 }, ctx);
+  expect(again).toMatchObject({ replaced: true, healthy: true, image: 'jsm-standin-jenkins:2' });
+  expect(progress).toEqual(expect.arrayContaining(['replace', 'start', 'health', 'done']));
+  const after = await docker.getContainer(team.environments.green.container).inspect();
+  expect(after.Id).not.toBe(before.Id);
+  const res = await fetch(`${team.environments.green.url}/login`);
+  expect(res.headers.get('x-jenkins')).toBe('2.452.2');
+  const jobs = await client.listJobs();
+  expect(jobs.map((j) => j.fullName)).toEqual(['kept-job']);
+});
+
+test('redeploying or stopping blue while it serves is refused with CONFLICT and blue keeps serving', async () => {
+  const team = t.team;
+  const before = await docker.getContainer(team.environments.blue.container).inspect();
+  await expect(deployEnvironment(deps, team, { target: 'blue', timeoutSec: 60, replace: true })).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('carries traffic') });
+  await expect(stopEnvironment(deps, team, { environment: 'blue', graceSec: 5 })).rejects.toMatchObject({ code: 'CONFLICT' });
+  const after = await docker.getContainer(team.environments.blue.container).inspect();
+  expect(after.Id).toBe(before.Id);
+  expect(after.State.Running).toBe(true);
+  expect((await fetch(`${team.environments.blue.url}/login`)).status).toBe(200);
+});
+
+test('replace=false keeps a running environment as it is', async () => {
+  const team = t.team;
+  const before = await docker.getContainer(team.environments.blue.container).inspect();
+  const r = await deployEnvironment(deps, team, { target: 'blue', timeoutSec: 30, replace: false });
+  expect(r).toMatchObject({ replaced: false, healthy: true });
+  expect((await docker.getContainer(team.environments.blue.container).inspect()).Id).toBe(before.Id);
+});
+
+test('stopping green (no traffic) stops it gracefully and keeps the container', async () => {
+  const team = t.team;
+  const r = await stopEnvironment(deps, team, { environment: 'green', graceSec: 10 });
+  expect(r).toEqual({ stopped: true, removed: false, container: team.environments.green.container });
+  const info = await docker.getContainer(team.environments.green.container).inspect();
+  expect(info.State.Running).toBe(false);
+  expect(info.State.ExitCode).toBe(0); // the stand-in handled SIGTERM: no SIGKILL after the grace period
+});
+
+test('containers without the sidecar labels are never stopped, replaced or removed', async () => {
+  const other = await makeTestTeam({ prefix: 'foreign' });
+  try {
+    const name = other.team.environments.green.container;
+    foreign.push(name);
+    const c = await docker.createContainer({ name, Image: 'jsm-standin-jenkins:1', Env: [`JENKINS_OPTS=--httpPort=${other.team.environments.green.web_port}`], HostConfig: { NetworkMode: 'host' } });
+    await c.start();
+    await expect(deployEnvironment(deps, other.team, { target: 'green', timeoutSec: 30, replace: true })).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('not created by the sidecar') });
+    await expect(stopEnvironment(deps, other.team, { environment: 'green', graceSec: 1, remove: true })).rejects.toMatchObject({ code: 'CONFLICT' });
+    await other.cleanup(docker); // removes only labelled objects
+    const info = await c.inspect();
+    expect(info.State.Running).toBe(true);
+    expect(info.Id).toBe(c.id);
+  } finally {
+    await docker.getContainer(other.team.environments.green.container).remove({ force: true }).catch(() => undefined);
+  }
+});
