@@ -8,6 +8,8 @@ import { makeTestTeam, seedServiceUser, type TestTeam } from '../support/docker-
 import { ensureStandinImage } from '../support/standin-image';
 
 // Real Docker engine (host networking, 127.0.0.1 ports), real stand-in Jenkins containers, real Postgres store.
+// jest ignores testTimeout inside a project entry of jest.config.js; container starts need more than 5 s.
+jest.setTimeout(120_000);
 const docker = new Docker();
 let db: TestDatabase;
 let store: PgStore;
