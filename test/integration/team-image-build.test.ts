@@ -61,7 +61,7 @@ async function readFromImage(paths: string[]): Promise<Map<string, string>> {
         const ex = tarExtract();
         ex.on('entry', (header, body, next) => {
           const chunks: Buffer[] = [];
-          body.on('data', (d: Buffer) => chunks.push(d));
+          body.on('data', (d: unknown) => chunks.push(d as Buffer));
           body.on('end', () => {
             if (header.type === 'file') out.set(`${p.replace(/[^/]+$/, '')}${header.name}`.replace(/\/+/g, '/'), Buffer.concat(chunks).toString('utf8'));
             next();
