@@ -5,7 +5,7 @@ import type { AuditLog } from '../store/contract';
 import type { RunnerLog } from '../operations/runner';
 import type { SidecarMetrics } from '../metrics/sidecar-metrics';
 import { isOps, mayActOn, type Principal } from './principal';
-import { errorMessage, invalidParams, methodNotFound, notificationMessage, parseMessage, resultMessage, toRpcError, type RpcErrorBody, type RpcId } from './protocol';
+import { errorMessage, invalidParams, methodNotFound, notificationMessage, parseMessage, resultMessage, toRpcError, type RpcErrorBody } from './protocol';
 import type { CallContext, MethodRegistry } from './registry';
 
 /**
@@ -19,6 +19,20 @@ export interface Connection {
   send(text: string): void;
   /** Fires when the socket closes. */
   signal: AbortSignal;
+}
+
+/** Who calls and where its progress goes; the socket or an in-process caller. */
+export interface Caller {
+  principal: Principal;
+  signal: AbortSignal;
+  progress(event: { operationId: string; [k: string]: unknown }): void;
+}
+
+/** A refusal at the JSON-RPC level (unknown method, invalid params), with its exact error body. */
+export class RpcFailure extends Error {
+  constructor(readonly body: RpcErrorBody) {
+    super(body.message);
+  }
 }
 
 export interface DispatcherDeps {
@@ -47,51 +61,57 @@ export class Dispatcher {
       return;
     }
     const req = parsed.request;
-    const reply = (result: unknown): void => {
+    const caller: Caller = {
+      principal: conn.principal,
+      signal: conn.signal,
+      progress: (event) => {
+        if (!conn.signal.aborted) conn.send(notificationMessage('progress', event));
+      },
+    };
+    try {
+      const result = await this.invoke(req.method, req.params, caller);
       if (req.expectsReply) conn.send(resultMessage(req.id, result));
-    };
-    const fail = (error: RpcErrorBody): void => {
-      if (req.expectsReply) conn.send(errorMessage(req.id, error));
-    };
-    const method = this.deps.registry.get(req.method);
+    } catch (err) {
+      if (req.expectsReply) conn.send(errorMessage(req.id, err instanceof RpcFailure ? err.body : toRpcError(err)));
+    }
+  }
+
+  /**
+   * One call, from raw params to result: throws RpcFailure for protocol-level
+   * refusals (-32601, -32602), SidecarError for domain errors. Also used for
+   * calls that do not come over a socket (the dashboard's emergency stop).
+   */
+  async invoke(methodName: string, rawParams: Record<string, unknown>, caller: Caller): Promise<unknown> {
+    const method = this.deps.registry.get(methodName);
     if (!method) {
       this.count('(unknown)', 'method_not_found');
-      fail(methodNotFound(req.method));
-      return;
+      throw new RpcFailure(methodNotFound(methodName));
     }
     const spec = method.spec;
-    const { idempotencyKey, build, ...rest } = req.params;
+    const { idempotencyKey, build, ...rest } = rawParams;
     const transport = transportSchema.safeParse({ idempotencyKey, build });
     if (!transport.success) {
       this.count(spec.name, 'invalid_params');
-      fail(invalidParams(transport.error.issues));
-      return;
+      throw new RpcFailure(invalidParams(transport.error.issues));
     }
     const params = spec.params.safeParse(rest);
     if (!params.success) {
       this.count(spec.name, 'invalid_params');
-      fail(invalidParams(params.error.issues));
-      return;
+      throw new RpcFailure(invalidParams(params.error.issues));
     }
     const team = typeof params.data.team === 'string' ? params.data.team : null;
-    const denied = authorize(conn.principal, spec.scope, team, spec.name);
+    const denied = authorize(caller.principal, spec.scope, team, spec.name);
     if (denied) {
       this.count(spec.name, denied.code);
-      fail(toRpcError(denied));
-      return;
+      throw denied;
     }
-    const tokenId = conn.principal.tokenId;
+    const tokenId = caller.principal.tokenId;
     const current = this.inFlight.get(tokenId) ?? 0;
     if (current >= this.deps.maxInFlightPerToken) {
       this.count(spec.name, 'CONFLICT');
-      fail(
-        toRpcError(
-          new SidecarError('CONFLICT', `token ${tokenId} already has ${current} calls in flight (limit ${this.deps.maxInFlightPerToken}); wait for one to finish`, {
-            limit: this.deps.maxInFlightPerToken,
-          }),
-        ),
-      );
-      return;
+      throw new SidecarError('CONFLICT', `token ${tokenId} already has ${current} calls in flight (limit ${this.deps.maxInFlightPerToken}); wait for one to finish`, {
+        limit: this.deps.maxInFlightPerToken,
+      });
     }
     this.inFlight.set(tokenId, current + 1);
     const started = process.hrtime.bigint();
@@ -99,12 +119,10 @@ export class Dispatcher {
     const call: CallContext = {
       method: spec.name,
       actor,
-      principal: conn.principal,
+      principal: caller.principal,
       ...(spec.mutating && transport.data.idempotencyKey ? { idempotencyKey: transport.data.idempotencyKey } : {}),
-      signal: conn.signal,
-      progress: (event) => {
-        if (!conn.signal.aborted) conn.send(notificationMessage('progress', event));
-      },
+      signal: caller.signal,
+      progress: caller.progress,
     };
     let outcome: { ok: true; result: unknown } | { ok: false; error: unknown };
     try {
@@ -117,14 +135,13 @@ export class Dispatcher {
       if (left > 0) this.inFlight.set(tokenId, left);
       else this.inFlight.delete(tokenId);
     }
-    const resultLabel = outcome.ok ? 'ok' : isSidecarError(outcome.error) ? outcome.error.code : 'internal_error';
-    this.count(spec.name, resultLabel);
+    this.count(spec.name, outcome.ok ? 'ok' : isSidecarError(outcome.error) ? outcome.error.code : 'internal_error');
     this.deps.metrics?.rpcDuration.observe({ method: spec.name }, Number(process.hrtime.bigint() - started) / 1e9);
     if (spec.mutating && !this.deps.selfAudited?.has(spec.name)) {
       await this.audit(spec.name, team, actor, params.data, transport.data.idempotencyKey, outcome);
     }
-    if (outcome.ok) reply(outcome.result);
-    else fail(toRpcError(outcome.error));
+    if (outcome.ok) return outcome.result;
+    throw outcome.error;
   }
 
   private count(method: string, result: string): void {
@@ -156,6 +173,7 @@ export class Dispatcher {
           ...(idempotencyKey ? { idempotencyKey } : {}),
           ...(error ? { error } : {}),
         },
+        actor,
         completedAt: new Date(),
       });
     } catch (err) {
@@ -181,4 +199,3 @@ export function authorize(principal: Principal, scope: 'team' | 'ops' | 'any', t
   return null;
 }
 
-export type { RpcId };

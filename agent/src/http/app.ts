@@ -1,0 +1,167 @@
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { z } from 'zod';
+import { TEAM_NAME_PATTERN } from '../../../catalog/teams-file';
+import type { TeamDirectory } from '../config/team-directory';
+import type { SidecarMetrics } from '../metrics/sidecar-metrics';
+import { teamOfBreaker } from '../rpc/methods/core';
+import { visibleTeams, type Principal } from '../rpc/principal';
+import type { TokenAuthenticator } from '../rpc/token-auth';
+import type { OperationStatus, Store } from '../store/contract';
+import type { ReadinessReport } from './readiness';
+
+/**
+ * The HTTP side of the listener: health, readiness, metrics, the read-only
+ * REST API (bearer token; a team token sees only its teams) and the dashboard.
+ * Routes are thin: read the store, filter by what the token may see, answer.
+ */
+export interface HttpAppDeps {
+  instanceId: string;
+  store: Store;
+  teams: TeamDirectory;
+  auth: TokenAuthenticator;
+  metrics: SidecarMetrics;
+  readiness: () => Promise<ReadinessReport>;
+  /** The dashboard (GET /, live events, emergency stop); a placeholder page when absent. */
+  dashboard?: Router;
+  startedAt: Date;
+}
+
+type Authed = Request & { principal?: Principal };
+
+const listQuery = z
+  .object({
+    team: z.string().regex(TEAM_NAME_PATTERN, 'expected a team name').optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    status: z.enum(['running', 'succeeded', 'failed', 'rolled_back', 'aborted']).optional(),
+    type: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/).optional(),
+  })
+  .strip();
+
+const PLACEHOLDER = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>jenkins-sidecar</title></head>
+<body><h1>jenkins-sidecar</h1><p>The dashboard is not part of this build. Read API: <code>/api/v1/teams</code>, <code>/api/v1/operations</code>,
+<code>/api/v1/locks</code>, <code>/api/v1/breakers</code>, <code>/api/v1/audit</code> (bearer token); <code>/healthz</code>, <code>/readyz</code>, <code>/metrics</code>.</p></body></html>`;
+
+export function createHttpApp(deps: HttpAppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', instanceId: deps.instanceId, uptimeSec: Math.round((Date.now() - deps.startedAt.getTime()) / 1000) });
+  });
+
+  app.get('/readyz', async (_req, res) => {
+    const report = await deps.readiness();
+    res.status(report.ready ? 200 : 503).json({ ...report, instanceId: deps.instanceId });
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.set('Content-Type', deps.metrics.contentType).send(await deps.metrics.text());
+  });
+
+  const authenticate = (req: Authed, res: Response, next: NextFunction): void => {
+    const auth = deps.auth.authenticate(req.headers.authorization);
+    if (!auth.ok) {
+      res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: { code: 'UNAUTHORIZED', message: auth.reason } });
+      return;
+    }
+    req.principal = auth.principal;
+    next();
+  };
+
+  const api = express.Router();
+  api.use(authenticate);
+  const parseQuery = (req: Authed, res: Response): z.output<typeof listQuery> | null => {
+    const q = listQuery.safeParse(req.query);
+    if (!q.success) {
+      res.status(400).json({ error: { code: 'INVALID_PARAMS', message: q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') } });
+      return null;
+    }
+    const visible = visibleTeams(req.principal!);
+    if (q.data.team && visible && !visible.has(q.data.team)) {
+      res.status(403).json({ error: { code: 'FORBIDDEN', message: `token ${req.principal!.tokenId} may not read team ${q.data.team}` } });
+      return null;
+    }
+    return q.data;
+  };
+
+  api.get('/teams', async (req: Authed, res) => {
+    const visible = visibleTeams(req.principal!);
+    const states = new Map((await deps.store.environments.list()).map((s) => [s.team, s]));
+    const configured = deps.teams.list();
+    const names = new Set([...configured.map((t) => t.team_name), ...states.keys()]);
+    const teams = [...names]
+      .filter((n) => !visible || visible.has(n))
+      .sort()
+      .map((name) => {
+        const team = deps.teams.find(name);
+        const state = states.get(name);
+        const active = state?.active ?? team?.active_environment ?? 'blue';
+        return {
+          team: name,
+          configured: !!team,
+          active,
+          previous: state?.previous ?? null,
+          lastKnownGood: state?.lastKnownGood ?? active,
+          weights: state?.weights ?? (active === 'blue' ? { blue: 100, green: 0 } : { blue: 0, green: 100 }),
+          updatedAt: state?.updatedAt ?? null,
+          haproxyBackend: team?.haproxy_backend ?? null,
+          environments: team
+            ? Object.fromEntries(
+                Object.entries(team.environments).map(([env, e]) => [env, { webPort: e.web_port, agentPort: e.agent_port, url: e.url, server: e.server, container: e.container }]),
+              )
+            : null,
+        };
+      });
+    res.json({ teams });
+  });
+
+  api.get('/operations', async (req: Authed, res) => {
+    const q = parseQuery(req, res);
+    if (!q) return;
+    const visible = visibleTeams(req.principal!);
+    const ops = await deps.store.journal.list({ ...(q.team ? { team: q.team } : {}), ...(q.status ? { status: q.status as OperationStatus } : {}), limit: q.limit });
+    res.json({ operations: ops.filter((o) => !visible || (o.team !== null && visible.has(o.team))) });
+  });
+
+  api.get('/locks', async (req: Authed, res) => {
+    const q = parseQuery(req, res);
+    if (!q) return;
+    const visible = visibleTeams(req.principal!);
+    const locks = await deps.store.locks.list(q.team ? { team: q.team } : undefined);
+    res.json({ locks: locks.filter((l) => (!q.team || l.lockName.startsWith(`${q.team}:`)) && (!visible || visible.has(l.lockName.split(':')[0]!))) });
+  });
+
+  api.get('/breakers', async (req: Authed, res) => {
+    const q = parseQuery(req, res);
+    if (!q) return;
+    const visible = visibleTeams(req.principal!);
+    const breakers = (await deps.store.breakers.list()).filter((b) => {
+      const t = teamOfBreaker(b.name);
+      if (q.team && t !== q.team) return false;
+      return !visible || (t !== null && visible.has(t));
+    });
+    res.json({ breakers });
+  });
+
+  api.get('/audit', async (req: Authed, res) => {
+    const q = parseQuery(req, res);
+    if (!q) return;
+    const visible = visibleTeams(req.principal!);
+    const entries = await deps.store.audit.list({ ...(q.team ? { team: q.team } : {}), ...(q.type ? { operationType: q.type } : {}), limit: q.limit });
+    res.json({ audit: entries.filter((e) => !visible || (e.team !== null && visible.has(e.team))) });
+  });
+
+  if (deps.dashboard) app.use(deps.dashboard);
+  else app.get('/', (_req, res) => void res.type('html').send(PLACEHOLDER));
+  app.use('/api/v1', api);
+
+  app.use((_req: Request, res: Response) => {
+    res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no such route; see /api/v1/teams, /healthz, /readyz, /metrics' } });
+  });
+  // Express 5 forwards rejected promises here; the store being down is the usual cause.
+  app.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
+    res.status(503).json({ error: { code: 'DEPENDENCY_DOWN', message: `could not read the coordination store: ${err.message}` } });
+  });
+  return app;
+}

@@ -1,0 +1,370 @@
+import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import Docker from 'dockerode';
+import { loadTeamsFile } from '../../catalog/teams-file';
+import { ensureOpsToken } from './config/ops-token';
+import type { SidecarConfig } from './config/sidecar-config';
+import { TeamDirectory } from './config/team-directory';
+import { parseTokensDocument, type TokenEntry } from './config/tokens-file';
+import { storeLocalFacts } from './coordination/local-facts';
+import { Voter } from './coordination/voter';
+import { liveEventsFromBus } from './dashboard/bus-adapter';
+import { createDashboardRouter } from './dashboard/router';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded-postgres';
+import { SidecarError } from './errors/sidecar-error';
+import { createHttpApp } from './http/app';
+import { haproxyProbe, readiness, type DependencyState, type Probe } from './http/readiness';
+import { createLogger, type Logger } from './logging/logger';
+import { SidecarMetrics } from './metrics/sidecar-metrics';
+import { OperationRunner } from './operations/runner';
+import { Dispatcher, RpcFailure } from './rpc/dispatcher';
+import { registerCoreMethods } from './rpc/methods/core';
+import { MethodRegistry } from './rpc/registry';
+import { TokenAuthenticator } from './rpc/token-auth';
+import { attachRpcServer } from './rpc/ws-server';
+import type { Clock } from './store/contract';
+import { createPgStore, type PgStore } from './store';
+
+/**
+ * The composition root: builds every part of the sidecar from its config and
+ * starts it. Library code: it never exits the process or installs signal
+ * handlers (bin/jenkins-sidecar.ts does). Failures at start are StartupError
+ * with one line a person can act on.
+ *
+ * Other areas add their methods in `registerMethods` below:
+ * `registerXMethods(registry, { ...shared, ... })`.
+ */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+}
+
+export interface SidecarHandle {
+  instanceId: string;
+  /** http://host:port of the listener; the RPC endpoint is ws://host:port/rpc. */
+  httpUrl: string;
+  rpcUrl: string;
+  port: number;
+  config: SidecarConfig;
+  store: PgStore;
+  runner: OperationRunner;
+  registry: MethodRegistry;
+  dispatcher: Dispatcher;
+  teams: TeamDirectory;
+  docker: Docker;
+  metrics: SidecarMetrics;
+  log: Logger;
+  /** Where the generated ops token lives when no tokens file is configured. */
+  opsTokenFile: string | null;
+  /** Graceful: stop accepting, abort in-flight operations to a safe point, leave (release leases), close. Idempotent. */
+  stop(reason?: string): Promise<void>;
+}
+
+export interface SidecarOptions {
+  config: SidecarConfig;
+  log?: Logger;
+  clock?: Clock;
+  /** Lines for the person starting the sidecar (where the ops token is). */
+  notice?: (line: string) => void;
+}
+
+const systemClock: Clock = { now: () => new Date() };
+
+function loadTokens(config: SidecarConfig, notice: (l: string) => void): { tokens: TokenEntry[]; opsTokenFile: string | null } {
+  if (config.tokensFile) {
+    let text: string;
+    let mode: number;
+    try {
+      text = readFileSync(config.tokensFile, 'utf8');
+      mode = statSync(config.tokensFile).mode;
+    } catch (err) {
+      throw new StartupError(`SIDECAR_TOKENS_FILE ${config.tokensFile}: cannot read: ${(err as Error).message}`);
+    }
+    const parsed = parseTokensDocument(text, config.tokensFile, mode);
+    if (parsed.errors.length) throw new StartupError(parsed.errors.join('; '));
+    if (parsed.tokens.length === 0) throw new StartupError(`${config.tokensFile}: lists no tokens; nobody could call the sidecar`);
+    return { tokens: parsed.tokens, opsTokenFile: null };
+  }
+  const ops = ensureOpsToken(config.dataDir);
+  notice(
+    `no SIDECAR_TOKENS_FILE: ${ops.created ? 'generated' : 'using'} the local ops token in ${ops.path} (mode 600); ` +
+      `export SIDECAR_TOKEN="$(cat ${ops.path})" to use sidecarctl`,
+  );
+  return { tokens: [ops.entry], opsTokenFile: ops.path };
+}
+
+function prepareDataDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o711 });
+    // As root the embedded PostgreSQL runs as `postgres` and must traverse (not list) this directory.
+    if (process.getuid?.() === 0) chmodSync(dir, statSync(dir).mode | 0o011);
+  } catch (err) {
+    throw new StartupError(`SIDECAR_DATA_DIR ${dir}: cannot create: ${(err as Error).message}`);
+  }
+}
+
+/** As root the embedded PostgreSQL runs as `postgres`: every directory above its data must be searchable by others. */
+function assertPostgresCanReach(dir: string): void {
+  if (process.getuid?.() !== 0) return;
+  for (let d = dirname(dir); d !== dirname(d); d = dirname(d)) {
+    const mode = statSync(d).mode;
+    if ((mode & 0o001) === 0) {
+      throw new StartupError(
+        `embedded PostgreSQL: the 'postgres' user cannot reach ${dir} because ${d} is not searchable by others (mode ${(mode & 0o777).toString(8)}); ` +
+          `run 'chmod o+x ${d}', choose another SIDECAR_DATA_DIR, or set SIDECAR_DATABASE_URL`,
+      );
+    }
+  }
+}
+
+function dockerClient(dockerHost: string | null): Docker {
+  if (!dockerHost) return new Docker();
+  const u = new URL(dockerHost);
+  if (u.protocol === 'unix:') return new Docker({ socketPath: u.pathname });
+  return new Docker({ host: u.hostname, port: Number(u.port || 2375), protocol: u.protocol === 'https:' ? 'https' : 'http' });
+}
+
+function describeDb(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || '5432'}${u.pathname}`;
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle> {
+  const config = opts.config;
+  const clock = opts.clock ?? systemClock;
+  const notice = opts.notice ?? (() => undefined);
+  const log = opts.log ?? createLogger({ level: config.logLevel, instanceId: config.instanceId });
+  const cleanups: Array<() => Promise<void>> = [];
+  const undo = async (): Promise<void> => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  };
+
+  try {
+    prepareDataDir(config.dataDir);
+    const { tokens, opsTokenFile } = loadTokens(config, notice);
+    const auth = new TokenAuthenticator(tokens);
+
+    let teams = new TeamDirectory(null);
+    if (config.teamsFile) {
+      const t = loadTeamsFile(config.teamsFile);
+      if (t.errors.length) throw new StartupError(t.errors.join('; '));
+      teams = new TeamDirectory(t.teams);
+    }
+
+    let databaseUrl = config.databaseUrl;
+    let embedded: EmbeddedPostgresHandle | null = null;
+    if (!databaseUrl) {
+      assertPostgresCanReach(join(config.dataDir, 'postgres'));
+      try {
+        embedded = await startEmbeddedPostgres({ dataDir: join(config.dataDir, 'postgres'), onLog: (l) => log.debug('postgres', { line: l }) });
+      } catch (err) {
+        throw new StartupError(`embedded PostgreSQL (SIDECAR_DATABASE_URL unset): ${(err as Error)?.message ?? String(err)}`);
+      }
+      const pg = embedded;
+      cleanups.push(() => pg.stop());
+      databaseUrl = pg.url;
+      log.info('embedded PostgreSQL started', { dataDir: pg.dataDir, port: pg.port });
+    }
+
+    let store: PgStore;
+    try {
+      store = await createPgStore({
+        connectionString: databaseUrl,
+        instanceId: config.instanceId,
+        clock,
+        liveWithinSec: config.liveWithinSec,
+        onBackgroundError: (err) => log.warn('coordination store background connection', { error: err.message }),
+      });
+    } catch (err) {
+      const why = (err as Error)?.message ?? String(err);
+      throw new StartupError(
+        `cannot use PostgreSQL at ${describeDb(databaseUrl)}: ${why.replace(/^coordination database \S+: /, '')}; check SIDECAR_DATABASE_URL and that the server is up`,
+      );
+    }
+    cleanups.push(() => store.close());
+
+    const docker = dockerClient(config.dockerHost);
+    const metrics = new SidecarMetrics({ instanceId: config.instanceId, breakers: () => store.breakers.list() });
+    const runner = new OperationRunner({
+      journal: store.journal,
+      clock,
+      log,
+      onFinished: (type, status) => metrics.operations.inc({ type, result: status }),
+    });
+    const registry = new MethodRegistry();
+    registerCoreMethods(registry, { store, runner, teams, instanceId: config.instanceId, metrics });
+    // Other areas register here, e.g. registerTrafficMethods(registry, { store, runner, teams, ... }).
+
+    const dispatcher = new Dispatcher({
+      registry,
+      instanceId: config.instanceId,
+      audit: store.audit,
+      metrics,
+      log,
+      maxInFlightPerToken: config.limits.maxInFlightPerToken,
+      selfAudited: new Set(['coordination.update']),
+    });
+
+    // Dependency probes: /readyz, the heartbeat's health score and the Voter's local facts.
+    const haproxy = haproxyProbe(config.haproxySocket);
+    const dockerProbe: Probe = async () => {
+      try {
+        await docker.ping();
+        return { status: 'up', detail: config.dockerHost ?? 'default socket' };
+      } catch (err) {
+        return { status: 'down', detail: `Docker at ${config.dockerHost ?? '/var/run/docker.sock'}: ${(err as Error).message}` };
+      }
+    };
+    const postgresProbe: Probe = async () => {
+      await store.ping();
+      return { status: 'up', detail: describeDb(databaseUrl) };
+    };
+    const asCheck = (p: Probe) => async (): Promise<void> => {
+      const s = await p();
+      if (s.status === 'down') throw new Error(s.detail);
+    };
+
+    // Heartbeat with a health score: 100, less 40 for each local dependency that is down.
+    const beat = async (): Promise<void> => {
+      const report = await readiness({ haproxy, docker: dockerProbe });
+      const down = Object.entries(report.checks).filter(([, s]) => s.status === 'down');
+      const score = Math.max(0, 100 - 40 * down.length);
+      await store.participants.heartbeat(config.instanceId, score, {
+        checks: Object.fromEntries(Object.entries(report.checks).map(([k, s]: [string, DependencyState]) => [k, s.status])),
+        pid: process.pid,
+      });
+    };
+    try {
+      await beat();
+    } catch (err) {
+      throw new StartupError(`first heartbeat to PostgreSQL failed: ${(err as Error).message}`);
+    }
+    let beating = false;
+    const heartbeat = setInterval(() => {
+      if (beating) return; // a slow beat must not pile up
+      beating = true;
+      beat()
+        .catch((err: Error) => log.warn('heartbeat failed', { error: err.message }))
+        .finally(() => {
+          beating = false;
+        });
+    }, config.heartbeatSec * 1000);
+    heartbeat.unref();
+    cleanups.push(async () => clearInterval(heartbeat));
+
+    const voter = new Voter({
+      instanceId: config.instanceId,
+      consensus: store.consensus,
+      facts: storeLocalFacts({
+        breakers: store.breakers,
+        journal: store.journal,
+        probes: { ...(config.haproxySocket ? { haproxy: asCheck(haproxy) } : {}), docker: asCheck(dockerProbe) },
+      }),
+      onVote: (v) => log.info('voted', v),
+      onError: (err) => log.warn('voter', { error: err.message }),
+    });
+    await voter.start();
+    cleanups.push(() => voter.stop());
+
+    const events = liveEventsFromBus(runner.bus, clock);
+    cleanups.push(async () => events.close());
+    const dashboard = createDashboardRouter({
+      authenticate: (token) => {
+        const a = auth.authenticate(`Bearer ${token}`);
+        return a.ok ? { id: a.principal.tokenId, teams: a.principal.teams } : null;
+      },
+      events,
+      emergencyStop: async (req, who) => {
+        try {
+          return await dispatcher.invoke('rollback.emergency', { ...req }, { principal: { tokenId: who.id, teams: who.teams }, signal: new AbortController().signal, progress: () => undefined });
+        } catch (err) {
+          if (err instanceof RpcFailure) throw new SidecarError('NOT_FOUND', `emergency stop is not available: ${err.message}`);
+          throw err;
+        }
+      },
+      log: (level, message, meta) => log.log(level, message, meta),
+    });
+
+    const startedAt = new Date();
+    const app = createHttpApp({
+      instanceId: config.instanceId,
+      store,
+      teams,
+      auth,
+      metrics,
+      readiness: () => readiness({ postgres: postgresProbe, haproxy, docker: dockerProbe }),
+      dashboard,
+      startedAt,
+    });
+    const server: Server = createServer(app);
+    server.keepAliveTimeout = 5_000;
+    const rpc = attachRpcServer(server, {
+      auth,
+      dispatcher,
+      maxPayloadBytes: config.limits.maxPayloadBytes,
+      maxConnectionsPerToken: config.limits.maxConnectionsPerToken,
+      log,
+      metrics,
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(new StartupError(`cannot listen on ${config.listen.host}:${config.listen.port} (SIDECAR_LISTEN): ${err.code === 'EADDRINUSE' ? 'address in use' : err.message}`)),
+      );
+      server.listen(config.listen.port, config.listen.host, () => resolve());
+    });
+    const port = (server.address() as AddressInfo).port;
+    const hostForUrl = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+    log.info('sidecar started', { listen: `${config.listen.host}:${port}`, database: describeDb(databaseUrl), embeddedPostgres: !!embedded, teams: teams.list().length });
+
+    let stopping: Promise<void> | null = null;
+    const stop = (reason = 'shutdown requested'): Promise<void> => {
+      stopping ??= (async () => {
+        log.info('stopping', { reason, inFlight: runner.inFlight() });
+        rpc.stopAccepting();
+        const closed = new Promise<void>((r) => server.close(() => r()));
+        runner.abortAll(`sidecar ${config.instanceId} is shutting down (${reason})`);
+        const left = await runner.drain(config.shutdownGraceSec * 1000);
+        if (left > 0) log.warn('operations still running at the shutdown deadline; recovery resumes them at next start', { left });
+        await voter.stop().catch(() => undefined);
+        clearInterval(heartbeat);
+        // Leaving releases this instance's leadership leases now rather than at lease expiry.
+        await store.participants.leave(config.instanceId).catch((err: Error) => log.warn('could not leave the participants', { error: err.message }));
+        events.close();
+        await rpc.closeAll();
+        server.closeAllConnections();
+        await closed;
+        await store.close().catch(() => undefined);
+        if (embedded) await embedded.stop();
+        log.info('stopped', { reason });
+      })();
+      return stopping;
+    };
+
+    return {
+      instanceId: config.instanceId,
+      httpUrl: `http://${hostForUrl}:${port}`,
+      rpcUrl: `ws://${hostForUrl}:${port}/rpc`,
+      port,
+      config,
+      store,
+      runner,
+      registry,
+      dispatcher,
+      teams,
+      docker,
+      metrics,
+      log,
+      opsTokenFile,
+      stop,
+    };
+  } catch (err) {
+    await undo();
+    if (err instanceof StartupError) throw err;
+    throw new StartupError((err as Error)?.message ?? String(err));
+  }
+}
