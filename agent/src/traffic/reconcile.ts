@@ -1,0 +1,92 @@
+import { ENVIRONMENTS, type Team } from '../../../catalog/teams-file';
+import type { HaproxyDriver } from '../haproxy/runtime-api';
+import type { EnvironmentStateStore } from '../store/contract';
+import { teamBackendNames, type Weights } from './team-backends';
+
+/**
+ * Desired state survives HAProxy reloads: runtime weights are lost when
+ * HAProxy reloads or restarts (unless its server-state file was saved first),
+ * so the sidecar keeps the desired weights in Postgres and re-applies them
+ * whenever HAProxy's differ: once at start and then on a short period.
+ *
+ * HAProxy is read BEFORE Postgres and Postgres is read again just before
+ * applying, so a switch moving weights at the same moment is never reverted.
+ */
+export interface ReconcileDeps {
+  environments: Pick<EnvironmentStateStore, 'list' | 'get'>;
+  haproxy: HaproxyDriver;
+  teamConfig?: (team: string) => Team | undefined;
+  log?: { info(m: string, meta?: Record<string, unknown>): void; warn(m: string, meta?: Record<string, unknown>): void };
+}
+
+export interface Repair {
+  team: string;
+  backend: string;
+  live: Weights;
+  desired: Weights;
+}
+
+export async function reconcileWeightsOnce(deps: ReconcileDeps): Promise<Repair[]> {
+  const live = await deps.haproxy.showServersState();
+  const states = await deps.environments.list();
+  const repairs: Repair[] = [];
+  for (const st of states) {
+    let names: ReturnType<typeof teamBackendNames>;
+    try {
+      names = teamBackendNames(st.team, deps.teamConfig?.(st.team));
+    } catch {
+      continue; // a name HAProxy could not hold; the switch refuses it too
+    }
+    const changes: Array<{ backend: string; server: string; weight: number }> = [];
+    for (const backend of [names.web, names.agent]) {
+      const rows = ENVIRONMENTS.map((env) => live.find((s) => s.backend === backend && s.server === names.servers[env]));
+      if (rows.some((r) => r === undefined)) continue; // not in this HAProxy's config
+      const current = { blue: rows[0]!.weight, green: rows[1]!.weight };
+      if (current.blue === st.weights.blue && current.green === st.weights.green) continue;
+      repairs.push({ team: st.team, backend, live: current, desired: st.weights });
+      for (const env of ENVIRONMENTS) changes.push({ backend, server: names.servers[env], weight: st.weights[env] });
+    }
+    if (changes.length === 0) continue;
+    const again = await deps.environments.get(st.team);
+    if (!again || again.weights.blue !== st.weights.blue || again.weights.green !== st.weights.green) continue; // moved meanwhile: next round
+    await deps.haproxy.setWeights(changes);
+    deps.log?.warn('re-applied desired HAProxy weights (HAProxy reloaded or was changed by hand)', { team: st.team, desired: st.weights });
+  }
+  return repairs;
+}
+
+/** Runs reconcileWeightsOnce now and every `intervalMs`; errors are logged once per kind, never thrown. */
+export function startWeightReconciler(deps: ReconcileDeps & { intervalMs?: number; onRepairs?: (r: Repair[]) => void }): { stop(): Promise<void> } {
+  const intervalMs = deps.intervalMs ?? 2000;
+  let stopped = false;
+  let lastError = '';
+  let current: Promise<void> = Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  const round = async (): Promise<void> => {
+    try {
+      const repairs = await reconcileWeightsOnce(deps);
+      if (repairs.length) deps.onRepairs?.(repairs);
+      if (lastError) deps.log?.info('weight reconcile works again');
+      lastError = '';
+    } catch (err) {
+      const msg = (err as Error).message;
+      if (msg !== lastError) deps.log?.warn('weight reconcile failed; retrying', { error: msg });
+      lastError = msg;
+    }
+  };
+  const schedule = (): void => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      current = round().finally(schedule);
+    }, intervalMs);
+    timer.unref();
+  };
+  current = round().finally(schedule);
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await current;
+    },
+  };
+}

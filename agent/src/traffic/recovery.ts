@@ -1,0 +1,150 @@
+import type { EnvironmentName } from '../../../catalog/teams-file';
+import { isSidecarError } from '../errors/sidecar-error';
+import type { Actor, Clock, OperationRecord } from '../store/contract';
+import { breakerNameFor, type TrafficDeps } from './switch';
+import { discoverTeamBackends, otherSide, splitWeights, type Weights } from './team-backends';
+import { applyWeights } from './weights';
+
+/**
+ * Startup recovery for traffic operations this sidecar owned and did not
+ * finish (it was killed). Reads each journal and brings the operation to a
+ * consistent end:
+ *  - a switch that had promoted → finished as succeeded;
+ *  - a switch whose 100% window had validated → the promotion is completed;
+ *  - any other switch → all traffic back on the last known good side
+ *    (rolled back);
+ *  - an emergency rollback → its weights applied again.
+ * The caller's lock is not ours to release (the caller holds its token): it
+ * expires at its TTL, and the audit says so.
+ */
+export interface RecoveryAction {
+  operationId: string;
+  type: string;
+  team: string | null;
+  action: 'finished-promoted' | 'completed-promotion' | 'rolled-back' | 'reapplied-emergency' | 'skipped';
+  active: EnvironmentName | null;
+  weights: Weights | null;
+  note: string;
+}
+
+const TRAFFIC_TYPES = new Set(['traffic.switch', 'rollback.emergency']);
+
+export async function recoverTrafficOperations(deps: TrafficDeps, instanceId: string, clock: Clock): Promise<RecoveryAction[]> {
+  const ops = (await deps.store.journal.unfinished(instanceId)).filter((o) => TRAFFIC_TYPES.has(o.type));
+  const actions: RecoveryAction[] = [];
+  for (const op of ops) {
+    try {
+      actions.push(op.type === 'traffic.switch' ? await recoverSwitch(deps, op, instanceId, clock) : await recoverEmergency(deps, op, instanceId, clock));
+    } catch (err) {
+      // Leave it running: the next start tries again; say why in the audit.
+      actions.push({ operationId: op.id, type: op.type, team: op.team, action: 'skipped', active: null, weights: null, note: `recovery failed: ${(err as Error).message}` });
+      await deps.store.audit
+        .record({ operationType: 'recovery', team: op.team, initiatedBy: `sidecar ${instanceId}`, status: 'failed', rollbackReason: (err as Error).message, metadata: { operationId: op.id, type: op.type }, operationId: op.id })
+        .catch(() => undefined);
+    }
+  }
+  return actions;
+}
+
+const stepDone = (op: OperationRecord, name: string, pred: (s: OperationRecord['steps'][number]) => boolean = () => true): boolean =>
+  op.steps.some((s) => s.name === name && s.outcome === 'done' && pred(s));
+
+async function recoverSwitch(deps: TrafficDeps, op: OperationRecord, instanceId: string, clock: Clock): Promise<RecoveryAction> {
+  const { store, haproxy } = deps;
+  const team = String(op.params.team);
+  const target = op.params.target as EnvironmentName;
+  const source = otherSide(target);
+  const lockNote = `lock ${team}:${String(op.params.lockOperation ?? 'blue_green_switch')} belongs to the caller and expires at its TTL`;
+  const actor: Actor = { tokenId: 'recovery', instanceId };
+  const audit = (status: string, note: string, extra: Record<string, unknown> = {}): Promise<string> =>
+    store.audit.record({
+      operationType: 'traffic.switch',
+      team,
+      sourceEnvironment: source,
+      targetEnvironment: target,
+      initiatedBy: `recovery on ${instanceId}`,
+      status,
+      rollbackReason: note,
+      metadata: { recovered: true, lock: lockNote, ...extra },
+      actor,
+      operationId: op.id,
+      completedAt: clock.now(),
+    });
+
+  if (stepDone(op, 'promote')) {
+    const note = `sidecar restarted after the promotion to ${target}; finished the operation`;
+    await audit('promoted', note);
+    await store.journal.finish(op.id, 'succeeded', { status: 'promoted', from: source, to: target, recovered: true });
+    return { operationId: op.id, type: op.type, team, action: 'finished-promoted', active: target, weights: splitWeights(target, 100), note };
+  }
+
+  const config = deps.teamConfig?.(team);
+  const { backends: tb } = await discoverTeamBackends(haproxy, team, config);
+  const validated100 = stepDone(op, 'validate', (s) => s.result?.step === 100);
+  if (validated100) {
+    // Everything was judged good at 100%; only the old side's maint and the promotion were missing.
+    const seq = await store.journal.intent(op.id, 'recovery-promote', { active: target });
+    await applyWeights({ haproxy, journal: store.journal, environments: store.environments }, op.id, tb, splitWeights(target, 100), { name: 'recovery-weights', reason: 'complete validated switch' });
+    await haproxy.setState(tb.web, tb.servers[source], 'maint');
+    await store.environments.promote(team, target);
+    await store.journal.outcome(op.id, seq, 'done', { active: target });
+    const note = `sidecar restarted after ${target} validated at 100%; completed the promotion (${source} set to maint)`;
+    await audit('promoted', note);
+    await store.journal.finish(op.id, 'succeeded', { status: 'promoted', from: source, to: target, recovered: true });
+    return { operationId: op.id, type: op.type, team, action: 'completed-promotion', active: target, weights: splitWeights(target, 100), note };
+  }
+
+  const state = await store.environments.ensure(team, config?.active_environment ?? 'blue');
+  const good = state.lastKnownGood;
+  const weights = splitWeights(good, 100);
+  const lastStep = [...op.steps].reverse().find((s) => s.name === 'weights');
+  const where = lastStep ? `at the ${String(lastStep.intent.step)}% step (${lastStep.outcome})` : 'before moving any traffic';
+  let haproxyNote = '';
+  try {
+    await applyWeights({ haproxy, journal: store.journal, environments: store.environments }, op.id, tb, weights, { name: 'recovery-rollback', reason: `sidecar restarted ${where}` }, () =>
+      haproxy.setState(tb.web, tb.servers[good], 'ready'),
+    );
+  } catch (err) {
+    if (!(isSidecarError(err) && err.code === 'DEPENDENCY_DOWN')) throw err;
+    // Desired weights are recorded; the reconcile loop applies them when HAProxy answers.
+    haproxyNote = `; HAProxy unreachable (${err.message}), the reconcile loop applies the weights when it answers`;
+  }
+  await store.breakers.recordFailure(breakerNameFor(team), `switch interrupted by a sidecar restart ${where}`).catch(() => undefined);
+  const note = `sidecar restarted ${where}; all traffic back on ${good} (last known good)${haproxyNote}`;
+  await audit('rolled_back', note, { weights });
+  await store.journal.finish(op.id, 'rolled_back', null, {
+    code: 'CONFLICT',
+    message: `switch of ${team} to ${target} was interrupted by a sidecar restart ${where}; recovery put all traffic back on ${good}. Start a new switch`,
+    data: { active: good, recovered: true },
+  });
+  return { operationId: op.id, type: op.type, team, action: 'rolled-back', active: good, weights, note };
+}
+
+async function recoverEmergency(deps: TrafficDeps, op: OperationRecord, instanceId: string, clock: Clock): Promise<RecoveryAction> {
+  const { store, haproxy } = deps;
+  const team = String(op.params.team);
+  const config = deps.teamConfig?.(team);
+  const state = await store.environments.ensure(team, config?.active_environment ?? 'blue');
+  const target = (op.params.target as EnvironmentName | undefined) ?? state.lastKnownGood;
+  const weights = splitWeights(target, 100);
+  const { backends: tb } = await discoverTeamBackends(haproxy, team, config);
+  await applyWeights({ haproxy, journal: store.journal, environments: store.environments }, op.id, tb, weights, { name: 'recovery-emergency', reason: 'sidecar restarted during an emergency rollback' }, () =>
+    haproxy.setState(tb.web, tb.servers[target], 'ready'),
+  );
+  if (state.active !== target) await store.environments.promote(team, target);
+  const note = `sidecar restarted during an emergency rollback; all ${team} traffic on ${target}`;
+  await store.audit.record({
+    operationType: 'rollback.emergency',
+    team,
+    targetEnvironment: target,
+    initiatedBy: `recovery on ${instanceId}`,
+    status: 'completed',
+    rollbackReason: String(op.params.reason ?? ''),
+    metadata: { recovered: true, weights },
+    actor: { tokenId: 'recovery', instanceId },
+    operationId: op.id,
+    completedAt: clock.now(),
+  });
+  await store.journal.finish(op.id, 'succeeded', { active: target, weights, halted: null, recovered: true });
+  return { operationId: op.id, type: op.type, team, action: 'reapplied-emergency', active: target, weights, note };
+}

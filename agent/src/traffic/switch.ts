@@ -1,0 +1,404 @@
+import type { TrafficSwitchParams } from '../../../catalog/methods/traffic';
+import type { EnvironmentName, Team } from '../../../catalog/teams-file';
+import { parseTriggers } from '../../../catalog/triggers';
+import { isSidecarError, SidecarError } from '../errors/sidecar-error';
+import type { HaproxyDriver } from '../haproxy/runtime-api';
+import { isAdminHeld, isServerUp, type ServerStat } from '../haproxy/stats';
+import type { AuditLog, BreakerStore, EnvironmentStateStore, LockStore, OperationContext, OperationJournal } from '../store/contract';
+import type { ContainerMetrics } from './container-metrics';
+import type { InFlightSwitches } from './in-flight';
+import { describeBreaches, judge, windowFigures, type Breach, type SliSample, type WindowFigures } from './sli';
+import { discoverTeamBackends, otherSide, splitWeights, type TeamBackends, type Weights } from './team-backends';
+import { applyWeights } from './weights';
+import type { WebhookNotifier } from './webhooks';
+
+/**
+ * traffic.switch: the progressive blue/green move, owned by the sidecar from
+ * start to end. Preconditions (fencing token, breaker, target UP), then per
+ * increment: set both weights (journaled before and after), sample `show stat`
+ * about once a second for the window, judge the triggers on the window's
+ * deltas; on a breach put everything back at once. At 100% validated: drain the
+ * old side, then maint, then promote in environment_state.
+ */
+export interface TrafficDeps {
+  store: {
+    locks: LockStore;
+    journal: OperationJournal;
+    environments: EnvironmentStateStore;
+    breakers: BreakerStore;
+    audit: AuditLog;
+  };
+  haproxy: HaproxyDriver;
+  /** The team's configuration from the teams file (undefined: default names). */
+  teamConfig?: (team: string) => Team | undefined;
+  containerMetrics?: ContainerMetrics;
+  webhooks?: WebhookNotifier;
+  inFlight?: InFlightSwitches;
+  /** Waits; resolves early when the signal fires. Tests may pass a faster one. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  log?: { info(m: string, meta?: Record<string, unknown>): void; warn(m: string, meta?: Record<string, unknown>): void };
+}
+
+export const breakerNameFor = (team: string): string => `infrastructure_modification:${team}`;
+
+export interface StepRecord {
+  percent: number;
+  weights: Weights;
+  windowSec: number;
+  verdict: 'pass' | 'breach' | 'insufficient' | 'halted';
+  figures: WindowFigures | null;
+  samples: number;
+}
+
+export interface SwitchResult {
+  status: 'promoted';
+  from: EnvironmentName;
+  to: EnvironmentName;
+  alreadyActive?: boolean;
+  steps: StepRecord[];
+  drained: { sessionsAtMaint: number; waitedMs: number } | null;
+}
+
+export function realSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Halted from outside (emergency rollback here or in another sidecar): stop without touching weights. */
+class Halted extends Error {
+  constructor(readonly why: string) {
+    super(why);
+  }
+}
+
+const sameWeights = (a: Weights, b: Weights): boolean => a.blue === b.blue && a.green === b.green;
+
+export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchParams, ctx: OperationContext): Promise<SwitchResult> {
+  const { store, haproxy } = deps;
+  const sleep = deps.sleep ?? realSleep;
+  const opId = ctx.operation.id;
+  const team = params.team;
+  const target = params.target;
+  const source = otherSide(target);
+  const triggers = parseTriggers(params.triggers);
+  const config = deps.teamConfig?.(team);
+  const initiatedBy = ctx.actor.build ?? ctx.actor.tokenId;
+
+  // ---- preconditions: nothing has been changed yet, so a failure here is just an error ----
+  await store.locks.assertHeld({ team, operation: params.lockOperation, token: params.lockToken });
+  await store.breakers.admit(breakerNameFor(team));
+  const state = await store.environments.ensure(team, config?.active_environment ?? 'blue');
+  const { backends: tb, state: serversState } = await discoverTeamBackends(haproxy, team, config);
+
+  if (state.active === target && state.weights[target] === 100 && state.weights[source] === 0) {
+    ctx.progress({ phase: 'done', message: `${target} already has all traffic for ${team}; nothing to switch` });
+    return { status: 'promoted', from: source, to: target, alreadyActive: true, steps: [], drained: null };
+  }
+
+  if (deps.webhooks) {
+    try {
+      await deps.webhooks.notify(team, 'pre-switch', { operationId: opId, from: source, to: target, initiatedBy });
+    } catch (err) {
+      throw new SidecarError('CONFLICT', `the pre-switch webhook for team ${team} refused the switch: ${(err as Error).message}; nothing was changed`, { team });
+    }
+  }
+
+  // ---- target ready and UP before it gets any weight (still nothing moved: a failure is just an error) ----
+  await prepareTarget(deps, params, ctx, tb, serversState, target, sleep, ctx.signal);
+
+  const registration = deps.inFlight?.register(team, opId);
+  const haltSignal = registration?.signal;
+  // Either the runner (shutdown) or an emergency stop ends the waits early.
+  const anySignal = haltSignal ? AbortSignal.any([ctx.signal, haltSignal]) : ctx.signal;
+  let lastApplied: Weights = { ...state.weights };
+  const steps: StepRecord[] = [];
+
+  const checkHalted = async (): Promise<void> => {
+    if (haltSignal?.aborted) throw new Halted(String((haltSignal.reason as Error)?.message ?? 'emergency stop'));
+    const now = await store.environments.get(team);
+    if (now && !sameWeights(now.weights, lastApplied)) {
+      throw new Halted(`desired weights for ${team} changed to ${JSON.stringify(now.weights)} outside this switch (emergency rollback?)`);
+    }
+  };
+  const targetStat = async (): Promise<ServerStat> => {
+    const stats = await haproxy.showStat();
+    const s = stats.find((x) => x.backend === tb.web && x.server === tb.servers[target]);
+    if (!s) throw new SidecarError('NOT_FOUND', `HAProxy no longer has ${tb.web}/${tb.servers[target]}`, { team });
+    return s;
+  };
+  const move = async (weights: Weights, why: { name: string; [k: string]: unknown }): Promise<void> => {
+    await applyWeights({ haproxy, journal: store.journal, environments: store.environments }, opId, tb, weights, why);
+    lastApplied = weights;
+  };
+
+  try {
+    for (const percent of params.increments) {
+      await checkHalted();
+      if (ctx.signal.aborted) throw new SidecarError('DEPENDENCY_DOWN', 'the sidecar is shutting down', {});
+      const weights = splitWeights(target, percent);
+      // Never lower the old side while the target is not UP.
+      const ts = await targetStat();
+      if (!isServerUp(ts)) {
+        return await rollBack(`target ${tb.servers[target]} is ${ts.status} before the ${percent}% step`, null, percent);
+      }
+      await move(weights, { name: 'weights', step: percent, from: lastApplied, reason: 'progressive step' });
+      ctx.progress({ phase: `step-${percent}`, message: `${percent}% of ${team} traffic on ${target}`, step: percent, weights });
+      if (deps.webhooks) deps.webhooks.notify(team, 'step', { operationId: opId, percent, weights }).catch((e: unknown) => deps.log?.warn('step webhook failed', { team, error: String(e) }));
+
+      const seq = await store.journal.intent(opId, 'validate', { step: percent, validationSec: params.validationSec });
+      const outcome = await validateWindow(deps, params, ctx, tb, target, triggers, percent, sleep, anySignal, checkHalted);
+      steps.push({ percent, weights, windowSec: outcome.windowSec, verdict: outcome.verdict.kind, figures: outcome.verdict.figures, samples: outcome.samples });
+      await store.journal.outcome(opId, seq, outcome.verdict.kind === 'pass' ? 'done' : 'failed', {
+        step: percent,
+        verdict: outcome.verdict.kind,
+        figures: outcome.verdict.figures as unknown as Record<string, unknown>,
+      });
+      if (outcome.verdict.kind === 'breach') {
+        return await rollBack(`SLI breach at ${percent}%: ${describeBreaches(outcome.verdict.breaches)}`, outcome.verdict.breaches, percent, outcome.verdict.figures);
+      }
+      if (outcome.verdict.kind === 'insufficient') {
+        return await rollBack(
+          `only ${outcome.verdict.figures.requests} requests reached ${target} at ${percent}% in ${outcome.windowSec}s (minSamples ${params.minSamples}); not enough to judge`,
+          null,
+          percent,
+          outcome.verdict.figures,
+          'TIMEOUT',
+        );
+      }
+      ctx.progress({ phase: `step-${percent}`, message: `${percent}% validated: ${summarise(outcome.verdict.figures)}`, step: percent, figures: outcome.verdict.figures });
+    }
+
+    // ---- promote: drain the old side, then maint, then environment_state ----
+    const drained = await drainOld(deps, params, ctx, tb, source, sleep, ctx.signal);
+    const promoteSeq = await store.journal.intent(opId, 'promote', { active: target, previous: source });
+    await store.environments.promote(team, target);
+    await store.journal.outcome(opId, promoteSeq, 'done', { active: target });
+    await store.breakers.recordSuccess(breakerNameFor(team));
+    await store.audit.record({
+      operationType: 'traffic.switch',
+      team,
+      sourceEnvironment: source,
+      targetEnvironment: target,
+      initiatedBy,
+      status: 'promoted',
+      metadata: { steps },
+      actor: ctx.actor,
+      operationId: opId,
+      completedAt: ctx.clock.now(),
+    });
+    if (deps.webhooks) deps.webhooks.notify(team, 'promoted', { operationId: opId, active: target }).catch((e: unknown) => deps.log?.warn('promoted webhook failed', { team, error: String(e) }));
+    ctx.progress({ phase: 'done', message: `${team} promoted to ${target}` });
+    return { status: 'promoted', from: source, to: target, steps, drained };
+  } catch (err) {
+    if (err instanceof Halted) {
+      await store.audit
+        .record({ operationType: 'traffic.switch', team, sourceEnvironment: source, targetEnvironment: target, initiatedBy, status: 'halted', rollbackReason: err.why, metadata: { steps }, actor: ctx.actor, operationId: opId, completedAt: ctx.clock.now() })
+        .catch(() => undefined);
+      throw new SidecarError('CONFLICT', `switch of ${team} to ${target} was halted: ${err.why}`, { operationStatus: 'aborted', steps });
+    }
+    if (isSidecarError(err) && err.code === 'SLI_BREACH') throw err;
+    // Anything else mid-switch (HAProxy or Postgres gone, shutdown): put traffic back on the source.
+    const message = (err as Error).message;
+    let rolledBack = false;
+    try {
+      await rollBack(`switch failed: ${message}`, null, null);
+    } catch (rbErr) {
+      rolledBack = isSidecarError(rbErr) && rbErr.data.operationStatus === 'rolled_back';
+      if (!rolledBack) deps.log?.warn('rollback after a failed switch did not complete; the reconcile loop and recovery finish it', { team, error: String(rbErr) });
+    }
+    throw new SidecarError(
+      isSidecarError(err) ? err.code : 'DEPENDENCY_DOWN',
+      rolledBack
+        ? `${message}; all ${team} traffic was moved back to ${source}`
+        : `${message}; moving traffic back to ${source} failed too: the desired weights (${source} 100) are recorded and the reconcile loop applies them when HAProxy answers`,
+      { ...(isSidecarError(err) ? err.data : {}), operationStatus: rolledBack ? 'rolled_back' : 'failed', steps },
+      { cause: err },
+    );
+  } finally {
+    registration?.done();
+  }
+
+  /** All traffic back on the source at once, then the record. Always throws (rolled back is terminal). */
+  async function rollBack(reason: string, found: Breach[] | null, percent: number | null, figures?: WindowFigures, code: 'SLI_BREACH' | 'TIMEOUT' = 'SLI_BREACH'): Promise<never> {
+    const weights = splitWeights(source, 100);
+    const startedAt = Date.now();
+    await move(weights, { name: 'rollback', reason, step: percent });
+    const rollbackMs = Date.now() - startedAt;
+    ctx.progress({ phase: 'rolled-back', message: `rolled back: all ${team} traffic on ${source} (${reason})`, weights, figures: figures ?? null });
+    if (found || code === 'SLI_BREACH') await store.breakers.recordFailure(breakerNameFor(team), reason).catch(() => undefined);
+    await store.audit
+      .record({
+        operationType: 'traffic.switch',
+        team,
+        sourceEnvironment: source,
+        targetEnvironment: target,
+        initiatedBy,
+        status: 'rolled_back',
+        rollbackReason: reason,
+        metadata: { step: percent, breaches: found ?? [], figures: figures ?? null, steps },
+        actor: ctx.actor,
+        operationId: opId,
+        completedAt: ctx.clock.now(),
+      })
+      .catch(() => undefined);
+    if (deps.webhooks) deps.webhooks.notify(team, 'rolled-back', { operationId: opId, reason, figures: figures ?? null }).catch(() => undefined);
+    throw new SidecarError(code, `switch of ${team} to ${target} rolled back, all traffic is on ${source}: ${reason}`, {
+      operationStatus: 'rolled_back',
+      team,
+      active: source,
+      step: percent,
+      breaches: found ?? [],
+      figures: figures ?? null,
+      errorRate: figures?.errorRate ?? null,
+      responseTimeMs: figures?.responseTimeMs ?? null,
+      rollbackMs,
+      steps,
+    });
+  }
+}
+
+function summarise(f: WindowFigures): string {
+  return `${f.requests} requests, error rate ${f.errorRate}%, response time ${f.responseTimeMs ?? '-'} ms, availability ${f.availability}%`;
+}
+
+async function prepareTarget(
+  deps: TrafficDeps,
+  params: TrafficSwitchParams,
+  ctx: OperationContext,
+  tb: TeamBackends,
+  serversState: Awaited<ReturnType<HaproxyDriver['showServersState']>>,
+  target: EnvironmentName,
+  sleep: (ms: number, s?: AbortSignal) => Promise<void>,
+  signal: AbortSignal,
+): Promise<void> {
+  const srv = serversState.find((s) => s.backend === tb.web && s.server === tb.servers[target]);
+  const held = srv ? isAdminHeld(srv) : { maint: false, drain: false };
+  if (held.maint || held.drain) {
+    const seq = await deps.store.journal.intent(ctx.operation.id, 'prepare-target', { server: tb.servers[target], from: held.maint ? 'maint' : 'drain', to: 'ready' });
+    await deps.haproxy.setState(tb.web, tb.servers[target], 'ready');
+    await deps.store.journal.outcome(ctx.operation.id, seq, 'done', { state: 'ready' });
+    ctx.progress({ phase: 'prepare', message: `${tb.servers[target]} was in ${held.maint ? 'maint' : 'drain'}; set ready, waiting for its health checks` });
+  }
+  const deadline = Date.now() + params.readyTimeoutSec * 1000;
+  for (;;) {
+    const s = (await deps.haproxy.showStat()).find((x) => x.backend === tb.web && x.server === tb.servers[target]);
+    if (s && isServerUp(s)) return;
+    if (Date.now() >= deadline || signal.aborted) {
+      throw new SidecarError(
+        'CONFLICT',
+        `target ${tb.servers[target]} is ${s?.status ?? 'missing'} (check: ${s?.checkStatus ?? '-'} ${s?.lastChk ?? ''}) after ${params.readyTimeoutSec}s; deploy or fix the ${target} environment first (environment.deploy / environment.validate). No traffic was moved`,
+        { server: tb.servers[target], status: s?.status ?? null },
+      );
+    }
+    await sleep(200, signal);
+  }
+}
+
+interface WindowOutcome {
+  verdict: NonNullable<ReturnType<typeof judge>>;
+  windowSec: number;
+  samples: number;
+}
+
+async function validateWindow(
+  deps: TrafficDeps,
+  params: TrafficSwitchParams,
+  ctx: OperationContext,
+  tb: TeamBackends,
+  target: EnvironmentName,
+  triggers: ReturnType<typeof parseTriggers>,
+  percent: number,
+  sleep: (ms: number, s?: AbortSignal) => Promise<void>,
+  signal: AbortSignal,
+  checkHalted: () => Promise<void>,
+): Promise<WindowOutcome> {
+  const container = deps.containerMetrics && deps.teamConfig?.(params.team)?.environments[target].container;
+  let latestContainer: SliSample['container'] = null;
+  let pendingContainer = false;
+  const pollContainer = (): void => {
+    if (!deps.containerMetrics || !container || pendingContainer) return;
+    pendingContainer = true;
+    deps.containerMetrics
+      .sample(container)
+      .then((c) => (latestContainer = c))
+      .catch(() => undefined)
+      .finally(() => (pendingContainer = false));
+  };
+  const sample = async (): Promise<SliSample> => {
+    pollContainer();
+    const s = (await deps.haproxy.showStat()).find((x) => x.backend === tb.web && x.server === tb.servers[target]);
+    if (!s) throw new SidecarError('NOT_FOUND', `HAProxy no longer has ${tb.web}/${tb.servers[target]}`, { team: params.team });
+    return { at: Date.now(), target: s, container: latestContainer };
+  };
+  const start = Date.now();
+  const windowEnd = start + params.validationSec * 1000;
+  const extendedEnd = start + (params.maxWindowSec ?? params.validationSec * 3) * 1000;
+  const holdEnd = extendedEnd + params.holdSec * 1000;
+  const samples: SliSample[] = [await sample()];
+  let announcedExtension = false;
+  let announcedHold = false;
+  for (let tick = 0; tick < 1_000_000; tick += 1) {
+    const nextAt = start + (tick + 1) * params.sampleIntervalMs;
+    await sleep(Math.max(0, nextAt - Date.now()), signal);
+    await checkHalted();
+    if (ctx.signal.aborted) throw new SidecarError('DEPENDENCY_DOWN', 'the sidecar is shutting down', {});
+    samples.push(await sample());
+    const now = Date.now();
+    const figures = windowFigures(samples);
+    const final = now >= windowEnd;
+    const verdict = judge(triggers, figures, params.minSamples, final);
+    if (verdict === null) continue;
+    if (verdict.kind !== 'insufficient') return { verdict, windowSec: Math.round((now - start) / 100) / 10, samples: samples.length };
+    if (now < extendedEnd) {
+      if (!announcedExtension) {
+        announcedExtension = true;
+        ctx.progress({ phase: `step-${percent}`, message: `window at ${percent}% saw only ${figures.requests} of ${params.minSamples} requests needed; extending up to ${(extendedEnd - start) / 1000}s`, step: percent, figures });
+      }
+      continue;
+    }
+    if (params.onInsufficientSamples === 'hold' && now < holdEnd) {
+      if (!announcedHold) {
+        announcedHold = true;
+        ctx.progress({ phase: `step-${percent}`, message: `holding at ${percent}%: ${figures.requests} of ${params.minSamples} requests; waiting up to ${params.holdSec}s more for traffic before rolling back`, step: percent, figures });
+      }
+      continue;
+    }
+    return { verdict, windowSec: Math.round((now - start) / 100) / 10, samples: samples.length };
+  }
+  throw new SidecarError('TIMEOUT', 'validation window did not end', {});
+}
+
+async function drainOld(
+  deps: TrafficDeps,
+  params: TrafficSwitchParams,
+  ctx: OperationContext,
+  tb: TeamBackends,
+  source: EnvironmentName,
+  sleep: (ms: number, s?: AbortSignal) => Promise<void>,
+  signal: AbortSignal,
+): Promise<{ sessionsAtMaint: number; waitedMs: number }> {
+  const opId = ctx.operation.id;
+  const server = tb.servers[source];
+  const seq = await deps.store.journal.intent(opId, 'drain-old', { server, timeoutSec: params.drainTimeoutSec });
+  await deps.haproxy.setState(tb.web, server, 'drain');
+  ctx.progress({ phase: 'drain', message: `draining ${server}: waiting for its sessions to end (up to ${params.drainTimeoutSec}s)` });
+  const started = Date.now();
+  let sessions = 0;
+  for (;;) {
+    sessions = (await deps.haproxy.showStat()).filter((s) => s.server === server && tb.backends.includes(s.backend)).reduce((n, s) => n + s.scur, 0);
+    if (sessions === 0 || Date.now() - started >= params.drainTimeoutSec * 1000 || signal.aborted) break;
+    await sleep(200, signal);
+  }
+  await deps.haproxy.setState(tb.web, server, 'maint');
+  const waitedMs = Date.now() - started;
+  await deps.store.journal.outcome(opId, seq, 'done', { state: 'maint', sessionsAtMaint: sessions, waitedMs });
+  return { sessionsAtMaint: sessions, waitedMs };
+}
