@@ -101,3 +101,16 @@ export async function listArchive(input: NodeJS.ReadableStream): Promise<Archive
   await feeding;
   return files;
 }
+
+/** Names and kinds of a tar stream's entries, contents skipped (cheap listing of a directory). */
+export async function listArchiveEntries(input: NodeJS.ReadableStream): Promise<Array<{ name: string; kind: EntryKind }>> {
+  const extract = tarExtract();
+  const out: Array<{ name: string; kind: EntryKind }> = [];
+  const feeding = pipeline(input as Readable, extract);
+  for await (const entry of extract) {
+    out.push({ name: entry.header.name.replace(/\/+$/, ''), kind: kindOf(entry.header) });
+    entry.resume();
+  }
+  await feeding;
+  return out;
+}
