@@ -122,12 +122,13 @@ export function registerCoreMethods(registry: MethodRegistry, deps: CoreMethodDe
     teams.require(params.team);
     const body: OperationBody = async (ctx) => {
       const started = process.hrtime.bigint();
-      const details = { ...(params.details ?? {}), ...(params.target ? { target: params.target } : {}), ...(params.coordinator ? { coordinator: params.coordinator } : {}) };
+      // operationId tells the voters this proposal's own operation is not a conflicting one.
+      const details = { ...(params.details ?? {}), operationId: ctx.operation.id, ...(params.target ? { target: params.target } : {}), ...(params.coordinator ? { coordinator: params.coordinator } : {}) };
       const { proposalId } = await store.consensus.propose({ operation: params.operation, team: params.team, details, proposer: instanceId, timeoutSec: params.timeoutSec, actor: ctx.actor });
       ctx.progress({ phase: 'voting', message: `proposal ${proposalId} for ${params.operation} on ${params.team}: waiting for the live sidecars to vote (timeout ${params.timeoutSec} s)`, proposalId });
       const d = await store.consensus.awaitDecision(proposalId);
       metrics?.consensusDuration.observe({ result: d.approved ? 'approved' : 'denied' }, Number(process.hrtime.bigint() - started) / 1e9);
-      ctx.progress({ phase: 'decided', message: `${d.approved ? 'approved' : 'denied'}: ${d.reason}`, proposalId });
+      ctx.progress({ phase: 'decided', message: d.reason, approved: d.approved, proposalId });
       return {
         approved: d.approved,
         reason: d.reason,
