@@ -156,7 +156,15 @@ const teamSchema = z
     sidecar_credentials_id: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/).default('sidecar-token'),
     required_agents: z.array(z.string().min(1).max(100)).default([]),
     jenkins_base_image: imageRef.default(DEFAULT_JENKINS_BASE_IMAGE),
-    plugins: z.record(z.string().regex(PLUGIN_NAME_PATTERN, 'expected a plugin short name'), z.string().regex(PLUGIN_VERSION_PATTERN, 'expected a plugin version or latest')).default({}),
+    plugins: z
+      .record(z.string(), z.string().regex(PLUGIN_VERSION_PATTERN, 'expected a plugin version or latest'))
+      // Checked here rather than as the record's key schema, whose errors do not say what is expected.
+      .superRefine((plugins, ctx) => {
+        for (const name of Object.keys(plugins)) {
+          if (!PLUGIN_NAME_PATTERN.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'expected a plugin short name such as configuration-as-code' });
+        }
+      })
+      .default({}),
     shared_library: sharedLibrarySchema.default(() => sharedLibrarySchema.parse({})),
     dynamic_agents: dynamicAgentsSchema.default(() => dynamicAgentsSchema.parse({})),
     jenkins_configuration: jenkinsConfigurationSchema.default(() => jenkinsConfigurationSchema.parse({})),

@@ -10,6 +10,8 @@ export interface ProposalView {
   team: string | null;
   details: Record<string, unknown>;
   proposer: string;
+  /** Who may vote (live at proposal time), when the store says. */
+  eligible?: string[];
 }
 
 export interface LocalFacts {

@@ -75,6 +75,11 @@ export class Voter {
     for (const p of open) {
       if (this.stopped) return;
       if (this.voted.has(p.proposalId)) continue;
+      if (p.eligible && !p.eligible.includes(this.opts.instanceId)) {
+        // We were not live when it was proposed: our vote would not count.
+        this.voted.add(p.proposalId);
+        continue;
+      }
       try {
         const decision = await this.judge(p);
         await this.opts.consensus.vote(p.proposalId, { voter: this.opts.instanceId, ...decision });

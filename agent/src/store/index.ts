@@ -60,6 +60,12 @@ export async function createPgStore(opts: PgStoreOptions): Promise<PgStore> {
     max: opts.poolMax ?? 10,
     application_name: `jsm-sidecar:${instanceId}`.slice(0, 63),
     connectionTimeoutMillis: 10_000,
+    // A hung or partitioned database must fail calls, not hang them: every store
+    // statement is short (waits happen in the process, on LISTEN), so 30 s is generous.
+    statement_timeout: 30_000,
+    query_timeout: 35_000,
+    idle_in_transaction_session_timeout: 60_000,
+    keepAlive: true,
   });
   // An idle client losing its connection emits on the pool; without a listener that kills the process.
   pool.on('error', onError);

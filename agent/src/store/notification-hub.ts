@@ -19,12 +19,16 @@ type Subscriber = (payload: string | null) => void;
 
 const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 5_000;
+/** A partition does not close the socket: probe the LISTEN session so a dead one is replaced. */
+const PROBE_EVERY_MS = 15_000;
+const PROBE_TIMEOUT_MS = 5_000;
 
 export class NotificationHub {
   private client: Client | null = null;
   private closed = false;
   private reconnectDelay = RECONNECT_MIN_MS;
   private reconnectTimer: NodeJS.Timeout | null = null;
+  private probeTimer: NodeJS.Timeout | null = null;
   private readonly subscribers = new Map<Channel, Set<Subscriber>>();
 
   constructor(
@@ -37,7 +41,13 @@ export class NotificationHub {
   }
 
   private async connect(): Promise<void> {
-    const client = new Client({ connectionString: this.connectionString, application_name: 'jsm-listen' });
+    const client = new Client({
+      connectionString: this.connectionString,
+      application_name: 'jsm-listen',
+      keepAlive: true,
+      connectionTimeoutMillis: 10_000,
+      query_timeout: PROBE_TIMEOUT_MS,
+    });
     client.on('notification', (n) => this.dispatch(n.channel as Channel, n.payload ?? ''));
     client.on('error', (err) => this.lost(client, err));
     client.on('end', () => this.lost(client, new Error('LISTEN connection ended')));
@@ -49,6 +59,13 @@ export class NotificationHub {
     }
     this.client = client;
     this.reconnectDelay = RECONNECT_MIN_MS;
+    if (!this.probeTimer) {
+      this.probeTimer = setInterval(() => {
+        const c = this.client;
+        if (c) c.query('SELECT 1').catch((err: Error) => this.lost(c, err));
+      }, PROBE_EVERY_MS);
+      this.probeTimer.unref();
+    }
   }
 
   private lost(client: Client, err: Error): void {
@@ -130,6 +147,7 @@ export class NotificationHub {
   async close(): Promise<void> {
     this.closed = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.probeTimer) clearInterval(this.probeTimer);
     const c = this.client;
     this.client = null;
     if (c) await c.end().catch(() => undefined);
