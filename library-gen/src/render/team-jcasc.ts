@@ -66,10 +66,11 @@ export function buildJcasc(team: Team, opts: JcascOptions): Record<string, unkno
     numExecutors: cfg.controller_executors,
     // Only builds tied to the controller's own label run there.
     mode: 'EXCLUSIVE',
-    slaveAgentPort: '${JENKINS_SLAVE_AGENT_PORT:-50000}',
+    // No slaveAgentPort: the image reads JENKINS_SLAVE_AGENT_PORT (blue and green differ) at start.
+    // CSRF protection: the default crumb issuer, by its symbol (Jenkins core DefaultCrumbIssuer).
+    // Agent -> controller access control needs no key: it is always on since Jenkins 2.326, and the
+    // old `remotingSecurity` key is unknown there (JCasC would refuse to boot).
     crumbIssuer: 'standard',
-    disableRememberMe: true,
-    markupFormatter: 'plainText',
     securityRealm: {
       local: {
         allowsSignup: false,
