@@ -135,7 +135,7 @@ test('the generated Dockerfile builds: plugins go through jenkins-plugin-cli, je
   const wanted = pluginsTxtEntries(files.get('plugins.txt') ?? '');
   expect(calls[0].plugins).toEqual(wanted);
   expect(wanted).toEqual(expect.arrayContaining([{ name: 'job-dsl', version: '1.87' }, { name: 'timestamper', version: 'latest' }, { name: 'configuration-as-code', version: 'latest' }]));
-});
+}, 120_000);
 
 test('environment.deploy runs the one image as blue and as green: same image id, CASC_JENKINS_CONFIG, own JENKINS_ENVIRONMENT, plugins of plugins.txt', async () => {
   const blue = await deployEnvironment(deps, team, { target: 'blue', timeoutSec: 60, replace: true });
@@ -155,7 +155,7 @@ test('environment.deploy runs the one image as blue and as green: same image id,
     const plugins = await deps.jenkinsFor(team, env).plugins();
     expect(plugins.map((p) => ({ name: p.shortName, version: p.version })).sort((a, b) => a.name.localeCompare(b.name))).toEqual(wanted);
   }
-});
+}, 120_000);
 
 /** Flattens an inspect object to path -> JSON value; env and labels keyed by name so order does not matter. */
 function flatten(value: unknown, path: string, out: Map<string, string>): void {
@@ -197,4 +197,4 @@ test('blue and green differ in nothing but run-time settings (env, ports, volume
   expect(b.get('Config.Env.JENKINS_OPTS')).toBe(JSON.stringify(`--httpPort=${team.web_port + 100}`));
   expect(b.get('Config.Env.JENKINS_SLAVE_AGENT_PORT')).toBe(JSON.stringify(String(team.agent_port + 100)));
   expect(b.get('HostConfig.Mounts.0.Source')).toBe(JSON.stringify(`jenkins-${team.team_name}-green-home`));
-});
+}, 120_000);
