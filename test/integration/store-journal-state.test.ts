@@ -118,6 +118,30 @@ describe('journal, environment state, audit and breakers on PostgreSQL', () => {
     await a.journal.finish(op.operation.id, 'aborted', null, { code: 'TIMEOUT', message: 'exceeded 45m' });
   });
 
+  it('orphaned operations (owner stopped heartbeating) are adopted by exactly one sidecar', async () => {
+    await Promise.all([b, c].map((s) => s.participants.heartbeat(s.instanceId, 90)));
+    const op = await a.journal.begin({ type: 'traffic.switch', team: 'ops', params: {}, actor: actor('host-a') });
+    // host-a never heartbeated in this database: its running operation is orphaned.
+    expect((await b.journal.orphaned(30)).map((o) => o.id)).toContain(op.operation.id);
+    const claims = await Promise.all([b, c].map((s) => s.journal.adopt(op.operation.id, 'host-a', s.instanceId)));
+    const winners = claims.filter((x) => x !== null);
+    expect(winners).toHaveLength(1);
+    const owner = winners[0]!.ownerInstance;
+    expect(['host-b', 'host-c']).toContain(owner);
+    expect((await b.journal.orphaned(30)).map((o) => o.id)).not.toContain(op.operation.id);
+    expect((await a.journal.unfinished(owner)).map((o) => o.id)).toContain(op.operation.id);
+    await a.journal.finish(op.operation.id, 'rolled_back');
+    expect(await b.journal.adopt(op.operation.id, owner, 'host-b')).toBeNull(); // finished: nothing to adopt
+  });
+
+  it('old idempotency keys can be pruned; the operations stay', async () => {
+    const op = await a.journal.begin({ type: 'backup.create', team: 'ops', params: {}, idempotencyKey: 'old-key', actor: actor('host-a') });
+    await a.pool.query(`UPDATE idempotency_keys SET created_at = now() - interval '8 days' WHERE idempotency_key = 'old-key'`);
+    expect(await a.journal.pruneIdempotencyKeys(7 * 24 * 3600)).toBe(1);
+    expect(await a.journal.get(op.operation.id)).not.toBeNull();
+    await a.journal.finish(op.operation.id, 'succeeded');
+  });
+
   it('environment state: ensure once, weights, promote, health', async () => {
     const s0 = await a.environments.ensure('devops', 'blue');
     expect(s0).toMatchObject({ team: 'devops', active: 'blue', previous: null, lastKnownGood: 'blue', weights: { blue: 100, green: 0 } });

@@ -170,6 +170,32 @@ describe('leadership and consensus between three sidecars', () => {
     await sb().journal.finish(running.operation.id, 'succeeded');
   });
 
+  it('a voter that missed the notification still votes on its next sweep', async () => {
+    await Promise.all(stores.map((s) => s.participants.heartbeat(s.instanceId, 90)));
+    // Feeds that never hear about new proposals: only the periodic sweep can find them.
+    voters = stores.map(
+      (s) =>
+        new Voter({
+          instanceId: s.instanceId,
+          consensus: { open: () => s.consensus.open(), vote: (id, v) => s.consensus.vote(id, v), watchProposals: () => () => undefined },
+          facts: facts(),
+          sweepMs: 200,
+        }),
+    );
+    await Promise.all(voters.map((v) => v.start()));
+    const { proposalId } = await sa().consensus.propose({ operation: 'configuration_change', team: 'devops', details: {}, proposer: A, timeoutSec: 30, actor: actor(A) });
+    const d = await sa().consensus.awaitDecision(proposalId);
+    expect(d.approved).toBe(true);
+  });
+
+  it('an overdue proposal nobody awaits is closed when the open list is read', async () => {
+    await sa().participants.heartbeat(A, 90);
+    const { proposalId } = await sa().consensus.propose({ operation: 'x', team: null, details: {}, proposer: A, timeoutSec: 1, actor: actor(A) });
+    await sa().pool.query(`UPDATE consensus_proposals SET deadline = now() - interval '1 minute' WHERE id = $1::uuid`, [proposalId]);
+    expect((await sb().consensus.open()).map((p) => p.proposalId)).not.toContain(proposalId);
+    expect(await sb().consensus.get(proposalId)).toMatchObject({ status: 'denied', approved: false });
+  });
+
   it('an instance that was not live at proposal time cannot vote', async () => {
     await sa().participants.heartbeat(A, 90);
     const { proposalId } = await sa().consensus.propose({ operation: 'x', team: null, details: {}, proposer: A, timeoutSec: 5, actor: actor(A) });

@@ -168,6 +168,13 @@ export class PgConsensusStore implements ConsensusStore {
   }
 
   async open(): Promise<OpenProposal[]> {
+    // Close overdue proposals nobody is awaiting any more (their proposer died), so
+    // the table's open set stays honest for dashboards.
+    await this.pool.query(
+      `UPDATE consensus_proposals SET status = 'denied', decided_at = now(),
+              reason = 'denied: timed out with nobody awaiting the decision (the proposing sidecar went away)'
+        WHERE status = 'open' AND deadline <= now() - interval '5 seconds'`,
+    );
     const r = await this.pool.query<ProposalRow>(`SELECT *, now() AS db_now FROM consensus_proposals WHERE status = 'open' AND deadline > now() ORDER BY created_at`);
     return r.rows.map((p) => ({ proposalId: p.id, operation: p.operation, team: p.team_name, details: p.details, proposer: p.proposer, eligible: p.eligible, deadline: p.deadline }));
   }

@@ -84,6 +84,10 @@ export interface OperationJournal {
   list(filter?: { team?: string; status?: OperationStatus; limit?: number }): Promise<OperationRecord[]>;
   /** Running operations (any instance) started more than `olderThanSec` ago (seed: operation_timeout 45m). */
   runningOlderThan?(olderThanSec: number): Promise<OperationRecord[]>;
+  /** Running operations whose owner has not heartbeated within `liveWithinSec`. */
+  orphaned?(liveWithinSec: number): Promise<OperationRecord[]>;
+  /** Takes over a running operation from a dead owner; null when another sidecar got it first or it ended. */
+  adopt?(opId: string, fromInstance: string, toInstance: string): Promise<OperationRecord | null>;
 }
 
 // ---------- environment state (the seed's environment_state) ----------

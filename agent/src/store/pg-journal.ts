@@ -228,6 +228,46 @@ export class PgOperationJournal implements OperationJournal {
     return r.rows.map(toRecord);
   }
 
+  /**
+   * Running operations whose owning sidecar has not heartbeated within `liveWithinSec`
+   * (it died or is cut off): candidates for another sidecar to adopt() and finish.
+   */
+  async orphaned(liveWithinSec: number): Promise<PgOperationRecord[]> {
+    const r = await this.pool.query<OperationRow>(
+      `SELECT ${COLUMNS} FROM jenkins_coordination o
+        WHERE o.status = 'running'
+          AND NOT EXISTS (SELECT 1 FROM participants p WHERE p.instance_id = o.coordinator_instance
+                            AND p.last_heartbeat > now() - $1::double precision * interval '1 second')
+        ORDER BY o.started_at`,
+      [Math.max(0, liveWithinSec)],
+    );
+    return r.rows.map(toRecord);
+  }
+
+  /**
+   * Moves a running operation from `fromInstance` to `toInstance`, only if it is still
+   * running and still owned by `fromInstance` (two adopters race: one wins). The
+   * move is journaled in metadata.adoptions. Returns the record, or null if lost.
+   */
+  async adopt(opId: string, fromInstance: string, toInstance: string): Promise<PgOperationRecord | null> {
+    const r = await this.pool.query<OperationRow>(
+      `UPDATE jenkins_coordination
+          SET coordinator_instance = $3::text,
+              metadata = jsonb_set(metadata, '{adoptions}', COALESCE(metadata->'adoptions', '[]'::jsonb) ||
+                           jsonb_build_array(jsonb_build_object('from', $2::text, 'to', $3::text, 'at', now())))
+        WHERE id = $1::uuid AND status = 'running' AND coordinator_instance = $2::text
+        RETURNING ${COLUMNS}`,
+      [opId, fromInstance, toInstance],
+    );
+    return r.rows[0] ? toRecord(r.rows[0]) : null;
+  }
+
+  /** Forgets idempotency keys older than `olderThanSec` (their operations stay in the journal). */
+  async pruneIdempotencyKeys(olderThanSec: number): Promise<number> {
+    const r = await this.pool.query(`DELETE FROM idempotency_keys WHERE created_at < now() - $1::int * interval '1 second'`, [Math.max(0, Math.trunc(olderThanSec))]);
+    return r.rowCount ?? 0;
+  }
+
   async list(filter: { team?: string; status?: OperationStatus; limit?: number } = {}): Promise<PgOperationRecord[]> {
     const limit = Math.max(1, Math.min(1000, Math.trunc(filter.limit ?? 100)));
     const r = await this.pool.query<OperationRow>(
