@@ -119,6 +119,8 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
   // Either the runner (shutdown) or an emergency stop ends the waits early.
   const anySignal = haltSignal ? AbortSignal.any([ctx.signal, haltSignal]) : ctx.signal;
   let lastApplied: Weights = { ...state.weights };
+  /** Set once rollBack() has moved the traffic back: its error is final. */
+  let rolledBack = false;
   const steps: StepRecord[] = [];
 
   const checkHalted = async (): Promise<void> => {
@@ -162,7 +164,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
         figures: outcome.verdict.figures as unknown as Record<string, unknown>,
       });
       if (outcome.verdict.kind === 'breach') {
-        return await rollBack(`SLI breach at ${percent}%: ${describeBreaches(outcome.verdict.breaches)}`, outcome.verdict.breaches, percent, outcome.verdict.figures);
+        return await rollBack(`SLI breach at ${percent}%: ${describeBreaches(outcome.verdict.breaches)}`, outcome.verdict.breaches, percent, outcome.verdict.figures, 'SLI_BREACH', outcome.decidedAt);
       }
       if (outcome.verdict.kind === 'insufficient') {
         return await rollBack(
@@ -204,14 +206,12 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
         .catch(() => undefined);
       throw new SidecarError('CONFLICT', `switch of ${team} to ${target} was halted: ${err.why}`, { operationStatus: 'aborted', steps });
     }
-    if (isSidecarError(err) && err.code === 'SLI_BREACH') throw err;
+    if (rolledBack) throw err;
     // Anything else mid-switch (HAProxy or Postgres gone, shutdown): put traffic back on the source.
     const message = (err as Error).message;
-    let rolledBack = false;
     try {
       await rollBack(`switch failed: ${message}`, null, null);
     } catch (rbErr) {
-      rolledBack = isSidecarError(rbErr) && rbErr.data.operationStatus === 'rolled_back';
       if (!rolledBack) deps.log?.warn('rollback after a failed switch did not complete; the reconcile loop and recovery finish it', { team, error: String(rbErr) });
     }
     throw new SidecarError(
@@ -227,11 +227,19 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
   }
 
   /** All traffic back on the source at once, then the record. Always throws (rolled back is terminal). */
-  async function rollBack(reason: string, found: Breach[] | null, percent: number | null, figures?: WindowFigures, code: 'SLI_BREACH' | 'TIMEOUT' = 'SLI_BREACH'): Promise<never> {
+  async function rollBack(
+    reason: string,
+    found: Breach[] | null,
+    percent: number | null,
+    figures?: WindowFigures,
+    code: 'SLI_BREACH' | 'TIMEOUT' = 'SLI_BREACH',
+    detectedAt: number = Date.now(),
+  ): Promise<never> {
     const weights = splitWeights(source, 100);
-    const startedAt = Date.now();
     await move(weights, { name: 'rollback', reason, step: percent });
-    const rollbackMs = Date.now() - startedAt;
+    rolledBack = true;
+    const rolledBackAt = Date.now();
+    const rollbackMs = rolledBackAt - detectedAt;
     ctx.progress({ phase: 'rolled-back', message: `rolled back: all ${team} traffic on ${source} (${reason})`, weights, figures: figures ?? null });
     if (found || code === 'SLI_BREACH') await store.breakers.recordFailure(breakerNameFor(team), reason).catch(() => undefined);
     await store.audit
@@ -259,7 +267,10 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
       figures: figures ?? null,
       errorRate: figures?.errorRate ?? null,
       responseTimeMs: figures?.responseTimeMs ?? null,
+      /** From the sample that decided to the weights applied in HAProxy. */
       rollbackMs,
+      detectedAt: new Date(detectedAt).toISOString(),
+      rolledBackAt: new Date(rolledBackAt).toISOString(),
       steps,
     });
   }
@@ -306,6 +317,8 @@ interface WindowOutcome {
   verdict: NonNullable<ReturnType<typeof judge>>;
   windowSec: number;
   samples: number;
+  /** When the deciding sample was read (ms since epoch). */
+  decidedAt: number;
 }
 
 async function validateWindow(
@@ -356,7 +369,7 @@ async function validateWindow(
     const final = now >= windowEnd;
     const verdict = judge(triggers, figures, params.minSamples, final);
     if (verdict === null) continue;
-    if (verdict.kind !== 'insufficient') return { verdict, windowSec: Math.round((now - start) / 100) / 10, samples: samples.length };
+    if (verdict.kind !== 'insufficient') return { verdict, windowSec: Math.round((now - start) / 100) / 10, samples: samples.length, decidedAt: now };
     if (now < extendedEnd) {
       if (!announcedExtension) {
         announcedExtension = true;
@@ -371,7 +384,7 @@ async function validateWindow(
       }
       continue;
     }
-    return { verdict, windowSec: Math.round((now - start) / 100) / 10, samples: samples.length };
+    return { verdict, windowSec: Math.round((now - start) / 100) / 10, samples: samples.length, decidedAt: now };
   }
   throw new SidecarError('TIMEOUT', 'validation window did not end', {});
 }
