@@ -142,6 +142,17 @@ describe('locks (PgLockStore)', () => {
     expect(await b.locks.release({ team: 'qa', operation: 'blue_green_switch', owner: 'new-build', actor: actor('s1') })).toEqual({ released: false });
   });
 
+  it('an expired lock is re-granted to exactly one of N concurrent acquirers', async () => {
+    await stores[0].locks.acquire({ team: 'infra', operation: 'plugin_update', ttlSec: 60, waitSec: 0, owner: 'crashed-build', actor: actor('s0') });
+    // Let it lapse by the database clock instead of waiting a TTL.
+    await stores[0].pool.query(`UPDATE coordination_locks SET expires_at = now() - interval '1 second' WHERE lock_name = 'infra:plugin_update'`);
+    const results = await Promise.allSettled(
+      stores.map((s, i) => s.locks.acquire({ team: 'infra', operation: 'plugin_update', ttlSec: 60, waitSec: 0, owner: `b-${i}`, actor: actor(`s${i}`) })),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    for (const r of results) if (r.status === 'rejected') expect((r.reason as SidecarError).code).toBe('LOCK_HELD');
+  });
+
   it('rejects names that do not fit the patterns before touching the database', async () => {
     await expect(stores[0].locks.acquire({ team: 'Dev Ops', operation: 'x', ttlSec: 10, waitSec: 0, owner: 'o', actor: actor('s0') })).rejects.toThrow(/invalid team name/);
     await expect(stores[0].locks.acquire({ team: 'devops', operation: "x'; DROP TABLE coordination_locks; --", ttlSec: 10, waitSec: 0, owner: 'o', actor: actor('s0') })).rejects.toThrow(
