@@ -25,6 +25,9 @@ const suffix = crypto.randomBytes(3).toString('hex');
 const ALPHA = `alpha-${suffix}`;
 const BETA = `beta-${suffix}`;
 
+// jest.config.js's per-project testTimeout is not applied by jest (it is a global option): set it here.
+jest.setTimeout(60_000);
+
 let db: TestDatabase;
 let sc: SidecarProcess;
 
