@@ -13,6 +13,8 @@ import { DashboardIdentity, isOps, LiveEventSource, maySee, sseFrame, sseKeepAli
  * reads everything else from the read API (`/api/v1/teams`, `operations`,
  * `locks`, `breakers`, `audit`) that the HTTP app serves.
  *
+ * Refusals have the read API's shape: `{ error: { code, message } }`.
+ *
  * The token never travels in a URL: the page keeps it in sessionStorage and
  * sends it as `Authorization: Bearer`, which is also why the live channel is
  * read with fetch() rather than EventSource (EventSource cannot send headers).
@@ -92,7 +94,7 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
       res
         .status(401)
         .set('WWW-Authenticate', 'Bearer')
-        .json({ code: 'UNAUTHORIZED', message: 'a valid bearer token is required: enter a token in the dashboard (Authorization: Bearer <token>)' });
+        .json({ error: { code: 'UNAUTHORIZED', message: 'a valid bearer token is required: enter a token in the dashboard (Authorization: Bearer <token>)' } });
       return;
     }
     req.who = who;
@@ -102,7 +104,7 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
   router.get('/api/v1/events', authenticate, (req: Authed, res) => {
     const who = req.who as DashboardIdentity;
     if (openStreams >= maxStreams) {
-      res.status(503).json({ code: 'DEPENDENCY_DOWN', message: `too many live dashboard streams (${maxStreams}); close other dashboard tabs and retry` });
+      res.status(503).json({ error: { code: 'DEPENDENCY_DOWN', message: `too many live dashboard streams (${maxStreams}); close other dashboard tabs and retry` } });
       return;
     }
     openStreams += 1;
@@ -146,12 +148,12 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
   router.post('/api/v1/emergency-stop', authenticate, express.json({ limit: '8kb' }), async (req: Authed, res) => {
     const who = req.who as DashboardIdentity;
     if (!isOps(who)) {
-      res.status(403).json({ code: 'FORBIDDEN', message: `token ${who.id} is a team token; the emergency stop needs the ops token` });
+      res.status(403).json({ error: { code: 'FORBIDDEN', message: `token ${who.id} is a team token; the emergency stop needs the ops token` } });
       return;
     }
     const parsed = emergencyStopRequest.safeParse(req.body ?? {});
     if (!parsed.success) {
-      res.status(400).json({ code: 'INVALID_PARAMS', message: 'invalid emergency-stop request', fields: describeIssues(parsed.error) });
+      res.status(400).json({ error: { code: 'INVALID_PARAMS', message: 'invalid emergency-stop request', fields: describeIssues(parsed.error) } });
       return;
     }
     try {
@@ -160,18 +162,18 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
       res.status(200).json({ ok: true, result });
     } catch (err) {
       if (isSidecarError(err)) {
-        res.status(httpStatusFor(err.code)).json({ code: err.code, message: err.message, data: err.data });
+        res.status(httpStatusFor(err.code)).json({ error: { code: err.code, message: err.message, data: err.data } });
         return;
       }
       log('error', 'emergency stop failed', { error: (err as Error).message });
-      res.status(500).json({ code: 'INTERNAL', message: `emergency stop failed: ${(err as Error).message}; run \`sidecarctl emergency-stop\` on the host` });
+      res.status(500).json({ error: { code: 'INTERNAL', message: `emergency stop failed: ${(err as Error).message}; run \`sidecarctl emergency-stop\` on the host` } });
     }
   });
 
   // Malformed JSON bodies: say so in the same shape as every other refusal.
   router.use('/api/v1/emergency-stop', (err: Error & { type?: string }, _req: Request, res: Response, next: NextFunction) => {
     if (err.type === 'entity.parse.failed' || err.type === 'entity.too.large') {
-      res.status(400).json({ code: 'INVALID_PARAMS', message: `request body: ${err.message}` });
+      res.status(400).json({ error: { code: 'INVALID_PARAMS', message: `request body: ${err.message}` } });
       return;
     }
     next(err);

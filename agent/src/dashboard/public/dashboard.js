@@ -115,7 +115,7 @@
     const type = $('audit-type').value.trim();
     q.set('limit', $('audit-limit').value);
     if (team) q.set('team', team);
-    if (type) q.set('operationType', type);
+    if (type) q.set('type', type);
     const r = await api('/api/v1/audit?' + q.toString());
     if (r.ok) state.audit = Array.isArray(r.body) ? r.body : listOf(r.body, 'entries').length ? listOf(r.body, 'entries') : listOf(r.body, 'audit');
     renderAudit();
@@ -240,6 +240,14 @@
     }
   }
 
+  // traffic.switch reports `step` (percent of traffic on the target) rather than a percent done.
+  function percentOf(e, prev) {
+    if (typeof e.percent === 'number') return e.percent;
+    if (typeof e.step === 'number') return e.step;
+    if (e.kind === 'operation' && e.status === 'succeeded') return 100;
+    return prev.percent;
+  }
+
   function onOperationEvent(e) {
     const prev = state.ops.get(e.operationId) || { id: e.operationId, startedAt: e.at, status: 'running' };
     const op = Object.assign({}, prev, {
@@ -248,15 +256,17 @@
       status: e.status || prev.status,
       phase: e.phase || prev.phase,
       message: e.message || prev.message,
-      percent: typeof e.percent === 'number' ? e.percent : prev.percent,
+      percent: percentOf(e, prev),
       target: e.target || prev.target,
     });
     state.ops.set(op.id, op);
     const team = op.team && state.teams.get(op.team);
     if (team && e.weights) team.weights = { blue: Number(e.weights.blue) || 0, green: Number(e.weights.green) || 0 };
-    if (op.team && e.sample && typeof e.sample === 'object') {
+    // A switch reports each validation window's figures; other bodies may send single samples.
+    const sample = e.sample && typeof e.sample === 'object' ? e.sample : e.figures && typeof e.figures === 'object' ? e.figures : null;
+    if (op.team && sample) {
       const list = state.samples.get(op.team) || [];
-      list.push(e.sample);
+      list.push(sample);
       while (list.length > MAX_SAMPLES) list.shift();
       state.samples.set(op.team, list);
     }
@@ -506,9 +516,10 @@
       notice('emergency stop for ' + team + ' done: active ' + (r.active || '?') + (r.weights ? ' (blue ' + r.weights.blue + ', green ' + r.weights.green + ')' : ''), 'ok');
       scheduleRefresh();
     } else {
-      const code = (json && json.code) || 'HTTP ' + res.status;
-      const msg = (json && json.message) || '';
-      const fields = json && json.fields ? ' (' + json.fields.map((f) => f.field + ': ' + f.message).join('; ') + ')' : '';
+      const err = (json && json.error) || json || {};
+      const code = err.code || 'HTTP ' + res.status;
+      const msg = err.message || '';
+      const fields = err.fields ? ' (' + err.fields.map((f) => f.field + ': ' + f.message).join('; ') + ')' : '';
       notice('emergency stop refused: ' + code + ' — ' + msg + fields, 'bad');
     }
   }
