@@ -21,6 +21,15 @@ import { SidecarMetrics } from './metrics/sidecar-metrics';
 import { OperationRunner } from './operations/runner';
 import { Dispatcher, RpcFailure } from './rpc/dispatcher';
 import { registerCoreMethods } from './rpc/methods/core';
+import { defaultBackupRoot, registerEnvironmentMethods } from './rpc/methods/environment';
+import { startSidecarBackups } from './backup/sidecar-backups';
+import { registerTrafficMethods } from './rpc/methods/traffic';
+import { HaproxyRuntime, unconfiguredHaproxy } from './haproxy/runtime-api';
+import { dockerContainerMetrics } from './traffic/container-metrics';
+import { InFlightSwitches } from './traffic/in-flight';
+import { startWeightReconciler } from './traffic/reconcile';
+import { recoverTrafficOperations } from './traffic/recovery';
+import type { TrafficDeps } from './traffic/switch';
 import { MethodRegistry } from './rpc/registry';
 import { TokenAuthenticator } from './rpc/token-auth';
 import { attachRpcServer } from './rpc/ws-server';
@@ -198,7 +207,29 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
     });
     const registry = new MethodRegistry();
     registerCoreMethods(registry, { store, runner, teams, instanceId: config.instanceId, metrics });
+    registerEnvironmentMethods(registry, { store, runner, teams, docker, backupRoot: defaultBackupRoot(config.dataDir) });
+    const backups = startSidecarBackups({
+      docker,
+      environments: store.environments,
+      teams: () => teams.list(),
+      root: defaultBackupRoot(config.dataDir),
+      registry: metrics.registry,
+      onError: (team, err) => log.warn('scheduled configuration backup failed', { team, error: (err as Error)?.message ?? String(err) }),
+    });
+    if (backups) cleanups.push(() => backups.stop());
     // Other areas register here, e.g. registerTrafficMethods(registry, { store, runner, teams, ... }).
+    // Traffic: the HAProxy driver, traffic.switch / rollback.emergency / traffic.status, then startup
+    // recovery of this instance's unfinished traffic operations and the desired-weights reconcile loop.
+    const haproxyDriver = config.haproxySocket ? new HaproxyRuntime(config.haproxySocket) : unconfiguredHaproxy();
+    const traffic: TrafficDeps = { store, haproxy: haproxyDriver, teamConfig: (t) => teams.find(t), containerMetrics: dockerContainerMetrics(docker), inFlight: new InFlightSwitches(), log };
+    registerTrafficMethods(registry, { runner, teams, traffic });
+    let reconciler: { stop(): Promise<void> } | null = null;
+    if (config.haproxySocket) {
+      for (const a of await recoverTrafficOperations(traffic, config.instanceId, clock)) log.warn('recovered an unfinished traffic operation', { ...a });
+      const r = startWeightReconciler({ environments: store.environments, haproxy: haproxyDriver, teamConfig: (t) => teams.find(t), log });
+      reconciler = r;
+      cleanups.push(() => r.stop());
+    }
 
     const dispatcher = new Dispatcher({
       registry,
@@ -329,6 +360,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
         const closed = new Promise<void>((r) => server.close(() => r()));
         runner.abortAll(`sidecar ${config.instanceId} is shutting down (${reason})`);
         const left = await runner.drain(config.shutdownGraceSec * 1000);
+        await reconciler?.stop();
         if (left > 0) log.warn('operations still running at the shutdown deadline; recovery resumes them at next start', { left });
         await voter.stop().catch(() => undefined);
         clearInterval(heartbeat);

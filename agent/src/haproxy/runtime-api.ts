@@ -121,3 +121,11 @@ export class HaproxyRuntime implements HaproxyDriver {
     await this.send('show info');
   }
 }
+
+/** When SIDECAR_HAPROXY_SOCKET is not set: every call says so (DEPENDENCY_DOWN), nothing else breaks. */
+export function unconfiguredHaproxy(): HaproxyDriver {
+  const fail = async (): Promise<never> => {
+    throw new SidecarError('DEPENDENCY_DOWN', 'HAProxy is not configured on this sidecar: set SIDECAR_HAPROXY_SOCKET to its admin stats socket (unix path or host:port) and restart', {});
+  };
+  return { setWeights: fail, setState: fail, showStat: fail, showServersState: fail };
+}

@@ -1,0 +1,60 @@
+import { TRAFFIC_METHODS, type RollbackEmergencyParams, type TrafficSwitchParams } from '../../../../catalog/methods/traffic';
+import type { TeamDirectory } from '../../config/team-directory';
+import type { OperationRunner } from '../../operations/runner';
+import { runEmergencyRollback } from '../../traffic/emergency';
+import { trafficStatus } from '../../traffic/status';
+import { runTrafficSwitch, type TrafficDeps } from '../../traffic/switch';
+import { specNamed, type CallContext, type MethodRegistry } from '../registry';
+
+/**
+ * Handlers of the traffic methods: validate (done by the dispatcher), run one
+ * operation under the journal, return its result. One switch per team at a
+ * time (`exclusive`); an emergency rollback is never blocked by a switch.
+ */
+export interface TrafficMethodDeps {
+  runner: OperationRunner;
+  teams: TeamDirectory;
+  traffic: TrafficDeps;
+}
+
+const spec = (name: string) => specNamed(TRAFFIC_METHODS, name);
+
+function runJournaled(runner: OperationRunner, call: CallContext, team: string, params: Record<string, unknown>, body: Parameters<OperationRunner['run']>[1], exclusive?: string): Promise<unknown> {
+  return runner
+    .run(
+      {
+        type: call.method,
+        team,
+        params,
+        ...(call.idempotencyKey ? { idempotencyKey: call.idempotencyKey } : {}),
+        actor: call.actor,
+        onProgress: (e) => call.progress(e),
+        signal: call.signal,
+        ...(exclusive ? { beginExtras: { exclusive } } : {}),
+      },
+      body,
+    )
+    .then((o) => o.result);
+}
+
+export function registerTrafficMethods(registry: MethodRegistry, deps: TrafficMethodDeps): void {
+  const { runner, teams, traffic } = deps;
+
+  registry.register(spec('traffic.switch'), async (p, call) => {
+    const params = p as TrafficSwitchParams;
+    teams.require(params.team);
+    return runJournaled(runner, call, params.team, params, (ctx) => runTrafficSwitch(traffic, params, ctx), `traffic.switch:${params.team}`);
+  });
+
+  registry.register(spec('rollback.emergency'), async (p, call) => {
+    const params = p as RollbackEmergencyParams;
+    teams.require(params.team);
+    return runJournaled(runner, call, params.team, params, (ctx) => runEmergencyRollback(traffic, params, ctx));
+  });
+
+  registry.register(spec('traffic.status'), async (p) => {
+    const { team } = p as { team: string };
+    teams.require(team);
+    return trafficStatus(traffic, team);
+  });
+}
