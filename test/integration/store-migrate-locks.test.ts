@@ -108,7 +108,20 @@ describe('locks (PgLockStore)', () => {
     expect(got.holder).toBe('waiter');
     expect(got.token).toBeGreaterThan(held.token);
     expect(got.waitedMs).toBeGreaterThan(0);
+    expect(got.attempts).toBeGreaterThan(1);
     await waiter.locks.release({ team: 'web', operation: 'blue_green_switch', owner: 'waiter', actor: actor('s1') });
+  });
+
+  it('a long wait sleeps between attempts instead of spinning', async () => {
+    const [holder, waiter] = stores;
+    await holder.locks.acquire({ team: 'web', operation: 'plugin_update', ttlSec: 60, waitSec: 0, owner: 'holder', actor: actor('s0') });
+    const waiting = waiter.locks.acquire({ team: 'web', operation: 'plugin_update', ttlSec: 60, waitSec: 20, owner: 'waiter', actor: actor('s1') });
+    await new Promise((r) => setTimeout(r, 2_500));
+    await holder.locks.release({ team: 'web', operation: 'plugin_update', owner: 'holder', actor: actor('s0') });
+    const got = await waiting;
+    // Backoff 250 ms, 500 ms, 1 s, 2 s... then the release NOTIFY: a handful of tries, not hundreds.
+    expect(got.attempts).toBeLessThan(10);
+    await waiter.locks.release({ team: 'web', operation: 'plugin_update', owner: 'waiter', actor: actor('s1') });
   });
 
   it('waitSec runs out: LOCK_HELD says how long it waited', async () => {

@@ -37,6 +37,8 @@ const toGrant = (r: LockRow): LockGrant => ({
 export interface PgLockGrant extends LockGrant {
   /** How long acquire() waited for the lock, in milliseconds. */
   waitedMs?: number;
+  /** How many times acquire() tried (1 when the lock was free): waits sleep, they do not spin. */
+  attempts?: number;
 }
 
 export class PgLockStore implements LockStore {
@@ -85,7 +87,7 @@ export class PgLockStore implements LockStore {
     try {
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         const r = await this.tryAcquire(name, team, operation, ttlSec, owner, req.actor);
-        if (r.grant) return { ...r.grant, waitedMs: Date.now() - started };
+        if (r.grant) return { ...r.grant, waitedMs: Date.now() - started, attempts: attempt + 1 };
         if (!r.held) continue; // released between our two queries: try again at once
         lastHeld = r.held;
         const remaining = deadline - Date.now();
