@@ -1,4 +1,150 @@
-import type { MethodSpec } from './method-spec';
+import { z } from 'zod';
+import { BUILD_PATTERN, environmentParam, teamParam } from './core';
+import { defineMethod, type MethodSpec } from './method-spec';
 
-/** RPC methods of the environment area. */
-export const ENVIRONMENT_METHODS: MethodSpec[] = [];
+/**
+ * RPC methods of the environment area (docs/rpc-contract.md): deploying and
+ * stopping a side, migrating configuration state, the six validation checks
+ * and configuration-state backups. Implemented in agent/src/environments and
+ * agent/src/backup; handlers in agent/src/rpc/methods/environment.ts.
+ */
+
+/** The seed's six checks (Pipeline A, "State Migration & Validation"). */
+export const VALIDATION_CHECK_NAMES = ['container_health', 'api_responsiveness', 'job_restoration', 'plugin_compatibility', 'user_access', 'agent_connectivity'] as const;
+
+/** Same rule as the teams file's `image`. */
+const imageParam = z.string().min(1).max(255).regex(/^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/, 'expected a Docker image reference such as jenkins-custom-devops:2.452');
+/** As backup.create names them: <env>-<UTC stamp>-<6 hex>. */
+export const BACKUP_ID_PARAM = z.string().regex(/^(blue|green)-\d{8}T\d{6}Z-[a-f0-9]{6}$/, 'expected a backup id such as blue-20250101T120000Z-a1b2c3 (see backup.list)');
+const agentName = z.string().min(1).max(100).regex(/^[^\p{Cc}]+$/u, 'expected a node name');
+
+export const environmentDeployParams = z
+  .object({
+    team: teamParam,
+    target: environmentParam,
+    image: imageParam.optional(),
+    timeoutSec: z.number().int().min(1).max(3_600).default(300),
+    replace: z.boolean().default(true),
+    graceSec: z.number().int().min(0).max(600).default(30),
+  })
+  .strict();
+
+export const environmentStopParams = z
+  .object({ team: teamParam, environment: environmentParam, graceSec: z.number().int().min(0).max(600).default(30), remove: z.boolean().default(false) })
+  .strict();
+
+export const environmentValidateParams = z
+  .object({
+    team: teamParam,
+    environment: environmentParam,
+    checks: z.array(z.enum(VALIDATION_CHECK_NAMES)).min(1).max(6).default([...VALIDATION_CHECK_NAMES]),
+    source: environmentParam.optional(),
+    apiThresholdMs: z.number().int().min(1).max(60_000).default(2_000),
+    requiredAgents: z.array(agentName).max(100).optional(),
+  })
+  .strict();
+
+export const stateMigrateParams = z
+  .object({
+    team: teamParam,
+    source: environmentParam,
+    target: environmentParam,
+    timeoutSec: z.number().int().min(1).max(7_200).default(600),
+    callerBuild: z.string().regex(BUILD_PATTERN, 'expected <JOB_NAME>#<BUILD_NUMBER>').optional(),
+    includeBuilds: z.boolean().default(false),
+    includeWorkspaces: z.boolean().default(false),
+  })
+  .strict()
+  .refine((p) => p.source !== p.target, { message: 'source and target must be different environments', path: ['target'] });
+
+export const backupCreateParams = z.object({ team: teamParam, environment: environmentParam.optional() }).strict();
+export const backupListParams = z.object({ team: teamParam }).strict();
+export const backupRestoreParams = z.object({ team: teamParam, backupId: BACKUP_ID_PARAM, environment: environmentParam }).strict();
+
+export const ENVIRONMENT_METHODS: MethodSpec[] = [
+  defineMethod({
+    name: 'environment.deploy',
+    summary: "Start or replace one environment's container from the team's image and wait until it is healthy; CONFLICT for the side that carries traffic.",
+    params: environmentDeployParams,
+    result: {
+      container: 'container name, jenkins-<team>-<env>',
+      environment: 'blue or green',
+      healthy: 'true (a deploy that does not become healthy is a TIMEOUT error)',
+      ports: '{web, agent}: the ports on the host (green = blue + 100)',
+      image: 'the image the container runs',
+      volume: 'its jenkins_home volume, jenkins-<team>-<env>-home',
+      replaced: 'whether an existing container was replaced',
+      healthyAfterMs: 'time from start to healthy',
+    },
+    mutating: true,
+    scope: 'team',
+    long: true,
+  }),
+  defineMethod({
+    name: 'environment.stop',
+    summary: 'Stop one environment gracefully (SIGTERM, then SIGKILL after graceSec); CONFLICT for the side that carries traffic. The volume is kept.',
+    params: environmentStopParams,
+    result: { stopped: 'false when it was not running', removed: 'whether the container was removed', container: 'container name' },
+    mutating: true,
+    scope: 'team',
+    long: true,
+  }),
+  defineMethod({
+    name: 'environment.validate',
+    summary: "Run the seed's six checks (or some) against one environment; a failed check is a result (passed:false), not an error.",
+    params: environmentValidateParams,
+    result: {
+      passed: 'true when every check passed',
+      environment: 'the environment checked',
+      source: 'the environment compared against (job_restoration, plugin_compatibility), or null',
+      checks: 'list of {name, passed, figure, reason}',
+    },
+    mutating: false,
+    scope: 'team',
+    long: false,
+  }),
+  defineMethod({
+    name: 'state.migrate',
+    summary: 'Quiet the source down, wait until it is idle (callerBuild excepted), copy configuration state into the target volume, reload and verify the target.',
+    params: stateMigrateParams,
+    result: {
+      jobs: 'items (jobs and folders) of the source, all present on the target',
+      jobNames: 'their full names',
+      files: 'files copied',
+      bytes: 'bytes copied',
+      waitedSec: 'time spent waiting for the source to go idle',
+      copied: 'false when both sides share one volume (nothing to copy)',
+      sourceQuietingDown: 'true: the source stays quieting down after success (traffic is leaving it)',
+    },
+    mutating: true,
+    scope: 'team',
+    long: true,
+  }),
+  defineMethod({
+    name: 'backup.create',
+    summary: "Archive an environment's configuration state (jenkins_home without workspaces and caches) with a sha256 manifest.",
+    params: backupCreateParams,
+    result: { backupId: 'id for backup.restore', path: 'directory on the sidecar host', files: 'files archived', bytes: 'bytes of those files', environment: 'the environment archived', createdAt: 'ISO-8601' },
+    mutating: true,
+    scope: 'team',
+    long: true,
+  }),
+  defineMethod({
+    name: 'backup.list',
+    summary: "The team's backups on this sidecar's host, newest first.",
+    params: backupListParams,
+    result: { backups: 'list of {backupId, environment, createdAt, path, files, bytes, archiveBytes}' },
+    mutating: false,
+    scope: 'team',
+    long: false,
+  }),
+  defineMethod({
+    name: 'backup.restore',
+    summary: "Verify a backup against its manifest and write it into an environment's volume (not the side that carries traffic); a running controller is reloaded.",
+    params: backupRestoreParams,
+    result: { restored: 'true', backupId: 'the backup', environment: 'where it went', files: 'files restored', reloaded: 'whether a running controller was reloaded', volume: 'the volume written' },
+    mutating: true,
+    scope: 'team',
+    long: true,
+  }),
+];

@@ -9,7 +9,8 @@ import type { BackupMetrics } from './backup-metrics';
 export interface BackupSchedulerOptions {
   intervalMs: number;
   teams: () => Team[];
-  backup: (team: Team) => Promise<unknown>;
+  /** 'skipped' (e.g. the team has no container on this host) counts neither as success nor failure. */
+  backup: (team: Team) => Promise<'done' | 'skipped'>;
   metrics?: BackupMetrics;
   onError?: (team: string, err: unknown) => void;
   now?: () => Date;
@@ -36,8 +37,7 @@ export function startBackupScheduler(opts: BackupSchedulerOptions): BackupSchedu
       for (const team of opts.teams()) {
         if (stopped) break;
         try {
-          await opts.backup(team);
-          opts.metrics?.recordSuccess(team.team_name, now());
+          if ((await opts.backup(team)) === 'done') opts.metrics?.recordSuccess(team.team_name, now());
         } catch (err) {
           opts.metrics?.recordFailure(team.team_name);
           opts.onError?.(team.team_name, err);

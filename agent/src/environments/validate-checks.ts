@@ -1,3 +1,4 @@
+import { VALIDATION_CHECK_NAMES } from '../../../catalog/methods/environment';
 import type Docker from 'dockerode';
 import type { JobSummary, PluginInfo, WhoAmI, ComputerSet } from '../jenkins/api-types';
 
@@ -6,8 +7,8 @@ import type { JobSummary, PluginInfo, WhoAmI, ComputerSet } from '../jenkins/api
  * its figure and why, in words an operator can act on. The fetching lives in
  * validate.ts; these functions only judge what was fetched.
  */
-export const VALIDATION_CHECKS = ['container_health', 'api_responsiveness', 'job_restoration', 'plugin_compatibility', 'user_access', 'agent_connectivity'] as const;
-export type ValidationCheckName = (typeof VALIDATION_CHECKS)[number];
+export const VALIDATION_CHECKS = VALIDATION_CHECK_NAMES;
+export type ValidationCheckName = (typeof VALIDATION_CHECK_NAMES)[number];
 
 export interface CheckResult {
   name: ValidationCheckName;

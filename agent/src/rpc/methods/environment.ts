@@ -1,0 +1,112 @@
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import type { z } from 'zod';
+import {
+  ENVIRONMENT_METHODS,
+  type backupCreateParams,
+  type backupRestoreParams,
+  type environmentDeployParams,
+  type environmentStopParams,
+  type environmentValidateParams,
+  type stateMigrateParams,
+} from '../../../../catalog/methods/environment';
+import { parseTeamsDocument, type Team } from '../../../../catalog/teams-file';
+import { createBackup, listBackups, restoreBackup, type BackupDeps } from '../../backup/backups';
+import type { RetentionPolicy } from '../../backup/retention';
+import type { TeamDirectory } from '../../config/team-directory';
+import { DEFAULT_NETWORKING, type NetworkingConfig } from '../../docker/container-spec';
+import { teamJenkinsClientFactory, type JenkinsClientFactory } from '../../environments/controllers';
+import { deployEnvironment, stopEnvironment, type EnvironmentDeps } from '../../environments/deploy';
+import { migrateState } from '../../environments/migrate';
+import { validateEnvironment } from '../../environments/validate';
+import type { OperationRunner } from '../../operations/runner';
+import type { Store } from '../../store/contract';
+import { specNamed, type MethodRegistry } from '../registry';
+import { runMaybeJournaled } from './core';
+
+/**
+ * Handlers of the environment area (catalog/methods/environment.ts). Thin:
+ * resolve the team, run one operation (under the journal when it mutates),
+ * return its result.
+ */
+export interface EnvironmentMethodDeps {
+  store: Store;
+  runner: OperationRunner;
+  teams: TeamDirectory;
+  docker: Docker;
+  /** Host directory of backups, e.g. <SIDECAR_DATA_DIR>/backups. */
+  backupRoot: string;
+  networking?: NetworkingConfig;
+  jenkinsFor?: JenkinsClientFactory;
+  retention?: RetentionPolicy;
+}
+
+const spec = (name: string) => specNamed(ENVIRONMENT_METHODS, name);
+const never = (): Promise<never> => Promise.reject(new Error('unreachable: mutating environment methods always run under the journal'));
+
+/** The team from the teams file; without one (local try-out) a team with the file's defaults. */
+export function resolveTeam(teams: TeamDirectory, name: string): Team {
+  const t = teams.require(name);
+  if (t) return t;
+  const parsed = parseTeamsDocument(`jenkins_teams:\n  - team_name: ${name}\n`, '(defaults)');
+  if (parsed.errors.length) throw new Error(parsed.errors.join('; '));
+  return parsed.teams[0];
+}
+
+export const defaultBackupRoot = (dataDir: string): string => join(dataDir, 'backups');
+
+export function registerEnvironmentMethods(registry: MethodRegistry, deps: EnvironmentMethodDeps): void {
+  const { store, runner, teams, docker } = deps;
+  const jenkinsFor = deps.jenkinsFor ?? teamJenkinsClientFactory();
+  const envDeps: EnvironmentDeps = { docker, environments: store.environments, jenkinsFor, networking: deps.networking ?? DEFAULT_NETWORKING, journal: store.journal };
+  const backupDeps: BackupDeps = { docker, environments: store.environments, root: deps.backupRoot, jenkinsFor, journal: store.journal, retention: deps.retention };
+
+  registry.register(spec('environment.deploy'), async (p, call) => {
+    const params = p as z.output<typeof environmentDeployParams>;
+    const team = resolveTeam(teams, params.team);
+    return runMaybeJournaled(runner, call, { team: params.team, params, alwaysJournal: true }, (ctx) => deployEnvironment(envDeps, team, params, ctx), never);
+  });
+
+  registry.register(spec('environment.stop'), async (p, call) => {
+    const params = p as z.output<typeof environmentStopParams>;
+    const team = resolveTeam(teams, params.team);
+    return runMaybeJournaled(runner, call, { team: params.team, params, alwaysJournal: true }, (ctx) => stopEnvironment(envDeps, team, params, ctx), never);
+  });
+
+  registry.register(spec('environment.validate'), async (p) => {
+    const params = p as z.output<typeof environmentValidateParams>;
+    const team = resolveTeam(teams, params.team);
+    return validateEnvironment({ docker, jenkinsFor, environments: store.environments }, team, params);
+  });
+
+  registry.register(spec('state.migrate'), async (p, call) => {
+    const params = p as z.output<typeof stateMigrateParams>;
+    const team = resolveTeam(teams, params.team);
+    // The calling build runs on the source: without an explicit callerBuild, the build the transport names is the one not to wait for.
+    const callerBuild = params.callerBuild ?? call.actor.build;
+    return runMaybeJournaled(
+      runner,
+      call,
+      { team: params.team, params: { ...params, ...(callerBuild ? { callerBuild } : {}) }, alwaysJournal: true },
+      (ctx) => migrateState({ docker, jenkinsFor, journal: store.journal }, team, { ...params, callerBuild }, ctx),
+      never,
+    );
+  });
+
+  registry.register(spec('backup.create'), async (p, call) => {
+    const params = p as z.output<typeof backupCreateParams>;
+    const team = resolveTeam(teams, params.team);
+    return runMaybeJournaled(runner, call, { team: params.team, params, alwaysJournal: true }, (ctx) => createBackup(backupDeps, team, params, ctx), never);
+  });
+
+  registry.register(spec('backup.list'), async (p) => {
+    const { team } = p as { team: string };
+    return { backups: await listBackups(deps.backupRoot, resolveTeam(teams, team)) };
+  });
+
+  registry.register(spec('backup.restore'), async (p, call) => {
+    const params = p as z.output<typeof backupRestoreParams>;
+    const team = resolveTeam(teams, params.team);
+    return runMaybeJournaled(runner, call, { team: params.team, params, alwaysJournal: true }, (ctx) => restoreBackup(backupDeps, team, params, ctx), never);
+  });
+}
