@@ -1,7 +1,7 @@
 import type { EnvironmentName } from '../../../catalog/teams-file';
 import { isSidecarError } from '../errors/sidecar-error';
 import type { Actor, Clock, OperationRecord } from '../store/contract';
-import { breakerNameFor, type TrafficDeps } from './switch';
+import type { TrafficDeps } from './switch';
 import { discoverTeamBackends, otherSide, splitWeights, type Weights } from './team-backends';
 import { applyWeights } from './weights';
 
@@ -109,7 +109,7 @@ async function recoverSwitch(deps: TrafficDeps, op: OperationRecord, instanceId:
     // Desired weights are recorded; the reconcile loop applies them when HAProxy answers.
     haproxyNote = `; HAProxy unreachable (${err.message}), the reconcile loop applies the weights when it answers`;
   }
-  await store.breakers.recordFailure(breakerNameFor(team), `switch interrupted by a sidecar restart ${where}`).catch(() => undefined);
+  // No breaker failure: a crash says nothing about the target's health.
   const note = `sidecar restarted ${where}; all traffic back on ${good} (last known good)${haproxyNote}`;
   await audit('rolled_back', note, { weights });
   await store.journal.finish(op.id, 'rolled_back', null, {
