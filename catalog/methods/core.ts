@@ -88,7 +88,14 @@ export const CORE_METHODS: MethodSpec[] = [
   defineMethod({
     name: 'leadership.establish',
     summary: 'Take or keep the health-based leader lease of scope team:<team> (or global); NOT_LEADER when a healthier live instance holds it.',
-    params: z.object({ team: teamParam.optional(), leaseSec: z.number().int().min(2).max(3_600).default(30) }).strict(),
+    params: z
+      .object({
+        team: teamParam.optional(),
+        leaseSec: z.number().int().min(2).max(3_600).default(30),
+        /** What the leadership is for (e.g. version_upgrade); recorded in the audit, does not change the scope. */
+        operation: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'expected 1-100 characters of [A-Za-z0-9_.:-]').optional(),
+      })
+      .strict(),
     result: { scope: 'team:<team> or global', leader: 'instance id', token: 'integer, increases on every change of leader', expiresAt: 'ISO-8601', isLeader: 'boolean' },
     mutating: true,
     scope: 'team',

@@ -107,14 +107,14 @@ export function registerCoreMethods(registry: MethodRegistry, deps: CoreMethodDe
   });
 
   registry.register(spec('leadership.establish'), async (p, call) => {
-    const { team, leaseSec } = p as { team?: string; leaseSec: number };
+    const { team, leaseSec, operation } = p as { team?: string; leaseSec: number; operation?: string };
     if (team) teams.require(team);
     const scope = team ? `team:${team}` : 'global';
     const establish = async () => {
       const lease = await store.leadership.establish({ scope, candidate: instanceId, leaseSec });
       return { scope: lease.scope, leader: lease.leader, token: lease.token, expiresAt: lease.expiresAt.toISOString(), isLeader: lease.leader === instanceId };
     };
-    return runMaybeJournaled(runner, call, { team: team ?? null, params: { scope, leaseSec } }, establish, establish);
+    return runMaybeJournaled(runner, call, { team: team ?? null, params: { scope, leaseSec, ...(operation ? { operation } : {}) } }, establish, establish);
   });
 
   registry.register(spec('consensus.request'), async (p, call) => {
