@@ -88,7 +88,7 @@ const sharedLibrarySchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'expected a library name of letters, digits, _ . -').default('jenkins-selfmanage'),
     scm_url: z.string().max(500).regex(SCM_URL_PATTERN, 'expected a git URL (https://, ssh://, git://, file:// or git@host:path)').optional(),
-    default_version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_./-]{0,99}$/, 'expected a branch, tag or commit').default('main'),
+    default_version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_./-]{0,99}$/, 'expected a branch, tag or commit').optional(),
     credentials_id: z.string().regex(CREDENTIALS_ID_PATTERN).optional(),
     library_path: z.string().regex(/^([A-Za-z0-9_.-]+\/)*$/, 'expected a relative directory ending in / (or empty)').default('library/'),
   })
@@ -193,7 +193,8 @@ export interface Team {
   jenkins_base_image: string;
   /** Plugin pins and extra plugins (short name -> version or `latest`), merged over the defaults. */
   plugins: Record<string, string>;
-  shared_library: z.output<typeof sharedLibrarySchema>;
+  /** The generated library as Jenkins loads it; URL, version and credentials default to self_management_config's pipelines_* (the same repository). */
+  shared_library: { name: string; scm_url: string | undefined; default_version: string; credentials_id: string | undefined; library_path: string };
   /** Docker cloud endpoint and the enabled agent types, labels resolved. */
   dynamic_agents: { docker_host: string; agents: TeamAgent[] };
   jenkins_configuration: z.output<typeof jenkinsConfigurationSchema>;
@@ -245,11 +246,28 @@ function normalise(t: z.output<typeof teamSchema>): Team {
     required_agents: t.required_agents,
     jenkins_base_image: t.jenkins_base_image,
     plugins: t.plugins,
-    shared_library: t.shared_library,
+    shared_library: resolveSharedLibrary(t.shared_library, t.self_management_config),
     dynamic_agents: { docker_host: t.dynamic_agents.docker_host, agents: resolveAgents(t.team_name, t.dynamic_agents) },
     jenkins_configuration: t.jenkins_configuration,
     secrets: t.secrets,
     environments: envs,
+  };
+}
+
+/**
+ * The library lives in the repository library-gen's output is pushed to, which the
+ * self-management jobs also read (self_management_config.pipelines_*): unless the
+ * teams file says otherwise, register the library from there.
+ */
+function resolveSharedLibrary(lib: z.output<typeof sharedLibrarySchema>, smc: object): Team['shared_library'] {
+  const repo: Record<string, unknown> = { ...smc };
+  const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+  return {
+    name: lib.name,
+    scm_url: lib.scm_url ?? text(repo.pipelines_repository),
+    default_version: lib.default_version ?? text(repo.pipelines_branch) ?? 'main',
+    credentials_id: lib.credentials_id ?? text(repo.pipelines_credentials_id),
+    library_path: lib.library_path,
   };
 }
 
