@@ -154,3 +154,45 @@ export function runSidecarctl(args: string[], env: Record<string, string>, timeo
     });
   });
 }
+
+/** A real haproxy with only a Runtime API socket and an idle frontend: enough for readiness and health facts. */
+export async function startBareHaproxy(): Promise<{ socketPath: string; stop(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'jsm-bare-haproxy-'));
+  const socketPath = join(dir, 'admin.sock');
+  const port = await freePort();
+  const cfg = [
+    'global',
+    `  stats socket ${socketPath} mode 600 level admin`,
+    'defaults',
+    '  mode http',
+    '  timeout connect 1s',
+    '  timeout client 5s',
+    '  timeout server 5s',
+    'frontend idle',
+    `  bind 127.0.0.1:${port}`,
+    '',
+  ].join('\n');
+  writeFileSync(join(dir, 'haproxy.cfg'), cfg);
+  const child = spawn('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stderr!.on('data', (b: Buffer) => (log += b.toString()));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const deadline = Date.now() + 10_000;
+  while (!existsSync(socketPath)) {
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error(`haproxy did not create ${socketPath}: ${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    socketPath,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
