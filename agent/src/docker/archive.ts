@@ -57,6 +57,7 @@ export function filterArchive(input: NodeJS.ReadableStream, stripPrefix: string,
   const files: ArchiveFile[] = [];
   const run = async (): Promise<ArchiveFile[]> => {
     const feeding = pipeline(input as Readable, extract);
+    feeding.catch(() => undefined); // awaited after the loop; when the loop throws first this must not become an unhandled rejection
     for await (const entry of extract) {
       const header = entry.header;
       const rel = relativeEntryName(header.name, stripPrefix);
@@ -82,6 +83,7 @@ export function filterArchive(input: NodeJS.ReadableStream, stripPrefix: string,
     out.destroy(err as Error);
     throw err;
   });
+  done.catch(() => undefined); // a caller whose upload failed never awaits `files`: that must not crash the process
   return { stream: out as unknown as Readable, files: done };
 }
 
@@ -90,6 +92,7 @@ export async function listArchive(input: NodeJS.ReadableStream): Promise<Archive
   const extract = tarExtract();
   const files: ArchiveFile[] = [];
   const feeding = pipeline(input as Readable, extract);
+  feeding.catch(() => undefined); // awaited after the loop; when the loop throws first this must not become an unhandled rejection
   for await (const entry of extract) {
     if (kindOf(entry.header) !== 'file') {
       entry.resume();
@@ -107,6 +110,7 @@ export async function listArchiveEntries(input: NodeJS.ReadableStream): Promise<
   const extract = tarExtract();
   const out: Array<{ name: string; kind: EntryKind }> = [];
   const feeding = pipeline(input as Readable, extract);
+  feeding.catch(() => undefined); // awaited after the loop; when the loop throws first this must not become an unhandled rejection
   for await (const entry of extract) {
     out.push({ name: entry.header.name.replace(/\/+$/, ''), kind: kindOf(entry.header) });
     entry.resume();

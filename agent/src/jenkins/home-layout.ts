@@ -51,6 +51,7 @@ export function selectForMigration(opts: MigrationSelection = {}): (rel: string,
     const { job, rest } = splitJobPath(rel);
     if (!job) return kind === 'directory'; // jobs/<folder>/jobs
     if (rest.length === 0) return kind === 'directory';
+    if (rest.length === 1 && rest[0] === 'jobs') return kind === 'directory'; // a folder's item directory
     if (rest.length === 1 && kind === 'file') return rest[0] === 'config.xml' || rest[0] === 'nextBuildNumber';
     if (rest[0] === 'builds') return !!opts.includeBuilds;
     if (rest[0] === 'workspace') return !!opts.includeWorkspaces;
