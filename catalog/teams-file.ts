@@ -30,6 +30,14 @@ const selfManagementConfig = z
     consensus_timeout: z.number().int().min(1).max(3600).default(300),
     state_backup_interval: duration.default('15m'),
     emergency_rollback_enabled: z.boolean().default(true),
+    /** Git repository holding library-gen's output: the Job DSL jobs read their Jenkinsfiles from it (cpsScm). */
+    pipelines_repository: z
+      .string()
+      .max(500)
+      .regex(/^(https?|ssh|git|file):\/\/[A-Za-z0-9._~:/@%+-]+$|^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~/+-]+$/, 'expected a git URL (https://, ssh://, git://, file:// or user@host:path)')
+      .default('file:///var/lib/jenkins-selfmanage/library.git'),
+    pipelines_branch: z.string().regex(/^[A-Za-z0-9._\/-]{1,100}$/, 'expected a branch name').default('main'),
+    pipelines_credentials_id: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/).optional(),
   })
   .strict();
 

@@ -1,0 +1,121 @@
+import { COORDINATION_OPERATIONS, operationParam } from './common-params';
+import type { StepSpec } from './step-spec';
+
+/** Leadership, consensus and the coordination record (seed Pipelines A and B). */
+export const COORDINATION_STEPS: StepSpec[] = [
+  {
+    name: 'establishCoordinationLeadership',
+    summary: "Make this host's sidecar the coordination leader for the team (health-based lease).",
+    description: [
+      "Asks the sidecar to establish (or renew) leadership of the scope team:<team>. The healthiest live sidecar instance holds a lease; when another, healthier instance holds it the step fails with NOT_LEADER, so a switch is never driven by two coordinators at once.",
+    ],
+    rpc: 'leadership.establish',
+    mutating: true,
+    team: true,
+    params: [{ name: 'leaseSec', aliases: ['lease', 'lease_sec'], type: 'duration', default: 30, min: 5, max: 3600, doc: 'Length of the leadership lease.', rpc: 'leaseSec' }],
+    returns: 'Map: scope, leader (instance id), isLeader (true), token (fencing), expiresAt.',
+    failures: ['NOT_LEADER: another healthier sidecar instance leads this team.', 'DEPENDENCY_DOWN: the coordination database is unreachable.'],
+    example: 'establishCoordinationLeadership()',
+  },
+  {
+    name: 'requestInfrastructureConsensus',
+    summary: 'Ask every live sidecar instance to vote on an operation; returns the outcome (a denial is not an error).',
+    description: [
+      'Starts a majority-quorum proposal among the live sidecar instances and waits for the votes (at most timeout). The result says whether the operation is approved; a denial is returned, not thrown, so the pipeline decides (the seed does `if (!consensus.approved) error ...`).',
+    ],
+    rpc: 'consensus.request',
+    mutating: true,
+    team: true,
+    discriminator: 'operation',
+    params: [
+      operationParam('What the vote is about, e.g. blue_green_switch.', { required: true }),
+      { name: 'target', type: 'environment', doc: 'Environment the operation moves to, when there is one.', rpc: 'target' },
+      { name: 'coordinator', type: 'string', doc: 'Who coordinates (the seed passes env.JENKINS_URL); recorded with the proposal.', rpc: 'coordinator' },
+      { name: 'details', type: 'map', doc: 'Anything else the voters should record.', rpc: 'details' },
+      { name: 'timeout', aliases: ['timeoutSec', 'timeout_sec'], type: 'duration', default: 300, min: 1, max: 3600, doc: 'How long to wait for votes.', rpc: 'timeoutSec' },
+    ],
+    returns: 'Map: approved (boolean), reason, votes (list of [voter, approve, reason]), quorum, participants, proposalId.',
+    failures: ['A denial or a vote timeout is a result (approved: false), not an exception.', 'DEPENDENCY_DOWN when the sidecar cannot reach its database.'],
+    example: "def consensus = requestInfrastructureConsensus(operation: 'blue_green_switch', target: params.TARGET_ENVIRONMENT, coordinator: env.JENKINS_URL)\nif (!consensus.approved) { error \"Consensus denied: ${consensus.reason}\" }",
+  },
+  {
+    name: 'buildConsensus',
+    summary: 'Like requestInfrastructureConsensus, but a denial fails the build (Pipeline B).',
+    description: [
+      "Pipeline B calls buildConsensus and carries on without looking at the result, so a denial must stop it: the step fails with CONSENSUS_DENIED unless failOnDenied is false, in which case it returns the same map as requestInfrastructureConsensus.",
+    ],
+    rpc: 'consensus.request',
+    mutating: true,
+    team: true,
+    discriminator: 'operation',
+    template: 'buildConsensus',
+    params: [
+      operationParam('The infrastructure operation voted on.', { required: true }),
+      { name: 'details', type: 'map', doc: 'Anything else the voters should record.', rpc: 'details' },
+      { name: 'timeout', aliases: ['timeoutSec', 'timeout_sec'], type: 'duration', default: 300, min: 1, max: 3600, doc: 'How long to wait for votes.', rpc: 'timeoutSec' },
+      { name: 'failOnDenied', aliases: ['fail_on_denied'], type: 'boolean', default: true, doc: 'Fail the build when the proposal is not approved.' },
+    ],
+    returns: 'Map: approved, reason, votes, quorum, participants, proposalId.',
+    failures: ['CONSENSUS_DENIED when not approved (unless failOnDenied: false).'],
+    example: "buildConsensus(operation: params.OPERATION_TYPE, timeout: 300)",
+  },
+  {
+    name: 'setupCoordination',
+    summary: 'Start a coordinated infrastructure operation: take coordination leadership for it (Pipeline B).',
+    description: [
+      'Establishes leadership of the team scope (as establishCoordinationLeadership) and remembers the operation and its details in the build environment (JSM_COORDINATION_OPERATION, JSM_COORDINATION_DETAILS) for buildConsensus and coordinatedExecution.',
+    ],
+    rpc: 'leadership.establish',
+    mutating: true,
+    team: true,
+    template: 'setupCoordination',
+    params: [
+      operationParam('The infrastructure operation (kept in the build environment, not sent).', { required: true, enum: COORDINATION_OPERATIONS, rpc: undefined }),
+      { name: 'details', type: 'string', doc: 'Free text about the operation (the seed passes params.OPERATION_DETAILS).' },
+      { name: 'leaseSec', aliases: ['lease', 'lease_sec'], type: 'duration', default: 30, min: 5, max: 3600, doc: 'Length of the leadership lease.', rpc: 'leaseSec' },
+    ],
+    returns: 'Map: scope, leader, isLeader, token, expiresAt, operation.',
+    failures: ['NOT_LEADER when another healthier sidecar leads.'],
+    example: "setupCoordination(operation: params.OPERATION_TYPE, details: params.OPERATION_DETAILS)",
+  },
+  {
+    name: 'coordinatedExecution',
+    summary: 'Run an infrastructure operation (version upgrade, plugin update, configuration change) through the sidecar.',
+    description: [
+      "Calls coordination.execute for this team (scope: 'team') or for every team (scope: 'all'); the sidecar runs it team by team and reports each outcome. The build fails when any team failed.",
+    ],
+    rpc: 'coordination.execute',
+    mutating: true,
+    team: true,
+    discriminator: 'operation',
+    template: 'coordinatedExecution',
+    params: [
+      operationParam('The infrastructure operation.', { required: true, enum: COORDINATION_OPERATIONS }),
+      { name: 'details', type: 'string', doc: 'Free text about the operation; sent as details.text.' },
+      { name: 'scope', type: 'string', enum: ['team', 'all'], default: 'team', doc: "'team' acts on this team only; 'all' on every team (needs an ops token)." },
+    ],
+    returns: 'Map: the per-team outcome as the sidecar reports it.',
+    failures: ['The sidecar error (CONFLICT, BREAKER_OPEN, ...) when the operation fails.'],
+    example: "coordinatedExecution(operation: params.OPERATION_TYPE, details: params.OPERATION_DETAILS)",
+  },
+  {
+    name: 'updateCoordinationState',
+    summary: 'Record how an operation ended in the coordination audit.',
+    description: [
+      'Writes the build result to the audit. status is currentBuild.result, which is null while a build is succeeding: null is recorded as SUCCESS.',
+    ],
+    rpc: 'coordination.update',
+    mutating: true,
+    team: true,
+    discriminator: 'operation',
+    params: [
+      operationParam('The operation whose outcome this is.', { required: true }),
+      { name: 'status', type: 'status', default: null, enum: ['SUCCESS', 'FAILURE', 'UNSTABLE', 'ABORTED'], doc: 'Build result; null means SUCCESS.', rpc: 'status' },
+      { name: 'environment', type: 'environment', doc: 'Environment the operation targeted.', rpc: 'environment' },
+      { name: 'details', type: 'map', doc: 'Anything else to record.', rpc: 'details' },
+    ],
+    returns: 'Map: recorded (boolean), auditId.',
+    failures: ['Sidecar errors only (the call itself failing).'],
+    example: "updateCoordinationState(operation: 'blue_green_switch', status: currentBuild.result, environment: params.TARGET_ENVIRONMENT)",
+  },
+];

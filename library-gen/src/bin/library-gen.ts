@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Command } from 'commander';
+import { compareWithDisk, hasDrift, writePlan, type Drift } from '../apply-plan';
+import { planFromTeamsText } from '../plan';
+import { loadTemplates } from '../template-source';
+
+/** Entry point: the only place that touches the process (exit codes, stdout). */
+function describe(d: Drift): string[] {
+  return [...d.missing.map((p) => `missing: ${p}`), ...d.changed.map((p) => `differs: ${p}`), ...d.extra.map((p) => `not generated: ${p}`)];
+}
+
+function build(opts: { teams: string; out: string; check?: boolean; templates?: string }): number {
+  let text: string;
+  try {
+    text = readFileSync(opts.teams, 'utf8');
+  } catch (err) {
+    process.stderr.write(`library-gen: ${opts.teams}: cannot read: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const templates = loadTemplates(opts.templates ? resolve(opts.templates) : undefined);
+  const result = planFromTeamsText(text, opts.teams, templates);
+  if (!result.ok) {
+    for (const e of result.errors) process.stderr.write(`library-gen: ${e}\n`);
+    process.stderr.write('library-gen: nothing written\n');
+    return 1;
+  }
+  const out = resolve(opts.out);
+  if (opts.check) {
+    const drift = compareWithDisk(out, result.plan);
+    if (hasDrift(drift)) {
+      for (const line of describe(drift)) process.stderr.write(`library-gen: ${line}\n`);
+      process.stderr.write(`library-gen: ${out} is not what ${opts.teams} generates; run library-gen build without --check\n`);
+      return 1;
+    }
+    process.stdout.write(`library-gen: ${out} is up to date (${result.plan.size} files)\n`);
+    return 0;
+  }
+  const changed = writePlan(out, result.plan);
+  process.stdout.write(
+    `library-gen: ${result.plan.size} files for ${result.teams.length} team(s) in ${out} (${changed.missing.length} new, ${changed.changed.length} changed, ${changed.extra.length} removed)\n`,
+  );
+  return 0;
+}
+
+const program = new Command('library-gen').description('Render the jenkins-selfmanage shared library, Jenkinsfiles, Job DSL and configuration from the step catalog and a teams file.');
+program
+  .command('build')
+  .description('generate everything into --out (or, with --check, fail when --out differs)')
+  .requiredOption('--teams <file>', 'teams file (the jenkins_teams: YAML list)')
+  .requiredOption('--out <dir>', 'output directory')
+  .option('--check', 'compare instead of writing; exit 1 on any difference')
+  .option('--templates <dir>', 'repository root holding vars-templates/, pipelines/, jobdsl/ (default: this installation)')
+  .action((opts) => {
+    process.exitCode = build(opts);
+  });
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`library-gen: ${(err as Error).message}\n`);
+  process.exitCode = 1;
+});

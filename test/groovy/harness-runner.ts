@@ -1,0 +1,100 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { writePlan } from '../../library-gen/src/apply-plan';
+import { planFromTeamsText } from '../../library-gen/src/plan';
+import { loadTemplates } from '../../library-gen/src/template-source';
+
+/**
+ * Drives the Groovy harness from jest: compiles test/groovy/jsm (groovyc, once
+ * per process), writes a scenario spec, runs every scenario in ONE JVM, and
+ * returns the results for the test to check.
+ */
+const run = promisify(execFile);
+export const HARNESS_DIR = __dirname;
+export const REPO_ROOT = join(__dirname, '..', '..');
+export const FAKE_SIDECARCTL = join(__dirname, 'fake-sidecarctl.js');
+export const JAVA_HOME = '/usr/lib/jvm/java-17-openjdk-amd64';
+
+export interface Scenario {
+  name: string;
+  kind?: 'pipeline' | 'jobdsl';
+  file?: string;
+  script?: string;
+  env?: Record<string, string>;
+  params?: Record<string, unknown>;
+  credentials?: Record<string, string>;
+}
+
+export interface ScenarioResult {
+  name: string;
+  result: 'SUCCESS' | 'FAILURE' | 'UNSTABLE' | 'ABORTED';
+  error: string | null;
+  value: unknown;
+  console: string[];
+  stages: { name: string; status: string; error?: string }[];
+  steps: string[];
+  env: Record<string, string>;
+  workspace: string;
+  jobs?: Record<string, unknown>[];
+}
+
+function groovyFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...groovyFiles(p));
+    else if (name.endsWith('.groovy') && name !== 'RunScenarios.groovy') out.push(p);
+  }
+  return out.sort();
+}
+
+let compiled: Promise<string> | undefined;
+export function compileHarness(): Promise<string> {
+  compiled ??= (async () => {
+    const out = mkdtempSync(join(tmpdir(), 'jsm-harness-classes-'));
+    await run('groovyc', ['-d', out, ...groovyFiles(HARNESS_DIR)], { env: { ...process.env, JAVA_HOME }, timeout: 120_000 });
+    return out;
+  })();
+  return compiled;
+}
+
+export const groovyEnv = (): NodeJS.ProcessEnv => ({ ...process.env, JAVA_HOME, JAVA_OPTS: '-Xss4m -XX:+UseSerialGC -XX:TieredStopAtLevel=1' });
+
+/** Runs the scenarios in one JVM; `library` is the generated library/ directory (or null for Job DSL only). */
+export async function runScenarios(library: string | null, scenarios: Scenario[], workRoot: string): Promise<ScenarioResult[]> {
+  const classes = await compileHarness();
+  mkdirSync(workRoot, { recursive: true });
+  const specFile = join(workRoot, 'spec.json');
+  const outFile = join(workRoot, 'results.json');
+  writeFileSync(specFile, JSON.stringify({ library, workRoot, scenarios }));
+  await run('groovy', ['-cp', classes, join(HARNESS_DIR, 'RunScenarios.groovy'), specFile, outFile], { env: groovyEnv(), timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
+  const results = JSON.parse(readFileSync(outFile, 'utf8')) as ScenarioResult[];
+  if (results.length !== scenarios.length) throw new Error(`harness ran ${results.length} of ${scenarios.length} scenarios`);
+  return results;
+}
+
+/** Generates the full output of library-gen for a teams file into `outDir` (in-process). */
+export function generate(teamsYaml: string, outDir: string): void {
+  const r = planFromTeamsText(teamsYaml, 'teams.yml', loadTemplates(REPO_ROOT));
+  if (!r.ok) throw new Error(r.errors.join('\n'));
+  writePlan(outDir, r.plan);
+}
+
+/** The fake sidecarctl's call log. */
+export function readCalls(logFile: string): { method: string; params: Record<string, unknown>; token: boolean; url: string | null }[] {
+  let text = '';
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as { method: string; params: Record<string, unknown>; token: boolean; url: string | null });
+}
+
+export const byName = (results: ScenarioResult[]): Map<string, ScenarioResult> => new Map(results.map((r) => [r.name, r]));
