@@ -7,12 +7,12 @@ const plugin = (shortName: string, active = true): PluginInfo => ({ shortName, v
 
 test('container: absent, exited, unhealthy, healthy, and probe-only', () => {
   expect(judgeContainer('container_health', 'c', null, null)).toMatchObject({ passed: false, figure: 'absent' });
-  expect(judgeContainer('container_health', 'c', { State: { Running: false, Status: 'exited', ExitCode: 137 } } as Docker.ContainerInspectInfo, null)).toMatchObject({ passed: false, figure: 'exited' });
-  const unhealthy = judgeContainer('container_health', 'c', { State: { Running: true, Health: { Status: 'unhealthy', FailingStreak: 3, Log: [{ Start: '', End: '', ExitCode: 1, Output: '' }] } } } as Docker.ContainerInspectInfo, null);
+  expect(judgeContainer('container_health', 'c', { State: { Running: false, Status: 'exited', ExitCode: 137 } } as unknown as Docker.ContainerInspectInfo, null)).toMatchObject({ passed: false, figure: 'exited' });
+  const unhealthy = judgeContainer('container_health', 'c', { State: { Running: true, Health: { Status: 'unhealthy', FailingStreak: 3, Log: [{ Start: '', End: '', ExitCode: 1, Output: '' }] } } } as unknown as Docker.ContainerInspectInfo, null);
   expect(unhealthy).toMatchObject({ passed: false, figure: 'unhealthy' });
   expect(unhealthy.reason).toContain('3 failing checks');
-  expect(judgeContainer('container_health', 'c', { State: { Running: true, Health: { Status: 'healthy', FailingStreak: 0, Log: [] } } } as Docker.ContainerInspectInfo, null).passed).toBe(true);
-  expect(judgeContainer('container_health', 'c', { State: { Running: true } } as Docker.ContainerInspectInfo, false).passed).toBe(false);
+  expect(judgeContainer('container_health', 'c', { State: { Running: true, Health: { Status: 'healthy', FailingStreak: 0, Log: [] } } } as unknown as Docker.ContainerInspectInfo, null).passed).toBe(true);
+  expect(judgeContainer('container_health', 'c', { State: { Running: true } } as unknown as Docker.ContainerInspectInfo, false).passed).toBe(false);
 });
 
 test('api: status and threshold', () => {
