@@ -1,9 +1,9 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { binaryDir, startEmbeddedPostgres } from '../../agent/src/db/embedded-postgres';
+import { binaryDir } from '../../agent/src/db/embedded-postgres';
 import { ERROR_CODES } from '../../catalog/error-codes';
 import { REPO_ROOT, SIDECARCTL_BIN } from './sidecar-process';
 
@@ -70,6 +70,23 @@ function runnablePostgresBin(): string {
   throw new Error(`the postgres user cannot run any of ${candidates.join(', ')}`);
 }
 
+function runAsPostgres(argv: string[], dir: string): Promise<void> {
+  return new Promise((ok, fail) => {
+    // The postgres user must be able to create the data dir inside ours.
+    chownSync(dir, postgresIds().uid, postgresIds().gid);
+    execFile('setpriv', ['--reuid=postgres', '--regid=postgres', '--clear-groups', ...argv], { timeout: 60_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' } }, (err, stdout, stderr) =>
+      err ? fail(new Error(`${argv[0]} failed: ${err.message}\n${stdout}${stderr}`)) : ok(),
+    );
+  });
+}
+
+function postgresIds(): { uid: number; gid: number } {
+  return {
+    uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim()),
+    gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim()),
+  };
+}
+
 /** Creates the hub and `hostCount` hosts, starts PostgreSQL in the hub. */
 export async function createNetnsLab(hostCount: number): Promise<NetnsLab> {
   const id = `jsm${randomBytes(3).toString('hex')}`;
@@ -129,12 +146,14 @@ export async function createNetnsLab(hostCount: number): Promise<NetnsLab> {
       ip(['-n', h.ns, 'link', 'set', 'eth0', 'up']);
     }
 
-    // initdb through the project's own launcher (root namespace, loopback), then serve the data dir from the hub.
-    const dataDir = join(dir, 'pg');
-    const init = await startEmbeddedPostgres({ dataDir });
-    await init.stop();
-    appendFileSync(join(dataDir, 'pg_hba.conf'), `\nhost all all ${SUBNET}.0/24 scram-sha-256\n`);
+    // initdb as `postgres` without fsync (a throwaway cluster), then serve it from the hub.
     const bin = runnablePostgresBin();
+    const dataDir = join(dir, 'pg');
+    const pwFile = join(dir, 'pgpw');
+    writeFileSync(pwFile, `${PG_PASSWORD}\n`, { mode: 0o644 });
+    await runAsPostgres([join(bin, 'initdb'), `--pgdata=${dataDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwFile}`, '--locale=C', '--encoding=UTF8', '--no-sync'], dir);
+    rmSync(pwFile);
+    appendFileSync(join(dataDir, 'pg_hba.conf'), `\nhost all all ${SUBNET}.0/24 scram-sha-256\n`);
     let pgLog = '';
     const child = spawn(
       'ip',
@@ -142,7 +161,7 @@ export async function createNetnsLab(hostCount: number): Promise<NetnsLab> {
         'netns', 'exec', hub,
         'setpriv', '--reuid=postgres', '--regid=postgres', '--clear-groups',
         join(bin, 'postgres'), '-D', dataDir, '-p', String(PG_PORT),
-        '-c', `listen_addresses=${HUB_ADDRESS}`, '-c', 'unix_socket_directories=', '-c', 'max_connections=200',
+        '-c', `listen_addresses=${HUB_ADDRESS}`, '-c', 'unix_socket_directories=', '-c', 'max_connections=200', '-c', 'fsync=off',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } },
     );
