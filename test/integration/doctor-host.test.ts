@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,5 +143,31 @@ describe('sidecarctl doctor on a real host', () => {
     expect(check(r.checks, 'postgres')).toMatchObject({ status: 'fail', fix: expect.stringContaining('start PostgreSQL') });
     expect(check(r.checks, 'postgres')?.summary).not.toContain(':pw@');
     expect(check(r.checks, 'haproxy')).toMatchObject({ status: 'fail', summary: expect.stringContaining('nothing listens on') });
+  });
+
+  it('runs as `sidecarctl doctor` from the build: the report on stdout, exit 1 (integration tests need a fresh `npm run build`)', () => {
+    chmodSync(tokensFile, 0o604);
+    const missing = join(dir, 'gone.sock');
+    const bin = join(__dirname, '..', '..', 'build', 'agent', 'src', 'bin', 'sidecarctl.js');
+    const r = spawnSync(process.execPath, [bin, 'doctor', '--skip-sidecar'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: {
+        PATH: process.env.PATH,
+        HOME: dir,
+        SIDECAR_DATABASE_URL: db.url,
+        SIDECAR_TOKENS_FILE: tokensFile,
+        SIDECAR_HAPROXY_SOCKET: missing,
+        SIDECAR_DATA_DIR: join(dir, 'data'),
+      },
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain(`[FAIL] haproxy: the Runtime API socket ${missing} does not exist`);
+    expect(r.stdout).toContain(`[FAIL] tokens file: ${tokensFile} is accessible to every user on this host (mode 604)`);
+    expect(r.stdout).toContain(`fix: chmod o-rwx ${tokensFile}`);
+    expect(r.stdout).toContain('[ OK ] postgres');
+    expect(r.stdout).not.toMatch(/^\[.{4}\] sidecar:/m); // --skip-sidecar leaves the running-sidecar check out
+    chmodSync(tokensFile, 0o640);
   });
 });

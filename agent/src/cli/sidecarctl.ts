@@ -168,6 +168,18 @@ export async function runSidecarctl(argv: string[], io: CtlIO): Promise<number> 
     .option('--target <env>', 'blue or green (default: last known good)')
     .action(async (o: { team: string; reason: string; target?: string }) => rpc('rollback.emergency', { team: o.team, reason: o.reason, ...(o.target ? { target: o.target } : {}) }));
 
+  program
+    .command('doctor')
+    .description('check this host for the sidecar: config, token file permissions, PostgreSQL and clock skew, HAProxy admin socket, Docker, versions (exit 1 when something must be fixed)')
+    .option('--config <file>', 'the YAML config the sidecar is started with (jenkins-sidecar --config)')
+    .option('--json', 'print the checks as JSON')
+    .option('--skip-sidecar', 'do not ask a running sidecar for /readyz')
+    .action(async (o: { config?: string; json?: boolean; skipSidecar?: boolean }) => {
+      // Loaded only here: the doctor needs pg, dockerode and yaml, which every pipeline step's call must not pay for.
+      const { doctorCommand } = require('../doctor/command') as typeof import('../doctor/command');
+      exitCode = await doctorCommand({ config: o.config, json: o.json, skipSidecar: o.skipSidecar, env: io.env, write: io.stdout });
+    });
+
   try {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
