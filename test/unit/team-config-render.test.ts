@@ -123,7 +123,7 @@ describe('renderTeamFiles', () => {
   });
 
   it('the Dockerfile builds FROM the team base image with exec-form RUN only, CASC_JENKINS_CONFIG and the wizard off', () => {
-    const t = teamFrom(['    jenkins_base_image: registry.local/jenkins/jenkins:2.479.3-lts-jdk17']);
+    const t = teamFrom(['    jenkins_base_image: registry.local/jenkins/jenkins:2.479.3-lts-jdk17', '    shared_library:', '      scm_url: https://git.example.com/jsm.git']);
     const df = fileOf(renderTeamFiles(t), 'Dockerfile');
     const lines = df.split('\n');
     expect(lines.filter((l) => l.startsWith('FROM '))).toEqual(['FROM registry.local/jenkins/jenkins:2.479.3-lts-jdk17']);
@@ -131,6 +131,9 @@ describe('renderTeamFiles', () => {
     expect(df).toContain('CASC_JENKINS_CONFIG=/usr/share/jenkins/casc/jenkins.yaml');
     expect(df).toContain('-Djenkins.install.runSetupWizard=false');
     expect(df).toContain('COPY --chown=jenkins:jenkins jenkins.yaml seedJob.groovy /usr/share/jenkins/casc/');
+    expect(df).not.toContain('ALLOW_LOCAL_CHECKOUT');
+    const local = fileOf(renderTeamFiles(teamFrom(['    shared_library:', '      scm_url: file:///srv/git/jsm.git'])), 'Dockerfile');
+    expect(local).toContain('JAVA_OPTS="-Djenkins.install.runSetupWizard=false -Dhudson.plugins.git.GitSCM.ALLOW_LOCAL_CHECKOUT=true"');
   });
 
   it('seedJob.groovy creates the team folders and a seed job that applies jobdsl/ for the team, then queues it', () => {

@@ -57,7 +57,10 @@ export function renderSeedJob(team: Team, ctx: TeamRenderContext = {}): string {
 
 export function renderDockerfile(team: Team, ctx: TeamRenderContext = {}): string {
   const c = resolveContext(ctx);
-  return renderTeamTemplate('Dockerfile.hbs', { team: team.team_name, baseImage: team.jenkins_base_image, cascDir: c.cascDir });
+  const url = team.shared_library.scm_url ?? c.libraryScmUrl ?? '';
+  const localRepository = url.startsWith('file://');
+  const javaOpts = ['-Djenkins.install.runSetupWizard=false', ...(localRepository ? ['-Dhudson.plugins.git.GitSCM.ALLOW_LOCAL_CHECKOUT=true'] : [])].join(' ');
+  return renderTeamTemplate('Dockerfile.hbs', { team: team.team_name, baseImage: team.jenkins_base_image, cascDir: c.cascDir, localRepository, javaOpts });
 }
 
 export function renderTeamFiles(team: Team, ctx: TeamRenderContext = {}): Array<{ path: string; content: string }> {
