@@ -3,6 +3,9 @@ import { createPgStore, PgStore } from '../../agent/src/store';
 import type { Clock } from '../../agent/src/store/contract';
 import { createTestDatabase, TestDatabase } from '../support/database';
 
+// Waits on real leases and timeouts take seconds; jest's default 5 s per test is too short.
+jest.setTimeout(60_000);
+
 const actor = (instanceId: string, build?: string) => ({ tokenId: `token-${instanceId}`, build, instanceId });
 
 async function caught(p: Promise<unknown>): Promise<SidecarError> {

@@ -3,6 +3,9 @@ import { isSidecarError, SidecarError } from '../../agent/src/errors/sidecar-err
 import { createPgStore, migrate, PgStore } from '../../agent/src/store';
 import { createTestDatabase, TestDatabase } from '../support/database';
 
+// Waits on real leases and timeouts take seconds; jest's default 5 s per test is too short.
+jest.setTimeout(60_000);
+
 /** Several stores on one database stand in for several sidecars. */
 const actor = (instanceId: string) => ({ tokenId: `token-${instanceId}`, build: `devops/Infrastructure/Switch#${instanceId}`, instanceId });
 

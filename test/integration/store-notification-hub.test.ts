@@ -2,6 +2,9 @@ import { Client } from 'pg';
 import { CHANNELS, NotificationHub } from '../../agent/src/store/notification-hub';
 import { createTestDatabase, TestDatabase } from '../support/database';
 
+// Waits on real leases and timeouts take seconds; jest's default 5 s per test is too short.
+jest.setTimeout(60_000);
+
 describe('NotificationHub (the store LISTEN connection)', () => {
   let db: TestDatabase;
   let hub: NotificationHub;
