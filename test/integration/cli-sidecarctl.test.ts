@@ -1,0 +1,147 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort } from '../../agent/src/db/embedded-postgres';
+import { ROOT, SIDECARCTL_BIN, runSidecarctl, spawnSidecar, tempDir, type SpawnedSidecar } from '../support/sidecar-harness';
+
+/**
+ * The real commands as a user runs them: `jenkins-sidecar` with no configuration
+ * at all (embedded PostgreSQL in a temp data dir, generated ops token) and
+ * `sidecarctl` from a shell. Needs a fresh `npm run build` (npm test does it).
+ */
+let dir: string;
+let sidecar: SpawnedSidecar;
+let token: string;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  dir = tempDir('jsm-cli-');
+  // Only what the test must pin: where the data goes and a free port. No database URL, no tokens file.
+  sidecar = await spawnSidecar({ HOME: dir, SIDECAR_DATA_DIR: join(dir, 'data') });
+  token = readFileSync(join(dir, 'data', 'ops-token'), 'utf8').trim();
+  env = { SIDECAR_URL: sidecar.rpcUrl, SIDECAR_TOKEN: token };
+}, 120_000);
+
+afterAll(async () => {
+  await sidecar?.stop('SIGTERM');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('jenkins-sidecar with no configuration', () => {
+  it('starts an embedded PostgreSQL and says where the generated ops token is', async () => {
+    expect(sidecar.output()).toMatch(/generated the local ops token in .*\/data\/ops-token \(mode 600\)/);
+    expect(sidecar.output()).toContain('"message":"embedded PostgreSQL started"');
+    const ready = (await (await fetch(`${sidecar.httpUrl}/readyz`)).json()) as { checks: Record<string, { status: string }> };
+    expect(ready.checks.postgres!.status).toBe('up');
+    const mode = spawnSync('stat', ['-c', '%a', join(dir, 'data', 'ops-token')], { encoding: 'utf8' }).stdout.trim();
+    expect(mode).toBe('600');
+  });
+
+  it('lock.acquire and lock.release work from a shell with the token', () => {
+    const script = [
+      'set -e',
+      `export SIDECAR_TOKEN="$(cat '${join(dir, 'data', 'ops-token')}')"`,
+      `node '${SIDECARCTL_BIN}' call lock.acquire --params '{"team":"devops","operation":"blue_green_switch","ttlSec":120,"build":"devops/Infrastructure/Switch#41"}' > '${join(dir, 'grant.json')}'`,
+      `TOKEN=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).token)' '${join(dir, 'grant.json')}')`,
+      `node '${SIDECARCTL_BIN}' call lock.release --params "{\\"team\\":\\"devops\\",\\"operation\\":\\"blue_green_switch\\",\\"token\\":$TOKEN}"`,
+    ].join('\n');
+    const r = spawnSync('bash', ['--norc', '--noprofile', '-c', script], { env: { PATH: process.env.PATH ?? '', HOME: dir, SIDECAR_URL: sidecar.rpcUrl }, encoding: 'utf8', cwd: ROOT, timeout: 60_000 });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+    expect(JSON.parse(readFileSync(join(dir, 'grant.json'), 'utf8'))).toMatchObject({ lockName: 'devops:blue_green_switch', holder: 'local-ops' });
+    expect(JSON.parse(r.stdout)).toEqual({ released: true });
+  });
+});
+
+describe('sidecarctl exit codes against the running sidecar', () => {
+  it('0: prints the JSON result (or writes --result-file)', async () => {
+    const r = await runSidecarctl(['call', 'environment.status', '--params', '{"team":"devops"}'], env);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ active: 'blue', weights: { blue: 100, green: 0 } });
+    const file = join(dir, 'locks.json');
+    const f = await runSidecarctl(['call', 'lock.list', '--result-file', file], env);
+    expect(f).toMatchObject({ code: 0, stdout: '' });
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toHaveProperty('locks');
+  });
+
+  it('0: streams progress lines to stderr before the result', async () => {
+    const r = await runSidecarctl(['call', 'consensus.request', '--params', '{"team":"devops","operation":"blue_green_switch","timeoutSec":20}'], env);
+    expect(r.code).toBe(0);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(line).toMatch(/^progress: \{"/);
+    expect(JSON.parse(lines[0]!.slice('progress: '.length))).toMatchObject({ phase: 'voting' });
+    expect(JSON.parse(r.stdout)).toMatchObject({ approved: true });
+  });
+
+  it('2: bad JSON in --params, unknown command', async () => {
+    const bad = await runSidecarctl(['call', 'lock.acquire', '--params', '{"team":'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--params is not valid JSON/);
+    expect((await runSidecarctl(['no-such-command'], env)).code).toBe(2);
+  });
+
+  it('3: a sidecar error prints its symbolic code and message; --result-file gets the error', async () => {
+    const held = await runSidecarctl(['call', 'lock.acquire', '--params', '{"team":"devops","operation":"cli_conflict","ttlSec":60,"owner":"first"}'], env);
+    expect(held.code).toBe(0);
+    const file = join(dir, 'err.json');
+    const r = await runSidecarctl(['call', 'lock.acquire', '--params', '{"team":"devops","operation":"cli_conflict","owner":"second"}', '--result-file', file], env);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^sidecarctl: LOCK_HELD: lock cli_conflict for team devops is held by first until /);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ error: { code: -32000, symbolicCode: 'LOCK_HELD', data: { holder: 'first' } } });
+    const invalid = await runSidecarctl(['call', 'lock.acquire', '--params', '{"team":"devops"}'], env);
+    expect(invalid.code).toBe(3);
+    expect(invalid.stderr).toMatch(/^sidecarctl: INVALID_PARAMS: invalid params: operation: /);
+  });
+
+  it('4: wrong token (401) or nothing listening', async () => {
+    const wrong = await runSidecarctl(['locks'], { ...env, SIDECAR_TOKEN: 'not-the-token-0123456789' });
+    expect(wrong.code).toBe(4);
+    expect(wrong.stderr).toMatch(/HTTP 401 \(check SIDECAR_TOKEN\)/);
+    const port = await freePort();
+    const down = await runSidecarctl(['locks'], { ...env, SIDECAR_URL: `ws://127.0.0.1:${port}/rpc` });
+    expect(down.code).toBe(4);
+    expect(down.stderr).toMatch(/cannot connect to the sidecar at ws:\/\/127.0.0.1:\d+\/rpc: connect ECONNREFUSED/);
+  });
+
+  it('status, locks and audit shortcuts', async () => {
+    const status = await runSidecarctl(['status'], env);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout).teams.map((t: { team: string }) => t.team)).toContain('devops');
+    const locks = await runSidecarctl(['locks', '--team', 'devops'], env);
+    expect(JSON.parse(locks.stdout).locks.map((l: { lockName: string }) => l.lockName)).toContain('devops:cli_conflict');
+    const audit = await runSidecarctl(['audit', '--team', 'devops', '--limit', '3'], env);
+    expect(audit.code).toBe(0);
+    expect(JSON.parse(audit.stdout).audit).toHaveLength(3);
+  });
+});
+
+describe('shutdown', () => {
+  it('SIGTERM exits 0 and stops the embedded PostgreSQL', async () => {
+    const pidFile = join(dir, 'data', 'postgres', 'postmaster.pid');
+    expect(existsSync(pidFile)).toBe(true);
+    const code = await sidecar.stop('SIGTERM');
+    expect(code).toBe(0);
+    expect(sidecar.output()).toContain('"message":"stopped"');
+    expect(existsSync(pidFile)).toBe(false);
+  });
+
+  it('exits non-zero with one clear line when PostgreSQL is unreachable at start', async () => {
+    const port = await freePort();
+    const r = spawnSync(process.execPath, [join(ROOT, 'build', 'agent', 'src', 'bin', 'jenkins-sidecar.js')], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: dir,
+        SIDECAR_DATA_DIR: join(dir, 'data2'),
+        SIDECAR_LISTEN: `127.0.0.1:${await freePort()}`,
+        SIDECAR_DATABASE_URL: `postgres://nobody:pw@127.0.0.1:${port}/coord`,
+      },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status).toBe(1);
+    const lines = r.stderr.split('\n').filter((l) => l && !l.includes('warning:') && !l.includes('ops token'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^jenkins-sidecar: cannot use PostgreSQL at 127.0.0.1:${port}/coord: .*ECONNREFUSED.*; check SIDECAR_DATABASE_URL`));
+    expect(r.stderr).not.toContain(':pw@');
+  });
+});
