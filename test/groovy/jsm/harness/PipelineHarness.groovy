@@ -119,7 +119,7 @@ class PipelineHarness {
             }
             log("[Pipeline] stage (${stage.name})")
             try {
-                body(stage.steps, script)
+                runBody(stage.steps, script)
                 stages << [name: stage.name, status: 'success']
             } catch (Throwable t) {
                 failure = t
@@ -145,7 +145,7 @@ class PipelineHarness {
             }
             log("[Pipeline] post (${where}: ${condition})")
             try {
-                body(c, script)
+                runBody(c, script)
                 stages << [name: "post ${condition}", status: 'success']
             } catch (Throwable t) {
                 currentBuild.result = 'FAILURE'
@@ -176,7 +176,7 @@ class PipelineHarness {
         }
     }
 
-    private static Object body(Closure c, Object delegate) {
+    private static Object runBody(Closure c, Object delegate) {
         Closure x = (Closure) c.clone()
         x.delegate = delegate
         x.resolveStrategy = Closure.DELEGATE_FIRST

@@ -1,0 +1,221 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FakeWorld, schemaProblems } from '../groovy/fake-scenario';
+import { byName, generate, REPO_ROOT, runScenarios, type ScenarioResult } from '../groovy/harness-runner';
+
+/**
+ * The seed's Pipeline A and Pipeline B, copied verbatim into test/fixtures/, and
+ * the generated Jenkinsfiles, run unmodified on real Groovy 2.4 against the
+ * generated library (declarative stages, post always/failure). The sidecar is the
+ * fake sidecarctl here; ansible-playbook is real. Also the generated Job DSL seed
+ * against the Job DSL API emulation, and the job tree it creates.
+ */
+const root = mkdtempSync(join(tmpdir(), 'jsm-groovy-pipelines-'));
+const world = new FakeWorld(root);
+const out = join(root, 'out');
+const lib = join(out, 'library');
+const seedA = join(REPO_ROOT, 'test', 'fixtures', 'seed-pipeline-a.Jenkinsfile');
+const seedB = join(REPO_ROOT, 'test', 'fixtures', 'seed-pipeline-b.Jenkinsfile');
+const generated = (name: string) => join(out, 'pipelines', `Jenkinsfile.${name}`);
+let results: Map<string, ScenarioResult>;
+
+const sidecarError = (code: string, message: string) => ({ error: { code, message } });
+const rolledBackStatus = { active: 'blue', previous: 'green', weights: { blue: 100, green: 0 }, operation: null, lastKnownGood: 'blue', buildSwitch: { from: 'blue', to: 'green', status: 'rolled_back' } };
+const noSwitchStatus = { active: 'blue', previous: 'green', weights: { blue: 100, green: 0 }, operation: null, lastKnownGood: 'blue', buildSwitch: null };
+
+beforeAll(async () => {
+  generate(world.teamsYaml() + ['  - team_name: quiet-team', '    self_management_enabled: false', '    web_port: 18090', '    agent_port: 51090', ''].join('\n'), out);
+  const p = (name: string, file: string, params: Record<string, unknown>, answers: Record<string, unknown> = {}, env: Record<string, string> = {}) =>
+    world.scenario(name, { file, params }, answers, env);
+  results = byName(
+    await runScenarios(
+      lib,
+      [
+        p('A: switch to green', seedA, { TARGET_ENVIRONMENT: 'green', COORDINATION_MODE: 'safe' }),
+        p('A: consensus denied', seedA, { TARGET_ENVIRONMENT: 'green' }, {
+          'consensus.request': { approved: false, reason: 'denied by 2 of 3', votes: [], quorum: 2, participants: 3, proposalId: 'p-9' },
+          'environment.status': noSwitchStatus,
+        }),
+        p('A: switch breaches and rolls back', seedA, { TARGET_ENVIRONMENT: 'green', COORDINATION_MODE: 'safe' }, {
+          'traffic.switch': sidecarError('SLI_BREACH', 'error_rate 7.1% > 2% at 25%: rolled back to blue'),
+          'environment.status': rolledBackStatus,
+        }),
+        p('A: validation fails after the switch', seedA, { TARGET_ENVIRONMENT: 'green', COORDINATION_MODE: 'safe' }, {
+          'environment.validate': { passed: false, checks: [{ name: 'job_restoration', passed: false, figure: '10/12', reason: '2 jobs missing' }] },
+        }),
+        p('A: force mode does not roll back', seedA, { TARGET_ENVIRONMENT: 'green', COORDINATION_MODE: 'force' }, {
+          'consensus.request': { approved: false, reason: 'denied', votes: [], quorum: 2, participants: 3, proposalId: 'p-10' },
+        }),
+        p('B: plugin update', seedB, { OPERATION_TYPE: 'plugin_update', OPERATION_DETAILS: 'git 5.2' }, {}, { JOB_NAME: `${world.team}/Infrastructure/Infrastructure-Coordination` }),
+        p('B: consensus denied', seedB, { OPERATION_TYPE: 'version_upgrade', OPERATION_DETAILS: 'Jenkins 2.5.0 upgrade' }, {
+          'consensus.request': { approved: false, reason: 'denied by 2 of 3', votes: [], quorum: 2, participants: 3, proposalId: 'p-11' },
+        }),
+        p('generated: self-managed switch', generated('self-managed-switch'), { TARGET_ENVIRONMENT: 'green' }),
+        p('generated: coordination with a failing execution', generated('infrastructure-coordination'), { OPERATION_TYPE: 'configuration_change', OPERATION_DETAILS: 'casc reload' }, {
+          'coordination.execute': sidecarError('CONFLICT', 'another operation is in flight for the team'),
+        }),
+        p('generated: emergency rollback to last known good', generated('emergency-rollback'), { ROLLBACK_REASON: 'Performance degradation' }, { 'environment.status': noSwitchStatus }),
+        p('generated: backup', generated('backup'), {}),
+        { name: 'job dsl seed', kind: 'jobdsl', file: join(out, 'jobdsl', 'self-management.groovy') },
+        { name: 'job dsl: deprecated triggers{} is refused', kind: 'jobdsl', script: "pipelineJob('x') { triggers { cron('H 2 * * *') } }" },
+        { name: 'job dsl: concurrentBuild() is refused', kind: 'jobdsl', script: "pipelineJob('x') { concurrentBuild(false) }" },
+        { name: 'job dsl: parent folder first', kind: 'jobdsl', script: "pipelineJob('a/b') { }" },
+      ],
+      join(root, 'work'),
+    ),
+  );
+}, 280_000);
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const get = (name: string): ScenarioResult => {
+  const r = results.get(name);
+  if (!r) throw new Error(`no result for ${name}`);
+  return r;
+};
+const methods = (name: string) => world.calls(name).map((c) => c.method);
+const callOf = (name: string, method: string) => world.calls(name).find((c) => c.method === method)!;
+const stage = (name: string, stageName: string) => get(name).stages.find((x) => x.name === stageName)?.status;
+
+describe("seed Pipeline A (verbatim)", () => {
+  it('switches: leadership, consensus, lock, deploy, switch, migrate from the old side, validate, release, record', () => {
+    const r = get('A: switch to green');
+    expect(r.error).toBeNull();
+    expect(r.result).toBe('SUCCESS');
+    expect(methods('A: switch to green')).toEqual([
+      'leadership.establish',
+      'consensus.request',
+      'lock.acquire',
+      'environment.deploy',
+      'traffic.switch',
+      'environment.status',
+      'state.migrate',
+      'environment.validate',
+      'lock.release',
+      'coordination.update',
+    ]);
+    expect(callOf('A: switch to green', 'consensus.request').params).toMatchObject({ operation: 'blue_green_switch', target: 'green', coordinator: 'http://127.0.0.1:18080/' });
+    expect(callOf('A: switch to green', 'lock.acquire').params).toMatchObject({ team: world.team, operation: 'blue_green_switch', ttlSec: 600, owner: world.build });
+    expect(callOf('A: switch to green', 'traffic.switch').params).toMatchObject({ lockToken: 42, validationSec: 60, triggers: ['error_rate > 2%', 'response_time > 2000ms', 'availability < 99.5%'] });
+    // The switch completed (active green); the source is the side it left.
+    expect(callOf('A: switch to green', 'state.migrate').params).toMatchObject({ source: 'blue', target: 'green', callerBuild: world.build });
+    expect(callOf('A: switch to green', 'coordination.update').params).toMatchObject({ status: 'SUCCESS', environment: 'green' });
+    const problems = world.calls('A: switch to green').flatMap(schemaProblems).filter((x) => !/no schema in catalog\/methods yet/.test(x));
+    expect(problems).toEqual([]);
+  });
+
+  it('a consensus denial fails the build; post always releases nothing (no lock was taken) and records FAILURE', () => {
+    const r = get('A: consensus denied');
+    expect(r.result).toBe('FAILURE');
+    expect(r.error).toBeNull();
+    expect(stage('A: consensus denied', 'Pre-Switch Coordination')).toBe('failed');
+    expect(stage('A: consensus denied', 'Deploy Target Environment')).toBe('skipped (earlier failure)');
+    expect(r.console.join('\n')).toContain('Consensus denied: denied by 2 of 3');
+    expect(methods('A: consensus denied')).toEqual(['leadership.establish', 'consensus.request', 'coordination.update', 'environment.status', 'rollback.emergency']);
+    expect(callOf('A: consensus denied', 'coordination.update').params.status).toBe('FAILURE');
+    // Nothing was switched: "previous" is the side serving now, not the previous side of an older switch.
+    expect(callOf('A: consensus denied', 'rollback.emergency').params).toMatchObject({ target: 'blue', reason: 'blue_green_switch_failure' });
+  });
+
+  it('a failing switch reaches post { failure }: lock released first, then rollback to the side that served before', () => {
+    const r = get('A: switch breaches and rolls back');
+    expect(r.result).toBe('FAILURE');
+    expect(stage('A: switch breaches and rolls back', 'Progressive Traffic Switch')).toBe('failed');
+    expect(get('A: switch breaches and rolls back').stages.find((x) => x.name === 'Progressive Traffic Switch')?.error).toMatch(/^progressiveTrafficSwitch: SLI_BREACH: /);
+    expect(methods('A: switch breaches and rolls back').slice(-5)).toEqual(['traffic.switch', 'lock.release', 'coordination.update', 'environment.status', 'rollback.emergency']);
+    expect(callOf('A: switch breaches and rolls back', 'rollback.emergency').params).toMatchObject({ target: 'blue' });
+    expect(stage('A: switch breaches and rolls back', 'post failure')).toBe('success');
+  });
+
+  it('a failed validation after a completed switch rolls back to the old side, not to the new one', () => {
+    expect(get('A: validation fails after the switch').result).toBe('FAILURE');
+    expect(callOf('A: validation fails after the switch', 'rollback.emergency').params).toMatchObject({ target: 'blue' });
+  });
+
+  it('COORDINATION_MODE force skips the automatic rollback', () => {
+    expect(get('A: force mode does not roll back').result).toBe('FAILURE');
+    expect(methods('A: force mode does not roll back')).not.toContain('rollback.emergency');
+  });
+});
+
+describe('seed Pipeline B (verbatim)', () => {
+  it('sets up, builds consensus and executes', () => {
+    const r = get('B: plugin update');
+    expect(r.error).toBeNull();
+    expect(r.result).toBe('SUCCESS');
+    expect(methods('B: plugin update')).toEqual(['leadership.establish', 'consensus.request', 'coordination.execute']);
+    expect(callOf('B: plugin update', 'consensus.request').params).toMatchObject({ operation: 'plugin_update', timeoutSec: 300, details: { text: 'git 5.2' } });
+    expect(callOf('B: plugin update', 'coordination.execute').params).toMatchObject({ team: world.team, operation: 'plugin_update' });
+  });
+
+  it('stops at Consensus Building when the instances do not approve', () => {
+    expect(get('B: consensus denied').result).toBe('FAILURE');
+    expect(methods('B: consensus denied')).toEqual(['leadership.establish', 'consensus.request']);
+    expect(stage('B: consensus denied', 'Coordinated Execution')).toBe('skipped (earlier failure)');
+  });
+});
+
+describe('generated Jenkinsfiles', () => {
+  it('self-managed switch runs like Pipeline A', () => {
+    expect(get('generated: self-managed switch').result).toBe('SUCCESS');
+    expect(methods('generated: self-managed switch')).toEqual(methods('A: switch to green'));
+  });
+
+  it('coordination releases its lock and records FAILURE when execution fails', () => {
+    const name = 'generated: coordination with a failing execution';
+    expect(get(name).result).toBe('FAILURE');
+    expect(methods(name)).toEqual(['leadership.establish', 'consensus.request', 'lock.acquire', 'coordination.execute', 'lock.release', 'coordination.update']);
+    expect(callOf(name, 'coordination.update').params).toMatchObject({ status: 'FAILURE', operation: 'configuration_change' });
+  });
+
+  it('emergency rollback without a target uses the last known good side', () => {
+    const name = 'generated: emergency rollback to last known good';
+    expect(get(name).result).toBe('SUCCESS');
+    expect(callOf(name, 'rollback.emergency').params).toEqual(expect.not.objectContaining({ target: expect.anything() }));
+    expect(callOf(name, 'rollback.emergency').params).toMatchObject({ reason: 'Performance degradation' });
+    expect(methods(name)).toEqual(['rollback.emergency', 'environment.status', 'environment.validate', 'coordination.update']);
+  });
+
+  it('backup creates, finds its backup in the list, records', () => {
+    expect(get('generated: backup').result).toBe('SUCCESS');
+    expect(methods('generated: backup')).toEqual(['backup.create', 'backup.list', 'coordination.update']);
+  });
+});
+
+describe('generated Job DSL', () => {
+  type Job = { type: string; fullName: string; parameters?: { name: string; type: string; choices?: string[] }[]; properties?: Record<string, unknown>; definition?: { cpsScm?: { scriptPath: string; scm: unknown } } };
+  it('creates <team>/Infrastructure/ with the four jobs for self-managed teams only', () => {
+    const r = get('job dsl seed');
+    expect(r.result).toBe('SUCCESS');
+    const jobs = r.jobs as Job[];
+    expect(jobs.map((j) => `${j.type} ${j.fullName}`)).toEqual([
+      `folder ${world.team}`,
+      `folder ${world.team}/Infrastructure`,
+      `pipelineJob ${world.team}/Infrastructure/Self-Managed-Blue-Green-Switch`,
+      `pipelineJob ${world.team}/Infrastructure/Infrastructure-Coordination`,
+      `pipelineJob ${world.team}/Infrastructure/Emergency-Rollback`,
+      `pipelineJob ${world.team}/Infrastructure/backup`,
+    ]);
+    const byName = new Map(jobs.map((j) => [j.fullName.split('/').pop(), j]));
+    expect(byName.get('Self-Managed-Blue-Green-Switch')!.parameters).toEqual([
+      { type: 'choice', name: 'TARGET_ENVIRONMENT', choices: ['green', 'blue'], description: 'Target environment to switch to' },
+      { type: 'choice', name: 'COORDINATION_MODE', choices: ['safe', 'force'], description: 'Coordination safety mode' },
+    ]);
+    expect(byName.get('Infrastructure-Coordination')!.parameters!.map((x) => x.name)).toEqual(['OPERATION_TYPE', 'OPERATION_DETAILS']);
+    expect(byName.get('Emergency-Rollback')!.parameters!.map((x) => x.name)).toEqual(['ROLLBACK_REASON', 'TARGET_ENVIRONMENT']);
+    expect(byName.get('backup')!.properties).toMatchObject({ pipelineTriggers: [{ cron: 'H 2 * * *' }] });
+    for (const j of jobs.filter((x) => x.type === 'pipelineJob')) {
+      const scm = j.definition!.cpsScm!;
+      expect(existsSync(join(out, scm.scriptPath))).toBe(true);
+      expect(scm.scm).toEqual({ git: { remotes: [{ url: 'file:///var/lib/jenkins-selfmanage/library.git' }], branches: ['main'] } });
+    }
+  });
+
+  it('the emulation accepts only the real plugin API', () => {
+    expect(get('job dsl: deprecated triggers{} is refused').result).toBe('FAILURE');
+    expect(get('job dsl: deprecated triggers{} is refused').error).toMatch(/MissingMethodException.*triggers/);
+    expect(get('job dsl: concurrentBuild() is refused').error).toMatch(/MissingMethodException.*concurrentBuild/);
+    expect(get('job dsl: parent folder first').error).toMatch(/unknown parent path in "a\/b"/);
+  });
+});
