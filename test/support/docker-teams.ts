@@ -49,6 +49,8 @@ export interface TestTeam {
   team: Team;
   token: string;
   dir: string;
+  /** A teams file (SIDECAR_TEAMS_FILE) listing this one team. */
+  teamsFile: string;
   cleanup(docker: Docker): Promise<void>;
 }
 
@@ -73,10 +75,13 @@ export async function makeTestTeam(opts: { prefix?: string; image?: string; requ
   const parsed = parseTeamsDocument(yaml, 'test-teams.yml');
   if (parsed.errors.length) throw new Error(parsed.errors.join('\n'));
   const team = parsed.teams[0];
+  const teamsFile = join(dir, 'teams.yml');
+  writeFileSync(teamsFile, `${yaml}\n`);
   return {
     team,
     token,
     dir,
+    teamsFile,
     async cleanup(docker: Docker) {
       await removeTeamObjects(docker, name);
       rmSync(dir, { recursive: true, force: true });
