@@ -230,6 +230,16 @@ describe('leadership and consensus between three sidecars', () => {
     expect(await sb().consensus.get(proposalId)).toMatchObject({ status: 'denied', approved: false });
   });
 
+  it('awaitDecision stops with TIMEOUT when its operation is aborted', async () => {
+    await sa().participants.heartbeat(A, 90);
+    const { proposalId } = await sa().consensus.propose({ operation: 'y', team: null, details: {}, proposer: A, timeoutSec: 60, actor: actor(A) });
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 300);
+    const err = await caught(sa().consensus.awaitDecision(proposalId, ac.signal));
+    expect(err.code).toBe('TIMEOUT');
+    expect(err.message).toContain('aborted');
+  });
+
   it('an instance that was not live at proposal time cannot vote', async () => {
     await sa().participants.heartbeat(A, 90);
     const { proposalId } = await sa().consensus.propose({ operation: 'x', team: null, details: {}, proposer: A, timeoutSec: 5, actor: actor(A) });

@@ -127,6 +127,17 @@ describe('locks (PgLockStore)', () => {
     await waiter.locks.release({ team: 'web', operation: 'plugin_update', owner: 'waiter', actor: actor('s1') });
   });
 
+  it('an aborted wait (emergency stop, caller gone) ends with LOCK_HELD saying so', async () => {
+    await stores[0].locks.acquire({ team: 'ops', operation: 'restore', ttlSec: 60, waitSec: 0, owner: 'holder', actor: actor('s0') });
+    const ac = new AbortController();
+    const waiting = caught(stores[1].locks.acquire({ team: 'ops', operation: 'restore', ttlSec: 60, waitSec: 50, owner: 'other', actor: actor('s1'), signal: ac.signal }));
+    setTimeout(() => ac.abort(), 300);
+    const err = await waiting;
+    expect(err.code).toBe('LOCK_HELD');
+    expect(err.message).toContain('the call was aborted');
+    expect(err.data.waitedSec as number).toBeLessThan(50);
+  });
+
   it('waitSec runs out: LOCK_HELD says how long it waited', async () => {
     await stores[0].locks.acquire({ team: 'ops', operation: 'backup', ttlSec: 60, waitSec: 0, owner: 'holder', actor: actor('s0') });
     const err = await caught(stores[1].locks.acquire({ team: 'ops', operation: 'backup', ttlSec: 60, waitSec: 1, owner: 'other', actor: actor('s1') }));

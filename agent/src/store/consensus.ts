@@ -159,7 +159,7 @@ export class PgConsensusStore implements ConsensusStore {
           continue;
         }
         if (signal?.aborted) throw new SidecarError('TIMEOUT', `stopped waiting for proposal ${proposalId}: the operation was aborted`, { proposalId });
-        await waiter.wait(Math.min(p.deadline.getTime() - p.db_now.getTime() + 20, WAKE_CAP_MS));
+        await waiter.wait(Math.min(p.deadline.getTime() - p.db_now.getTime() + 20, WAKE_CAP_MS), signal);
       }
       throw new SidecarError('TIMEOUT', `proposal ${proposalId} did not settle`, { proposalId });
     } finally {

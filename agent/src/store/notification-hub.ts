@@ -113,7 +113,7 @@ export class NotificationHub {
    * A wake-up for `payload` on `channel` (or a reconnect), registered now; `wait(ms)`
    * resolves true when woken, false after ms. Subscribe, re-check, then wait.
    */
-  waiter(channel: Channel, payload: string): { wait(ms: number): Promise<boolean>; cancel(): void } {
+  waiter(channel: Channel, payload: string): { wait(ms: number, signal?: AbortSignal): Promise<boolean>; cancel(): void } {
     let woken = false;
     let wake: (() => void) | null = null;
     const unsubscribe = this.subscribe(channel, (p) => {
@@ -122,23 +122,28 @@ export class NotificationHub {
       wake?.();
     });
     return {
-      wait: (ms: number) =>
+      // An abort ends the wait early (resolves true: "re-check now", where the caller sees the signal).
+      wait: (ms: number, signal?: AbortSignal) =>
         new Promise<boolean>((resolve) => {
-          if (woken) {
+          if (woken || signal?.aborted) {
             woken = false;
             resolve(true);
             return;
           }
+          const onAbort = (): void => wake?.();
           const timer = setTimeout(() => {
             wake = null;
+            signal?.removeEventListener('abort', onAbort);
             resolve(false);
           }, Math.max(0, ms));
           wake = () => {
             clearTimeout(timer);
+            signal?.removeEventListener('abort', onAbort);
             wake = null;
             woken = false;
             resolve(true);
           };
+          signal?.addEventListener('abort', onAbort, { once: true });
         }),
       cancel: unsubscribe,
     };

@@ -69,7 +69,8 @@ export class PgLockStore implements LockStore {
     return { held: held.rows[0] };
   }
 
-  async acquire(req: { team: string; operation: string; ttlSec: number; waitSec: number; owner: string; actor: Actor }): Promise<PgLockGrant> {
+  /** `signal` (emergency stop, shutdown, caller gone) ends a wait early with LOCK_HELD. */
+  async acquire(req: { team: string; operation: string; ttlSec: number; waitSec: number; owner: string; actor: Actor; signal?: AbortSignal }): Promise<PgLockGrant> {
     const team = checkTeam(req.team);
     const operation = checkOperation(req.operation);
     const owner = checkText('lock owner', req.owner, 255);
@@ -91,9 +92,9 @@ export class PgLockStore implements LockStore {
         if (!r.held) continue; // released between our two queries: try again at once
         lastHeld = r.held;
         const remaining = deadline - Date.now();
-        if (!waiter || remaining <= 0) break;
+        if (!waiter || remaining <= 0 || req.signal?.aborted) break;
         const untilExpiry = r.held.expires_at.getTime() - r.held.db_now.getTime() + WAIT_FLOOR_MS;
-        await waiter.wait(Math.min(remaining, Math.max(untilExpiry, WAIT_FLOOR_MS), fallbackMs));
+        await waiter.wait(Math.min(remaining, Math.max(untilExpiry, WAIT_FLOOR_MS), fallbackMs), req.signal);
         fallbackMs = Math.min(fallbackMs * 2, WAIT_CAP_MS);
       }
     } finally {
@@ -105,7 +106,7 @@ export class PgLockStore implements LockStore {
     throw new SidecarError(
       'LOCK_HELD',
       `lock ${operation} for team ${team} is held by ${holder} until ${until}` +
-        (waitSec > 0 ? ` (waited ${waited.toFixed(1)}s)` : '') +
+        (waitSec > 0 ? ` (waited ${waited.toFixed(1)}s${req.signal?.aborted ? ', then stopped: the call was aborted' : ''})` : '') +
         '; wait or run `sidecarctl locks` to see it',
       { lockName: name, holder, expiresAt: lastHeld?.expires_at.toISOString() ?? null, token: lastHeld ? Number(lastHeld.fencing_token) : null, waitedSec: waited },
     );
