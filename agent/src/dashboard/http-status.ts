@@ -22,9 +22,13 @@ const STATUS: Record<ErrorCode, number> = {
 
 export const httpStatusFor = (code: ErrorCode): number => STATUS[code] ?? 500;
 
-/** `Authorization: Bearer <token>` → the token, or null. Nothing else is accepted (never a query string). */
+/**
+ * `Authorization: Bearer <token>` → the token, or null. Nothing else is
+ * accepted (never a query string). Same token shape as the RPC's check
+ * (rpc/token-auth.ts), so a token that works for sidecarctl works here.
+ */
 export function bearerToken(header: string | undefined): string | null {
   if (!header) return null;
-  const m = /^Bearer ([A-Za-z0-9._~+/=-]{8,512})$/.exec(header.trim());
+  const m = /^Bearer ([\x21-\x7e]{16,512})$/.exec(header.trim());
   return m ? m[1] : null;
 }
