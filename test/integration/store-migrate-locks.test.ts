@@ -1,6 +1,9 @@
 import { Pool } from 'pg';
 import { isSidecarError, SidecarError } from '../../agent/src/errors/sidecar-error';
-import { createPgStore, migrate, PgStore } from '../../agent/src/store';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPgStore, loadMigrations, migrate, PgStore } from '../../agent/src/store';
 import { createTestDatabase, TestDatabase } from '../support/database';
 
 // Waits on real leases and timeouts take seconds; jest's default 5 s per test is too short.
@@ -46,6 +49,33 @@ describe('migrations', () => {
       );
     } finally {
       await Promise.all(pools.map((p) => p.end()));
+    }
+  });
+
+  it('several pending migrations, four migrators at once: each applied once, in order; a failing one leaves no version row', async () => {
+    const other = await createTestDatabase('storemig2');
+    const dir = mkdtempSync(join(tmpdir(), 'jsm-mig-'));
+    const pools = [0, 1, 2, 3].map(() => new Pool({ connectionString: other.url, max: 2 }));
+    try {
+      writeFileSync(join(dir, '000001_a.sql'), 'CREATE TABLE mig_a (id int PRIMARY KEY);');
+      writeFileSync(join(dir, '000002_b.sql'), 'CREATE TABLE mig_b (a int REFERENCES mig_a (id));');
+      writeFileSync(join(dir, '000003_c.sql'), 'INSERT INTO mig_a VALUES (1); SELECT pg_sleep(0.2);');
+      const applied = await Promise.all(pools.map((p) => migrate(p, loadMigrations(dir))));
+      expect(applied.flat().sort()).toEqual([1, 2, 3]);
+      expect((await pools[0].query('SELECT count(*)::int AS n FROM mig_a')).rows[0].n).toBe(1);
+
+      writeFileSync(join(dir, '000004_bad.sql'), 'CREATE TABLE mig_d (id int); SELECT * FROM no_such_table;');
+      await expect(migrate(pools[1], loadMigrations(dir))).rejects.toThrow(/migration 000004_bad failed: .*no_such_table/);
+      const versions = await pools[0].query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+      expect(versions.rows.map((r) => r.version)).toEqual([1, 2, 3]);
+      expect((await pools[0].query(`SELECT to_regclass('mig_d') AS t`)).rows[0].t).toBeNull();
+
+      writeFileSync(join(dir, '000006_gap.sql'), 'SELECT 1;');
+      expect(() => loadMigrations(dir)).toThrow(/expected version 5/);
+    } finally {
+      await Promise.all(pools.map((p) => p.end()));
+      rmSync(dir, { recursive: true, force: true });
+      await other.drop();
     }
   });
 
