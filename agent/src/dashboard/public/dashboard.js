@@ -249,6 +249,9 @@
   }
 
   function onOperationEvent(e) {
+    const known = state.ops.has(e.operationId);
+    // A new operation of a team starts a new chart: samples of the last switch would mislead.
+    if (!known && e.kind === 'operation' && e.status === 'running' && e.team) state.samples.delete(e.team);
     const prev = state.ops.get(e.operationId) || { id: e.operationId, startedAt: e.at, status: 'running' };
     const op = Object.assign({}, prev, {
       type: e.type || prev.type,
@@ -564,6 +567,8 @@
     $('stop-cancel').addEventListener('click', () => $('stop-dialog').close());
     render();
     renderAudit();
+    // Lock expiry countdowns tick locally; nothing is fetched for them.
+    setInterval(renderLocks, 1000);
     if (state.token) connectLive();
   });
 })();
