@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 /**
  * A real `jenkins-sidecar` process (the built binary, as users run it) with a
@@ -12,7 +12,15 @@ import { join, resolve } from 'node:path';
  * never race for a port. `wrap` prefixes the command (e.g. `ip netns exec h1`)
  * to run the sidecar as another host.
  */
-export const REPO_ROOT = resolve(__dirname, '..', '..');
+/** The checkout: found upwards from here, so this also works compiled into build/ (bench scripts import it). */
+export const REPO_ROOT = ((): string => {
+  let dir = __dirname;
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'agent'))) return dir;
+    dir = dirname(dir);
+  }
+  return resolve(__dirname, '..', '..');
+})();
 export const SIDECAR_BIN = join(REPO_ROOT, 'build', 'agent', 'src', 'bin', 'jenkins-sidecar.js');
 export const SIDECARCTL_BIN = join(REPO_ROOT, 'build', 'agent', 'src', 'bin', 'sidecarctl.js');
 
