@@ -17,7 +17,10 @@ import { pack as tarPack } from 'tar-stream';
 export const STANDIN_IMAGE = 'jsm-standin-jenkins';
 export const STANDIN_VERSIONS: Record<'1' | '2', string> = { '1': '2.440.1', '2': '2.452.2' };
 const HASH_LABEL = 'io.jsm.standin.hash';
-const FIXTURE_DIR = resolve(__dirname, '..', 'fixtures', 'standin-jenkins');
+// From test/support (ts-jest) or build/test/support (compiled; copy-assets does not copy test fixtures).
+const FIXTURE_DIR = [resolve(__dirname, '..', 'fixtures', 'standin-jenkins'), resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'standin-jenkins')].find((d) =>
+  existsSync(join(d, 'server.js')),
+) ?? resolve(__dirname, '..', 'fixtures', 'standin-jenkins');
 const LOCK_FILE = join(tmpdir(), 'jsm-standin-image.lock');
 const LOCK_STALE_MS = 180_000;
 
