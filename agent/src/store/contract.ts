@@ -28,7 +28,8 @@ export interface LockGrant {
   waitedMs?: number;
 }
 export interface LockStore {
-  acquire(req: { team: string; operation: string; ttlSec: number; waitSec: number; owner: string; actor: Actor }): Promise<LockGrant>;
+  /** `signal` ends a wait early (with LOCK_HELD): caller gone, shutdown. */
+  acquire(req: { team: string; operation: string; ttlSec: number; waitSec: number; owner: string; actor: Actor; signal?: AbortSignal }): Promise<LockGrant>;
   renew(req: { team: string; operation: string; token: number; ttlSec: number }): Promise<LockGrant>;
   release(req: { team: string; operation: string; token?: number; owner: string; actor: Actor }): Promise<{ released: boolean }>;
   /** Throws SidecarError FENCED unless `token` is the live grant of the lock. */
@@ -191,7 +192,7 @@ export interface ConsensusStore {
   propose(req: { operation: string; team: string | null; details: Record<string, unknown>; proposer: string; timeoutSec: number; actor: Actor }): Promise<{ proposalId: string }>;
   vote(proposalId: string, vote: Omit<Vote, 'at'>): Promise<void>;
   /** Resolves as soon as the outcome is certain (quorum reached or impossible) or on timeout. */
-  awaitDecision(proposalId: string): Promise<ProposalDecision>;
+  awaitDecision(proposalId: string, signal?: AbortSignal): Promise<ProposalDecision>;
   open(): Promise<Array<{ proposalId: string; operation: string; team: string | null; details: Record<string, unknown>; proposer: string }>>;
 }
 

@@ -70,10 +70,10 @@ export function registerCoreMethods(registry: MethodRegistry, deps: CoreMethodDe
     const params = p as { team: string; operation: string; ttlSec: number; waitSec: number; owner?: string };
     teams.require(params.team);
     const owner = params.owner ?? call.actor.tokenId;
-    const acquire = async (): Promise<unknown> => {
+    const acquire = async (signal: AbortSignal): Promise<unknown> => {
       const started = process.hrtime.bigint();
       try {
-        const grant = await store.locks.acquire({ team: params.team, operation: params.operation, ttlSec: params.ttlSec, waitSec: params.waitSec, owner, actor: call.actor });
+        const grant = await store.locks.acquire({ team: params.team, operation: params.operation, ttlSec: params.ttlSec, waitSec: params.waitSec, owner, actor: call.actor, signal });
         metrics?.lockWait.observe({ result: 'acquired' }, Number(process.hrtime.bigint() - started) / 1e9);
         return grantJson(grant);
       } catch (err) {
@@ -81,7 +81,9 @@ export function registerCoreMethods(registry: MethodRegistry, deps: CoreMethodDe
         throw err;
       }
     };
-    return runMaybeJournaled(runner, call, { team: params.team, params: { ...params, owner } }, acquire, acquire);
+    // A direct wait ends when the caller goes away; a journaled one belongs to the sidecar (a retry with the
+    // same key re-attaches to it) and ends only on shutdown.
+    return runMaybeJournaled(runner, call, { team: params.team, params: { ...params, owner } }, (ctx) => acquire(ctx.signal), () => acquire(call.signal));
   });
 
   registry.register(spec('lock.release'), async (p, call) => {
@@ -126,7 +128,7 @@ export function registerCoreMethods(registry: MethodRegistry, deps: CoreMethodDe
       const details = { ...(params.details ?? {}), operationId: ctx.operation.id, ...(params.target ? { target: params.target } : {}), ...(params.coordinator ? { coordinator: params.coordinator } : {}) };
       const { proposalId } = await store.consensus.propose({ operation: params.operation, team: params.team, details, proposer: instanceId, timeoutSec: params.timeoutSec, actor: ctx.actor });
       ctx.progress({ phase: 'voting', message: `proposal ${proposalId} for ${params.operation} on ${params.team}: waiting for the live sidecars to vote (timeout ${params.timeoutSec} s)`, proposalId });
-      const d = await store.consensus.awaitDecision(proposalId);
+      const d = await store.consensus.awaitDecision(proposalId, ctx.signal);
       metrics?.consensusDuration.observe({ result: d.approved ? 'approved' : 'denied' }, Number(process.hrtime.bigint() - started) / 1e9);
       ctx.progress({ phase: 'decided', message: d.reason, approved: d.approved, proposalId });
       return {
