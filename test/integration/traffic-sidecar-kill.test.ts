@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto';
+import type { EnvironmentName, Team } from '../../catalog/teams-file';
+import { createPgStore, type PgStore } from '../../agent/src/store';
+import { createTestDatabase, type TestDatabase } from '../support/database';
+import { freeTeamPorts, startBackend, type Backend } from '../support/backends';
+import { startHaproxy, type HaproxyProcess } from '../support/haproxy-process';
+import { testTeam } from '../support/haproxy-teams';
+import { RpcClient } from '../support/sidecar-process-rpc';
+import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
+
+jest.setTimeout(60_000);
+
+/**
+ * kill -9 of the real jenkins-sidecar process at several phases of a switch,
+ * then a restart with the same instance id: traffic ends all on one side,
+ * consistent with environment_state; the operation is not left running; the
+ * caller's lock is free once its TTL passed; the audit says what happened.
+ */
+let db: TestDatabase;
+let store: PgStore;
+let hap: HaproxyProcess;
+let team: Team;
+let blue: Backend;
+let green: Backend;
+const instanceId = `kill-${randomBytes(3).toString('hex')}`;
+const running: SidecarProcess[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase('trafkill');
+  store = await createPgStore({ connectionString: db.url, instanceId: 'observer' });
+  const ports = await freeTeamPorts();
+  team = testTeam({ prefix: 'tk', ...ports });
+  blue = await startBackend(team.environments.blue.web_port, 'blue');
+  green = await startBackend(team.environments.green.web_port, 'green');
+  hap = await startHaproxy([team]);
+});
+
+afterAll(async () => {
+  for (const sc of running) if (!sc.exited()) await sc.stop(3000).catch(() => undefined);
+  await hap?.stop();
+  await blue?.close();
+  await green?.close();
+  await store?.close();
+  await db?.drop();
+});
+
+async function startSidecar(): Promise<SidecarProcess> {
+  const sc = await startSidecarProcess({
+    databaseUrl: db.url,
+    instanceId,
+    tokens: [{ id: 'ops', teams: ['*'] }],
+    teamsYaml: ['jenkins_teams:', `  - team_name: ${team.team_name}`, `    web_port: ${team.web_port}`, `    agent_port: ${team.agent_port}`].join('\n'),
+    env: { SIDECAR_HAPROXY_SOCKET: hap.socketPath },
+  });
+  running.push(sc);
+  return sc;
+}
+
+async function liveWeights(): Promise<{ blue: number; green: number }> {
+  const stats = (await hap.runtime.showStat()).filter((s) => s.backend === team.haproxy_backend);
+  return { blue: stats.find((s) => s.server === team.environments.blue.server)!.weight, green: stats.find((s) => s.server === team.environments.green.server)!.weight };
+}
+
+it.each(['step-5', 'step-50', 'drain'])('kill -9 at %s, restart: traffic on one side, consistent with environment_state', async (killPhase) => {
+  const sc = await startSidecar();
+  const client = await RpcClient.connect(sc.rpcUrl, sc.secrets.ops);
+  const state = await store.environments.ensure(team.team_name, 'blue');
+  const target: EnvironmentName = state.active === 'blue' ? 'green' : 'blue';
+  const lock = await client.call('lock.acquire', { team: team.team_name, operation: 'blue_green_switch', ttlSec: 3, waitSec: 10 });
+  expect(lock.error).toBeUndefined();
+  const token = (lock.result as { token: number }).token;
+  // Sent without waiting: its answer never comes (the process dies); progress arrives as notifications.
+  const params = { team: team.team_name, target, validationSec: 1, sampleIntervalMs: 200, minSamples: 0, lockToken: token, drainTimeoutSec: 1 };
+  client.ws.send(JSON.stringify({ jsonrpc: '2.0', id: client.takeId(), method: 'traffic.switch', params }));
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline && !client.notifications.some((n) => (n.params as { phase?: string })?.phase === killPhase)) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  expect(client.notifications.some((n) => (n.params as { phase?: string })?.phase === killPhase)).toBe(true);
+  await sc.kill();
+  client.ws.terminate();
+  const atKill = await liveWeights();
+
+  const restarted = await startSidecar(); // recovery runs before it listens
+  const live = await liveWeights();
+  const after = await store.environments.get(team.team_name);
+  process.stdout.write(`killed at ${killPhase}: HAProxy ${JSON.stringify(atKill)} at the kill, ${JSON.stringify(live)} after restart; active ${after?.active}\n`);
+  expect([100, 0]).toContain(live.blue);
+  expect(live.blue + live.green).toBe(100);
+  expect(after?.weights).toEqual(live);
+  expect(live[after!.active]).toBe(100);
+  const ops = await store.journal.list({ team: team.team_name, limit: 5 });
+  const sw = ops.find((o) => o.type === 'traffic.switch');
+  expect(sw?.status).not.toBe('running');
+  const audit = await store.audit.list({ team: team.team_name, operationType: 'traffic.switch', limit: 1 });
+  expect(audit[0]?.metadata).toMatchObject({ recovered: true });
+  // The dead build's lock is free once its TTL passed.
+  const c2 = await RpcClient.connect(restarted.rpcUrl, restarted.secrets.ops);
+  const next = await c2.call('lock.acquire', { team: team.team_name, operation: 'blue_green_switch', ttlSec: 5, waitSec: 10, owner: 'next-build' }, 20_000);
+  expect(next.result).toMatchObject({ holder: 'next-build' });
+  await c2.call('lock.release', { team: team.team_name, operation: 'blue_green_switch', owner: 'next-build' });
+  await c2.close();
+  await restarted.stop(5000);
+  // A drained-and-maint old side must be usable by the next switch: let its checks settle.
+  await new Promise((r) => setTimeout(r, 300));
+});
