@@ -1,16 +1,16 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseTeamsDocument, type Team } from '../../catalog/teams-file';
 import { renderSeedJob } from '../../library-gen/src/render/team-files';
+import { HARNESS_DIR, runScenarios } from '../groovy/harness-runner';
 
-// Real Groovy 2.4 (Jenkins's own version): `groovyc` is the syntax gate for the generated
-// seed job and for the Pipeline script it embeds. Job DSL and Pipeline steps are resolved
-// at run time, so this proves the files parse and compile as Groovy 2.4, not that Jenkins
-// accepts every call; the calls used are listed in the Job DSL API (folder, pipelineJob,
-// logRotator, properties.disableConcurrentBuilds, definition.cps.script/sandbox, queue).
+// Real Groovy 2.4 (Jenkins's own version). The generated seed job runs in the Groovy harness's
+// Job DSL emulation (test/groovy, limited to methods the real plugin has) and produces the
+// expected job tree; `groovyc` is also the syntax gate for the Pipeline script it embeds, whose
+// steps (node, git, jobDsl) only a real Jenkins resolves.
 const exec = promisify(execFile);
 const JAVA_HOME = '/usr/lib/jvm/java-17-openjdk-amd64';
 let dir: string;
@@ -63,3 +63,47 @@ test('groovyc rejects a broken seed (the gate is real)', async () => {
   writeFileSync(broken, renderSeedJob(team([])).replace("folder('", "folder(('"));
   await expect(groovyc([broken], join(dir, 'broken'))).rejects.toMatchObject({ stderr: expect.stringContaining('unexpected') });
 }, 60_000);
+
+/** The harness emulates the Job DSL API; until it has queue() (DslFactory, "Queue" in the Job DSL
+ * commands reference) a script-level stand-in checks the queued job was declared. */
+function withQueueShim(seed: string): string {
+  const emulation = readFileSync(join(HARNESS_DIR, 'jsm', 'harness', 'JobDsl.groovy'), 'utf8');
+  if (/\bqueue\(/.test(emulation)) return seed;
+  const shim = [
+    'void queue(String jobName) {',
+    "    if (!binding.getVariable('__jobdsl').items.any { it.fullName == jobName }) {",
+    '        throw new IllegalStateException("queue: unknown job " + jobName)',
+    '    }',
+    '}',
+  ].join('\n');
+  return `${shim}\n${seed}`;
+}
+
+test('seedJob.groovy runs in the Job DSL harness: team folders, then the sandboxed seed Pipeline that applies jobdsl/ for the team', async () => {
+  const t = team(['    shared_library:', '      scm_url: https://git.example.com/jsm.git']);
+  const name = t.team_name;
+  const [ok, missingFolder] = await runScenarios(
+    null,
+    [
+      { name: 'seed job', kind: 'jobdsl', script: withQueueShim(renderSeedJob(t)) },
+      // The emulation is strict: a job under a folder nobody declared fails, as in Jenkins.
+      { name: 'seed job without its folders', kind: 'jobdsl', script: withQueueShim(renderSeedJob(t).replace(/^folder\([\s\S]*?\n}\n/gm, '')) },
+    ],
+    join(dir, 'harness'),
+  );
+  expect(ok.error ?? null).toBeNull();
+  expect(ok.result).toBe('SUCCESS');
+  const jobs = (ok.jobs ?? []) as Array<Record<string, unknown> & { definition?: { cps?: { script: string; sandbox: boolean } } }>;
+  expect(jobs.map((j) => [j.type, j.fullName])).toEqual([
+    ['folder', name],
+    ['folder', `${name}/Infrastructure`],
+    ['pipelineJob', `${name}/Infrastructure/Seed-Job`],
+  ]);
+  const seed = jobs[2];
+  expect(seed.properties).toMatchObject({ disableConcurrentBuilds: true });
+  expect(seed.definition?.cps?.sandbox).toBe(true);
+  expect(seed.definition?.cps?.script).toContain("jobDsl(targets: 'jobdsl/*.groovy'");
+  expect(seed.definition?.cps?.script).toContain(`additionalParameters: [JENKINS_TEAM: '${name}']`);
+  expect(missingFolder.result).toBe('FAILURE');
+  expect(missingFolder.error).toContain('unknown parent path');
+}, 120_000);
