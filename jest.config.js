@@ -2,6 +2,8 @@
 // haproxy, Docker, Groovy). `npm test` runs both; see scripts/test.mjs.
 const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: { warnOnly: false } }];
 module.exports = {
+  // Per-project testTimeout is not applied by jest 30; set it here for everyone.
+  testTimeout: 120000,
   projects: [
     {
       displayName: 'unit',
