@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Team } from '../../catalog/teams-file';
 import { HaproxyRuntime } from '../../agent/src/haproxy/runtime-api';
+import { saveServerState } from '../../agent/src/haproxy/server-state-file';
 import { freePort } from '../../agent/src/db/embedded-postgres';
 import { renderHaproxyConfig, type HaproxyRenderOptions } from '../../library-gen/src/render/haproxy-config';
 
@@ -78,7 +79,7 @@ export async function startHaproxy(teams: Team[], extra: Partial<HaproxyRenderOp
     child,
     log: () => logText,
     async reload(more = {}, saveState = true) {
-      if (saveState) writeFileSync(stateFile, await runtime.send('show servers state'));
+      if (saveState) await saveServerState(runtime, stateFile);
       writeFileSync(cfgPath, render(more));
       child.kill('SIGUSR2');
       // The new worker owns the socket once it answers with the new process's uptime.
