@@ -253,3 +253,33 @@ it('halts an in-flight switch on an emergency rollback, whatever its step', asyn
   const op = await store.journal.get(out.result.halted!);
   expect(op?.status).toBe('aborted');
 });
+
+it('holds at a step when configured, says so, then rolls back at the hold bound', async () => {
+  const token = await lockToken();
+  const messages: string[] = [];
+  const err = await rejection(runSwitch({ target: 'green', lockToken: token, maxWindowSec: 1, onInsufficientSamples: 'hold', holdSec: 1 }, (e) => messages.push(e.message)));
+  expect(err.code).toBe('TIMEOUT');
+  expect(messages.some((m) => /holding at 5%/.test(m))).toBe(true);
+  expect(await liveWeights()).toEqual({ blue: 100, green: 0 });
+});
+
+it('refuses to start while the target is not UP and moves no traffic', async () => {
+  const token = await lockToken();
+  await green.close();
+  try {
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const s = (await hap.runtime.showStat()).find((x) => x.backend === team.haproxy_backend && x.server === team.environments.green.server);
+      if (s?.status.startsWith('DOWN')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const err = await rejection(runSwitch({ target: 'green', lockToken: token, readyTimeoutSec: 1 }));
+    expect(err.code).toBe('CONFLICT');
+    expect(err.message).toMatch(/No traffic was moved/);
+    expect(await liveWeights()).toEqual({ blue: 100, green: 0 });
+    const op = (await store.journal.list({ team: team.team_name, limit: 1 }))[0];
+    expect(op.steps.filter((s) => s.name === 'weights')).toHaveLength(0);
+  } finally {
+    green = await startBackend(team.environments.green.web_port, 'green');
+  }
+});
