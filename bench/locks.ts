@@ -1,0 +1,148 @@
+/**
+ * Lock acquire+release pairs per second through the full path (a persistent
+ * WebSocket JSON-RPC client → sidecar process → PostgreSQL, audit included)
+ * beside raw `pg_advisory_lock`/`pg_advisory_unlock` pairs on the same database
+ * in the same run, and the sidecar's resident memory. Bounded in count and time.
+ *
+ *   npm run build && node build/bench/locks.js [pairs]
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { freePort, startEmbeddedPostgres } from '../agent/src/db/embedded-postgres';
+import { RpcConnection } from '../agent/src/rpc/client';
+import { createPgStore } from '../agent/src/store';
+import { sha256Hex } from '../agent/src/rpc/token-auth';
+
+const PAIRS = Math.max(10, Math.min(100_000, Number(process.argv[2] ?? 2_000)));
+const TIME_LIMIT_MS = 20_000;
+const SIDECAR = join(__dirname, '..', 'agent', 'src', 'bin', 'jenkins-sidecar.js');
+
+function rssMiB(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  return line ? Number(line.replace(/\D+/g, '')) / 1024 : NaN;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'jsm-bench-locks-'));
+  chmodSync(dir, 0o711); // the embedded PostgreSQL runs as `postgres` when we are root
+  const pg = await startEmbeddedPostgres({ dataDir: join(dir, 'pg') });
+  const secret = `bench_${randomBytes(16).toString('hex')}`;
+  writeFileSync(join(dir, 'tokens.yml'), `tokens:\n  - id: bench\n    sha256: ${sha256Hex(secret)}\n    teams: ["*"]\n`, { mode: 0o600 });
+  const port = await freePort();
+  const child = spawn(process.execPath, [SIDECAR], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: dir,
+      SIDECAR_LISTEN: `127.0.0.1:${port}`,
+      SIDECAR_DATABASE_URL: pg.url,
+      SIDECAR_DATA_DIR: join(dir, 'data'),
+      SIDECAR_TOKENS_FILE: join(dir, 'tokens.yml'),
+      SIDECAR_INSTANCE_ID: 'bench-locks',
+      SIDECAR_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+  try {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`sidecar exited: ${stderr}`);
+      if (Date.now() > deadline) throw new Error(`sidecar not healthy after 60 s: ${stderr}`);
+      try {
+        if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) break;
+      } catch {
+        // not yet
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const rssIdle = rssMiB(child.pid!);
+
+    // Full path: one persistent WebSocket, sequential acquire+release pairs.
+    const rpc = await RpcConnection.open(`ws://127.0.0.1:${port}/rpc`, secret);
+    for (let i = 0; i < 20; i++) {
+      await rpc.call('lock.acquire', { team: 'bench', operation: 'warmup', ttlSec: 60 });
+      await rpc.call('lock.release', { team: 'bench', operation: 'warmup' });
+    }
+    let rpcPairs = 0;
+    const t0 = process.hrtime.bigint();
+    const stopAt = Date.now() + TIME_LIMIT_MS;
+    while (rpcPairs < PAIRS && Date.now() < stopAt) {
+      const got = await rpc.call('lock.acquire', { team: 'bench', operation: 'blue_green_switch', ttlSec: 60 });
+      if (!got.ok) throw new Error(`lock.acquire failed: ${got.error.message}`);
+      const rel = await rpc.call('lock.release', { team: 'bench', operation: 'blue_green_switch', token: (got.result as { token: number }).token });
+      if (!rel.ok) throw new Error(`lock.release failed: ${rel.error.message}`);
+      rpcPairs++;
+    }
+    const rpcSec = Number(process.hrtime.bigint() - t0) / 1e9;
+    const rssAfter = rssMiB(child.pid!);
+    await rpc.close();
+
+    // Baseline: the cheapest lock PostgreSQL has, on the same server and database, same client count.
+    const pgClient = new Client({ connectionString: pg.url });
+    await pgClient.connect();
+    let pgPairs = 0;
+    const t1 = process.hrtime.bigint();
+    const stopAt2 = Date.now() + TIME_LIMIT_MS;
+    while (pgPairs < PAIRS && Date.now() < stopAt2) {
+      await pgClient.query('SELECT pg_advisory_lock($1::bigint)', [42]);
+      await pgClient.query('SELECT pg_advisory_unlock($1::bigint)', [42]);
+      pgPairs++;
+    }
+    const pgSec = Number(process.hrtime.bigint() - t1) / 1e9;
+    await pgClient.end();
+
+    // Context: the same store calls in-process (no WebSocket, no audit), to show where the time goes.
+    const store = await createPgStore({ connectionString: pg.url, instanceId: 'bench-direct', poolMax: 2 });
+    const actor = { tokenId: 'bench', instanceId: 'bench-direct' };
+    let storePairs = 0;
+    const t2 = process.hrtime.bigint();
+    const stopAt3 = Date.now() + TIME_LIMIT_MS;
+    while (storePairs < PAIRS && Date.now() < stopAt3) {
+      const g = await store.locks.acquire({ team: 'bench', operation: 'direct', ttlSec: 60, waitSec: 0, owner: 'bench', actor });
+      await store.locks.release({ team: 'bench', operation: 'direct', token: g.token, owner: 'bench', actor });
+      storePairs++;
+    }
+    const storeSec = Number(process.hrtime.bigint() - t2) / 1e9;
+    await store.close();
+    console.log(`store calls in-process (no transport, no audit):                               ${storePairs} pairs in ${storeSec.toFixed(2)} s = ${(storePairs / storeSec).toFixed(0)} pairs/s`);
+
+    const ours = rpcPairs / rpcSec;
+    const baseline = pgPairs / pgSec;
+    console.log(`lock acquire+release pairs through the sidecar (ws JSON-RPC, persistent client): ${rpcPairs} pairs in ${rpcSec.toFixed(2)} s = ${ours.toFixed(0)} pairs/s (${((rpcSec / rpcPairs) * 1000).toFixed(2)} ms/pair)`);
+    console.log(`raw pg_advisory_lock/unlock pairs on the same database:                        ${pgPairs} pairs in ${pgSec.toFixed(2)} s = ${baseline.toFixed(0)} pairs/s`);
+    console.log(`sidecar RSS: ${rssIdle.toFixed(1)} MiB idle, ${rssAfter.toFixed(1)} MiB after the run`);
+    console.log(
+      `BENCH_JSON ${JSON.stringify({
+        rows: [
+          { metric: 'lock acquire+release pairs/s (full path vs pg_advisory_lock)', ours, baseline, unit: 'pairs/s' },
+          { metric: 'lock pairs/s: store in-process (no transport, no audit)', ours: storePairs / storeSec, baseline, unit: 'pairs/s' },
+          { metric: 'sidecar RSS after the run', ours: rssAfter, baseline: rssIdle, unit: 'MiB (baseline: idle)' },
+        ],
+      })}`,
+    );
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => {
+      const t = setTimeout(() => {
+        child.kill('SIGKILL');
+        r(undefined);
+      }, 20_000);
+      child.once('exit', () => {
+        clearTimeout(t);
+        r(undefined);
+      });
+    });
+    await pg.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: Error) => {
+  console.error(`bench/locks: ${err.message}`);
+  process.exit(1);
+});
