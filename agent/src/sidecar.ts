@@ -21,7 +21,7 @@ import { SidecarMetrics } from './metrics/sidecar-metrics';
 import { OperationRunner } from './operations/runner';
 import { Dispatcher, RpcFailure } from './rpc/dispatcher';
 import { registerCoreMethods } from './rpc/methods/core';
-import { defaultBackupRoot, registerEnvironmentMethods } from './rpc/methods/environment';
+import { defaultBackupRoot, registerCoordinatedExecution, registerEnvironmentMethods } from './rpc/methods/environment';
 import { startSidecarBackups } from './backup/sidecar-backups';
 import { registerTrafficMethods } from './rpc/methods/traffic';
 import { HaproxyRuntime, unconfiguredHaproxy } from './haproxy/runtime-api';
@@ -223,6 +223,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
     const haproxyDriver = config.haproxySocket ? new HaproxyRuntime(config.haproxySocket) : unconfiguredHaproxy();
     const traffic: TrafficDeps = { store, haproxy: haproxyDriver, teamConfig: (t) => teams.find(t), containerMetrics: dockerContainerMetrics(docker), inFlight: new InFlightSwitches(), log };
     registerTrafficMethods(registry, { runner, teams, traffic });
+    registerCoordinatedExecution(registry, { store, runner, teams, docker, backupRoot: defaultBackupRoot(config.dataDir), traffic });
     let reconciler: { stop(): Promise<void> } | null = null;
     if (config.haproxySocket) {
       for (const a of await recoverTrafficOperations(traffic, config.instanceId, clock)) log.warn('recovered an unfinished traffic operation', { ...a });

@@ -61,6 +61,23 @@ export const backupCreateParams = z.object({ team: teamParam, environment: envir
 export const backupListParams = z.object({ team: teamParam }).strict();
 export const backupRestoreParams = z.object({ team: teamParam, backupId: BACKUP_ID_PARAM, environment: environmentParam }).strict();
 
+export const COORDINATED_OPERATIONS = ['version_upgrade', 'plugin_update', 'configuration_change'] as const;
+export const coordinationExecuteParams = z
+  .object({
+    team: teamParam.optional(),
+    scope: z.enum(['team', 'all']).default('team'),
+    operation: z.enum(COORDINATED_OPERATIONS),
+    details: z.record(z.string(), z.unknown()).default({}),
+    /** The image to roll out (else details.image, else the team's image rebuilt under its tag). */
+    image: imageParam.optional(),
+    /** false: stop after deploy, migrate and validate of the idle side (traffic stays). */
+    switchTraffic: z.boolean().default(true),
+    timeoutSec: z.number().int().min(1).max(7_200).default(600),
+    validationSec: z.number().int().min(1).max(3_600).default(60),
+  })
+  .strict()
+  .refine((p) => p.scope === 'all' || p.team !== undefined, { message: "team is required unless scope is 'all'", path: ['team'] });
+
 export const ENVIRONMENT_METHODS: MethodSpec[] = [
   defineMethod({
     name: 'environment.deploy',
@@ -143,6 +160,19 @@ export const ENVIRONMENT_METHODS: MethodSpec[] = [
     summary: "Verify a backup against its manifest and write it into an environment's volume (not the side that carries traffic); a running controller is reloaded.",
     params: backupRestoreParams,
     result: { restored: 'true', backupId: 'the backup', environment: 'where it went', files: 'files restored', reloaded: 'whether a running controller was reloaded', volume: 'the volume written' },
+    mutating: true,
+    scope: 'team',
+    long: true,
+  }),
+  defineMethod({
+    name: 'coordination.execute',
+    summary: "Roll an infrastructure operation out team by team (Pipeline B): deploy the idle side from the image, migrate, validate, then traffic.switch; the first failing team stops the rollout. scope 'all' needs an ops token.",
+    params: coordinationExecuteParams,
+    result: {
+      operation: 'the operation',
+      status: 'succeeded (a failure is an error whose data.outcomes lists every team)',
+      outcomes: 'list of {team, status (succeeded|failed|skipped), from, to, image, jobs, validated, switched, error}',
+    },
     mutating: true,
     scope: 'team',
     long: true,

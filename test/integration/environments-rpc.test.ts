@@ -89,3 +89,10 @@ test('rpc.discover lists the environment methods', async () => {
   const names = JSON.stringify(d);
   for (const m of ['environment.deploy', 'environment.stop', 'environment.validate', 'state.migrate', 'backup.create', 'backup.list', 'backup.restore']) expect(names).toContain(m);
 });
+
+test("coordination.execute: scope 'all' needs an ops token; scope 'team' needs a team", async () => {
+  const all = await rpc.call('coordination.execute', { scope: 'all', operation: 'plugin_update', details: { text: 'x' } });
+  expect(all).toMatchObject({ ok: false, error: { data: { code: 'FORBIDDEN' } } });
+  const noTeam = await rpc.call('coordination.execute', { operation: 'plugin_update' });
+  expect(noTeam).toMatchObject({ ok: false, error: { code: -32602 } });
+});

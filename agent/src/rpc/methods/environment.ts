@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import {
   ENVIRONMENT_METHODS,
   type backupCreateParams,
+  type coordinationExecuteParams,
   type backupRestoreParams,
   type environmentDeployParams,
   type environmentStopParams,
@@ -19,7 +20,11 @@ import { teamJenkinsClientFactory, type JenkinsClientFactory } from '../../envir
 import { deployEnvironment, stopEnvironment, type EnvironmentDeps } from '../../environments/deploy';
 import { migrateState } from '../../environments/migrate';
 import { validateEnvironment } from '../../environments/validate';
+import { executeCoordinated } from '../../environments/coordinated-rollout';
+import { SidecarError } from '../../errors/sidecar-error';
 import type { OperationRunner } from '../../operations/runner';
+import type { TrafficDeps } from '../../traffic/switch';
+import { isOps } from '../principal';
 import type { Store } from '../../store/contract';
 import { specNamed, type MethodRegistry } from '../registry';
 import { runMaybeJournaled } from './core';
@@ -108,5 +113,32 @@ export function registerEnvironmentMethods(registry: MethodRegistry, deps: Envir
     const params = p as z.output<typeof backupRestoreParams>;
     const team = resolveTeam(teams, params.team);
     return runMaybeJournaled(runner, call, { team: params.team, params, alwaysJournal: true }, (ctx) => restoreBackup(backupDeps, team, params, ctx), never);
+  });
+}
+
+/**
+ * coordination.execute needs the traffic driver, built after these methods in
+ * sidecar.ts: registered on its own once TrafficDeps exist.
+ */
+export function registerCoordinatedExecution(registry: MethodRegistry, deps: EnvironmentMethodDeps & { traffic?: TrafficDeps }): void {
+  const { store, runner, teams, docker } = deps;
+  const jenkinsFor = deps.jenkinsFor ?? teamJenkinsClientFactory();
+  registry.register(spec('coordination.execute'), async (p, call) => {
+    const params = p as z.output<typeof coordinationExecuteParams>;
+    let targets: Team[];
+    if (params.scope === 'all') {
+      if (!isOps(call.principal)) throw new SidecarError('FORBIDDEN', `coordination.execute with scope 'all' needs an ops token (teams ["*"]); token ${call.principal.tokenId} may only act on ${call.principal.teams.join(', ')}`, {});
+      targets = teams.list();
+      if (!targets.length) throw new SidecarError('NOT_FOUND', "scope 'all' needs a teams file (SIDECAR_TEAMS_FILE) listing the teams", {});
+    } else {
+      targets = [resolveTeam(teams, params.team as string)];
+    }
+    return runMaybeJournaled(
+      runner,
+      call,
+      { team: params.team ?? null, params, alwaysJournal: true },
+      (ctx) => executeCoordinated({ docker, store, jenkinsFor, networking: deps.networking ?? DEFAULT_NETWORKING, traffic: deps.traffic, journal: store.journal }, targets, params, ctx),
+      never,
+    );
   });
 }

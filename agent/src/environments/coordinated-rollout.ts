@@ -1,0 +1,137 @@
+import type Docker from 'dockerode';
+import { trafficSwitchParams } from '../../../catalog/methods/traffic';
+import type { Team } from '../../../catalog/teams-file';
+import type { NetworkingConfig } from '../docker/container-spec';
+import { isSidecarError, SidecarError } from '../errors/sidecar-error';
+import type { BreakerStore, EnvironmentStateStore, LockStore, OperationContext } from '../store/contract';
+import { breakerNameFor, runTrafficSwitch, type TrafficDeps } from '../traffic/switch';
+import type { JenkinsClientFactory } from './controllers';
+import { deployEnvironment } from './deploy';
+import type { StepJournal } from './journal-step';
+import { report } from './journal-step';
+import { migrateState } from './migrate';
+import { otherEnvironment } from './serving-side';
+import { validateEnvironment } from './validate';
+
+/**
+ * coordination.execute (the seed's Pipeline B, "Coordinated Execution"): an
+ * infrastructure operation (version upgrade, plugin update, configuration
+ * change) rolled out team by team as a blue/green move: deploy the idle side
+ * from the (new) image, migrate configuration into it, validate it, then move
+ * traffic progressively (traffic.switch, with its SLI rollback). The first
+ * team that fails stops the rollout; later teams are skipped. Any failure
+ * after the migration cancels the quiet-down of the side that keeps serving.
+ */
+export interface CoordinatedDeps {
+  docker: Docker;
+  store: { environments: EnvironmentStateStore; locks: LockStore; breakers: BreakerStore };
+  jenkinsFor: JenkinsClientFactory;
+  networking: NetworkingConfig;
+  /** Without it (no HAProxy) the rollout stops after validation unless switchTraffic is false. */
+  traffic?: TrafficDeps;
+  journal?: StepJournal;
+}
+
+export interface CoordinatedParams {
+  operation: 'version_upgrade' | 'plugin_update' | 'configuration_change';
+  details: Record<string, unknown>;
+  /** The image to roll out; default details.image, else the team's image (rebuilt under the same tag). */
+  image?: string;
+  switchTraffic: boolean;
+  timeoutSec: number;
+  validationSec: number;
+}
+
+export interface TeamOutcome {
+  team: string;
+  status: 'succeeded' | 'failed' | 'skipped';
+  from?: string;
+  to?: string;
+  image?: string;
+  jobs?: number;
+  validated?: boolean;
+  switched?: boolean;
+  error?: { code: string; message: string };
+}
+
+const IMAGE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$/;
+
+function imageFor(team: Team, params: CoordinatedParams): string {
+  const fromDetails = typeof params.details.image === 'string' ? params.details.image : undefined;
+  const image = params.image ?? fromDetails ?? team.image;
+  if (!IMAGE_PATTERN.test(image)) throw new SidecarError('CONFLICT', `details.image ${JSON.stringify(image)} is not a Docker image reference`, { image });
+  return image;
+}
+
+async function rolloutTeam(deps: CoordinatedDeps, team: Team, params: CoordinatedParams, ctx: OperationContext): Promise<TeamOutcome> {
+  const name = team.team_name;
+  const state = await deps.store.environments.ensure(name, team.active_environment);
+  const from = state.active;
+  const to = otherEnvironment(from);
+  const image = imageFor(team, params);
+  if (state.weights[to] > 0) {
+    throw new SidecarError('CONFLICT', `${name}/${to} already carries traffic (weights blue=${state.weights.blue} green=${state.weights.green}): a switch is under way or half done; finish or roll it back first`, { team: name });
+  }
+  await deps.store.breakers.admit(breakerNameFor(name));
+  const outcome: TeamOutcome = { team: name, status: 'failed', from, to, image };
+  const label = `${params.operation} of ${name}`;
+  let sourceQuiet = false;
+  try {
+    report(ctx, 'deploy', `${label}: deploying ${name}/${to} from ${image}`, { team: name });
+    await deployEnvironment({ docker: deps.docker, environments: deps.store.environments, jenkinsFor: deps.jenkinsFor, networking: deps.networking, journal: deps.journal }, team, { target: to, image, timeoutSec: params.timeoutSec, replace: true }, ctx);
+    report(ctx, 'migrate', `${label}: migrating configuration ${from} → ${to}`, { team: name });
+    sourceQuiet = true; // from here on a failure must give the serving side its executors back
+    const m = await migrateState({ docker: deps.docker, jenkinsFor: deps.jenkinsFor, journal: deps.journal }, team, { source: from, target: to, timeoutSec: params.timeoutSec, callerBuild: ctx.actor.build }, ctx);
+    outcome.jobs = m.jobs;
+    const v = await validateEnvironment({ docker: deps.docker, jenkinsFor: deps.jenkinsFor, environments: deps.store.environments }, team, { environment: to, source: from }, ctx);
+    outcome.validated = v.passed;
+    if (!v.passed) {
+      const failed = v.checks.filter((c) => !c.passed);
+      throw new SidecarError('CONFLICT', `${label}: ${name}/${to} failed validation (${failed.map((c) => `${c.name}: ${c.reason}`).join('; ')}); traffic stays on ${from}`, { checks: v.checks });
+    }
+    if (!params.switchTraffic) {
+      outcome.switched = false;
+    } else {
+      if (!deps.traffic) throw new SidecarError('DEPENDENCY_DOWN', `${label}: no HAProxy Runtime API is configured (SIDECAR_HAPROXY_SOCKET), so traffic cannot move to ${to}; pass switchTraffic:false to stop after validation`, {});
+      const owner = `coordination.execute:${ctx.operation.id}`;
+      const grant = await deps.store.locks.acquire({ team: name, operation: 'blue_green_switch', ttlSec: Math.max(600, params.timeoutSec * 2), waitSec: 0, owner, actor: ctx.actor });
+      try {
+        report(ctx, 'switch', `${label}: moving traffic ${from} → ${to}`, { team: name });
+        await runTrafficSwitch(deps.traffic, trafficSwitchParams.parse({ team: name, target: to, lockToken: grant.token, validationSec: params.validationSec }), ctx);
+      } finally {
+        await deps.store.locks.release({ team: name, operation: 'blue_green_switch', token: grant.token, owner, actor: ctx.actor }).catch(() => undefined);
+      }
+      outcome.switched = true;
+      sourceQuiet = false; // the old side no longer serves: it may stay quiet
+    }
+    if (!params.switchTraffic && sourceQuiet) {
+      await deps.jenkinsFor(team, from).cancelQuietDown();
+      sourceQuiet = false;
+    }
+    outcome.status = 'succeeded';
+    return outcome;
+  } catch (err) {
+    if (sourceQuiet) await deps.jenkinsFor(team, from).cancelQuietDown().catch(() => undefined);
+    // traffic.switch keeps the breaker's books itself; earlier stages count here.
+    if (!isSidecarError(err) || (err.code !== 'SLI_BREACH' && err.code !== 'BREAKER_OPEN')) {
+      await deps.store.breakers.recordFailure(breakerNameFor(name), (err as Error).message).catch(() => undefined);
+    }
+    throw Object.assign(err as Error, { outcome });
+  }
+}
+
+export async function executeCoordinated(deps: CoordinatedDeps, teams: Team[], params: CoordinatedParams, ctx: OperationContext): Promise<{ operation: string; status: 'succeeded'; outcomes: TeamOutcome[] }> {
+  const outcomes: TeamOutcome[] = [];
+  for (let i = 0; i < teams.length; i++) {
+    const team = teams[i];
+    try {
+      outcomes.push(await rolloutTeam(deps, team, params, ctx));
+    } catch (err) {
+      const code = isSidecarError(err) ? err.code : 'DEPENDENCY_DOWN';
+      const failed: TeamOutcome = { ...((err as { outcome?: TeamOutcome }).outcome ?? { team: team.team_name }), status: 'failed', error: { code, message: (err as Error).message } };
+      outcomes.push(failed, ...teams.slice(i + 1).map((t) => ({ team: t.team_name, status: 'skipped' as const })));
+      throw new SidecarError(code, `${params.operation} failed on team ${team.team_name}${teams.length > 1 ? ` (${i} team(s) done, ${teams.length - i - 1} skipped)` : ''}: ${(err as Error).message}`, { outcomes }, { cause: err });
+    }
+  }
+  return { operation: params.operation, status: 'succeeded', outcomes };
+}
