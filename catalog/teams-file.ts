@@ -36,7 +36,7 @@ const selfManagementConfig = z
       .max(500)
       .regex(/^(https?|ssh|git|file):\/\/[A-Za-z0-9._~:/@%+-]+$|^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~/+-]+$/, 'expected a git URL (https://, ssh://, git://, file:// or user@host:path)')
       .default('file:///var/lib/jenkins-selfmanage/library.git'),
-    pipelines_branch: z.string().regex(/^[A-Za-z0-9._\/-]{1,100}$/, 'expected a branch name').default('main'),
+    pipelines_branch: z.string().regex(/^[A-Za-z0-9._/-]{1,100}$/, 'expected a branch name').default('main'),
     pipelines_credentials_id: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/).optional(),
   })
   .strict();
@@ -202,7 +202,7 @@ export interface Team {
   /** Plugin pins and extra plugins (short name -> version or `latest`), merged over the defaults. */
   plugins: Record<string, string>;
   /** The generated library as Jenkins loads it; URL, version and credentials default to self_management_config's pipelines_* (the same repository). */
-  shared_library: { name: string; scm_url: string | undefined; default_version: string; credentials_id: string | undefined; library_path: string };
+  shared_library: { name: string; scm_url: string; default_version: string; credentials_id: string | undefined; library_path: string };
   /** Docker cloud endpoint and the enabled agent types, labels resolved. */
   dynamic_agents: { docker_host: string; agents: TeamAgent[] };
   jenkins_configuration: z.output<typeof jenkinsConfigurationSchema>;
@@ -267,14 +267,12 @@ function normalise(t: z.output<typeof teamSchema>): Team {
  * self-management jobs also read (self_management_config.pipelines_*): unless the
  * teams file says otherwise, register the library from there.
  */
-function resolveSharedLibrary(lib: z.output<typeof sharedLibrarySchema>, smc: object): Team['shared_library'] {
-  const repo: Record<string, unknown> = { ...smc };
-  const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+function resolveSharedLibrary(lib: z.output<typeof sharedLibrarySchema>, smc: z.output<typeof selfManagementConfig>): Team['shared_library'] {
   return {
     name: lib.name,
-    scm_url: lib.scm_url ?? text(repo.pipelines_repository),
-    default_version: lib.default_version ?? text(repo.pipelines_branch) ?? 'main',
-    credentials_id: lib.credentials_id ?? text(repo.pipelines_credentials_id),
+    scm_url: lib.scm_url ?? smc.pipelines_repository,
+    default_version: lib.default_version ?? smc.pipelines_branch,
+    credentials_id: lib.credentials_id ?? smc.pipelines_credentials_id,
     library_path: lib.library_path,
   };
 }

@@ -38,7 +38,7 @@ test('seedJob.groovy and its embedded Pipeline script compile with groovyc (Groo
   const variants = {
     // Library URL and credentials from the teams file, seed job on an agent.
     agent: renderSeedJob(team(['    shared_library:', '      scm_url: git@git.example.com:ops/jsm.git', '      credentials_id: git-ssh'])),
-    // No URL anywhere: the Pipeline reads it from the controller environment; seed on the controller.
+    // Library from self_management_config.pipelines_repository (a file:// URL by default); seed on the controller.
     controller: renderSeedJob(team(['    jenkins_configuration:', '      controller_executors: 1', '      dynamic_agents: false'])),
   };
   const files: string[] = [];

@@ -50,3 +50,14 @@ describe('teams file: per-team Jenkins configuration fields', () => {
     expect(errors).toEqual(['teams.yml: team devops: field dynamic_agents.python_agents.labels: label devops-maven is already used by maven_agents']);
   });
 });
+
+describe('teams file: the shared library defaults to the repository of the generated output', () => {
+  it("takes URL, branch and credentials from self_management_config.pipelines_* unless shared_library says otherwise", () => {
+    const smc = ['    self_management_config:', '      pipelines_repository: ssh://git@git.example.com/ops/jsm.git', '      pipelines_branch: release', '      pipelines_credentials_id: git-ssh'];
+    const a = parseTeamsDocument(doc(smc), 'teams.yml');
+    expect(a.errors).toEqual([]);
+    expect(a.teams[0].shared_library).toEqual({ name: 'jenkins-selfmanage', scm_url: 'ssh://git@git.example.com/ops/jsm.git', default_version: 'release', credentials_id: 'git-ssh', library_path: 'library/' });
+    const b = parseTeamsDocument(doc([...smc, '    shared_library:', '      scm_url: https://other.example.com/lib.git', '      default_version: v2']), 'teams.yml');
+    expect(b.teams[0].shared_library).toMatchObject({ scm_url: 'https://other.example.com/lib.git', default_version: 'v2', credentials_id: 'git-ssh' });
+  });
+});

@@ -1,7 +1,7 @@
 import type { Team } from '../../../catalog/teams-file';
-import { renderJenkinsYaml, seedJobLabel, LIBRARY_URL_VARIABLE } from './team-jcasc';
+import { renderJenkinsYaml, seedJobLabel } from './team-jcasc';
 import { renderPluginsTxt } from './team-plugins';
-import { groovySingleQuoted, renderTeamTemplate } from './team-templates';
+import { renderTeamTemplate } from './team-templates';
 
 /**
  * One configuration per team (seed: "Blue-Green Architecture Simplification"):
@@ -14,8 +14,6 @@ export interface TeamRenderContext {
   teamsDir?: string;
   /** Job DSL scripts the seed job applies, relative to the library repository root (default `jobdsl/*.groovy`). */
   jobDslTargets?: string;
-  /** Library SCM URL for teams whose teams-file entry names none. */
-  libraryScmUrl?: string;
   /** Where the image keeps jenkins.yaml and seedJob.groovy (default /usr/share/jenkins/casc). */
   cascDir?: string;
 }
@@ -27,18 +25,17 @@ export const TEAM_FILE_NAMES = ['Dockerfile', 'jenkins.yaml', 'plugins.txt', 'se
 const CASC_DIR_PATTERN = /^\/[A-Za-z0-9_./-]{1,200}[^/]$/;
 const TARGETS_PATTERN = /^[A-Za-z0-9_.*/-]{1,200}$/;
 
-function resolveContext(ctx: TeamRenderContext): Required<Omit<TeamRenderContext, 'libraryScmUrl'>> & { libraryScmUrl?: string } {
+function resolveContext(ctx: TeamRenderContext): Required<TeamRenderContext> {
   const cascDir = ctx.cascDir ?? DEFAULT_CASC_DIR;
   const jobDslTargets = ctx.jobDslTargets ?? DEFAULT_JOBDSL_TARGETS;
   if (!CASC_DIR_PATTERN.test(cascDir)) throw new TypeError(`renderTeamFiles: cascDir ${JSON.stringify(cascDir)} must be an absolute path without trailing /`);
   if (!TARGETS_PATTERN.test(jobDslTargets)) throw new TypeError(`renderTeamFiles: jobDslTargets ${JSON.stringify(jobDslTargets)} must be a relative path or glob`);
-  return { teamsDir: (ctx.teamsDir ?? 'teams').replace(/\/+$/, ''), jobDslTargets, cascDir, libraryScmUrl: ctx.libraryScmUrl };
+  return { teamsDir: (ctx.teamsDir ?? 'teams').replace(/\/+$/, ''), jobDslTargets, cascDir };
 }
 
 export function renderSeedJob(team: Team, ctx: TeamRenderContext = {}): string {
   const c = resolveContext(ctx);
   const lib = team.shared_library;
-  const url = lib.scm_url ?? c.libraryScmUrl;
   const infraFolder = `${team.team_name}/Infrastructure`;
   return renderTeamTemplate('seedJob.groovy.hbs', {
     team: team.team_name,
@@ -47,8 +44,7 @@ export function renderSeedJob(team: Team, ctx: TeamRenderContext = {}): string {
     seedJobName: `${infraFolder}/Seed-Job`,
     seedDescription: `Applies the Job DSL of the ${lib.name} library (${c.jobDslTargets}) for team ${team.team_name}. Created by configuration as code at start.`,
     seedLabel: seedJobLabel(team),
-    // Without a URL in the teams file or the context, the controller's environment supplies it.
-    scmUrlGroovy: url ? groovySingleQuoted(url) : `env.${LIBRARY_URL_VARIABLE}`,
+    scmUrl: lib.scm_url,
     libraryVersion: lib.default_version,
     credentialsId: lib.credentials_id ?? '',
     jobDslTargets: c.jobDslTargets,
@@ -57,8 +53,7 @@ export function renderSeedJob(team: Team, ctx: TeamRenderContext = {}): string {
 
 export function renderDockerfile(team: Team, ctx: TeamRenderContext = {}): string {
   const c = resolveContext(ctx);
-  const url = team.shared_library.scm_url ?? c.libraryScmUrl ?? '';
-  const localRepository = url.startsWith('file://');
+  const localRepository = team.shared_library.scm_url.startsWith('file://');
   const javaOpts = ['-Djenkins.install.runSetupWizard=false', ...(localRepository ? ['-Dhudson.plugins.git.GitSCM.ALLOW_LOCAL_CHECKOUT=true'] : [])].join(' ');
   return renderTeamTemplate('Dockerfile.hbs', { team: team.team_name, baseImage: team.jenkins_base_image, cascDir: c.cascDir, localRepository, javaOpts });
 }
@@ -68,7 +63,7 @@ export function renderTeamFiles(team: Team, ctx: TeamRenderContext = {}): Array<
   const dir = `${c.teamsDir}/${team.team_name}`;
   return [
     { path: `${dir}/Dockerfile`, content: renderDockerfile(team, ctx) },
-    { path: `${dir}/jenkins.yaml`, content: renderJenkinsYaml(team, { cascDir: c.cascDir, libraryScmUrl: c.libraryScmUrl }) },
+    { path: `${dir}/jenkins.yaml`, content: renderJenkinsYaml(team, { cascDir: c.cascDir }) },
     { path: `${dir}/plugins.txt`, content: renderPluginsTxt(team) },
     { path: `${dir}/seedJob.groovy`, content: renderSeedJob(team, ctx) },
   ];

@@ -12,12 +12,7 @@ import { usesDockerCloud } from './team-plugins';
 export interface JcascOptions {
   /** Directory in the image holding jenkins.yaml and seedJob.groovy. */
   cascDir: string;
-  /** Library SCM URL when the teams file gives none (library-gen may know where it publishes). */
-  libraryScmUrl?: string;
 }
-
-/** The JCasC variable read when no library URL is configured anywhere (resolved at controller start). */
-export const LIBRARY_URL_VARIABLE = 'JSM_LIBRARY_SCM_URL';
 
 /** JCasC resolves `${...}` in every value; text from the teams file must not trigger it. */
 export function escapeCascInterpolation(text: string): string {
@@ -93,7 +88,7 @@ export function buildJcasc(team: Team, opts: JcascOptions): Record<string, unkno
       },
     ];
   }
-  const git: Record<string, unknown> = { remote: lib.scm_url ?? opts.libraryScmUrl ?? `\${${LIBRARY_URL_VARIABLE}}` };
+  const git: Record<string, unknown> = { remote: lib.scm_url };
   if (lib.credentials_id) git.credentialsId = lib.credentials_id;
   const retriever: Record<string, unknown> = { scm: { git } };
   if (lib.library_path) retriever.libraryPath = lib.library_path;
