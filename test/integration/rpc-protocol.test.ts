@@ -44,7 +44,7 @@ beforeAll(async () => {
       { id: 'devops-ci', teams: ['devops'] },
       { id: 'limited', teams: ['payments'] },
     ],
-    env: { SIDECAR_MAX_PAYLOAD_BYTES: '4096', SIDECAR_MAX_CONNECTIONS_PER_TOKEN: '3' },
+    env: { SIDECAR_MAX_PAYLOAD_BYTES: '4096', SIDECAR_MAX_CONNECTIONS_PER_TOKEN: '3', SIDECAR_MAX_IN_FLIGHT_PER_TOKEN: '3' },
   });
 });
 
@@ -85,6 +85,19 @@ describe('authentication on the upgrade request', () => {
     await connect('limited');
     await connect('limited');
     await expect(RpcConnection.open(sc.handle.rpcUrl, sc.secrets.limited!)).rejects.toMatchObject({ statusCode: 429 });
+  });
+  it('limits calls in flight per token with CONFLICT', async () => {
+    const c = await connect('limited');
+    expect((await c.call('lock.acquire', { team: 'payments', operation: 'in_flight', ttlSec: 30, owner: 'holder' })).ok).toBe(true);
+    const waiting = [1, 2, 3].map((n) => c.call('lock.acquire', { team: 'payments', operation: 'in_flight', waitSec: 2, owner: `waiter-${n}` }));
+    // The three waits are in flight once the sidecar has them; a fourth call is refused at once.
+    await new Promise((r) => setTimeout(r, 300));
+    const over = await c.call('lock.list', {});
+    expect(!over.ok && over.error.data?.code).toBe('CONFLICT');
+    expect(!over.ok && over.error.message).toBe('token limited already has 3 calls in flight (limit 3); wait for one to finish');
+    const results = await Promise.all(waiting);
+    expect(results.every((r) => !r.ok && r.error.data?.code === 'LOCK_HELD')).toBe(true);
+    expect((await c.call('lock.release', { team: 'payments', operation: 'in_flight', owner: 'holder' })).ok).toBe(true);
   });
 });
 
