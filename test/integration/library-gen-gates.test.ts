@@ -1,0 +1,162 @@
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { SIDECAR_METRICS } from '../../library-gen/src/render/monitoring';
+
+/**
+ * `library-gen build` as users run it (the built CLI), and the real tools that
+ * must accept what it writes: groovyc (Groovy 2.4, the syntax Jenkins runs),
+ * promtool, haproxy -c, systemd-analyze verify. (npm-groovy-lint runs in
+ * library-gen-lint.test.ts: it is slow.)
+ */
+const root = join(__dirname, '..', '..');
+const cli = join(root, 'build', 'library-gen', 'src', 'bin', 'library-gen.js');
+const examples = join(root, 'examples', 'teams.yml');
+const scratch = mkdtempSync(join(tmpdir(), 'jsm-libgen-gates-'));
+const out = join(scratch, 'dist');
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function libraryGen(...args: string[]) {
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first (npm test does)`);
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function files(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? files(p) : [p];
+  });
+}
+
+function digest(dir: string): Record<string, string> {
+  const d: Record<string, string> = {};
+  for (const f of files(dir).sort()) d[relative(dir, f)] = createHash('sha256').update(readFileSync(f)).digest('hex');
+  return d;
+}
+
+beforeAll(() => {
+  const r = libraryGen('build', '--teams', examples, '--out', out);
+  if (r.status !== 0) throw new Error(`library-gen build failed: ${r.stderr}`);
+});
+
+describe('library-gen build (CLI)', () => {
+  it('writes the library, pipelines, Job DSL, HAProxy, monitoring, systemd and docs', () => {
+    for (const f of ['library/vars/acquireInfrastructureLock.groovy', 'library/vars/acquireInfrastructureLock.txt', 'pipelines/Jenkinsfile.self-managed-switch', 'jobdsl/self-management.groovy', 'haproxy/haproxy.cfg', 'monitoring/prometheus-rules.yml', 'monitoring/grafana-dashboard.json', 'systemd/jenkins-sidecar.service', 'docs/steps.md']) {
+      expect(existsSync(join(out, f))).toBe(true);
+    }
+  });
+
+  it('gives identical bytes when run again, and --check agrees', () => {
+    const before = digest(out);
+    const again = libraryGen('build', '--teams', examples, '--out', out);
+    expect(again.status).toBe(0);
+    expect(again.stdout).toMatch(/0 new, 0 changed, 0 removed/);
+    expect(digest(out)).toEqual(before);
+    const check = libraryGen('build', '--teams', examples, '--out', out, '--check');
+    expect(check.status).toBe(0);
+  });
+
+  it('--check fails after a hand edit and names the file', () => {
+    const copy = join(scratch, 'edited');
+    cpSync(out, copy, { recursive: true });
+    writeFileSync(join(copy, 'library', 'vars', 'getCurrentEnvironment.groovy'), '// hand edit\n', { flag: 'a' });
+    const check = libraryGen('build', '--teams', examples, '--out', copy, '--check');
+    expect(check.status).toBe(1);
+    expect(check.stderr).toContain('differs: library/vars/getCurrentEnvironment.groovy');
+  });
+
+  it('a bad field fails with file, team and field named, and writes nothing', () => {
+    const bad = join(scratch, 'bad-teams.yml');
+    writeFileSync(bad, readFileSync(examples, 'utf8').replace('coordination_role: coordinator', 'coordination_role: dictator'));
+    const target = join(scratch, 'never');
+    const r = libraryGen('build', '--teams', bad, '--out', target);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`library-gen: ${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: team devops \\(jenkins_teams\\[0\\]\\): field coordination_role: `));
+    expect(r.stderr).toContain('nothing written');
+    expect(existsSync(target)).toBe(false);
+  });
+});
+
+describe('the generated files pass the real tools', () => {
+  it('groovyc (Groovy 2.4) compiles every generated Groovy file and Jenkinsfile', () => {
+    const src = join(scratch, 'groovyc-src');
+    mkdirSync(src);
+    const groovy = files(out).filter((f) => f.endsWith('.groovy') || /Jenkinsfile\./.test(f));
+    for (const f of groovy) {
+      // groovyc does not accept `@Library('x') _`; Jenkins strips it before compiling too.
+      const text = readFileSync(f, 'utf8').replace(/^@Library\(.*\)\s*_?\s*$/gm, '');
+      writeFileSync(join(src, `${relative(out, f).replace(/[^A-Za-z0-9]/g, '_')}.groovy`), text);
+    }
+    const stub = join(root, 'test', 'groovy', 'com', 'cloudbees', 'groovy', 'cps', 'NonCPS.groovy');
+    const r = spawnSync('groovyc', ['-d', join(scratch, 'classes'), stub, ...readdirSync(src).map((n) => join(src, n))], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, JAVA_HOME: '/usr/lib/jvm/java-17-openjdk-amd64' },
+    });
+    expect(`${r.stdout}${r.stderr}`.trim()).toBe('');
+    expect(r.status).toBe(0);
+    expect(groovy.length).toBeGreaterThan(20);
+  });
+
+  it('promtool accepts the alert rules; they cover the seed alerts and use only jsm_* metrics the sidecar exports', () => {
+    const rules = join(out, 'monitoring', 'prometheus-rules.yml');
+    const r = spawnSync('promtool', ['check', 'rules', rules], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/SUCCESS: 8 rules found/);
+    const text = readFileSync(rules, 'utf8');
+    for (const alert of ['SelfManagementFailure', 'ConsensusTimeout', 'EmergencyRollbackTriggered', 'CoordinationDatabaseFailure', 'DeploymentDurationExceeded', 'RollbackRateHigh', 'ManualInterventionRequired', 'ExternalMonitoringDegraded']) {
+      expect(text).toContain(`alert: Jsm${alert}`);
+    }
+    const used = new Set([...text.matchAll(/\b(jsm_[a-z_]+?)(_bucket|_sum|_count)?\b/g)].map((m) => m[1]));
+    const dashboard = readFileSync(join(out, 'monitoring', 'grafana-dashboard.json'), 'utf8');
+    for (const m of dashboard.matchAll(/\b(jsm_[a-z_]+?)(_bucket|_sum|_count)?\b/g)) used.add(m[1]);
+    expect([...used].filter((m) => !(m! in SIDECAR_METRICS))).toEqual([]);
+    expect(JSON.parse(dashboard).panels.length).toBeGreaterThan(8);
+  });
+
+  it('promtool unit-tests an alert: the coordination database down for a minute fires JsmCoordinationDatabaseFailure', () => {
+    const testFile = join(scratch, 'rules-test.yml');
+    writeFileSync(
+      testFile,
+      [
+        'rule_files:',
+        `  - ${join(out, 'monitoring', 'prometheus-rules.yml')}`,
+        'evaluation_interval: 15s',
+        'tests:',
+        '  - interval: 15s',
+        '    input_series:',
+        "      - series: 'jsm_dependency_up{dependency=\"postgres\",instance=\"host1:8765\"}'",
+        "        values: '1 1 0 0 0 0 0 0 0 0'",
+        '    alert_rule_test:',
+        '      - eval_time: 2m',
+        '        alertname: JsmCoordinationDatabaseFailure',
+        '        exp_alerts:',
+        '          - exp_labels: {severity: critical, component: jenkins-selfmanage, instance: "host1:8765"}',
+        '            exp_annotations:',
+        "              summary: 'Sidecar host1:8765 cannot reach the coordination database'",
+        "              description: 'Locks, consensus and the operations journal are unavailable; no switch can start.'",
+        '',
+      ].join('\n'),
+    );
+    const r = spawnSync('promtool', ['test', 'rules', testFile], { encoding: 'utf8', timeout: 30_000 });
+    expect(`${r.stdout}${r.stderr}`).toContain('SUCCESS');
+    expect(r.status).toBe(0);
+  });
+
+  it('haproxy -c accepts the configuration', () => {
+    const r = spawnSync('haproxy', ['-c', '-f', join(out, 'haproxy', 'haproxy.cfg')], { encoding: 'utf8', timeout: 30_000 });
+    expect(`${r.stdout}${r.stderr}`).toMatch(/Configuration file is valid/);
+    expect(r.status).toBe(0);
+  });
+
+  it('systemd-analyze verify accepts the unit without a single warning', () => {
+    const r = spawnSync('systemd-analyze', ['verify', join(out, 'systemd', 'jenkins-sidecar.service')], { encoding: 'utf8', timeout: 30_000 });
+    expect(`${r.stdout}${r.stderr}`.trim()).toBe('');
+    expect(r.status).toBe(0);
+  });
+});
