@@ -283,3 +283,24 @@ it('refuses to start while the target is not UP and moves no traffic', async () 
     green = await startBackend(team.environments.green.web_port, 'green');
   }
 });
+
+it('a switch whose lock was taken over by a newer holder stops at its next step and rolls back (FENCED)', async () => {
+  await store.locks.release({ team: team.team_name, operation: 'blue_green_switch', owner: 'test', actor }).catch(() => undefined);
+  const token = (await store.locks.acquire({ team: team.team_name, operation: 'blue_green_switch', ttlSec: 1, waitSec: 0, owner: 'test', actor })).token;
+  let takeover: Promise<unknown> | undefined;
+  const load = startLoad(hap.httpPort, { connections: 4, maxSeconds: 45 });
+  const err = await rejection(
+    runSwitch({ target: 'green', lockToken: token, validationSec: 2 }, (e) => {
+      if (e.phase === 'step-5' && !takeover) {
+        takeover = store.locks.acquire({ team: team.team_name, operation: 'blue_green_switch', ttlSec: 30, waitSec: 5, owner: 'newer-build', actor });
+      }
+    }),
+  ).finally(async () => {
+    await load.stop();
+  });
+  expect(err.code).toBe('FENCED');
+  expect(err.message).toMatch(/moved back to blue/);
+  expect(await liveWeights()).toEqual({ blue: 100, green: 0 });
+  const g = (await takeover) as { token: number };
+  await store.locks.release({ team: team.team_name, operation: 'blue_green_switch', token: g.token, owner: 'newer-build', actor });
+});

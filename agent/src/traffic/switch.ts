@@ -4,7 +4,7 @@ import { parseTriggers } from '../../../catalog/triggers';
 import { isSidecarError, SidecarError } from '../errors/sidecar-error';
 import type { HaproxyDriver } from '../haproxy/runtime-api';
 import { isAdminHeld, isServerUp, type ServerStat } from '../haproxy/stats';
-import type { AuditLog, BreakerStore, EnvironmentStateStore, LockStore, OperationContext, OperationJournal } from '../store/contract';
+import { lockNameFor, type AuditLog, type BreakerStore, type EnvironmentStateStore, type LockStore, type OperationContext, type OperationJournal } from '../store/contract';
 import type { ContainerMetrics } from './container-metrics';
 import type { InFlightSwitches } from './in-flight';
 import { describeBreaches, judge, windowFigures, type Breach, type SliSample, type WindowFigures } from './sli';
@@ -136,6 +136,19 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     if (!s) throw new SidecarError('NOT_FOUND', `HAProxy no longer has ${tb.web}/${tb.servers[target]}`, { team });
     return s;
   };
+  // Fencing during the switch: once another owner holds the lock (a newer token), this switch is
+  // stale and must stop; a lease that merely ran out with nobody else holding it does not stop
+  // a switch halfway (that would leave traffic split).
+  const checkFence = async (): Promise<void> => {
+    try {
+      await store.locks.assertHeld({ team, operation: params.lockOperation, token: params.lockToken });
+    } catch (err) {
+      if (!(isSidecarError(err) && err.code === 'FENCED')) throw err;
+      const name = lockNameFor(team, params.lockOperation);
+      const other = (await store.locks.list({ team })).find((l) => l.lockName === name && l.token !== params.lockToken && l.expiresAt.getTime() > Date.now());
+      if (other) throw err;
+    }
+  };
   const move = async (weights: Weights, why: { name: string; [k: string]: unknown }): Promise<void> => {
     await applyWeights({ haproxy, journal: store.journal, environments: store.environments }, opId, tb, weights, why);
     lastApplied = weights;
@@ -145,6 +158,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     for (const percent of params.increments) {
       await checkHalted();
       if (ctx.signal.aborted) throw new SidecarError('DEPENDENCY_DOWN', 'the sidecar is shutting down', {});
+      await checkFence();
       const weights = splitWeights(target, percent);
       // Never lower the old side while the target is not UP.
       const ts = await targetStat();
