@@ -157,3 +157,22 @@ describe('HAProxy Runtime API driver against a real haproxy', () => {
     await new Promise<void>((r) => silent.close(() => r()));
   });
 });
+
+it('opens no connection at all for a command with a bad name', async () => {
+  let connections = 0;
+  const counter = createServer((c) => {
+    connections += 1;
+    c.destroy();
+  });
+  await new Promise<void>((r) => counter.listen(0, '127.0.0.1', () => r()));
+  const port = (counter.address() as { port: number }).port;
+  const rt = new HaproxyRuntime(`127.0.0.1:${port}`, { timeoutMs: 300 });
+  for (const evil of ['a\nb', 'a;b', 'a b', 'a\rb']) {
+    await expect(rt.setWeights([{ backend: 'jenkins_backend_x', server: evil, weight: 1 }])).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(rt.setState(evil, 'x-blue', 'maint')).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(rt.showServersState(evil)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+  }
+  await expect(rt.send('show info\nshutdown sessions')).rejects.toMatchObject({ code: 'FORBIDDEN' });
+  expect(connections).toBe(0);
+  await new Promise<void>((r) => counter.close(() => r()));
+});
