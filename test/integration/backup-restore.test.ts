@@ -5,6 +5,9 @@ import Docker from 'dockerode';
 import { pack as tarPack } from 'tar-stream';
 import { createBackup, listBackups, restoreBackup, type BackupDeps } from '../../agent/src/backup/backups';
 import { manifestSchema } from '../../agent/src/backup/manifest';
+import { startSidecarBackups } from '../../agent/src/backup/sidecar-backups';
+import { spawnSync } from 'node:child_process';
+import { Registry } from 'prom-client';
 import { teamJenkinsClientFactory } from '../../agent/src/environments/controllers';
 import { deployEnvironment, type EnvironmentDeps } from '../../agent/src/environments/deploy';
 import { createPgStore, type PgStore } from '../../agent/src/store';
@@ -119,4 +122,18 @@ test('retention keeps the newest backups by count', async () => {
   expect(left.length).toBe(2);
   expect(left[0].backupId).toBe(last?.backupId);
   expect(existsSync(join(root, t.team.team_name))).toBe(true);
+});
+
+test('the sidecar\'s scheduled backup backs up the active side and sets the last-success gauge (promtool-clean)', async () => {
+  const registry = new Registry();
+  const before = (await listBackups(root, t.team)).length;
+  const s = startSidecarBackups({ docker, environments: store.environments, teams: () => [t.team], root, registry, retention: { keepCount: 10, maxAgeSec: 3600 } });
+  expect(s).not.toBeNull();
+  await s?.runOnce();
+  await s?.stop();
+  expect((await listBackups(root, t.team)).length).toBe(before + 1);
+  const text = await registry.metrics();
+  expect(text).toMatch(new RegExp(`sidecar_backup_last_success_timestamp_seconds\\{team="${t.team.team_name}"\\} \\d{10}`));
+  const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  expect([check.status, check.stdout + check.stderr]).toEqual([0, '']);
 });
