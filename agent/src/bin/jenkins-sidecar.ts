@@ -29,14 +29,16 @@ async function main(): Promise<void> {
   }
   const { config, warnings, errors } = loadConfig(configFile);
   if (!config) fail(2, `configuration: ${errors.join('; ')}`);
-  for (const w of warnings) process.stderr.write(`jenkins-sidecar: warning: ${w}\n`);
 
+  // Warnings and notices wait until the start succeeded: a failed start prints exactly one line.
+  const notices: string[] = warnings.map((w) => `warning: ${w}`);
   let handle;
   try {
-    handle = await startSidecar({ config, notice: (l) => process.stderr.write(`jenkins-sidecar: ${l}\n`) });
+    handle = await startSidecar({ config, notice: (l) => notices.push(l) });
   } catch (err) {
     fail(1, err instanceof StartupError ? err.message : `cannot start: ${(err as Error)?.message ?? String(err)}`);
   }
+  for (const n of notices) process.stderr.write(`jenkins-sidecar: ${n}\n`);
   process.stderr.write(`jenkins-sidecar: ${handle.instanceId} listening on ${handle.httpUrl} (JSON-RPC at ${handle.rpcUrl})\n`);
 
   const h = handle;
