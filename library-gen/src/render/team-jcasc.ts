@@ -5,9 +5,9 @@ import { usesDockerCloud } from './team-plugins';
 /**
  * jenkins.yaml (configuration-as-code) for one team, as a plain object first
  * (so tests can walk its keys) and then as YAML. Nothing environment-specific
- * is decided here: the environment name and the agent port come from the
- * container's variables when JCasC loads the file, so blue and green run the
- * same file from the same image.
+ * is decided here: the environment name comes from JENKINS_ENVIRONMENT when
+ * JCasC loads the file and the agent port from JENKINS_SLAVE_AGENT_PORT, which
+ * the image reads at start, so blue and green run the same file from the same image.
  */
 export interface JcascOptions {
   /** Directory in the image holding jenkins.yaml and seedJob.groovy. */
