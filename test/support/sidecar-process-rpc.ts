@@ -48,6 +48,11 @@ export class RpcClient {
     });
     ws.on('close', (code, reason) => {
       this.closed = { code, reason: reason.toString() };
+      // Nothing more will come: fail every pending call now rather than at its timeout.
+      const gone: RpcMessage = { jsonrpc: '2.0', id: null, error: { code: 0, message: `connection closed (${code}${reason.length ? ` ${reason.toString()}` : ''}) before an answer` } };
+      for (const w of [...this.waiters.values(), ...this.nullWaiters]) w(gone);
+      this.waiters.clear();
+      this.nullWaiters = [];
     });
   }
 

@@ -1,0 +1,161 @@
+import { createTestDatabase, type TestDatabase } from '../support/database';
+import { freeTeamPorts, startBackend, type Backend } from '../support/backends';
+import { startHaproxy, type HaproxyProcess } from '../support/haproxy-process';
+import { startLoad, type LoadRun } from '../support/haproxy-load';
+import { testTeam } from '../support/haproxy-teams';
+import { RpcClient, type RpcMessage } from '../support/sidecar-process-rpc';
+import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
+import type { Team } from '../../catalog/teams-file';
+
+/**
+ * Risk 2/5 against real processes: the sidecar running a traffic.switch is
+ * killed (SIGKILL) or stopped (SIGTERM) with traffic half-moved in a real
+ * HAProxy, under HTTP load. After the restart (SIGKILL) or at shutdown
+ * (SIGTERM) the switch ends consistently: all traffic on one side, the
+ * journal says how it ended, no client request failed.
+ */
+jest.setTimeout(120_000);
+
+let db: TestDatabase;
+let team: Team;
+let hap: HaproxyProcess;
+const backends: Backend[] = [];
+const procs: SidecarProcess[] = [];
+let load: LoadRun | null = null;
+let teamsYaml: string;
+const INSTANCE = `fs-${Math.random().toString(16).slice(2, 8)}`;
+
+beforeAll(async () => {
+  db = await createTestDatabase('faultsw');
+  team = testTeam({ prefix: 'fs', ...(await freeTeamPorts()) });
+  backends.push(await startBackend(team.environments.blue.web_port, 'blue'), await startBackend(team.environments.green.web_port, 'green'));
+  hap = await startHaproxy([team]);
+  teamsYaml = `jenkins_teams:\n  - team_name: ${team.team_name}\n    web_port: ${team.web_port}\n    agent_port: ${team.agent_port}\n`;
+  load = startLoad(hap.httpPort, { connections: 4, maxSeconds: 110, rate: 200, path: `/${team.team_name}/job/load` });
+});
+
+afterAll(async () => {
+  await load?.stop().catch(() => undefined);
+  await Promise.all(procs.map((p) => p.stop().catch(() => undefined)));
+  await hap?.stop();
+  await Promise.all(backends.map((b) => b.close()));
+  await db?.drop();
+});
+
+const SECRET = `ops-${Math.random().toString(16).slice(2)}-secret-token`;
+
+function sidecar(): Promise<SidecarProcess> {
+  return startSidecarProcess({
+    databaseUrl: db.url,
+    instanceId: INSTANCE,
+    tokens: [{ id: 'ops', teams: ['*'], secret: SECRET }],
+    teamsYaml,
+    env: { SIDECAR_HAPROXY_SOCKET: hap.socketPath, SIDECAR_SHUTDOWN_GRACE_SEC: '10' },
+  }).then((p) => {
+    procs.push(p);
+    return p;
+  });
+}
+
+async function haproxyWeights(): Promise<{ blue: number; green: number }> {
+  const stats = await hap.runtime.showStat();
+  const w = (server: string) => stats.find((s) => s.backend === team.haproxy_backend && s.server === server)?.weight ?? -1;
+  return { blue: w(team.environments.blue.server), green: w(team.environments.green.server) };
+}
+
+/** Starts a switch to `target` and resolves once its first intermediate step (weights applied) is reported. */
+async function switchUntilHalfway(c: RpcClient, target: 'blue' | 'green'): Promise<{ operationId: string; answer: Promise<RpcMessage> }> {
+  const lock = await c.call('lock.acquire', { team: team.team_name, operation: 'blue_green_switch', ttlSec: 600, owner: `fs/switch#${target}` });
+  if (lock.error) throw new Error(`lock: ${lock.error.message}`);
+  const answer = c.call(
+    'traffic.switch',
+    { team: team.team_name, target, increments: [50, 100], validationSec: 30, minSamples: 0, drainTimeoutSec: 2, lockToken: (lock.result as { token: number }).token },
+    110_000,
+  );
+  answer.catch(() => undefined);
+  const deadline = Date.now() + 30_000;
+  for (let i = 0; i < 300 && Date.now() < deadline; i++) {
+    const step = c.notifications.find((n) => n.params?.phase === 'step-50' && n.params?.weights);
+    if (step) return { operationId: String(step.params!.operationId), answer };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no step-50 progress within 30 s: ${JSON.stringify(c.notifications.slice(-3))}`);
+}
+
+async function eventually<T>(what: string, attempt: () => Promise<T | null>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; i < 300 && Date.now() < deadline; i++) {
+    const v = await attempt().catch(() => null);
+    if (v !== null) return v;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what}: not reached within ${timeoutMs} ms`);
+}
+
+it('SIGKILL with traffic half-moved: the restarted sidecar rolls the switch back', async () => {
+  const a = await sidecar();
+  const c = await RpcClient.connect(a.rpcUrl, SECRET);
+  const { operationId } = await switchUntilHalfway(c, 'green');
+  const half = await haproxyWeights();
+  expect(half.blue).toBeGreaterThan(0);
+  expect(half.green).toBeGreaterThan(0); // really half-moved when the process dies
+  await a.kill();
+  c.ws.terminate();
+
+  const a2 = await sidecar();
+  const c2 = await RpcClient.connect(a2.rpcUrl, SECRET);
+  try {
+    const op = await eventually(
+      'the switch is no longer running',
+      async () => {
+        const r = await c2.call('operation.get', { operationId });
+        const rec = r.result as { status: string } | undefined;
+        return rec && rec.status !== 'running' ? rec : null;
+      },
+      20_000,
+    );
+    expect(op.status).toBe('rolled_back');
+    expect(await haproxyWeights()).toMatchObject({ green: 0 });
+    expect((await haproxyWeights()).blue).toBeGreaterThan(0);
+    const status = await c2.call('environment.status', { team: team.team_name });
+    expect(status.result).toMatchObject({ active: 'blue', operation: null });
+    await c2.call('lock.release', { team: team.team_name, operation: 'blue_green_switch', owner: 'fs/switch#green' });
+  } finally {
+    await c2.close();
+  }
+});
+
+it('SIGTERM with traffic half-moved: the sidecar brings the switch to a safe end before it exits; no client request failed across both faults', async () => {
+  const b = procs.find((p) => !p.exited()) ?? (await sidecar());
+  const c = await RpcClient.connect(b.rpcUrl, SECRET);
+  const { operationId, answer } = await switchUntilHalfway(c, 'green');
+  const code = await b.stop(20_000);
+  expect(code).toBe(0);
+  const ended = await answer.catch((err: Error) => ({ error: { code: 0, message: err.message } }) as RpcMessage);
+  // The caller is told before the socket closes: traffic went back, the operation is rolled back.
+  expect(ended.error).toMatchObject({ code: -32000, data: { code: 'DEPENDENCY_DOWN', operationStatus: 'rolled_back', operationId } });
+  const w = await haproxyWeights();
+  expect(w.green === 0 || w.blue === 0).toBe(true);
+
+  const again = await sidecar();
+  const c2 = await RpcClient.connect(again.rpcUrl, SECRET);
+  try {
+    const op = await eventually(
+      'the switch is no longer running',
+      async () => {
+        const r = await c2.call('operation.get', { operationId });
+        const rec = r.result as { status: string } | undefined;
+        return rec && rec.status !== 'running' ? rec : null;
+      },
+      20_000,
+    );
+    expect(op.status).toBe('rolled_back');
+    expect(await haproxyWeights()).toMatchObject({ green: 0 });
+  } finally {
+    await c2.close();
+  }
+  const totals = await load!.stop();
+  load = null;
+  expect(totals.requests).toBeGreaterThan(0);
+  expect(totals.errors + totals.timeouts + totals.non2xx).toBe(0);
+});
