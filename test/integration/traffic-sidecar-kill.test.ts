@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { EnvironmentName, Team } from '../../catalog/teams-file';
 import { createPgStore, type PgStore } from '../../agent/src/store';
@@ -6,7 +7,7 @@ import { freeTeamPorts, startBackend, type Backend } from '../support/backends';
 import { startHaproxy, type HaproxyProcess } from '../support/haproxy-process';
 import { testTeam } from '../support/haproxy-teams';
 import { RpcClient } from '../support/sidecar-process-rpc';
-import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
+import { SIDECARCTL_BIN, startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
 
 jest.setTimeout(60_000);
 
@@ -103,4 +104,44 @@ it.each(['step-5', 'step-50', 'drain'])('kill -9 at %s, restart: traffic on one 
   await restarted.stop(5000);
   // A drained-and-maint old side must be usable by the next switch: let its checks settle.
   await new Promise((r) => setTimeout(r, 300));
+});
+
+it('sidecarctl emergency-stop halts a running switch and restores the last known good side within a second', async () => {
+  const sc = await startSidecar();
+  const client = await RpcClient.connect(sc.rpcUrl, sc.secrets.ops);
+  const state = await store.environments.ensure(team.team_name, 'blue');
+  const good = state.lastKnownGood;
+  const target: EnvironmentName = state.active === 'blue' ? 'green' : 'blue';
+  const lock = await client.call('lock.acquire', { team: team.team_name, operation: 'blue_green_switch', ttlSec: 30, waitSec: 10 });
+  const token = (lock.result as { token: number }).token;
+  const answer = client.call('traffic.switch', { team: team.team_name, target, validationSec: 3, sampleIntervalMs: 200, minSamples: 0, lockToken: token }, 30_000);
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline && !client.notifications.some((n) => (n.params as { phase?: string })?.phase === 'step-10')) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const before = await liveWeights();
+  const started = Date.now();
+  const ctl = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(process.execPath, [SIDECARCTL_BIN, 'emergency-stop', '--team', team.team_name, '--reason', 'operator pressed stop'], { env: { ...process.env, SIDECAR_URL: sc.rpcUrl, SIDECAR_TOKEN: sc.secrets.ops }, timeout: 20_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+  const elapsed = Date.now() - started;
+  expect(ctl.code).toBe(0);
+  const result = JSON.parse(ctl.stdout) as { active: string; elapsedMs: number; halted: string | null };
+  process.stdout.write(`emergency-stop: ${JSON.stringify(before)} before, applied after ${result.elapsedMs} ms in the sidecar (CLI round trip ${elapsed} ms)\n`);
+  expect(result.active).toBe(good);
+  expect(result.halted).not.toBeNull();
+  expect(result.elapsedMs).toBeLessThan(1000);
+  expect(await liveWeights()).toEqual(good === 'blue' ? { blue: 100, green: 0 } : { blue: 0, green: 100 });
+  const final = await answer;
+  expect(final.error?.data).toMatchObject({ code: 'CONFLICT' });
+  const op = await store.journal.get(result.halted!);
+  expect(op?.status).toBe('aborted');
+  // The transport audits the call too; the operation's own entry carries the reason.
+  const audit = await store.audit.list({ team: team.team_name, operationType: 'rollback.emergency', limit: 5 });
+  expect(audit.some((a) => a.rollbackReason === 'operator pressed stop')).toBe(true);
+  await client.call('lock.release', { team: team.team_name, operation: 'blue_green_switch', token });
+  await client.close();
+  await sc.stop(5000);
 });
