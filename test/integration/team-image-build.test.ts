@@ -37,17 +37,17 @@ function pluginsTxtEntries(text: string): Array<{ name: string; version: string 
     .map((l) => ({ name: l.split(':')[0], version: l.split(':')[1] }));
 }
 
-async function buildTeamImage(): Promise<void> {
+async function buildTeamImage(context: Map<string, string> = files, tag: string = team.image): Promise<void> {
   const pack = tarPack();
-  for (const [name, content] of files) pack.entry({ name, mode: 0o644 }, content);
+  for (const [name, content] of context) pack.entry({ name, mode: 0o644 }, content);
   pack.finalize();
   // dockerd runs without a bridge here: the build's RUN containers use the host network.
-  const stream = await docker.buildImage(pack as unknown as NodeJS.ReadableStream, { t: team.image, networkmode: 'host', rm: true, forcerm: true });
+  const stream = await docker.buildImage(pack as unknown as NodeJS.ReadableStream, { t: tag, networkmode: 'host', rm: true, forcerm: true });
   const events = await new Promise<Array<{ stream?: string; error?: string }>>((resolve, reject) =>
     docker.modem.followProgress(stream, (err: Error | null, out: Array<{ stream?: string; error?: string }>) => (err ? reject(err) : resolve(out))),
   );
   const failed = events.find((e) => e.error);
-  if (failed) throw new Error(`docker build of ${team.image} failed: ${failed.error}\n${events.map((e) => e.stream ?? '').join('')}`);
+  if (failed) throw new Error(`docker build of ${tag} failed: ${failed.error}\n${events.map((e) => e.stream ?? '').join('')}`);
 }
 
 /** Reads files out of an image through a created (never started) container. */
@@ -113,6 +113,11 @@ beforeAll(async () => {
 afterAll(async () => {
   if (team) await removeTeamObjects(docker, team.team_name);
   if (team) await docker.getImage(team.image).remove({ force: true }).catch(() => undefined);
+  // Intermediate layers of the builds (the failed one keeps its cache) carry the Dockerfile's team label.
+  if (team) {
+    const leftovers = await docker.listImages({ all: true, filters: JSON.stringify({ label: [`io.jenkins-selfmanage.team=${team.team_name}`] }) });
+    for (const img of leftovers) await docker.getImage(img.Id).remove({ force: true }).catch(() => undefined);
+  }
   await store?.close();
   await db?.drop();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -135,6 +140,17 @@ test('the generated Dockerfile builds: plugins go through jenkins-plugin-cli, je
   const wanted = pluginsTxtEntries(files.get('plugins.txt') ?? '');
   expect(calls[0].plugins).toEqual(wanted);
   expect(wanted).toEqual(expect.arrayContaining([{ name: 'job-dsl', version: '1.87' }, { name: 'timestamper', version: 'latest' }, { name: 'configuration-as-code', version: 'latest' }]));
+}, 120_000);
+
+test('the RUN line really installs: a malformed plugins.txt fails the image build', async () => {
+  const broken = new Map(files);
+  broken.set('plugins.txt', `${files.get('plugins.txt')}not a plugin line\n`);
+  const tag = `${team.image.split(':')[0]}-broken:latest`;
+  try {
+    await expect(buildTeamImage(broken, tag)).rejects.toThrow(/cannot parse plugin "not a plugin line"/);
+  } finally {
+    await docker.getImage(tag).remove({ force: true }).catch(() => undefined);
+  }
 }, 120_000);
 
 test('environment.deploy runs the one image as blue and as green: same image id, CASC_JENKINS_CONFIG, own JENKINS_ENVIRONMENT, plugins of plugins.txt', async () => {
