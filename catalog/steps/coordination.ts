@@ -93,9 +93,10 @@ export const COORDINATION_STEPS: StepSpec[] = [
       operationParam('The infrastructure operation.', { required: true, enum: COORDINATION_OPERATIONS }),
       { name: 'details', type: 'string', doc: 'Free text about the operation; sent as details.text.' },
       { name: 'scope', type: 'string', enum: ['team', 'all'], default: 'team', doc: "'team' acts on this team only; 'all' on every team (needs an ops token)." },
+      { name: 'image', type: 'string', pattern: '[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}', doc: "Image to roll out (default: details' image, else the team's image rebuilt under its tag)." },
     ],
-    returns: 'Map: the per-team outcome as the sidecar reports it.',
-    failures: ['The sidecar error (CONFLICT, BREAKER_OPEN, ...) when the operation fails.'],
+    returns: 'Map: operation, status (succeeded), outcomes (per team: team, status, from, to, image, jobs, validated, switched).',
+    failures: ['The sidecar error (CONFLICT, BREAKER_OPEN, SLI_BREACH, ...) when a team fails; the rollout stops at the first failing team.'],
     example: "coordinatedExecution(operation: params.OPERATION_TYPE, details: params.OPERATION_DETAILS)",
   },
   {

@@ -18,6 +18,6 @@ export function defaultAnswers(team: string, build: string): Record<string, unkn
     'breaker.status': { breakers: [{ name: `infrastructure_modification:${team}`, state: 'closed', failures: 0, openedAt: null, retryAt: null }] },
     'backup.create': { backupId: 'b-1', path: '/var/lib/jenkins-sidecar/backups/b-1.tar', files: 40, bytes: 1234 },
     'backup.list': { backups: [{ backupId: 'b-1' }] },
-    'coordination.execute': { teams: [{ team, status: 'succeeded' }] },
+    'coordination.execute': { operation: 'plugin_update', status: 'succeeded', outcomes: [{ team, status: 'succeeded', from: 'blue', to: 'green', switched: true }] },
   };
 }
