@@ -115,6 +115,16 @@ describe('sidecarctl exit codes against the running sidecar', () => {
   });
 });
 
+describe('emergency-stop shortcut', () => {
+  it('reaches rollback.emergency and reports its outcome with a symbolic code', async () => {
+    const r = await runSidecarctl(['emergency-stop', '--team', 'devops', '--reason', 'cli shortcut test'], env);
+    // This sidecar has no HAProxy configured, so the rollback itself cannot move traffic: exit 3, not a usage or method error.
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^sidecarctl: [A-Z_]+: /);
+    expect(r.stderr).not.toMatch(/METHOD_NOT_FOUND|INVALID_PARAMS/);
+  });
+});
+
 describe('shutdown', () => {
   it('SIGTERM exits 0 and stops the embedded PostgreSQL', async () => {
     const pidFile = join(dir, 'data', 'postgres', 'postmaster.pid');
