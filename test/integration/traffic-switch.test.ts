@@ -9,6 +9,8 @@ import { InFlightSwitches } from '../../agent/src/traffic/in-flight';
 import { reconcileWeightsOnce } from '../../agent/src/traffic/reconcile';
 import { trafficStatus } from '../../agent/src/traffic/status';
 import { breakerNameFor, runTrafficSwitch, type TrafficDeps } from '../../agent/src/traffic/switch';
+import { httpWebhookNotifier } from '../../agent/src/traffic/webhooks';
+import { createServer } from 'node:http';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { freeTeamPorts, startBackend, type Backend } from '../support/backends';
 import { startHaproxy, type HaproxyProcess } from '../support/haproxy-process';
@@ -34,7 +36,12 @@ const actor: Actor = { tokenId: 'ops', build: 'devops/Infrastructure/Self-Manage
 
 beforeAll(async () => {
   db = await createTestDatabase('traffic');
-  store = await createPgStore({ connectionString: db.url, instanceId: 'traffic-test' });
+  // Several tests roll back on purpose: let the breaker take more than the seed's 3 failures here.
+  store = await createPgStore({
+    connectionString: db.url,
+    instanceId: 'traffic-test',
+    breakerPolicy: () => ({ maxFailures: 20, failureWindowMs: 600_000, recoveryMs: 1_000, trialTimeoutMs: 60_000 }),
+  });
   const ports = await freeTeamPorts();
   team = testTeam({ prefix: 'ts', ...ports });
   blue = await startBackend(team.environments.blue.web_port, 'blue');
@@ -303,4 +310,41 @@ it('a switch whose lock was taken over by a newer holder stops at its next step 
   expect(await liveWeights()).toEqual({ blue: 100, green: 0 });
   const g = (await takeover) as { token: number };
   await store.locks.release({ team: team.team_name, operation: 'blue_green_switch', token: g.token, owner: 'newer-build', actor });
+});
+
+it('calls the team webhooks; a refusing pre-switch hook stops the switch before anything moves', async () => {
+  const calls: Array<{ path: string; body: { event: string; percent?: number } }> = [];
+  let refuse = true;
+  const hookServer = createServer((req, res) => {
+    let text = '';
+    req.on('data', (d: Buffer) => (text += d.toString()));
+    req.on('end', () => {
+      calls.push({ path: req.url ?? '', body: JSON.parse(text) as { event: string; percent?: number } });
+      res.writeHead(req.url === '/pre' && refuse ? 409 : 204);
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', () => r()));
+  const base = `http://127.0.0.1:${(hookServer.address() as { port: number }).port}`;
+  const saved = deps.webhooks;
+  deps.webhooks = httpWebhookNotifier(() => ({ preSwitch: `${base}/pre`, step: `${base}/step`, promoted: `${base}/promoted`, rolledBack: `${base}/rolled-back` }));
+  try {
+    const token = await lockToken();
+    const err = await rejection(runSwitch({ target: 'green', lockToken: token, increments: [50, 100], minSamples: 0 }));
+    expect(err.code).toBe('CONFLICT');
+    expect(err.message).toMatch(/pre-switch webhook .* refused/);
+    expect(await liveWeights()).toEqual({ blue: 100, green: 0 });
+    refuse = false;
+    const ok = (await runSwitch({ target: 'green', lockToken: token, increments: [50, 100], minSamples: 0 })) as { status: string };
+    expect(ok.status).toBe('promoted');
+    // Notifications are sent without waiting; give the last one a moment to land.
+    for (let i = 0; i < 50 && !calls.some((c) => c.path === '/promoted'); i += 1) await new Promise((r) => setTimeout(r, 20));
+    expect(calls.map((c) => `${c.path}:${c.body.percent ?? ''}`)).toEqual(['/pre:', '/pre:', '/step:50', '/step:100', '/promoted:']);
+  } finally {
+    deps.webhooks = saved;
+    await new Promise<void>((r) => hookServer.close(() => r()));
+  }
+  // Back to blue for whatever runs next.
+  const params = rollbackEmergencyParams.parse({ team: team.team_name, reason: 'reset after webhook test', target: 'blue' });
+  await runner.run({ type: 'rollback.emergency', team: team.team_name, params, actor }, (ctx) => runEmergencyRollback(deps, params, ctx));
 });
