@@ -72,11 +72,12 @@ async function portFree(port: number): Promise<boolean> {
 
 /**
  * A blue base port whose green (+100) and agent ports (+agentOffset, +agentOffset+100) are free
- * too. Random in 20000..44999 so engineers testing at once rarely collide; bounded tries.
+ * too. Random in 20000..31999: below Linux's ephemeral range (32768+), where port-0 listeners and
+ * outgoing connections of other tests land, and random so engineers testing at once rarely collide.
  */
 export async function freeTeamPorts(): Promise<{ webPort: number; agentPort: number }> {
   for (let i = 0; i < 200; i += 1) {
-    const web = 20000 + Math.floor(Math.random() * 25000);
+    const web = 20000 + Math.floor(Math.random() * 12000);
     const agent = web + 200;
     const all = [web, web + 100, agent, agent + 100];
     let ok = true;
