@@ -205,6 +205,9 @@ describe('methods over the wire', () => {
     const ops = (await sc.handle.store.journal.list({ team: 'devops', limit: 100 })).filter((o) => o.idempotencyKey === key);
     expect(ops).toHaveLength(1);
     expect(ops[0]).toMatchObject({ type: 'consensus.request', status: 'succeeded' });
+    const audited = (await sc.handle.store.audit.list({ team: 'devops', operationType: 'consensus.request' })).filter((e) => e.metadata?.idempotencyKey === key);
+    expect(audited.length).toBe(2); // each call is audited, both link to the one operation
+    expect(audited.every((e) => e.operationId === ops[0]!.id)).toBe(true);
     expect(progressA.length).toBeGreaterThan(0);
     expect(progressA.every((p) => p.operationId === ops[0]!.id)).toBe(true);
     expect(progressA.map((p) => p.phase)).toContain('voting');

@@ -138,7 +138,7 @@ export class Dispatcher {
     this.count(spec.name, outcome.ok ? 'ok' : isSidecarError(outcome.error) ? outcome.error.code : 'internal_error');
     this.deps.metrics?.rpcDuration.observe({ method: spec.name }, Number(process.hrtime.bigint() - started) / 1e9);
     if (spec.mutating && !this.deps.selfAudited?.has(spec.name)) {
-      await this.audit(spec.name, team, actor, params.data, transport.data.idempotencyKey, outcome);
+      await this.audit(spec.name, team, actor, params.data, transport.data.idempotencyKey, outcome, call.operationId);
     }
     if (outcome.ok) return outcome.result;
     throw outcome.error;
@@ -156,6 +156,7 @@ export class Dispatcher {
     params: Record<string, unknown>,
     idempotencyKey: string | undefined,
     outcome: { ok: true; result: unknown } | { ok: false; error: unknown },
+    operationId: string | undefined,
   ): Promise<void> {
     if (!this.deps.audit) return;
     const error = outcome.ok ? undefined : isSidecarError(outcome.error) ? { code: outcome.error.code, message: outcome.error.message } : { code: 'INTERNAL', message: 'internal error' };
@@ -174,6 +175,7 @@ export class Dispatcher {
           ...(error ? { error } : {}),
         },
         actor,
+        ...(operationId ? { operationId } : {}),
         completedAt: new Date(),
       });
     } catch (err) {

@@ -16,6 +16,8 @@ export interface CallContext {
   idempotencyKey?: string;
   progress(event: { operationId: string; [k: string]: unknown }): void;
   signal: AbortSignal;
+  /** Set by a handler that ran the call under the journal; the audit record links to it. */
+  operationId?: string;
 }
 
 export type Handler<S extends MethodSpec = MethodSpec> = (params: z.output<S['params']>, call: CallContext) => Promise<unknown>;

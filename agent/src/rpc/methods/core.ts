@@ -48,6 +48,7 @@ export async function runMaybeJournaled(
     },
     body,
   );
+  call.operationId = outcome.operationId;
   return outcome.result;
 }
 
