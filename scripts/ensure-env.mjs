@@ -22,6 +22,8 @@ const TOOLS = [
   { bin: 'iptables', pkgs: ['iptables'] },
   { bin: 'systemd-analyze', pkgs: ['systemd'] },
   { bin: 'chromium', pkgs: ['chromium'] },
+  // executeAnsiblePlaybook runs the real ansible-playbook in the Groovy harness tests.
+  { bin: 'ansible-playbook', pkgs: ['ansible-core'], noRecommends: true },
 ];
 
 function has(bin) {
