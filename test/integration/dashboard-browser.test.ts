@@ -94,11 +94,24 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
 });
 
+/** Signs in and waits until the live channel is up and the read-API snapshot has landed. */
 async function signIn(token: string): Promise<void> {
+  const before = (await page.getAttribute('body', 'data-snapshot')) ?? '0';
   await page.fill('#token', token);
   await page.click('#token-use');
   await page.waitForSelector('#live[data-state="live"]', WAIT);
+  await page.waitForSelector(`body:not([data-snapshot="${before}"])[data-snapshot]`, WAIT);
   await page.waitForSelector(`article.team[data-team="${team.team_name}"]`, WAIT);
+}
+
+/** waitForSelector that says what the team card showed when it gives up. */
+async function waitOnCard(selector: string): Promise<void> {
+  try {
+    await page.waitForSelector(selector, WAIT);
+  } catch (err) {
+    const html = await page.innerHTML(card()).catch(() => '(no card)');
+    throw new Error(`${(err as Error).message}\nteam card was: ${html}`);
+  }
 }
 
 const card = (): string => `article.team[data-team="${team.team_name}"]`;
@@ -156,9 +169,9 @@ describe('dashboard in headless Chromium', () => {
     });
 
     for (const [i, pct] of steps.entries()) {
-      await page.waitForSelector(`${card()} [data-role="phase"]:text-is("step-${pct}")`, WAIT);
-      await page.waitForSelector(`${card()} [data-role="weights"][data-green="${pct}"][data-blue="${100 - pct}"]`, WAIT);
-      await page.waitForSelector(`${card()} [data-role="chart"][data-samples="${i + 1}"]`, WAIT);
+      await waitOnCard(`${card()} [data-role="phase"]:text-is("step-${pct}")`);
+      await waitOnCard(`${card()} [data-role="weights"][data-green="${pct}"][data-blue="${100 - pct}"]`);
+      await waitOnCard(`${card()} [data-role="chart"][data-samples="${i + 1}"]`);
       expect(await page.getAttribute(`${card()} [data-role="progress"]`, 'value')).toBe(String(pct));
       expect(await page.textContent(`#operations tbody`)).toContain('test.paced-switch');
       if (pct === 25) {
@@ -172,7 +185,7 @@ describe('dashboard in headless Chromium', () => {
     const outcome = await run;
     expect(outcome.result).toEqual({ status: 'promoted' });
     await waitNotice(/test\.paced-switch succeeded/);
-    await page.waitForSelector(`${card()} [data-role="op"]:text-is("no operation in flight")`, WAIT);
+    await waitOnCard(`${card()} [data-role="op"]:text-is("no operation in flight")`);
   });
 
   it('follows a real traffic.switch started over JSON-RPC: every step before the end, the SLI chart, the new weights', async () => {
@@ -208,7 +221,7 @@ describe('dashboard in headless Chromium', () => {
       rpc.close();
     }
     await waitNotice(/traffic\.switch succeeded/);
-    await page.waitForSelector(`${card()} [data-role="op"]:text-is("no operation in flight")`, WAIT);
+    await waitOnCard(`${card()} [data-role="op"]:text-is("no operation in flight")`);
     const seen = (await page.evaluate('window.__phases')) as string[];
     // Each step was on screen while the switch ran, in order, before "no operation in flight".
     const stepsSeen = seen.filter((t) => /^(step-\d+|drain|done)$/.test(t));

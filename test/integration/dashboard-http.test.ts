@@ -1,7 +1,7 @@
 import express from 'express';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { liveEventsFromBus } from '../../agent/src/dashboard/bus-adapter';
+import { liveEventsFromBus, REPLAY_EVENTS } from '../../agent/src/dashboard/bus-adapter';
 import type { EmergencyStopRequest } from '../../agent/src/dashboard/emergency-request';
 import { createDashboardRouter } from '../../agent/src/dashboard/router';
 import { SidecarError } from '../../agent/src/errors/sidecar-error';
@@ -58,9 +58,10 @@ afterAll(async () => {
 const bearer = (t: string): Record<string, string> => ({ Authorization: `Bearer ${t}` });
 
 /** Opens the live channel and returns a reader of whole SSE frames. */
-async function openStream(token: string): Promise<{ next(): Promise<{ event: string; data: Record<string, unknown> }>; close(): void }> {
+async function openStream(token: string, lastEventId?: number): Promise<{ next(): Promise<{ event: string; id?: number; data: Record<string, unknown> }>; close(): void }> {
   const ctl = new AbortController();
-  const res = await fetch(`${base}/api/v1/events`, { headers: bearer(token), signal: ctl.signal });
+  const headers = { ...bearer(token), ...(lastEventId === undefined ? {} : { 'Last-Event-ID': String(lastEventId) }) };
+  const res = await fetch(`${base}/api/v1/events`, { headers, signal: ctl.signal });
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toContain('text/event-stream');
   const reader = res.body!.getReader();
@@ -75,7 +76,8 @@ async function openStream(token: string): Promise<{ next(): Promise<{ event: str
           buf = buf.slice(cut + 2);
           const event = /^event: (.+)$/m.exec(frame)?.[1];
           const data = /^data: (.+)$/m.exec(frame)?.[1];
-          if (event && data) return { event, data: JSON.parse(data) as Record<string, unknown> };
+          const id = /^id: (\d+)$/m.exec(frame)?.[1];
+          if (event && data) return { event, id: id === undefined ? undefined : Number(id), data: JSON.parse(data) as Record<string, unknown> };
           continue; // retry: or keep-alive frames
         }
         const { value, done } = await reader.read();
@@ -118,8 +120,8 @@ describe('dashboard router over HTTP', () => {
     const ops = await openStream(OPS);
     const alpha = await openStream(TEAM);
     try {
-      expect(await ops.next()).toEqual({ event: 'hello', data: { tokenId: 'ops', teams: ['*'], ops: true } });
-      expect(await alpha.next()).toEqual({ event: 'hello', data: { tokenId: 'alpha-ci', teams: ['alpha'], ops: false } });
+      expect(await ops.next()).toEqual({ event: 'hello', data: { tokenId: 'ops', teams: ['*'], ops: true, resumed: false } });
+      expect(await alpha.next()).toEqual({ event: 'hello', data: { tokenId: 'alpha-ci', teams: ['alpha'], ops: false, resumed: false } });
       bus.emit('started', started('op-beta', 'beta'));
       bus.emit('progress', { operationId: 'op-beta', phase: 'step-5', message: 'beta 5%', weights: { blue: 95, green: 5 } });
       bus.emit('started', started('op-alpha', 'alpha'));
@@ -144,6 +146,37 @@ describe('dashboard router over HTTP', () => {
     } finally {
       ops.close();
       alpha.close();
+    }
+  });
+
+  it('replays what a reconnecting page missed (Last-Event-ID), only for its teams', async () => {
+    const first = await openStream(TEAM);
+    await first.next(); // hello
+    bus.emit('started', started('op-a1', 'alpha'));
+    const seen = await first.next();
+    expect(seen.data.operationId).toBe('op-a1');
+    first.close();
+    // While the page is away:
+    bus.emit('progress', { operationId: 'op-a1', phase: 'step-10', message: 'alpha 10%' });
+    bus.emit('started', started('op-b1', 'beta'));
+    bus.emit('finished', { operationId: 'op-a1', status: 'succeeded' });
+
+    const again = await openStream(TEAM, seen.id);
+    try {
+      expect((await again.next()).data).toMatchObject({ tokenId: 'alpha-ci', resumed: true });
+      const missed = [await again.next(), await again.next()];
+      expect(missed.map((f) => `${f.data.operationId}:${f.data.status ?? f.data.phase}`)).toEqual(['op-a1:step-10', 'op-a1:succeeded']);
+      expect(missed.every((f) => (f.id ?? 0) > (seen.id ?? 0))).toBe(true);
+    } finally {
+      again.close();
+    }
+    // Too old to replay (the sidecar keeps the last REPLAY_EVENTS): the page is told to re-read the snapshot.
+    for (let i = 0; i <= REPLAY_EVENTS; i++) bus.emit('progress', { operationId: 'op-flood', phase: 'p', message: '' });
+    const stale = await openStream(TEAM, seen.id);
+    try {
+      expect((await stale.next()).data).toMatchObject({ tokenId: 'alpha-ci', resumed: false });
+    } finally {
+      stale.close();
     }
   });
 

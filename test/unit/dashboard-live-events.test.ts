@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { liveEventsFromBus, type OperationBusLike } from '../../agent/src/dashboard/bus-adapter';
+import { liveEventsFromBus, REPLAY_EVENTS, type OperationBusLike } from '../../agent/src/dashboard/bus-adapter';
 import { emergencyStopRequest } from '../../agent/src/dashboard/emergency-request';
 import { bearerToken, httpStatusFor } from '../../agent/src/dashboard/http-status';
 import { LiveEvent, maySee, sseFrame } from '../../agent/src/dashboard/live-events';
@@ -100,6 +100,23 @@ describe('runner bus → live events', () => {
     live.subscribe((e) => got.push(e.operationId));
     bus.emit('finished', { operationId: 'op2', status: 'failed', error: { code: 'SLI_BREACH', message: 'error rate 5%' } });
     expect(got).toEqual(['op2']);
+    live.close();
+  });
+
+  it('numbers events and keeps the recent ones for a page that reconnects', () => {
+    const bus = new EventEmitter();
+    const live = liveEventsFromBus(bus as unknown as OperationBusLike, clock);
+    expect(live.since(0)).toEqual([]);
+    for (let i = 0; i < 3; i++) bus.emit('progress', { operationId: `op${i}`, phase: 'p', message: '' });
+    expect(live.since(1)?.map((e) => [e.seq, e.operationId])).toEqual([
+      [2, 'op1'],
+      [3, 'op2'],
+    ]);
+    expect(live.since(3)).toEqual([]);
+    for (let i = 0; i < REPLAY_EVENTS; i++) bus.emit('progress', { operationId: 'flood', phase: 'p', message: '' });
+    // Event 2 has been dropped: the page must re-read the snapshot instead.
+    expect(live.since(1)).toBeNull();
+    expect(live.since(3 + REPLAY_EVENTS - 1)?.map((e) => e.seq)).toEqual([3 + REPLAY_EVENTS]);
     live.close();
   });
 });

@@ -42,11 +42,18 @@ export interface BusFinished {
 
 /** Operations we remember the team of; far above what one sidecar runs at once. */
 const MAX_TRACKED = 10_000;
+/** Recent events kept for pages that reconnect (Last-Event-ID): a few minutes of a busy switch. */
+export const REPLAY_EVENTS = 1_000;
 
-export function liveEventsFromBus(bus: OperationBusLike, clock: Clock): LiveEventSource & { close(): void } {
+export function liveEventsFromBus(bus: OperationBusLike, clock: Clock): Required<LiveEventSource> & { close(): void } {
   const known = new Map<string, { team: string | null; type: string; target?: string }>();
   const listeners = new Set<(e: LiveEvent) => void>();
-  const emit = (e: LiveEvent): void => {
+  const recent: LiveEvent[] = [];
+  let seq = 0;
+  const emit = (event: LiveEvent): void => {
+    const e: LiveEvent = { ...event, seq: ++seq };
+    recent.push(e);
+    if (recent.length > REPLAY_EVENTS) recent.shift();
     for (const l of listeners) {
       try {
         l(e);
@@ -99,6 +106,12 @@ export function liveEventsFromBus(bus: OperationBusLike, clock: Clock): LiveEven
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    since(after) {
+      if (after >= seq) return [];
+      // The oldest kept event must directly follow `after`, or some were dropped.
+      if (recent.length === 0 || (recent[0].seq as number) > after + 1) return null;
+      return recent.filter((e) => (e.seq as number) > after);
     },
     close() {
       bus.off('started', onStarted);

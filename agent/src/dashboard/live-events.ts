@@ -18,6 +18,8 @@ export interface LiveEvent {
   status?: string;
   phase?: string;
   message?: string;
+  /** Position in this sidecar's live stream (increases by one per event); the SSE `id`. */
+  seq?: number;
   /** Percent of the operation done, when the body knows it (0..100). */
   percent?: number;
   /** Weights HAProxy was just given, when the step moved traffic. */
@@ -43,6 +45,11 @@ export interface LiveSample {
 export interface LiveEventSource {
   /** Registers a listener; returns the function that removes it. */
   subscribe(listener: (event: LiveEvent) => void): () => void;
+  /**
+   * The events after `seq`, for a page that reconnects with Last-Event-ID, or
+   * null when they are no longer kept (the page then re-reads the snapshot).
+   */
+  since?(seq: number): LiveEvent[] | null;
 }
 
 /** Who holds a token: its id and the teams it may see (`*` = every team, the ops token). */

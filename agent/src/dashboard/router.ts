@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { isSidecarError } from '../errors/sidecar-error';
 import { describeIssues, emergencyStopRequest, EmergencyStopRequest } from './emergency-request';
 import { bearerToken, httpStatusFor } from './http-status';
-import { DashboardIdentity, isOps, LiveEventSource, maySee, sseFrame, sseKeepAlive } from './live-events';
+import { DashboardIdentity, isOps, LiveEvent, LiveEventSource, maySee, sseFrame, sseKeepAlive } from './live-events';
 
 /**
  * The dashboard: `GET /` (one HTML, one JS, one CSS file, no build step),
@@ -115,7 +115,6 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
       Connection: 'keep-alive',
     });
     res.flushHeaders();
-    let seq = 0;
     let closed = false;
     const send = (text: string): void => {
       if (closed) return;
@@ -126,8 +125,13 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
         close();
       }
     };
+    const frame = (event: LiveEvent): string => sseFrame(event.kind, event, event.seq);
+    // A reconnecting page names the last event it saw; replay what it missed. since() and
+    // subscribe() run in the same tick, so no event falls between them or arrives twice.
+    const lastSeen = /^\d{1,15}$/.test(req.get('last-event-id') ?? '') ? Number(req.get('last-event-id')) : null;
+    const missed = lastSeen === null ? [] : (deps.events.since?.(lastSeen) ?? null);
     const unsubscribe = deps.events.subscribe((event) => {
-      if (maySee(who, event)) send(sseFrame(event.kind, event, ++seq));
+      if (maySee(who, event)) send(frame(event));
     });
     const timer = setInterval(() => send(sseKeepAlive()), keepAliveMs);
     timer.unref();
@@ -142,7 +146,9 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
     req.on('close', close);
     res.on('error', close);
     send('retry: 2000\n\n');
-    send(sseFrame('hello', { tokenId: who.id, teams: who.teams, ops: isOps(who) }));
+    // `resumed: false` tells a reconnecting page that events were lost: re-read the snapshot.
+    send(sseFrame('hello', { tokenId: who.id, teams: who.teams, ops: isOps(who), resumed: lastSeen !== null && missed !== null }));
+    for (const event of missed ?? []) if (maySee(who, event)) send(frame(event));
   });
 
   router.post('/api/v1/emergency-stop', authenticate, express.json({ limit: '8kb' }), async (req: Authed, res) => {

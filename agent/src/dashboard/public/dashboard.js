@@ -21,6 +21,10 @@
     breakers: [],
     audit: [],
     live: null, // AbortController of the live stream
+    retryTimer: null,
+    lastSeq: null, // seq of the last live event seen: sent as Last-Event-ID on reconnect
+    eventCount: 0,
+    weightsSeenAt: new Map(), // team -> eventCount when a live weights event last arrived
     backoffMs: 1000,
     refreshTimer: null,
     stopTeam: null,
@@ -81,6 +85,8 @@
   // ---------- snapshot ----------
   async function loadSnapshot() {
     if (!state.token) return;
+    // Live events that arrive while these requests are out are newer than their answers.
+    const mark = state.eventCount;
     const [teams, ops, locks, breakers] = await Promise.all([
       api('/api/v1/teams'),
       api('/api/v1/operations?status=running'),
@@ -92,8 +98,13 @@
       return;
     }
     if (teams.ok) {
+      const old = state.teams;
       state.teams = new Map();
-      for (const t of listOf(teams.body, 'teams')) state.teams.set(teamName(t), t);
+      for (const t of listOf(teams.body, 'teams')) {
+        const name = teamName(t);
+        if ((state.weightsSeenAt.get(name) || 0) > mark && old.get(name)) t.weights = old.get(name).weights;
+        state.teams.set(name, t);
+      }
     }
     if (ops.ok) {
       for (const op of listOf(ops.body, 'operations')) {
@@ -106,6 +117,8 @@
     fillAuditTeams();
     await loadAudit();
     render();
+    // A generation counter on <body>: lets a test (or a curious operator) see a snapshot landed.
+    document.body.dataset.snapshot = String(Number(document.body.dataset.snapshot || 0) + 1);
   }
 
   async function loadAudit() {
@@ -155,6 +168,8 @@
   function stopLive() {
     if (state.live) state.live.abort();
     state.live = null;
+    clearTimeout(state.retryTimer);
+    state.retryTimer = null;
   }
 
   async function connectLive() {
@@ -165,8 +180,11 @@
     setLive('connecting', 'connecting…');
     let res;
     try {
+      const headers = { Authorization: 'Bearer ' + state.token, Accept: 'text/event-stream' };
+      // Resume where we were: the sidecar replays the events we missed (or says it cannot).
+      if (state.lastSeq !== null) headers['Last-Event-ID'] = String(state.lastSeq);
       res = await fetch('/api/v1/events', {
-        headers: { Authorization: 'Bearer ' + state.token, Accept: 'text/event-stream' },
+        headers,
         cache: 'no-store',
         credentials: 'omit',
         signal: ctl.signal,
@@ -179,8 +197,6 @@
     if (!res.ok || !res.body) return retryLive();
     setLive('live', 'live');
     state.backoffMs = 1000;
-    // Re-read the snapshot on every (re)connect: events sent while we were away are not replayed.
-    loadSnapshot().catch(() => undefined);
     const reader = res.body.getReader();
     const decoder = new TextDecoder();
     let buf = '';
@@ -206,7 +222,9 @@
     setLive('reconnecting', 'reconnecting…');
     const wait = state.backoffMs;
     state.backoffMs = Math.min(state.backoffMs * 2, 15000);
-    setTimeout(() => {
+    clearTimeout(state.retryTimer);
+    state.retryTimer = setTimeout(() => {
+      state.retryTimer = null;
       if (state.token) connectLive();
     }, wait);
   }
@@ -222,7 +240,8 @@
     let data = '';
     for (const line of frame.split('\n')) {
       if (line.startsWith(':')) continue;
-      if (line.startsWith('event: ')) event = line.slice(7);
+      if (line.startsWith('id: ')) state.lastSeq = Number(line.slice(4));
+      else if (line.startsWith('event: ')) event = line.slice(7);
       else if (line.startsWith('data: ')) data += line.slice(6);
     }
     if (!data) return;
@@ -234,6 +253,8 @@
     }
     if (event === 'hello') {
       state.who = payload;
+      // First connection, or the sidecar no longer had what we missed: read everything again.
+      if (!payload.resumed) loadSnapshot().catch((e) => notice('could not read the sidecar: ' + e.message, 'bad'));
       $('who').textContent = 'signed in as ' + payload.tokenId + (payload.ops ? ' (ops)' : ' (' + payload.teams.join(', ') + ')');
     } else if (event === 'progress' || event === 'operation') {
       onOperationEvent(payload);
@@ -249,6 +270,7 @@
   }
 
   function onOperationEvent(e) {
+    state.eventCount += 1;
     const known = state.ops.has(e.operationId);
     // A new operation of a team starts a new chart: samples of the last switch would mislead.
     if (!known && e.kind === 'operation' && e.status === 'running' && e.team) state.samples.delete(e.team);
@@ -264,7 +286,10 @@
     });
     state.ops.set(op.id, op);
     const team = op.team && state.teams.get(op.team);
-    if (team && e.weights) team.weights = { blue: Number(e.weights.blue) || 0, green: Number(e.weights.green) || 0 };
+    if (team && e.weights) {
+      team.weights = { blue: Number(e.weights.blue) || 0, green: Number(e.weights.green) || 0 };
+      state.weightsSeenAt.set(op.team, state.eventCount);
+    }
     // A switch reports each validation window's figures; other bodies may send single samples.
     const sample = e.sample && typeof e.sample === 'object' ? e.sample : e.figures && typeof e.figures === 'object' ? e.figures : null;
     if (op.team && sample) {
@@ -531,8 +556,10 @@
   function useToken(token) {
     state.token = token;
     state.who = null;
+    state.lastSeq = null;
     state.ops.clear();
     state.samples.clear();
+    state.weightsSeenAt.clear();
     $('who').textContent = '';
     if (token) sessionStorage.setItem(TOKEN_KEY, token);
     else sessionStorage.removeItem(TOKEN_KEY);
