@@ -25,6 +25,7 @@
     lastSeq: null, // seq of the last live event seen: sent as Last-Event-ID on reconnect
     eventCount: 0,
     weightsSeenAt: new Map(), // team -> eventCount when a live weights event last arrived
+    opSeenAt: new Map(), // operationId -> eventCount of its last live event
     backoffMs: 1000,
     refreshTimer: null,
     stopTeam: null,
@@ -107,10 +108,16 @@
       }
     }
     if (ops.ok) {
+      const fresh = (id) => (state.opSeenAt.get(id) || 0) > mark; // a live event is newer than this answer
+      const running = new Set();
       for (const op of listOf(ops.body, 'operations')) {
+        running.add(op.id);
+        if (fresh(op.id)) continue;
         const prev = state.ops.get(op.id) || {};
         state.ops.set(op.id, Object.assign({}, prev, normaliseOp(op)));
       }
+      // Ended while we were not listening.
+      for (const [id, op] of state.ops) if (op.status === 'running' && !running.has(id) && !fresh(id)) state.ops.delete(id);
     }
     if (locks.ok) state.locks = listOf(locks.body, 'locks');
     if (breakers.ok) state.breakers = listOf(breakers.body, 'breakers');
@@ -275,6 +282,7 @@
     // A new operation of a team starts a new chart: samples of the last switch would mislead.
     if (!known && e.kind === 'operation' && e.status === 'running' && e.team) state.samples.delete(e.team);
     const prev = state.ops.get(e.operationId) || { id: e.operationId, startedAt: e.at, status: 'running' };
+    state.opSeenAt.set(e.operationId, state.eventCount);
     const op = Object.assign({}, prev, {
       type: e.type || prev.type,
       team: e.team === undefined ? prev.team : e.team,
@@ -300,6 +308,8 @@
     }
     if (TERMINAL.includes(op.status)) {
       notice((op.team ? op.team + ': ' : '') + (op.type || 'operation') + ' ' + op.status + (op.message ? ' — ' + op.message : ''), op.status === 'succeeded' ? 'ok' : 'bad');
+      // Only running operations are shown; opSeenAt keeps an older snapshot from bringing it back.
+      state.ops.delete(op.id);
       scheduleRefresh();
     }
     render();
@@ -560,6 +570,7 @@
     state.ops.clear();
     state.samples.clear();
     state.weightsSeenAt.clear();
+    state.opSeenAt.clear();
     $('who').textContent = '';
     if (token) sessionStorage.setItem(TOKEN_KEY, token);
     else sessionStorage.removeItem(TOKEN_KEY);
