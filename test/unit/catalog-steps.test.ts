@@ -29,7 +29,7 @@ describe('step catalog', () => {
       }
       const defaults: Record<string, unknown> = { team: 'devops' };
       for (const p of stepParams(s)) if (p.rpc && 'default' in p && p.default !== null) defaults[p.rpc] = p.default;
-      for (const p of stepParams(s)) if (p.rpc && p.required && !(p.rpc in defaults)) defaults[p.rpc] = p.type === 'environment' ? 'green' : 'x_op';
+      for (const p of stepParams(s)) if (p.rpc && p.required && !(p.rpc in defaults)) defaults[p.rpc] = p.enum ? p.enum[0] : p.type === 'environment' ? 'green' : 'x_op';
       if (s.rpc === 'traffic.switch') defaults.lockToken = 1;
       if (s.rpc === 'rollback.emergency') defaults.reason = 'a reason';
       if (s.rpc === 'state.migrate') Object.assign(defaults, { source: 'blue', target: 'green' });
