@@ -111,9 +111,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     }
   }
 
-  // ---- target ready and UP before it gets any weight (still nothing moved: a failure is just an error) ----
-  await prepareTarget(deps, params, ctx, tb, serversState, target, sleep, ctx.signal);
-
+  // From here an emergency rollback in this process can halt the switch at once.
   const registration = deps.inFlight?.register(team, opId);
   const haltSignal = registration?.signal;
   // Either the runner (shutdown) or an emergency stop ends the waits early.
@@ -121,6 +119,8 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
   let lastApplied: Weights = { ...state.weights };
   /** Set once rollBack() has moved the traffic back: its error is final. */
   let rolledBack = false;
+  /** Set once a weight change was applied: before that a failure is just an error (nothing to undo). */
+  let moved = false;
   const steps: StepRecord[] = [];
 
   const checkHalted = async (): Promise<void> => {
@@ -150,11 +150,15 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     }
   };
   const move = async (weights: Weights, why: { name: string; [k: string]: unknown }): Promise<void> => {
+    moved = true;
     await applyWeights({ haproxy, journal: store.journal, environments: store.environments }, opId, tb, weights, why);
     lastApplied = weights;
   };
 
   try {
+    // ---- target ready and UP before it gets any weight ----
+    await prepareTarget(deps, params, ctx, tb, serversState, target, sleep, anySignal);
+
     for (const percent of params.increments) {
       await checkHalted();
       if (ctx.signal.aborted) throw new SidecarError('DEPENDENCY_DOWN', 'the sidecar is shutting down', {});
@@ -193,7 +197,8 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     }
 
     // ---- promote: drain the old side, then maint, then environment_state ----
-    const drained = await drainOld(deps, params, ctx, tb, source, sleep, ctx.signal);
+    const drained = await drainOld(deps, params, ctx, tb, source, sleep, anySignal, checkHalted);
+    await checkHalted();
     const promoteSeq = await store.journal.intent(opId, 'promote', { active: target, previous: source });
     await store.environments.promote(team, target);
     await store.journal.outcome(opId, promoteSeq, 'done', { active: target });
@@ -213,14 +218,16 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     if (deps.webhooks) deps.webhooks.notify(team, 'promoted', { operationId: opId, active: target }).catch((e: unknown) => deps.log?.warn('promoted webhook failed', { team, error: String(e) }));
     ctx.progress({ phase: 'done', message: `${team} promoted to ${target}` });
     return { status: 'promoted', from: source, to: target, steps, drained };
-  } catch (err) {
+  } catch (caught) {
+    // An emergency stop that fired while the switch waited surfaces as whatever the wait threw.
+    const err = !rolledBack && !(caught instanceof Halted) && haltSignal?.aborted ? new Halted(String((haltSignal.reason as Error)?.message ?? 'emergency stop')) : caught;
     if (err instanceof Halted) {
       await store.audit
         .record({ operationType: 'traffic.switch', team, sourceEnvironment: source, targetEnvironment: target, initiatedBy, status: 'halted', rollbackReason: err.why, metadata: { steps }, actor: ctx.actor, operationId: opId, completedAt: ctx.clock.now() })
         .catch(() => undefined);
       throw new SidecarError('CONFLICT', `switch of ${team} to ${target} was halted: ${err.why}`, { operationStatus: 'aborted', steps });
     }
-    if (rolledBack) throw err;
+    if (rolledBack || !moved) throw err;
     // Anything else mid-switch (HAProxy or Postgres gone, shutdown): put traffic back on the source.
     const message = (err as Error).message;
     try {
@@ -411,6 +418,7 @@ async function drainOld(
   source: EnvironmentName,
   sleep: (ms: number, s?: AbortSignal) => Promise<void>,
   signal: AbortSignal,
+  checkHalted: () => Promise<void>,
 ): Promise<{ sessionsAtMaint: number; waitedMs: number }> {
   const opId = ctx.operation.id;
   const server = tb.servers[source];
@@ -424,6 +432,8 @@ async function drainOld(
     if (sessions === 0 || Date.now() - started >= params.drainTimeoutSec * 1000 || signal.aborted) break;
     await sleep(200, signal);
   }
+  // An emergency rollback may have sent traffic back to this side meanwhile: never maint it then.
+  await checkHalted();
   await deps.haproxy.setState(tb.web, server, 'maint');
   const waitedMs = Date.now() - started;
   await deps.store.journal.outcome(opId, seq, 'done', { state: 'maint', sessionsAtMaint: sessions, waitedMs });
