@@ -348,3 +348,23 @@ it('calls the team webhooks; a refusing pre-switch hook stops the switch before 
   const params = rollbackEmergencyParams.parse({ team: team.team_name, reason: 'reset after webhook test', target: 'blue' });
   await runner.run({ type: 'rollback.emergency', team: team.team_name, params, actor }, (ctx) => runEmergencyRollback(deps, params, ctx));
 });
+
+it('rolls back when the target stops passing health checks mid-switch (availability), never lowering blue further', async () => {
+  const token = await lockToken();
+  let killed = false;
+  const err = await rejection(
+    runSwitch({ target: 'green', lockToken: token, validationSec: 2, minSamples: 0 }, (e) => {
+      if (e.phase === 'step-10' && !killed) {
+        killed = true;
+        void green.close();
+      }
+    }),
+  );
+  green = await startBackend(team.environments.green.web_port, 'green');
+  expect(err.code).toBe('SLI_BREACH');
+  expect((err.data as { breaches: Array<{ metric: string }> }).breaches.map((b) => b.metric)).toContain('availability');
+  expect((err.data as { step: number }).step).toBe(10);
+  expect(await liveWeights()).toEqual({ blue: 100, green: 0 });
+  const op = (await store.journal.list({ team: team.team_name, limit: 1 }))[0];
+  expect(op.steps.filter((s) => s.name === 'weights').map((s) => (s.intent as { step: number }).step)).toEqual([5, 10]);
+});
