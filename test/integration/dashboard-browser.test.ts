@@ -142,7 +142,20 @@ describe('dashboard in headless Chromium', () => {
   });
 
   it("shows a switch's phases, weights and SLI samples as they happen, pushed rather than polled", async () => {
+    // A real lease in the store, as a pipeline holds during its switch: the page lists it with holder and expiry.
+    const holder = `${team.team_name}/Infrastructure/Self-Managed-Blue-Green-Switch#7`;
+    const lease = await sidecar.store.locks.acquire({
+      team: team.team_name,
+      operation: 'blue_green_switch',
+      ttlSec: 600,
+      waitSec: 0,
+      owner: holder,
+      actor: { tokenId: 'ops', instanceId: sidecar.instanceId },
+    });
     await signIn(opsToken);
+    const lockRow = `#locks tbody tr:has-text("${team.team_name}:blue_green_switch")`;
+    await page.waitForSelector(lockRow, WAIT);
+    expect(await page.textContent(lockRow)).toMatch(new RegExp(`${holder.replace(/[/#]/g, '.')}${lease.token}.*\\(in \\d+ s\\)`));
     const gates: Array<() => void> = [];
     const steps = [5, 25, 100];
     const body = async (ctx: OperationContext): Promise<unknown> => {
@@ -186,6 +199,7 @@ describe('dashboard in headless Chromium', () => {
     expect(outcome.result).toEqual({ status: 'promoted' });
     await waitNotice(/test\.paced-switch succeeded/);
     await waitOnCard(`${card()} [data-role="op"]:text-is("no operation in flight")`);
+    await sidecar.store.locks.release({ team: team.team_name, operation: 'blue_green_switch', token: lease.token, owner: holder, actor: { tokenId: 'ops', instanceId: sidecar.instanceId } });
   });
 
   it('follows a real traffic.switch started over JSON-RPC: every step before the end, the SLI chart, the new weights', async () => {
