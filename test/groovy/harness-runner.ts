@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -52,11 +53,28 @@ function groovyFiles(dir: string): string[] {
 }
 
 let compiled: Promise<string> | undefined;
+/**
+ * Compiled harness classes, shared by the test files of a run: the directory is
+ * named by a hash of the sources and appears by rename, so parallel workers
+ * either reuse a complete one or build their own.
+ */
 export function compileHarness(): Promise<string> {
   compiled ??= (async () => {
-    const out = mkdtempSync(join(tmpdir(), 'jsm-harness-classes-'));
-    await run('groovyc', ['-d', out, ...groovyFiles(HARNESS_DIR)], { env: { ...process.env, JAVA_HOME }, timeout: 120_000 });
-    return out;
+    const sources = groovyFiles(HARNESS_DIR);
+    const hash = createHash('sha256');
+    for (const f of sources) hash.update(f).update(readFileSync(f));
+    const final = join(tmpdir(), `jsm-harness-classes-${hash.digest('hex').slice(0, 16)}`);
+    if (existsSync(join(final, '.complete'))) return final;
+    const out = mkdtempSync(join(tmpdir(), 'jsm-harness-build-'));
+    await run('groovyc', ['-d', out, ...sources], { env: { ...process.env, JAVA_HOME }, timeout: 120_000 });
+    writeFileSync(join(out, '.complete'), '');
+    try {
+      renameSync(out, final);
+    } catch {
+      // Another worker renamed its copy first: use that one, drop ours.
+      rmSync(out, { recursive: true, force: true });
+    }
+    return final;
   })();
   return compiled;
 }
