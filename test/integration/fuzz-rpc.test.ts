@@ -133,6 +133,7 @@ const VALID_BASE: Record<string, Record<string, unknown>> = {
   'backup.create': { team: TEAM },
   'backup.list': { team: TEAM },
   'backup.restore': { team: TEAM, backupId: 'fuzz', environment: 'green' },
+  'coordination.execute': { team: TEAM, operation: 'version_upgrade' },
 };
 
 /** Strings aimed at SQL, the HAProxy Runtime API (several commands per line), shells, paths, Docker names, logs and look-alike unicode. */
