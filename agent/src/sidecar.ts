@@ -23,6 +23,8 @@ import { Dispatcher, RpcFailure } from './rpc/dispatcher';
 import { registerCoreMethods } from './rpc/methods/core';
 import { defaultBackupRoot, registerCoordinatedExecution, registerEnvironmentMethods } from './rpc/methods/environment';
 import { startSidecarBackups } from './backup/sidecar-backups';
+import { teamJenkinsClientFactory } from './environments/controllers';
+import { recoverEnvironmentOperations } from './environments/recovery';
 import { registerTrafficMethods } from './rpc/methods/traffic';
 import { HaproxyRuntime, unconfiguredHaproxy } from './haproxy/runtime-api';
 import { dockerContainerMetrics } from './traffic/container-metrics';
@@ -224,6 +226,11 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
     const traffic: TrafficDeps = { store, haproxy: haproxyDriver, teamConfig: (t) => teams.find(t), containerMetrics: dockerContainerMetrics(docker), inFlight: new InFlightSwitches(), log };
     registerTrafficMethods(registry, { runner, teams, traffic });
     registerCoordinatedExecution(registry, { store, runner, teams, docker, backupRoot: defaultBackupRoot(config.dataDir), traffic });
+    // Environment operations left running by a killed sidecar are closed; a source a migration quieted down gets its executors back.
+    for (const a of await recoverEnvironmentOperations({ journal: store.journal, jenkinsFor: teamJenkinsClientFactory(), team: (n) => teams.find(n) }, config.instanceId).catch((err: Error) => {
+      log.warn('environment operation recovery failed', { error: err.message });
+      return [];
+    })) log.warn('closed an unfinished environment operation', { ...a });
     let reconciler: { stop(): Promise<void> } | null = null;
     if (config.haproxySocket) {
       for (const a of await recoverTrafficOperations(traffic, config.instanceId, clock)) log.warn('recovered an unfinished traffic operation', { ...a });

@@ -96,3 +96,17 @@ test("coordination.execute: scope 'all' needs an ops token; scope 'team' needs a
   const noTeam = await rpc.call('coordination.execute', { operation: 'plugin_update' });
   expect(noTeam).toMatchObject({ ok: false, error: { code: -32602 } });
 });
+
+test('two deploys of one team at once: the second is refused with CONFLICT naming the running one', async () => {
+  const team = t.team.team_name;
+  const first = rpc.call('environment.deploy', { team, target: 'green', timeoutSec: 60 });
+  // Bounded wait until the first is journaled as running.
+  for (let i = 0; i < 50; i++) {
+    const ops = await sc.handle.store.journal.list({ team, status: 'running' });
+    if (ops.some((o) => o.type === 'environment.deploy')) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const second = await rpc.call('environment.deploy', { team, target: 'green', timeoutSec: 60 });
+  expect(second).toMatchObject({ ok: false, error: { data: { code: 'CONFLICT', exclusive: `environments:${team}` } } });
+  expect(ok(await first)).toMatchObject({ healthy: true, replaced: true });
+});

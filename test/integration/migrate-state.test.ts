@@ -4,6 +4,7 @@ import { listArchive } from '../../agent/src/docker/archive';
 import { teamJenkinsClientFactory } from '../../agent/src/environments/controllers';
 import { deployEnvironment, type EnvironmentDeps } from '../../agent/src/environments/deploy';
 import { migrateState, type MigrateDeps } from '../../agent/src/environments/migrate';
+import { recoverEnvironmentOperations } from '../../agent/src/environments/recovery';
 import type { JenkinsClient } from '../../agent/src/jenkins/client';
 import { createPgStore, type PgStore } from '../../agent/src/store';
 import { createTestDatabase, type TestDatabase } from '../support/database';
@@ -116,4 +117,17 @@ test('refuses to migrate from a side that is not running', async () => {
   } finally {
     await other.cleanup(docker);
   }
+});
+
+test('startup recovery closes a migration a killed sidecar left running and cancels the quiet-down it left on blue', async () => {
+  const instanceId = `crashed-${Math.random().toString(16).slice(2, 8)}`;
+  const actor = { tokenId: 'ci', instanceId };
+  const { operation } = await store.journal.begin({ type: 'state.migrate', team: t.team.team_name, params: { source: 'blue', target: 'green' }, actor });
+  await store.journal.intent(operation.id, 'quiet_down_source', { environment: 'blue' });
+  await blue.quietDown('migration that will never end');
+  const actions = await recoverEnvironmentOperations({ journal: store.journal, jenkinsFor: deps.jenkinsFor, team: (n) => (n === t.team.team_name ? t.team : undefined) }, instanceId);
+  expect(actions).toEqual([expect.objectContaining({ operationId: operation.id, type: 'state.migrate', cancelledQuietDown: ['blue'] })]);
+  expect((await blue.root()).quietingDown).toBe(false);
+  expect(await store.journal.get(operation.id)).toMatchObject({ status: 'aborted', error: { code: 'DEPENDENCY_DOWN' } });
+  expect(await recoverEnvironmentOperations({ journal: store.journal, jenkinsFor: deps.jenkinsFor, team: () => t.team }, instanceId)).toEqual([]);
 });

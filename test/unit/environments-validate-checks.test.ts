@@ -1,6 +1,8 @@
 import type Docker from 'dockerode';
 import { judgeAgents, judgeApi, judgeContainer, judgeJobs, judgePlugins, judgeUser } from '../../agent/src/environments/validate-checks';
 import type { JobSummary, PluginInfo } from '../../agent/src/jenkins/api-types';
+import { quietedSources } from '../../agent/src/environments/recovery';
+import type { OperationRecord } from '../../agent/src/store/contract';
 
 const job = (fullName: string, nextBuildNumber: number | null = 1): JobSummary => ({ fullName, className: 'x', buildable: true, disabled: false, nextBuildNumber, folder: false });
 const plugin = (shortName: string, active = true): PluginInfo => ({ shortName, version: '1', active, enabled: active });
@@ -48,4 +50,13 @@ test('agents: offline and unknown required agents fail', () => {
   expect(judgeAgents(set, [])).toMatchObject({ passed: true, figure: '0/0' });
   expect(judgeAgents(set, ['a1', 'a2'])).toMatchObject({ passed: false, figure: '0/2', reason: 'required agents offline: a1 (gone); not configured: a2' });
   expect(judgeAgents(set, ['Built-In Node'])).toMatchObject({ passed: true, figure: '1/1' });
+});
+
+test('recovery: a quiet-down whose intent was written (even pending) and not cancelled is given back', () => {
+  const step = (name: string, environment: string, outcome: 'pending' | 'done' | 'failed') => ({ seq: 1, name, intent: { environment }, outcome, result: null, at: new Date() });
+  const op = (steps: ReturnType<typeof step>[]) => ({ steps }) as unknown as OperationRecord;
+  expect(quietedSources(op([step('quiet_down_source', 'blue', 'pending')]))).toEqual(['blue']);
+  expect(quietedSources(op([step('quiet_down_source', 'blue', 'done'), step('cancel_quiet_down_source', 'blue', 'done')]))).toEqual([]);
+  expect(quietedSources(op([step('quiet_down_source', 'blue', 'failed')]))).toEqual([]);
+  expect(quietedSources(op([step('deploy', 'green', 'done')]))).toEqual([]);
 });

@@ -22,12 +22,11 @@ import { migrateState } from '../../environments/migrate';
 import { validateEnvironment } from '../../environments/validate';
 import { executeCoordinated } from '../../environments/coordinated-rollout';
 import { SidecarError } from '../../errors/sidecar-error';
-import type { OperationRunner } from '../../operations/runner';
+import type { OperationBody, OperationRunner } from '../../operations/runner';
 import type { TrafficDeps } from '../../traffic/switch';
 import { isOps } from '../principal';
 import type { Store } from '../../store/contract';
-import { specNamed, type MethodRegistry } from '../registry';
-import { runMaybeJournaled } from './core';
+import { specNamed, type CallContext, type MethodRegistry } from '../registry';
 
 /**
  * Handlers of the environment area (catalog/methods/environment.ts). Thin:
@@ -47,7 +46,32 @@ export interface EnvironmentMethodDeps {
 }
 
 const spec = (name: string) => specNamed(ENVIRONMENT_METHODS, name);
-const never = (): Promise<never> => Promise.reject(new Error('unreachable: mutating environment methods always run under the journal'));
+
+/**
+ * Runs under the journal. `exclusive`: at most one running operation per key
+ * (the store answers CONFLICT naming the running one): two deploys of one
+ * environment, or a deploy racing a migration into it, would fight over one
+ * container name and one volume.
+ */
+function runJournaled(runner: OperationRunner, call: CallContext, team: string | null, params: Record<string, unknown>, body: OperationBody, exclusive?: string): Promise<unknown> {
+  return runner
+    .run(
+      {
+        type: call.method,
+        team,
+        params,
+        ...(call.idempotencyKey ? { idempotencyKey: call.idempotencyKey } : {}),
+        actor: call.actor,
+        onProgress: (e) => call.progress(e),
+        signal: call.signal,
+        ...(exclusive ? { beginExtras: { exclusive } } : {}),
+      },
+      body,
+    )
+    .then((o) => o.result);
+}
+/** One key per team: deploy, stop, restore, migrate and a coordinated rollout all change that team's containers. */
+const teamKey = (team: string): string => `environments:${team}`;
 
 /** The team from the teams file; without one (local try-out) a team with the file's defaults. */
 export function resolveTeam(teams: TeamDirectory, name: string): Team {
@@ -69,13 +93,13 @@ export function registerEnvironmentMethods(registry: MethodRegistry, deps: Envir
   registry.register(spec('environment.deploy'), async (p, call) => {
     const params = p as z.output<typeof environmentDeployParams>;
     const team = resolveTeam(teams, params.team);
-    return runMaybeJournaled(runner, call, { team: params.team, params, alwaysJournal: true }, (ctx) => deployEnvironment(envDeps, team, params, ctx), never);
+    return runJournaled(runner, call, params.team, params, (ctx) => deployEnvironment(envDeps, team, params, ctx), teamKey(params.team));
   });
 
   registry.register(spec('environment.stop'), async (p, call) => {
     const params = p as z.output<typeof environmentStopParams>;
     const team = resolveTeam(teams, params.team);
-    return runMaybeJournaled(runner, call, { team: params.team, params, alwaysJournal: true }, (ctx) => stopEnvironment(envDeps, team, params, ctx), never);
+    return runJournaled(runner, call, params.team, params, (ctx) => stopEnvironment(envDeps, team, params, ctx), teamKey(params.team));
   });
 
   registry.register(spec('environment.validate'), async (p) => {
@@ -89,19 +113,20 @@ export function registerEnvironmentMethods(registry: MethodRegistry, deps: Envir
     const team = resolveTeam(teams, params.team);
     // The calling build runs on the source: without an explicit callerBuild, the build the transport names is the one not to wait for.
     const callerBuild = params.callerBuild ?? call.actor.build;
-    return runMaybeJournaled(
+    return runJournaled(
       runner,
       call,
-      { team: params.team, params: { ...params, ...(callerBuild ? { callerBuild } : {}) }, alwaysJournal: true },
+      params.team,
+      { ...params, ...(callerBuild ? { callerBuild } : {}) },
       (ctx) => migrateState({ docker, jenkinsFor, journal: store.journal }, team, { ...params, callerBuild }, ctx),
-      never,
+      teamKey(params.team),
     );
   });
 
   registry.register(spec('backup.create'), async (p, call) => {
     const params = p as z.output<typeof backupCreateParams>;
     const team = resolveTeam(teams, params.team);
-    return runMaybeJournaled(runner, call, { team: params.team, params, alwaysJournal: true }, (ctx) => createBackup(backupDeps, team, params, ctx), never);
+    return runJournaled(runner, call, params.team, params, (ctx) => createBackup(backupDeps, team, params, ctx));
   });
 
   registry.register(spec('backup.list'), async (p) => {
@@ -112,7 +137,7 @@ export function registerEnvironmentMethods(registry: MethodRegistry, deps: Envir
   registry.register(spec('backup.restore'), async (p, call) => {
     const params = p as z.output<typeof backupRestoreParams>;
     const team = resolveTeam(teams, params.team);
-    return runMaybeJournaled(runner, call, { team: params.team, params, alwaysJournal: true }, (ctx) => restoreBackup(backupDeps, team, params, ctx), never);
+    return runJournaled(runner, call, params.team, params, (ctx) => restoreBackup(backupDeps, team, params, ctx), teamKey(params.team));
   });
 }
 
@@ -133,12 +158,13 @@ export function registerCoordinatedExecution(registry: MethodRegistry, deps: Env
     } else {
       targets = [resolveTeam(teams, params.team as string)];
     }
-    return runMaybeJournaled(
+    return runJournaled(
       runner,
       call,
-      { team: params.team ?? null, params, alwaysJournal: true },
+      params.team ?? null,
+      params,
       (ctx) => executeCoordinated({ docker, store, jenkinsFor, networking: deps.networking ?? DEFAULT_NETWORKING, traffic: deps.traffic, journal: store.journal }, targets, params, ctx),
-      never,
+      params.scope === 'all' ? 'environments:*' : teamKey(params.team as string),
     );
   });
 }
