@@ -145,7 +145,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     } catch (err) {
       if (!(isSidecarError(err) && err.code === 'FENCED')) throw err;
       const name = lockNameFor(team, params.lockOperation);
-      const other = (await store.locks.list({ team })).find((l) => l.lockName === name && l.token !== params.lockToken && l.expiresAt.getTime() > Date.now());
+      const other = (await store.locks.list({ team })).find((l) => l.lockName === name && l.token !== params.lockToken && l.expiresAt.getTime() > ctx.clock.now().getTime());
       if (other) throw err;
     }
   };
@@ -254,12 +254,12 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     percent: number | null,
     figures?: WindowFigures,
     code: 'SLI_BREACH' | 'TIMEOUT' = 'SLI_BREACH',
-    detectedAt: number = Date.now(),
+    detectedAt: number = ctx.clock.now().getTime(),
   ): Promise<never> {
     const weights = splitWeights(source, 100);
     await move(weights, { name: 'rollback', reason, step: percent });
     rolledBack = true;
-    const rolledBackAt = Date.now();
+    const rolledBackAt = ctx.clock.now().getTime();
     const rollbackMs = rolledBackAt - detectedAt;
     ctx.progress({ phase: 'rolled-back', message: `rolled back: all ${team} traffic on ${source} (${reason})`, weights, figures: figures ?? null });
     if (found || code === 'SLI_BREACH') await store.breakers.recordFailure(breakerNameFor(team), reason).catch(() => undefined);
@@ -319,11 +319,11 @@ async function prepareTarget(
     await deps.store.journal.outcome(ctx.operation.id, seq, 'done', { state: 'ready' });
     ctx.progress({ phase: 'prepare', message: `${tb.servers[target]} was in ${held.maint ? 'maint' : 'drain'}; set ready, waiting for its health checks` });
   }
-  const deadline = Date.now() + params.readyTimeoutSec * 1000;
+  const deadline = ctx.clock.now().getTime() + params.readyTimeoutSec * 1000;
   for (;;) {
     const s = (await deps.haproxy.showStat()).find((x) => x.backend === tb.web && x.server === tb.servers[target]);
     if (s && isServerUp(s)) return;
-    if (Date.now() >= deadline || signal.aborted) {
+    if (ctx.clock.now().getTime() >= deadline || signal.aborted) {
       throw new SidecarError(
         'CONFLICT',
         `target ${tb.servers[target]} is ${s?.status ?? 'missing'} (check: ${s?.checkStatus ?? '-'} ${s?.lastChk ?? ''}) after ${params.readyTimeoutSec}s; deploy or fix the ${target} environment first (environment.deploy / environment.validate). No traffic was moved`,
@@ -370,9 +370,9 @@ async function validateWindow(
     pollContainer();
     const s = (await deps.haproxy.showStat()).find((x) => x.backend === tb.web && x.server === tb.servers[target]);
     if (!s) throw new SidecarError('NOT_FOUND', `HAProxy no longer has ${tb.web}/${tb.servers[target]}`, { team: params.team });
-    return { at: Date.now(), target: s, container: latestContainer };
+    return { at: ctx.clock.now().getTime(), target: s, container: latestContainer };
   };
-  const start = Date.now();
+  const start = ctx.clock.now().getTime();
   const windowEnd = start + params.validationSec * 1000;
   const extendedEnd = start + (params.maxWindowSec ?? params.validationSec * 3) * 1000;
   const holdEnd = extendedEnd + params.holdSec * 1000;
@@ -381,11 +381,11 @@ async function validateWindow(
   let announcedHold = false;
   for (let tick = 0; tick < 1_000_000; tick += 1) {
     const nextAt = start + (tick + 1) * params.sampleIntervalMs;
-    await sleep(Math.max(0, nextAt - Date.now()), signal);
+    await sleep(Math.max(0, nextAt - ctx.clock.now().getTime()), signal);
     await checkHalted();
     if (ctx.signal.aborted) throw new SidecarError('DEPENDENCY_DOWN', 'the sidecar is shutting down', {});
     samples.push(await sample());
-    const now = Date.now();
+    const now = ctx.clock.now().getTime();
     const figures = windowFigures(samples);
     const final = now >= windowEnd;
     const verdict = judge(triggers, figures, params.minSamples, final);
@@ -425,17 +425,17 @@ async function drainOld(
   const seq = await deps.store.journal.intent(opId, 'drain-old', { server, timeoutSec: params.drainTimeoutSec });
   await deps.haproxy.setState(tb.web, server, 'drain');
   ctx.progress({ phase: 'drain', message: `draining ${server}: waiting for its sessions to end (up to ${params.drainTimeoutSec}s)` });
-  const started = Date.now();
+  const started = ctx.clock.now().getTime();
   let sessions = 0;
   for (;;) {
     sessions = (await deps.haproxy.showStat()).filter((s) => s.server === server && tb.backends.includes(s.backend)).reduce((n, s) => n + s.scur, 0);
-    if (sessions === 0 || Date.now() - started >= params.drainTimeoutSec * 1000 || signal.aborted) break;
+    if (sessions === 0 || ctx.clock.now().getTime() - started >= params.drainTimeoutSec * 1000 || signal.aborted) break;
     await sleep(200, signal);
   }
   // An emergency rollback may have sent traffic back to this side meanwhile: never maint it then.
   await checkHalted();
   await deps.haproxy.setState(tb.web, server, 'maint');
-  const waitedMs = Date.now() - started;
+  const waitedMs = ctx.clock.now().getTime() - started;
   await deps.store.journal.outcome(opId, seq, 'done', { state: 'maint', sessionsAtMaint: sessions, waitedMs });
   return { sessionsAtMaint: sessions, waitedMs };
 }

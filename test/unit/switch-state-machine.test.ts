@@ -1,0 +1,236 @@
+import { trafficSwitchParams } from '../../catalog/methods/traffic';
+import type { HaproxyDriver } from '../../agent/src/haproxy/runtime-api';
+import type { ServerStat, ServerState } from '../../agent/src/haproxy/stats';
+import type { OperationContext, OperationRecord, TeamEnvironmentState } from '../../agent/src/store/contract';
+import { InFlightSwitches } from '../../agent/src/traffic/in-flight';
+import { runTrafficSwitch, type TrafficDeps } from '../../agent/src/traffic/switch';
+
+/**
+ * The switch state machine with a fake clock, a scripted HAProxy and an
+ * in-memory store: ordering (journal before apply), verdicts and rollbacks,
+ * without real time passing. The real services are exercised in
+ * test/integration/traffic-*.test.ts.
+ */
+const BACKEND = 'jenkins_backend_devops';
+const BLUE = 'devops-blue';
+const GREEN = 'devops-green';
+
+class ScriptedHaproxy implements HaproxyDriver {
+  weights: Record<string, number> = { [BLUE]: 100, [GREEN]: 0 };
+  admin: Record<string, 'ready' | 'drain' | 'maint'> = { [BLUE]: 'ready', [GREEN]: 'ready' };
+  down = new Set<string>();
+  counters: Record<string, { req: number; h5: number }> = { [BLUE]: { req: 0, h5: 0 }, [GREEN]: { req: 0, h5: 0 } };
+  /** Requests through the backend between two `show stat` calls. */
+  perCall = 200;
+  errorRate: Record<string, number> = { [BLUE]: 0, [GREEN]: 0 };
+  constructor(private readonly events: string[]) {}
+
+  async setWeights(changes: Array<{ backend: string; server: string; weight: number }>): Promise<void> {
+    for (const c of changes) this.weights[c.server] = c.weight;
+    this.events.push(`haproxy weights ${this.weights[BLUE]}/${this.weights[GREEN]}`);
+  }
+  async setState(_b: string, server: string, state: 'ready' | 'drain' | 'maint'): Promise<void> {
+    this.admin[server] = state;
+    this.events.push(`haproxy ${server} ${state}`);
+  }
+  private status(server: string): string {
+    if (this.admin[server] === 'maint') return 'MAINT';
+    if (this.down.has(server)) return 'DOWN';
+    return this.admin[server] === 'drain' ? 'DRAIN' : 'UP';
+  }
+  async showStat(): Promise<ServerStat[]> {
+    const total = this.weights[BLUE] + this.weights[GREEN];
+    return [BLUE, GREEN].map((server) => {
+      const c = this.counters[server];
+      const n = total > 0 && this.admin[server] === 'ready' ? Math.round((this.perCall * this.weights[server]) / total) : 0;
+      c.req += n;
+      c.h5 += Math.round(n * this.errorRate[server]);
+      return { backend: BACKEND, server, status: this.status(server), weight: this.weights[server], scur: 0, reqTot: c.req, hrsp5xx: c.h5, hrspOther: 0, econ: 0, eresp: 0, rtime: 5, ttime: 6, checkStatus: 'L7OK', lastChk: '' };
+    });
+  }
+  async showServersState(): Promise<ServerState[]> {
+    return [BLUE, GREEN].map((server, i) => ({
+      backendId: 3,
+      backend: BACKEND,
+      server,
+      address: '127.0.0.1',
+      port: 8080 + i * 100,
+      opState: 2,
+      adminState: this.admin[server] === 'maint' ? 1 : this.admin[server] === 'drain' ? 8 : 0,
+      weight: this.weights[server],
+      initialWeight: i === 0 ? 100 : 0,
+    }));
+  }
+}
+
+function memoryStore(events: string[]) {
+  let state: TeamEnvironmentState = { team: 'devops', active: 'blue', previous: null, weights: { blue: 100, green: 0 }, lastKnownGood: 'blue', updatedAt: new Date(0) };
+  const steps: Array<{ seq: number; name: string; intent: Record<string, unknown>; outcome: string; result: unknown }> = [];
+  const failures: string[] = [];
+  const audit: Array<Record<string, unknown>> = [];
+  const store = {
+    locks: {
+      assertHeld: async (r: { token: number }) => {
+        if (r.token !== 7) throw Object.assign(new Error('fenced'), { code: 'FENCED' });
+        return { lockName: 'devops:blue_green_switch', token: 7, expiresAt: new Date(8.64e15), holder: 'b' };
+      },
+      list: async () => [],
+    },
+    breakers: {
+      admit: async () => ({ trial: false }),
+      recordSuccess: async () => undefined,
+      recordFailure: async (_n: string, reason: string) => void failures.push(reason),
+    },
+    environments: {
+      ensure: async () => state,
+      get: async () => state,
+      setDesiredWeights: async (_t: string, w: { blue: number; green: number }) => {
+        state = { ...state, weights: w };
+        events.push(`desired ${w.blue}/${w.green}`);
+      },
+      promote: async (_t: string, target: 'blue' | 'green') => {
+        state = { ...state, previous: state.active, active: target, lastKnownGood: target, weights: target === 'blue' ? { blue: 100, green: 0 } : { blue: 0, green: 100 } };
+        events.push(`promote ${target}`);
+        return state;
+      },
+    },
+    journal: {
+      intent: async (_op: string, name: string, intent: Record<string, unknown>) => {
+        steps.push({ seq: steps.length + 1, name, intent, outcome: 'pending', result: null });
+        events.push(`intent ${name}`);
+        return steps.length;
+      },
+      outcome: async (_op: string, seq: number, outcome: string, result?: unknown) => {
+        steps[seq - 1].outcome = outcome;
+        steps[seq - 1].result = result ?? null;
+        events.push(`outcome ${steps[seq - 1].name} ${outcome}`);
+      },
+    },
+    audit: { record: async (e: Record<string, unknown>) => String(audit.push(e)) },
+  };
+  return { store: store as unknown as TrafficDeps['store'], steps, failures, audit, state: () => state };
+}
+
+function harness(overrides: Record<string, unknown> = {}) {
+  const events: string[] = [];
+  const haproxy = new ScriptedHaproxy(events);
+  const mem = memoryStore(events);
+  let now = 0;
+  const progress: Array<{ phase: string; message: string }> = [];
+  const inFlight = new InFlightSwitches();
+  const onProgress: Array<(e: { phase: string; message: string }) => void> = [];
+  const ctx: OperationContext = {
+    operation: { id: 'op-1' } as OperationRecord,
+    actor: { tokenId: 'ops', instanceId: 'unit' },
+    signal: new AbortController().signal,
+    clock: { now: () => new Date(now) },
+    progress: (e) => {
+      progress.push(e);
+      for (const f of onProgress) f(e);
+    },
+  };
+  // Fake time: a sleep advances the clock and yields once, so other promises (an emergency halt) run.
+  const sleep = async (ms: number, signal?: AbortSignal): Promise<void> => {
+    if (!signal?.aborted) now += ms;
+    await new Promise((r) => setImmediate(r));
+  };
+  const deps: TrafficDeps = { store: mem.store, haproxy, inFlight, sleep };
+  const params = trafficSwitchParams.parse({ team: 'devops', target: 'green', lockToken: 7, validationSec: 2, minSamples: 20, ...overrides });
+  return { events, haproxy, mem, progress, onProgress, inFlight, run: () => runTrafficSwitch(deps, params, ctx), elapsed: () => now };
+}
+
+async function failure(p: Promise<unknown>): Promise<{ code: string; message: string; data: Record<string, unknown> }> {
+  try {
+    await p;
+  } catch (err) {
+    return err as { code: string; message: string; data: Record<string, unknown> };
+  }
+  throw new Error('expected a failure');
+}
+
+describe('switch state machine', () => {
+  it('walks 5→100 with each weight change journaled before and after it is applied, drains, maints and promotes', async () => {
+    const h = harness();
+    const result = await h.run();
+    expect(result.status).toBe('promoted');
+    expect(result.steps.map((s) => [s.percent, s.verdict])).toEqual([
+      [5, 'pass'],
+      [10, 'pass'],
+      [25, 'pass'],
+      [50, 'pass'],
+      [100, 'pass'],
+    ]);
+    const changes = h.events.filter((e) => e.startsWith('haproxy'));
+    expect(changes).toEqual(['haproxy weights 95/5', 'haproxy weights 90/10', 'haproxy weights 75/25', 'haproxy weights 50/50', 'haproxy weights 0/100', `haproxy ${BLUE} drain`, `haproxy ${BLUE} maint`]);
+    // intent → desired in Postgres → HAProxy → outcome, for every step.
+    for (const w of ['95/5', '90/10', '75/25', '50/50', '0/100']) {
+      const at = h.events.indexOf(`haproxy weights ${w}`);
+      expect(h.events.slice(at - 2, at + 2)).toEqual(['intent weights', `desired ${w}`, `haproxy weights ${w}`, 'outcome weights done']);
+    }
+    expect(h.events.indexOf('promote green')).toBeGreaterThan(h.events.indexOf(`haproxy ${BLUE} maint`));
+    expect(h.mem.state()).toMatchObject({ active: 'green', previous: 'blue', lastKnownGood: 'green' });
+    // Five 2 s windows of fake time, no more.
+    expect(h.elapsed()).toBeGreaterThanOrEqual(10_000);
+    expect(h.elapsed()).toBeLessThan(11_000);
+  });
+
+  it('rolls back at once on an error-rate breach, with the figures, and counts a breaker failure', async () => {
+    const h = harness();
+    h.onProgress.push((e) => {
+      if (e.phase === 'step-25') h.haproxy.errorRate[GREEN] = 0.3;
+    });
+    const err = await failure(h.run());
+    expect(err.code).toBe('SLI_BREACH');
+    expect(err.data).toMatchObject({ operationStatus: 'rolled_back', step: 25, active: 'blue' });
+    expect(err.data.errorRate as number).toBeGreaterThan(25);
+    expect(h.events.filter((e) => e.startsWith('haproxy')).slice(-1)).toEqual(['haproxy weights 100/0']);
+    expect(h.events).not.toContain('haproxy weights 50/50');
+    expect(h.mem.failures).toHaveLength(1);
+    expect(h.mem.audit.at(-1)).toMatchObject({ status: 'rolled_back' });
+  });
+
+  it('never lowers the old side while the target is not UP: rolls back instead of taking the next step', async () => {
+    const h = harness();
+    h.onProgress.push((e) => {
+      if (/^5% validated/.test(e.message)) h.haproxy.down.add(GREEN);
+    });
+    const err = await failure(h.run());
+    expect(err.code).toBe('SLI_BREACH');
+    expect(err.message).toMatch(/is DOWN before the 10% step/);
+    expect(h.events).not.toContain('haproxy weights 90/10');
+    expect(h.haproxy.weights).toEqual({ [BLUE]: 100, [GREEN]: 0 });
+  });
+
+  it('extends a thin window, holds when told to, says so, then rolls back at the bound', async () => {
+    const h = harness({ onInsufficientSamples: 'hold', maxWindowSec: 4, holdSec: 6 });
+    h.haproxy.perCall = 0; // no traffic at all
+    const err = await failure(h.run());
+    expect(err.code).toBe('TIMEOUT');
+    expect(h.progress.map((p) => p.message).filter((m) => /extending|holding/.test(m))).toEqual([
+      expect.stringMatching(/saw only 0 of 20 requests needed; extending up to 4s/),
+      expect.stringMatching(/holding at 5%: 0 of 20 requests; waiting up to 6s more/),
+    ]);
+    expect(h.elapsed()).toBeGreaterThanOrEqual(10_000);
+    expect(h.haproxy.weights).toEqual({ [BLUE]: 100, [GREEN]: 0 });
+  });
+
+  it('stops without touching weights again when halted by an emergency stop', async () => {
+    const h = harness();
+    let halted: Promise<string | null> | undefined;
+    h.onProgress.push((e) => {
+      if (e.phase === 'step-10' && !halted) halted = h.inFlight.halt('devops', 'operator stop');
+    });
+    const err = await failure(h.run());
+    expect(err.code).toBe('CONFLICT');
+    expect(err.data.operationStatus).toBe('aborted');
+    expect(await halted).toBe('op-1');
+    expect(h.events.filter((e) => e.startsWith('haproxy')).at(-1)).toBe('haproxy weights 90/10');
+  });
+
+  it('refuses a stale fencing token before anything happens', async () => {
+    const h = harness({ lockToken: 6 });
+    const err = await failure(h.run());
+    expect(err.code).toBe('FENCED');
+    expect(h.events).toEqual([]);
+  });
+});
