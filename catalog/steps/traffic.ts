@@ -8,10 +8,11 @@ export const TRAFFIC_STEPS: StepSpec[] = [
     summary: 'Move traffic to the target environment in increments, checking SLIs at each step.',
     description: [
       "The sidecar owns the switch from start to end: it moves HAProxy weights step by step (default 5, 10, 25, 50, 100 %), samples the SLIs for validationTime seconds at each step and rolls back by itself when a trigger fires, even if this build dies. The step follows its progress in the console.",
-      'It needs the lock <team>:blue_green_switch taken by this build (acquireInfrastructureLock); its fencing token is passed as lockToken.',
+      'It needs the lock <team>:blue_green_switch taken by this build (acquireInfrastructureLock); its fencing token is passed as lockToken. Before switching, the step renews that lease to twice the sampling time of all increments plus ten minutes, so a long deployment before it does not leave the switch with an expired lock.',
       "Rollback triggers: one string each, e.g. 'error_rate > 2%', 'response_time > 2000ms', 'availability < 99.5%'. They are checked here and again by the sidecar.",
     ],
     rpc: 'traffic.switch',
+    alsoCalls: ['lock.renew (extends the lease to cover the switch)'],
     mutating: true,
     team: true,
     discriminator: 'target',

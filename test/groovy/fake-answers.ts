@@ -4,6 +4,7 @@ export function defaultAnswers(team: string, build: string): Record<string, unkn
     'leadership.establish': { scope: `team:${team}`, leader: 'sc-test', token: 3, expiresAt: '2026-11-27T00:10:00.000Z', isLeader: true },
     'consensus.request': { approved: true, reason: 'approved by 1 of 1 (quorum 1)', votes: [{ voter: 'sc-test', approve: true, reason: 'healthy' }], quorum: 1, participants: 1, proposalId: 'p-1' },
     'lock.acquire': { lockName: `${team}:blue_green_switch`, token: 42, expiresAt: '2026-11-27T00:10:00.000Z', holder: build },
+    'lock.renew': { lockName: `${team}:blue_green_switch`, token: 42, expiresAt: '2026-11-27T00:20:00.000Z', holder: build },
     'lock.release': { released: true },
     'environment.deploy': { container: `jenkins-${team}-green`, healthy: true, ports: { web: 8180, agent: 50100 }, image: 'jenkins-custom:latest' },
     'traffic.switch': { status: 'promoted', steps: [5, 10, 25, 50, 100].map((w) => ({ weight: w, samples: [] })) },

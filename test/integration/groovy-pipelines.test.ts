@@ -88,6 +88,7 @@ describe("seed Pipeline A (verbatim)", () => {
       'consensus.request',
       'lock.acquire',
       'environment.deploy',
+      'lock.renew',
       'traffic.switch',
       'environment.status',
       'state.migrate',
@@ -123,7 +124,7 @@ describe("seed Pipeline A (verbatim)", () => {
     expect(r.result).toBe('FAILURE');
     expect(stage('A: switch breaches and rolls back', 'Progressive Traffic Switch')).toBe('failed');
     expect(get('A: switch breaches and rolls back').stages.find((x) => x.name === 'Progressive Traffic Switch')?.error).toMatch(/^progressiveTrafficSwitch: SLI_BREACH: /);
-    expect(methods('A: switch breaches and rolls back').slice(-5)).toEqual(['traffic.switch', 'lock.release', 'coordination.update', 'environment.status', 'rollback.emergency']);
+    expect(methods('A: switch breaches and rolls back').slice(-6)).toEqual(['lock.renew', 'traffic.switch', 'lock.release', 'coordination.update', 'environment.status', 'rollback.emergency']);
     expect(callOf('A: switch breaches and rolls back', 'rollback.emergency').params).toMatchObject({ target: 'blue' });
     expect(stage('A: switch breaches and rolls back', 'post failure')).toBe('success');
   });

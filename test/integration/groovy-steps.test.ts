@@ -160,6 +160,7 @@ describe('every step, successful', () => {
       lockToken: 42,
       lockOperation: 'blue_green_switch',
     });
+    expect(callOf('all steps succeed', 'lock.renew').params).toMatchObject({ team: world.team, operation: 'blue_green_switch', token: 42, ttlSec: 5 * 60 * 2 + 600 });
     expect(callOf('all steps succeed', 'state.migrate').params).toMatchObject({ source: 'blue', target: 'green', callerBuild: world.build });
     expect(callOf('all steps succeed', 'coordination.update').params).toMatchObject({ status: 'SUCCESS', operation: 'blue_green_switch', environment: 'green' });
     expect(callOf('all steps succeed', 'lock.release').params).toMatchObject({ team: world.team, operation: 'blue_green_switch', owner: world.build });
