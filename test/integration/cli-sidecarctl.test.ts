@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../agent/src/db/embedded-postgres';
-import { ROOT, SIDECARCTL_BIN, runSidecarctl, spawnSidecar, tempDir, type SpawnedSidecar } from '../support/sidecar-harness';
+import { createTestDatabase } from '../support/database';
+import { ROOT, SIDECARCTL_BIN, runSidecarctl, spawnSidecar, tempDir, uniqueId, writeTokensFile, type SpawnedSidecar } from '../support/sidecar-harness';
 
 /**
  * The real commands as a user runs them: `jenkins-sidecar` with no configuration
@@ -112,6 +113,32 @@ describe('sidecarctl exit codes against the running sidecar', () => {
     const audit = await runSidecarctl(['audit', '--team', 'devops', '--limit', '3'], env);
     expect(audit.code).toBe(0);
     expect(JSON.parse(audit.stdout).audit).toHaveLength(3);
+  });
+});
+
+describe('re-attaching', () => {
+  it('retries a call with an idempotencyKey until the sidecar is back, then prints the one result', async () => {
+    const db = await createTestDatabase('cliretry');
+    const sub = tempDir('jsm-cli-retry-');
+    const port = await freePort();
+    const tokens = writeTokensFile(sub, [{ id: 'ops', teams: ['*'] }]);
+    let late: SpawnedSidecar | undefined;
+    try {
+      const call = runSidecarctl(
+        ['call', 'lock.acquire', '--params', JSON.stringify({ team: 'devops', operation: 'retry_test', ttlSec: 60, idempotencyKey: uniqueId('retry') })],
+        { SIDECAR_URL: `ws://127.0.0.1:${port}/rpc`, SIDECAR_TOKEN: tokens.secrets.ops!, SIDECARCTL_RECONNECT_SEC: '60' },
+      );
+      await new Promise((r) => setTimeout(r, 1_000)); // sidecarctl is now retrying against a closed port
+      late = await spawnSidecar({ HOME: sub, SIDECAR_LISTEN: `127.0.0.1:${port}`, SIDECAR_DATABASE_URL: db.url, SIDECAR_TOKENS_FILE: tokens.path, SIDECAR_DATA_DIR: join(sub, 'data') });
+      const r = await call;
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(/ECONNREFUSED 127.0.0.1:\d+; retrying with idempotencyKey retry-[0-9a-f]+ in /);
+      expect(JSON.parse(r.stdout)).toMatchObject({ lockName: 'devops:retry_test', holder: 'ops' });
+    } finally {
+      await late?.stop('SIGTERM');
+      await db.drop();
+      rmSync(sub, { recursive: true, force: true });
+    }
   });
 });
 

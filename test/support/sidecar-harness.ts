@@ -95,7 +95,9 @@ export interface SpawnedSidecar {
 /** Starts build/…/jenkins-sidecar.js with exactly `env` (plus PATH) and waits for /healthz. */
 export async function spawnSidecar(env: Record<string, string>, timeoutMs = 90_000): Promise<SpawnedSidecar> {
   if (!existsSync(SIDECAR_BIN)) throw new Error(`${SIDECAR_BIN} is missing: run \`npm run build\` first (npm test does)`);
-  const port = await freePort();
+  // A caller may pin the port (SIDECAR_LISTEN=127.0.0.1:N); otherwise a free one.
+  const pinned = /:(\d+)$/.exec(env.SIDECAR_LISTEN ?? '');
+  const port = pinned ? Number(pinned[1]) : await freePort();
   const fullEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', SIDECAR_LISTEN: `127.0.0.1:${port}`, ...env };
   const child = spawn(process.execPath, [SIDECAR_BIN], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

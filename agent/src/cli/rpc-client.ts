@@ -8,6 +8,13 @@ import WebSocket from 'ws';
  */
 export class ConnectError extends Error {
   override readonly name = 'ConnectError';
+  /** True when trying again may work (nothing listening yet, connection lost, sidecar shutting down); false for a refused token. */
+  constructor(
+    message: string,
+    readonly retryable = false,
+  ) {
+    super(message);
+  }
 }
 
 export interface RpcErrorObject {
@@ -57,11 +64,11 @@ export function callOnce(opts: CallOptions): Promise<CallResult> {
         done(() => {
           ws.terminate();
           const auth = res.statusCode === 401 ? ' (check SIDECAR_TOKEN)' : '';
-          reject(new ConnectError(`sidecar at ${opts.url} refused the connection: HTTP ${res.statusCode}${auth}: ${body.trim()}`));
+          reject(new ConnectError(`sidecar at ${opts.url} refused the connection: HTTP ${res.statusCode}${auth}: ${body.trim()}`, res.statusCode === 503));
         }),
       );
     });
-    ws.on('error', (err) => done(() => reject(new ConnectError(`cannot connect to the sidecar at ${opts.url}: ${err.message}`))));
+    ws.on('error', (err) => done(() => reject(new ConnectError(`cannot connect to the sidecar at ${opts.url}: ${err.message}`, true))));
     ws.on('open', () => {
       ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: opts.method, params: opts.params }));
     });
@@ -88,7 +95,7 @@ export function callOnce(opts: CallOptions): Promise<CallResult> {
         const follow = lastOperationId
           ? `; operation ${lastOperationId} goes on in the sidecar: follow it with sidecarctl call operation.attach --params '{"operationId":"${lastOperationId}"}'`
           : '';
-        reject(new ConnectError(`connection to ${opts.url} closed before the result (code ${code}${reason.length ? `: ${reason.toString()}` : ''})${follow}`));
+        reject(new ConnectError(`connection to ${opts.url} closed before the result (code ${code}${reason.length ? `: ${reason.toString()}` : ''})${follow}`, true));
       }),
     );
   });

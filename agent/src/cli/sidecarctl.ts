@@ -7,7 +7,8 @@ import { callOnce, ConnectError, type CallResult, type RpcErrorObject } from './
  * CLI. Exit codes (the steps rely on them): 0 ok, 2 usage (incl. bad JSON),
  * 3 the sidecar answered with an error (its symbolic code printed on stderr;
  * with --result-file the file holds {"error": {...}}), 4 cannot connect or
- * authenticate. It starts in every pipeline step, so it loads only commander,
+ * authenticate. A call carrying an idempotencyKey is retried (re-attached) when
+ * the connection fails or drops, for up to SIDECARCTL_RECONNECT_SEC (default 120). It starts in every pipeline step, so it loads only commander,
  * ws and node builtins.
  */
 export const EXIT = { OK: 0, USAGE: 2, SIDECAR_ERROR: 3, CONNECT: 4 } as const;
@@ -68,14 +69,26 @@ export async function runSidecarctl(argv: string[], io: CtlIO): Promise<number> 
   };
   let exitCode: number = EXIT.OK;
 
+  const reconnectSec = Number(io.env.SIDECARCTL_RECONNECT_SEC ?? 120);
   const rpc = async (method: string, params: Record<string, unknown>, resultFile?: string): Promise<void> => {
-    const res: CallResult = await callOnce({
-      url,
-      token: token(),
-      method,
-      params,
-      onProgress: (p) => io.stderr(`progress: ${JSON.stringify(p)}\n`),
-    });
+    const once = () => callOnce({ url, token: token(), method, params, onProgress: (p) => io.stderr(`progress: ${JSON.stringify(p)}\n`) });
+    let res: CallResult;
+    // With an idempotencyKey a lost connection is harmless: the same call re-attaches to the same
+    // operation (the sidecar restarting mid-switch is the case this exists for). Bounded in time.
+    const key = typeof params.idempotencyKey === 'string' ? params.idempotencyKey : null;
+    const giveUpAt = Date.now() + (Number.isFinite(reconnectSec) ? Math.max(0, reconnectSec) : 120) * 1000;
+    let delayMs = 500;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        res = await once();
+        break;
+      } catch (err) {
+        if (!(err instanceof ConnectError) || !err.retryable || !key || Date.now() + delayMs > giveUpAt) throw err;
+        io.stderr(`sidecarctl: ${err.message}; retrying with idempotencyKey ${key} in ${(delayMs / 1000).toFixed(1)} s (attempt ${attempt + 1})\n`);
+        await new Promise((r) => setTimeout(r, delayMs));
+        delayMs = Math.min(delayMs * 2, 5_000);
+      }
+    }
     if (res.ok) {
       const text = `${JSON.stringify(res.result, null, 2)}\n`;
       if (resultFile) writeAtomically(resultFile, text);
