@@ -11,6 +11,7 @@ import org.codehaus.groovy.runtime.InvokerHelper
  */
 class JobDsl {
     final List<Map> items = []
+    final List<String> queued = []
 
     static List<Map> run(String text) {
         JobDsl dsl = new JobDsl()
@@ -66,6 +67,14 @@ abstract class JobDslScript extends Script {
 
     Map pipelineJob(String name, Closure c = null) {
         return jobDsl.add('pipelineJob', name, ((ItemContext) JobDsl.within(c, new PipelineJobContext())).spec)
+    }
+
+    /** DslFactory.queue: schedules a build of a job the script declared. */
+    void queue(String jobName) {
+        if (!jobDsl.items.any { it.fullName == jobName }) {
+            throw new IllegalStateException("queue: unknown job ${jobName}")
+        }
+        jobDsl.queued << jobName
     }
 }
 
