@@ -30,7 +30,7 @@ import { HaproxyRuntime, unconfiguredHaproxy } from './haproxy/runtime-api';
 import { dockerContainerMetrics } from './traffic/container-metrics';
 import { InFlightSwitches } from './traffic/in-flight';
 import { startWeightReconciler } from './traffic/reconcile';
-import { recoverTrafficOperations } from './traffic/recovery';
+import { recoverTrafficOperations, startOrphanSweeper } from './traffic/recovery';
 import type { TrafficDeps } from './traffic/switch';
 import { MethodRegistry } from './rpc/registry';
 import { TokenAuthenticator } from './rpc/token-auth';
@@ -231,12 +231,20 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
       log.warn('environment operation recovery failed', { error: err.message });
       return [];
     })) log.warn('closed an unfinished environment operation', { ...a });
-    let reconciler: { stop(): Promise<void> } | null = null;
+    const trafficLoops: Array<{ stop(): Promise<void> }> = [];
     if (config.haproxySocket) {
       for (const a of await recoverTrafficOperations(traffic, config.instanceId, clock)) log.warn('recovered an unfinished traffic operation', { ...a });
-      const r = startWeightReconciler({ environments: store.environments, haproxy: haproxyDriver, teamConfig: (t) => teams.find(t), log });
-      reconciler = r;
-      cleanups.push(() => r.stop());
+      trafficLoops.push(startWeightReconciler({ environments: store.environments, haproxy: haproxyDriver, teamConfig: (t) => teams.find(t), log }));
+      // Switches of sidecars that stopped heartbeating are adopted and brought to a consistent end.
+      trafficLoops.push(
+        startOrphanSweeper(traffic, config.instanceId, clock, {
+          liveWithinSec: config.liveWithinSec,
+          onActions: (actions) => actions.forEach((a) => log.warn('adopted and recovered a dead sidecar\'s traffic operation', { ...a })),
+        }),
+      );
+      cleanups.push(async () => {
+        for (const l of trafficLoops) await l.stop();
+      });
     }
 
     const dispatcher = new Dispatcher({
@@ -368,7 +376,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
         const closed = new Promise<void>((r) => server.close(() => r()));
         runner.abortAll(`sidecar ${config.instanceId} is shutting down (${reason})`);
         const left = await runner.drain(config.shutdownGraceSec * 1000);
-        await reconciler?.stop();
+        for (const l of trafficLoops) await l.stop();
         if (left > 0) log.warn('operations still running at the shutdown deadline; recovery resumes them at next start', { left });
         await voter.stop().catch(() => undefined);
         clearInterval(heartbeat);

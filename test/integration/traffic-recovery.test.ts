@@ -3,7 +3,7 @@ import { trafficSwitchParams } from '../../catalog/methods/traffic';
 import type { EnvironmentName, Team } from '../../catalog/teams-file';
 import { createPgStore, type PgStore } from '../../agent/src/store';
 import type { Actor, OperationContext, OperationJournal } from '../../agent/src/store/contract';
-import { recoverTrafficOperations } from '../../agent/src/traffic/recovery';
+import { adoptOrphanedTrafficOperations, recoverTrafficOperations } from '../../agent/src/traffic/recovery';
 import { realSleep, runTrafficSwitch, type TrafficDeps } from '../../agent/src/traffic/switch';
 import type { HaproxyDriver } from '../../agent/src/haproxy/runtime-api';
 import { createTestDatabase, type TestDatabase } from '../support/database';
@@ -55,8 +55,9 @@ type Freeze =
   | { kind: 'before-finish' };
 
 /** Runs a switch that "dies" at `freeze`; returns the operation id and the target. */
-async function crashedSwitch(freeze: Freeze): Promise<{ opId: string; target: EnvironmentName; lockTtlEndsAt: Date }> {
-  const store = await createPgStore({ connectionString: db.url, instanceId });
+async function crashedSwitch(freeze: Freeze, owner = instanceId): Promise<{ opId: string; target: EnvironmentName; lockTtlEndsAt: Date }> {
+  const store = await createPgStore({ connectionString: db.url, instanceId: owner });
+  const actor: Actor = { tokenId: 'ops', build: 'devops/Infrastructure/Self-Managed-Blue-Green-Switch#9', instanceId: owner };
   const state = await store.environments.ensure(team.team_name, 'blue');
   const target: EnvironmentName = state.active === 'blue' ? 'green' : 'blue';
   const grant = await store.locks.acquire({ team: team.team_name, operation: 'blue_green_switch', ttlSec: 2, waitSec: 5, owner: `build-${target}`, actor });
@@ -162,4 +163,18 @@ it('crash after the promotion, before the journal was finished: recovery finishe
   const { opId, target } = await crashedSwitch({ kind: 'before-finish' });
   expect(target).toBe('blue');
   await expectConsistent(opId, 'finished-promoted', 'blue');
+});
+
+it('a sidecar that never comes back: a live one adopts its switch and brings traffic back to the last known good side', async () => {
+  const dead = `dead-${randomBytes(3).toString('hex')}`;
+  const { opId } = await crashedSwitch({ kind: 'in-window', phase: 'step-25' }, dead);
+  expect(await liveWeights()).toEqual({ blue: 75, green: 25 });
+  const deps = { store: recoveryStore, haproxy: hap.runtime, teamConfig: () => team };
+  const actions = await adoptOrphanedTrafficOperations(deps, instanceId, { now: () => new Date() }, 30);
+  expect(actions).toEqual([expect.objectContaining({ operationId: opId, action: 'rolled-back', active: 'blue' })]);
+  expect(await liveWeights()).toEqual({ blue: 100, green: 0 });
+  const op = await recoveryStore.journal.get(opId);
+  expect(op).toMatchObject({ status: 'rolled_back', ownerInstance: instanceId });
+  // A second sweep finds nothing left to do.
+  expect(await adoptOrphanedTrafficOperations(deps, instanceId, { now: () => new Date() }, 30)).toEqual([]);
 });

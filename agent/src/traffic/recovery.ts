@@ -30,7 +30,12 @@ export interface RecoveryAction {
 const TRAFFIC_TYPES = new Set(['traffic.switch', 'rollback.emergency']);
 
 export async function recoverTrafficOperations(deps: TrafficDeps, instanceId: string, clock: Clock): Promise<RecoveryAction[]> {
+  // Only at start: nothing of ours runs yet, so every running row of this instance is a leftover.
   const ops = (await deps.store.journal.unfinished(instanceId)).filter((o) => TRAFFIC_TYPES.has(o.type));
+  return recoverOperations(deps, ops, instanceId, clock);
+}
+
+async function recoverOperations(deps: TrafficDeps, ops: OperationRecord[], instanceId: string, clock: Clock): Promise<RecoveryAction[]> {
   const actions: RecoveryAction[] = [];
   for (const op of ops) {
     try {
@@ -44,6 +49,53 @@ export async function recoverTrafficOperations(deps: TrafficDeps, instanceId: st
     }
   }
   return actions;
+}
+
+/**
+ * Operations of a sidecar that stopped heartbeating (it died and is not coming
+ * back, or is cut off): adopt each traffic one (one adopter wins the race) and
+ * bring it to the same consistent end as startup recovery would.
+ */
+export async function adoptOrphanedTrafficOperations(deps: TrafficDeps, instanceId: string, clock: Clock, liveWithinSec: number): Promise<RecoveryAction[]> {
+  const journal = deps.store.journal;
+  if (!journal.orphaned || !journal.adopt) return [];
+  const candidates = (await journal.orphaned(liveWithinSec)).filter((o) => TRAFFIC_TYPES.has(o.type) && o.ownerInstance !== instanceId);
+  const adopted: OperationRecord[] = [];
+  for (const op of candidates) {
+    const mine = await journal.adopt(op.id, op.ownerInstance, instanceId);
+    if (!mine) continue; // another sidecar won the race, or it ended
+    adopted.push(mine);
+    await deps.store.audit
+      .record({ operationType: 'recovery', team: op.team, initiatedBy: `sidecar ${instanceId}`, status: 'adopted', metadata: { operationId: op.id, from: op.ownerInstance }, operationId: op.id })
+      .catch(() => undefined);
+  }
+  // Only the adopted ones: this sidecar's own running operations are alive and not ours to end.
+  return recoverOperations(deps, adopted, instanceId, clock);
+}
+
+/** Runs adoptOrphanedTrafficOperations every `intervalMs`; never throws. */
+export function startOrphanSweeper(deps: TrafficDeps, instanceId: string, clock: Clock, opts: { liveWithinSec: number; intervalMs?: number; onActions?: (a: RecoveryAction[]) => void }): { stop(): Promise<void> } {
+  let stopped = false;
+  let current: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    if (stopped) return;
+    current = current.then(async () => {
+      try {
+        const actions = await adoptOrphanedTrafficOperations(deps, instanceId, clock, opts.liveWithinSec);
+        if (actions.length) opts.onActions?.(actions);
+      } catch (err) {
+        deps.log?.warn('orphaned traffic operations sweep failed; retrying', { error: (err as Error).message });
+      }
+    });
+  }, opts.intervalMs ?? 15_000);
+  timer.unref();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await current;
+    },
+  };
 }
 
 const stepDone = (op: OperationRecord, name: string, pred: (s: OperationRecord['steps'][number]) => boolean = () => true): boolean =>
