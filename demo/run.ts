@@ -30,6 +30,7 @@ const USAGE = 'usage: npm run demo [-- --exit] [-- --team NAME]';
 const SWITCH_JOB = 'Infrastructure/Self-Managed-Blue-Green-Switch';
 const LOAD_PER_SECOND = 20;
 const SERVICE_USER = 'sidecar';
+const DEMO_JOBS = ['nightly-build', 'release-train'];
 
 interface Options {
   exit: boolean;
@@ -222,6 +223,9 @@ async function main(): Promise<number> {
       detail(`${env}: container ${r.container} (${r.image}) healthy=${r.healthy}; service user '${SERVICE_USER}' created`);
       checkpoint();
     }
+    // A few jobs on blue, so the pipeline's state migration has something to carry over.
+    for (const job of DEMO_JOBS) await createJob(teamCfg.environments.blue.url, SERVICE_USER, serviceToken, job);
+    detail(`blue: jobs ${DEMO_JOBS.join(', ')} created (POST /createItem as the service user)`);
     await waitServerUp(hap, teamCfg, 'blue', 20_000);
     detail(`haproxy sees ${teamCfg.environments.blue.server} UP; all traffic on blue`);
 
@@ -340,10 +344,9 @@ async function main(): Promise<number> {
     detail(`logs kept in ${runDir}`);
     return 1;
   } finally {
-    if (!interrupted) {
-      phase('Stopping everything the demo started');
-      await teardown.run();
-    }
+    if (!interrupted) phase('Stopping everything the demo started');
+    // After a signal the handler is already tearing down: wait for it, or main's return would exit the process midway.
+    await teardown.run();
   }
 }
 
@@ -356,6 +359,18 @@ function runNode(script: string, args: string[]): Promise<void> {
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolvePromise() : reject(new Error(`${script} ${args.join(' ')} exited ${code}: ${out.trim()}`))));
   });
+}
+
+async function createJob(baseUrl: string, user: string, token: string, name: string): Promise<void> {
+  const xml = `<?xml version='1.1' encoding='UTF-8'?>\n<flow-definition plugin="workflow-job"><description>created by npm run demo</description><keepDependencies>false</keepDependencies></flow-definition>\n`;
+  const res = await fetch(`${baseUrl}/createItem?name=${encodeURIComponent(name)}`, {
+    method: 'POST',
+    headers: { Authorization: `Basic ${Buffer.from(`${user}:${token}`).toString('base64')}`, 'Content-Type': 'application/xml' },
+    body: xml,
+    signal: AbortSignal.timeout(5000),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`creating job ${name} on ${baseUrl}: HTTP ${res.status} ${text.slice(0, 200)}`);
 }
 
 interface TrafficStatus {
