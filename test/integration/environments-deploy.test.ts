@@ -5,7 +5,8 @@ import { LABEL_ENVIRONMENT, LABEL_MANAGED, LABEL_TEAM } from '../../agent/src/do
 import { createPgStore, type PgStore } from '../../agent/src/store';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { makeTestTeam, seedServiceUser, type TestTeam } from '../support/docker-teams';
-import { ensureStandinImage } from '../support/standin-image';
+import { createServer } from 'node:net';
+import { ensureStandinImage, ensureStandinImageWithoutHealthcheck } from '../support/standin-image';
 
 // Real Docker engine (host networking, 127.0.0.1 ports), real stand-in Jenkins containers, real Postgres store.
 // jest ignores testTimeout inside a project entry of jest.config.js; container starts need more than 5 s.
@@ -124,5 +125,35 @@ test('containers without the sidecar labels are never stopped, replaced or remov
     expect(info.Id).toBe(c.id);
   } finally {
     await docker.getContainer(other.team.environments.green.container).remove({ force: true }).catch(() => undefined);
+  }
+});
+
+test('an image without a Docker health check becomes healthy through the HTTP probe of /login', async () => {
+  const image = await ensureStandinImageWithoutHealthcheck(docker);
+  const other = await makeTestTeam({ prefix: 'nohc', image });
+  try {
+    const r = await deployEnvironment(deps, other.team, { target: 'blue', timeoutSec: 60, replace: true });
+    expect(r).toMatchObject({ healthy: true, image });
+    const info = await docker.getContainer(other.team.environments.blue.container).inspect();
+    expect(info.State.Health).toBeUndefined();
+    expect((await fetch(`${other.team.environments.blue.url}/login`)).status).toBe(200);
+  } finally {
+    await other.cleanup(docker);
+  }
+});
+
+test('a container that exits at start fails fast with DEPENDENCY_DOWN naming docker logs', async () => {
+  const other = await makeTestTeam({ prefix: 'exit' });
+  // Occupy green's port so the stand-in cannot bind it and exits.
+  const blocker = createServer().listen(other.team.environments.green.web_port, '0.0.0.0');
+  try {
+    await expect(deployEnvironment(deps, other.team, { target: 'green', timeoutSec: 30, replace: true })).rejects.toMatchObject({ code: 'DEPENDENCY_DOWN', message: expect.stringContaining('docker logs') });
+    // stopped (no crash loop), kept for its logs
+    const info = await docker.getContainer(other.team.environments.green.container).inspect();
+    expect(info.State.Running).toBe(false);
+    expect(info.State.Restarting).toBe(false);
+  } finally {
+    blocker.close();
+    await other.cleanup(docker);
   }
 });

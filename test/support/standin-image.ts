@@ -53,7 +53,7 @@ function contentHash(): string {
   return h.digest('hex').slice(0, 16);
 }
 
-async function importImage(tag: string, version: string, hash: string): Promise<void> {
+async function importImage(tag: string, version: string, hash: string, healthcheck = true): Promise<void> {
   const pack = tarPack();
   const dirs = new Set<string>();
   const addDir = (p: string): void => {
@@ -82,7 +82,7 @@ async function importImage(tag: string, version: string, hash: string): Promise<
   pack.finalize();
   const changes = [
     'CMD ["/usr/bin/node","/app/server.js"]',
-    'HEALTHCHECK --interval=1s --timeout=2s --retries=2 CMD ["/usr/bin/node","/app/healthcheck.js"]',
+    ...(healthcheck ? ['HEALTHCHECK --interval=1s --timeout=2s --retries=2 CMD ["/usr/bin/node","/app/healthcheck.js"]'] : []),
     `ENV JENKINS_VERSION=${version}`,
     'ENV JENKINS_HOME=/var/jenkins_home',
     `LABEL ${HASH_LABEL}=${hash}`,
@@ -164,6 +164,17 @@ export async function ensureStandinImage(docker: Docker = new Docker()): Promise
     }
   });
   return names;
+}
+
+/** jsm-standin-jenkins:nohc: the same server without a Docker HEALTHCHECK (readiness then comes from the HTTP probe). */
+export async function ensureStandinImageWithoutHealthcheck(docker: Docker = new Docker()): Promise<string> {
+  const hash = contentHash();
+  if ((await currentHash(docker, 'nohc')) !== hash) {
+    await withLock(async () => {
+      if ((await currentHash(docker, 'nohc')) !== hash) await importImage('nohc', STANDIN_VERSIONS['1'], hash, false);
+    });
+  }
+  return `${STANDIN_IMAGE}:nohc`;
 }
 
 export const standinFixtureDir = (): string => FIXTURE_DIR;

@@ -62,3 +62,10 @@ describe('judgeContainerHealth', () => {
     expect(judgeContainerHealth(info({ Running: false, Status: 'created' }), null).state).toBe('waiting');
   });
 });
+
+test('a crash loop behind a restart policy is a failure, not a wait', () => {
+  const looping = { RestartCount: 3, State: { Running: false, Restarting: true, Status: 'restarting', ExitCode: 1 } } as unknown as Docker.ContainerInspectInfo;
+  expect(judgeContainerHealth(looping, null)).toEqual({ state: 'failed', detail: 'container keeps crashing (3 restarts, last exit code 1)' });
+  const recovered = { RestartCount: 5, State: { Running: true, Health: { Status: 'healthy', FailingStreak: 0, Log: [] } } } as unknown as Docker.ContainerInspectInfo;
+  expect(judgeContainerHealth(recovered, null)).toEqual({ state: 'healthy' });
+});

@@ -9,8 +9,15 @@ export type HealthVerdict = { state: 'healthy' } | { state: 'waiting'; detail: s
  * when the image has a check; without one the caller's HTTP probe decides
  * (`httpOk`). A container that exited never becomes healthy.
  */
+/** A restart policy hides a crash at start behind "restarting": this many restarts before healthy is a failure. */
+export const CRASH_LOOP_RESTARTS = 3;
+
 export function judgeContainerHealth(info: Docker.ContainerInspectInfo, httpOk: boolean | null): HealthVerdict {
   const st = info.State;
+  const healthyNow = !!st?.Running && (st.Health?.Status ? st.Health.Status === 'healthy' : httpOk === true);
+  if (!healthyNow && (info.RestartCount ?? 0) >= CRASH_LOOP_RESTARTS) {
+    return { state: 'failed', detail: `container keeps crashing (${info.RestartCount} restarts, last exit code ${st?.ExitCode ?? '?'})` };
+  }
   if (!st?.Running) {
     if (st?.Status === 'created' || st?.Restarting) return { state: 'waiting', detail: `container is ${st?.Status}` };
     return { state: 'failed', detail: `container is ${st?.Status ?? 'unknown'} (exit code ${st?.ExitCode ?? '?'})` };

@@ -111,12 +111,22 @@ export async function deployEnvironment(deps: EnvironmentDeps, team: Team, param
     (cid) => ({ id: cid }),
   );
   report(ctx, 'health', `waiting up to ${params.timeoutSec}s for ${ports.container} to become healthy`);
-  const { elapsedMs } = await waitHealthy(deps.docker, id, ports.container, {
-    timeoutMs,
-    probe,
-    signal: ctx?.signal,
-    onWaiting: (detail, ms) => report(ctx, 'health', `${ports.container} not healthy yet after ${Math.round(ms / 1000)}s: ${detail}`),
-  });
+  let elapsedMs: number;
+  try {
+    ({ elapsedMs } = await waitHealthy(deps.docker, id, ports.container, {
+      timeoutMs,
+      probe,
+      signal: ctx?.signal,
+      onWaiting: (detail, ms) => report(ctx, 'health', `${ports.container} not healthy yet after ${Math.round(ms / 1000)}s: ${detail}`),
+    }));
+  } catch (err) {
+    // A side that never became healthy carries no traffic: stop it (its restart policy would crash-loop it)
+    // but keep the container so `docker logs` still tells why.
+    const failed = await inspectManaged(deps.docker, ports.container, team.team_name, env).catch(() => null);
+    if (failed) await stopManaged(deps.docker, failed, 5).catch(() => undefined);
+    await deps.environments.recordHealth(team.team_name, env, 'unhealthy', { container: ports.container, image, error: (err as Error).message }).catch(() => undefined);
+    throw err;
+  }
   await deps.environments.recordHealth(team.team_name, env, 'healthy', { container: ports.container, image, event: 'deployed' });
   report(ctx, 'done', `${ports.container} is healthy after ${Math.round(elapsedMs / 100) / 10}s`);
   return result(!!existing, elapsedMs, image);
