@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseTeamsDocument, type Team } from '../../catalog/teams-file';
 import { renderSeedJob } from '../../library-gen/src/render/team-files';
-import { HARNESS_DIR, runScenarios } from '../groovy/harness-runner';
+import { runScenarios } from '../groovy/harness-runner';
 
 // Real Groovy 2.4 (Jenkins's own version). The generated seed job runs in the Groovy harness's
 // Job DSL emulation (test/groovy, limited to methods the real plugin has) and produces the
@@ -64,30 +64,15 @@ test('groovyc rejects a broken seed (the gate is real)', async () => {
   await expect(groovyc([broken], join(dir, 'broken'))).rejects.toMatchObject({ stderr: expect.stringContaining('unexpected') });
 }, 60_000);
 
-/** The harness emulates the Job DSL API; until it has queue() (DslFactory, "Queue" in the Job DSL
- * commands reference) a script-level stand-in checks the queued job was declared. */
-function withQueueShim(seed: string): string {
-  const emulation = readFileSync(join(HARNESS_DIR, 'jsm', 'harness', 'JobDsl.groovy'), 'utf8');
-  if (/\bqueue\(/.test(emulation)) return seed;
-  const shim = [
-    'void queue(String jobName) {',
-    "    if (!binding.getVariable('__jobdsl').items.any { it.fullName == jobName }) {",
-    '        throw new IllegalStateException("queue: unknown job " + jobName)',
-    '    }',
-    '}',
-  ].join('\n');
-  return `${shim}\n${seed}`;
-}
-
 test('seedJob.groovy runs in the Job DSL harness: team folders, then the sandboxed seed Pipeline that applies jobdsl/ for the team', async () => {
   const t = team(['    shared_library:', '      scm_url: https://git.example.com/jsm.git']);
   const name = t.team_name;
   const [ok, missingFolder] = await runScenarios(
     null,
     [
-      { name: 'seed job', kind: 'jobdsl', script: withQueueShim(renderSeedJob(t)) },
+      { name: 'seed job', kind: 'jobdsl', script: renderSeedJob(t) },
       // The emulation is strict: a job under a folder nobody declared fails, as in Jenkins.
-      { name: 'seed job without its folders', kind: 'jobdsl', script: withQueueShim(renderSeedJob(t).replace(/^folder\([\s\S]*?\n}\n/gm, '')) },
+      { name: 'seed job without its folders', kind: 'jobdsl', script: (renderSeedJob(t).replace(/^folder\([\s\S]*?\n}\n/gm, '')) },
     ],
     join(dir, 'harness'),
   );
