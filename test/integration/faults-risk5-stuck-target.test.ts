@@ -1,0 +1,168 @@
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createTestDatabase, type TestDatabase } from '../support/database';
+import { freeTeamPorts, HEALTH_PATH, startBackend, type Backend } from '../support/backends';
+import { startHaproxy, type HaproxyProcess } from '../support/haproxy-process';
+import { startLoad, type LoadRun } from '../support/haproxy-load';
+import { testTeam } from '../support/haproxy-teams';
+import { httpGet, RpcClient } from '../support/sidecar-process-rpc';
+import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
+import type { Team } from '../../catalog/teams-file';
+
+/**
+ * Risk 5 (a switch stuck at an increment) against a real sidecar process and
+ * a real HAProxy: the target accepts requests and never answers them. The
+ * switch must not wait forever nor promote a target that answers nothing:
+ * its window's timeout ends it with all traffic back on the source, the
+ * operation ended, the lock free, and the audit saying so.
+ */
+jest.setTimeout(60_000);
+
+/** A controller that passes its health checks but never answers ordinary requests (no timers: close() ends them). */
+interface HangingBackend {
+  hung(): number;
+  hangHealth(on: boolean): void;
+  close(): Promise<void>;
+}
+
+async function startHangingBackend(port: number): Promise<HangingBackend> {
+  let hung = 0;
+  let healthHangs = false;
+  const pending = new Set<ServerResponse>();
+  const server: Server = createServer((req, res) => {
+    if (req.url === HEALTH_PATH && !healthHangs) {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok');
+      return;
+    }
+    hung += 1;
+    pending.add(res);
+    res.on('close', () => pending.delete(res));
+  });
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(port, '127.0.0.1', () => ok());
+  });
+  return {
+    hung: () => hung,
+    hangHealth: (on) => {
+      healthHangs = on;
+    },
+    close: () =>
+      new Promise<void>((ok) => {
+        for (const r of pending) r.destroy();
+        server.closeAllConnections();
+        server.close(() => ok());
+      }),
+  };
+}
+
+let db: TestDatabase;
+let team: Team;
+let hap: HaproxyProcess;
+let blue: Backend;
+let green: HangingBackend;
+let sc: SidecarProcess;
+let c: RpcClient;
+const SECRET = `ops-${Math.random().toString(16).slice(2)}-secret-token`;
+
+beforeAll(async () => {
+  db = await createTestDatabase('risk5');
+  team = testTeam({ prefix: 'r5', ...(await freeTeamPorts()) });
+  blue = await startBackend(team.environments.blue.web_port, 'blue');
+  green = await startHangingBackend(team.environments.green.web_port);
+  hap = await startHaproxy([team]);
+  sc = await startSidecarProcess({
+    databaseUrl: db.url,
+    instanceId: `r5-${Math.random().toString(16).slice(2, 8)}`,
+    tokens: [{ id: 'ops', teams: ['*'], secret: SECRET }],
+    teamsYaml: `jenkins_teams:\n  - team_name: ${team.team_name}\n    web_port: ${team.web_port}\n    agent_port: ${team.agent_port}\n`,
+    env: { SIDECAR_HAPROXY_SOCKET: hap.socketPath },
+  });
+  c = await RpcClient.connect(sc.rpcUrl, SECRET);
+});
+
+afterAll(async () => {
+  await c?.close();
+  await sc?.stop().catch(() => undefined);
+  await green?.close();
+  await hap?.stop();
+  await blue?.close();
+  await db?.drop();
+});
+
+async function haproxyWeights(): Promise<{ blue: number; green: number }> {
+  const stats = await hap.runtime.showStat();
+  const w = (server: string) => stats.find((s) => s.backend === team.haproxy_backend && s.server === server)?.weight ?? -1;
+  return { blue: w(team.environments.blue.server), green: w(team.environments.green.server) };
+}
+
+/** Traffic wholly on blue, state and HAProxy agree, nothing running, the lock released, the audit names the rollback. */
+async function expectBackOnBlue(lockToken: number, operationId: string): Promise<void> {
+  const live = await haproxyWeights();
+  expect(live.green).toBe(0);
+  expect(live.blue).toBeGreaterThan(0);
+  const status = await c.call('environment.status', { team: team.team_name });
+  expect(status.result).toMatchObject({ active: 'blue', operation: null, weights: { blue: live.blue, green: 0 } });
+  expect((await c.call('traffic.status', { team: team.team_name })).result).toMatchObject({ inSync: true });
+  const op = await c.call('operation.get', { operationId });
+  expect(op.result).toMatchObject({ status: 'rolled_back' });
+  // The caller releases its lock after the error (as the generated step does); nothing else holds one.
+  expect((await c.call('lock.release', { team: team.team_name, operation: 'blue_green_switch', token: lockToken })).result).toEqual({ released: true });
+  expect((await c.call('lock.list', { team: team.team_name })).result).toEqual({ locks: [] });
+  const audit = await httpGet(`${sc.httpUrl}/api/v1/audit?team=${team.team_name}&limit=100`, { Authorization: `Bearer ${SECRET}` });
+  const entries = (JSON.parse(audit.body) as { audit: Array<{ operationType: string; status: string; operationId?: string | null }> }).audit;
+  expect(entries.filter((e) => e.operationType === 'traffic.switch' && e.operationId === operationId).map((e) => e.status)).toEqual(expect.arrayContaining(['rolled_back']));
+}
+
+async function lock(): Promise<number> {
+  const r = await c.call('lock.acquire', { team: team.team_name, operation: 'blue_green_switch', ttlSec: 120, owner: 'r5/switch#1' });
+  expect(r.error).toBeUndefined();
+  return (r.result as { token: number }).token;
+}
+
+it('the target accepts requests and never answers: the window times out and all traffic goes back to blue', async () => {
+  const token = await lock();
+  const load: LoadRun = startLoad(hap.httpPort, { connections: 8, maxSeconds: 30, rate: 40, path: `/${team.team_name}/job/load` });
+  let answer;
+  try {
+    answer = await c.call(
+      'traffic.switch',
+      { team: team.team_name, target: 'green', increments: [50, 100], validationSec: 2, maxWindowSec: 4, minSamples: 5, drainTimeoutSec: 1, sampleIntervalMs: 200, lockToken: token },
+      40_000,
+    );
+  } finally {
+    await load.stop();
+  }
+  expect(green.hung()).toBeGreaterThan(0); // requests really reached the stuck target
+  expect(answer.result).toBeUndefined();
+  // Hung requests are counted by HAProxy but never answered: either not enough answers to judge (TIMEOUT) or a breach.
+  expect(['TIMEOUT', 'SLI_BREACH']).toContain(answer.error?.data?.code);
+  expect(answer.error?.data).toMatchObject({ operationStatus: 'rolled_back' });
+  await expectBackOnBlue(token, String(answer.error?.data?.operationId));
+});
+
+it('the target stops answering its health checks too mid-switch: availability breaks, all traffic goes back to blue', async () => {
+  green.hangHealth(false);
+  // green must be UP again (rise 2 at 200 ms) before a switch may start
+  for (let i = 0; i < 50; i++) {
+    const s = (await hap.runtime.showStat()).find((x) => x.server === team.environments.green.server && x.backend === team.haproxy_backend);
+    if (s?.status === 'UP') break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const token = await lock();
+  c.notifications.splice(0); // only this switch's progress counts below
+  const answerP = c.call(
+    'traffic.switch',
+    { team: team.team_name, target: 'green', increments: [50, 100], validationSec: 6, minSamples: 0, drainTimeoutSec: 1, sampleIntervalMs: 200, lockToken: token },
+    40_000,
+  );
+  for (let i = 0; i < 100 && !c.notifications.some((n) => n.params?.phase === 'step-50' && n.params?.weights); i++) await new Promise((r) => setTimeout(r, 100));
+  expect((await haproxyWeights()).green).toBeGreaterThan(0);
+  green.hangHealth(true);
+  const answer = await answerP;
+  expect(answer.result).toBeUndefined();
+  expect(answer.error?.data).toMatchObject({ code: 'SLI_BREACH', operationStatus: 'rolled_back' });
+  expect(answer.error?.message).toMatch(/availability/);
+  await expectBackOnBlue(token, String(answer.error?.data?.operationId));
+  green.hangHealth(false);
+});
