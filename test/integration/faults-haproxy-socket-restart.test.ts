@@ -1,0 +1,145 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { saveServerState } from '../../agent/src/haproxy/server-state-file';
+import { createTestDatabase, type TestDatabase } from '../support/database';
+import { freeTeamPorts, startBackend, type Backend } from '../support/backends';
+import { startHaproxy, type HaproxyProcess } from '../support/haproxy-process';
+import { testTeam } from '../support/haproxy-teams';
+import { httpGet, RpcClient } from '../support/sidecar-process-rpc';
+import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
+import type { Team } from '../../catalog/teams-file';
+
+/**
+ * HAProxy's Runtime API socket disappears mid-switch and comes back: haproxy
+ * is stopped with traffic half-moved (its server state saved first, as an
+ * operator's reload would) and started again with the same config and
+ * server-state file, so it comes back with the half-moved weights. The switch
+ * ends safely (not running, traffic wanted back on the source), and the
+ * sidecar's reconcile loop re-applies the desired weights once HAProxy is back.
+ */
+jest.setTimeout(60_000);
+
+let db: TestDatabase;
+let team: Team;
+let hap: HaproxyProcess;
+let second: ChildProcess | null = null;
+const backends: Backend[] = [];
+let sc: SidecarProcess;
+let c: RpcClient;
+const SECRET = `ops-${Math.random().toString(16).slice(2)}-secret-token`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  db = await createTestDatabase('hapsock');
+  team = testTeam({ prefix: 'hs', ...(await freeTeamPorts()) });
+  backends.push(await startBackend(team.environments.blue.web_port, 'blue'), await startBackend(team.environments.green.web_port, 'green'));
+  hap = await startHaproxy([team]);
+  sc = await startSidecarProcess({
+    databaseUrl: db.url,
+    instanceId: `hs-${Math.random().toString(16).slice(2, 8)}`,
+    tokens: [{ id: 'ops', teams: ['*'], secret: SECRET }],
+    teamsYaml: `jenkins_teams:\n  - team_name: ${team.team_name}\n    web_port: ${team.web_port}\n    agent_port: ${team.agent_port}\n`,
+    env: { SIDECAR_HAPROXY_SOCKET: hap.socketPath },
+  });
+  c = await RpcClient.connect(sc.rpcUrl, SECRET);
+});
+
+afterAll(async () => {
+  await c?.close();
+  await sc?.stop().catch(() => undefined);
+  if (second && second.exitCode === null && second.signalCode === null) {
+    const gone = new Promise<void>((r) => second!.once('exit', () => r()));
+    second.kill('SIGTERM');
+    const t = setTimeout(() => second?.kill('SIGKILL'), 3000);
+    await gone;
+    clearTimeout(t);
+  }
+  await hap?.stop(); // its first process is gone already; this removes the dir
+  await Promise.all(backends.map((b) => b.close()));
+  await db?.drop();
+});
+
+async function haproxyWeights(): Promise<{ blue: number; green: number }> {
+  const stats = await hap.runtime.showStat();
+  const w = (server: string) => stats.find((s) => s.backend === team.haproxy_backend && s.server === server)?.weight ?? -1;
+  return { blue: w(team.environments.blue.server), green: w(team.environments.green.server) };
+}
+
+async function eventually<T>(what: string, attempt: () => Promise<T | null>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; i < 300 && Date.now() < deadline; i++) {
+    const v = await attempt().catch(() => null);
+    if (v !== null) return v;
+    await sleep(200);
+  }
+  throw new Error(`${what}: not reached within ${timeoutMs} ms`);
+}
+
+it('haproxy stopped with traffic half-moved and started again: the switch ends, the reconcile loop puts all traffic back on blue', async () => {
+  const lock = await c.call('lock.acquire', { team: team.team_name, operation: 'blue_green_switch', ttlSec: 120, owner: 'hs/switch#1' });
+  expect(lock.error).toBeUndefined();
+  const token = (lock.result as { token: number }).token;
+  const answerP = c.call(
+    'traffic.switch',
+    { team: team.team_name, target: 'green', increments: [50, 100], validationSec: 30, minSamples: 0, drainTimeoutSec: 1, sampleIntervalMs: 200, lockToken: token },
+    40_000,
+  );
+  await eventually('step-50 applied', async () => (c.notifications.some((n) => n.params?.phase === 'step-50' && n.params?.weights) ? true : null), 15_000);
+  const half = await haproxyWeights();
+  expect(half.blue).toBeGreaterThan(0);
+  expect(half.green).toBeGreaterThan(0);
+
+  // The operator's way to keep runtime weights over a restart, then the socket goes away.
+  await saveServerState(hap.runtime, hap.stateFile);
+  const exited = new Promise<void>((r) => hap.child.once('exit', () => r()));
+  hap.child.kill('SIGTERM');
+  await exited;
+
+  const answer = await answerP;
+  expect(answer.result).toBeUndefined();
+  expect(answer.error?.data?.code).toBe('DEPENDENCY_DOWN');
+  const operationId = String(answer.error?.data?.operationId);
+  const op = await c.call('operation.get', { operationId });
+  expect((op.result as { status: string }).status).not.toBe('running');
+  // Postgres already wants all traffic on blue while HAProxy is away.
+  const during = await c.call('environment.status', { team: team.team_name });
+  expect(during.result).toMatchObject({ active: 'blue', operation: null, weights: { blue: half.blue + half.green, green: 0 } });
+  const ready = await eventually('/readyz names HAProxy', async () => {
+    const r = await httpGet(`${sc.httpUrl}/readyz`);
+    return r.status === 503 ? r : null;
+  }, 10_000);
+  expect(ready.body.toLowerCase()).toContain('haproxy');
+
+  // Same config, same server-state file: HAProxy comes back with the half-moved weights...
+  second = spawn('haproxy', ['-W', '-S', `${hap.masterSocketPath},mode,600`, '-f', hap.cfgPath], { stdio: 'ignore' });
+  const reloaded = await eventually('HAProxy answers again', async () => {
+    const w = await haproxyWeights();
+    return w.blue >= 0 ? w : null;
+  }, 10_000);
+  expect(reloaded.blue + reloaded.green).toBeGreaterThan(0);
+  // ...and the reconcile loop (every 2 s) re-applies the desired weights.
+  const settled = await eventually('reconciled weights', async () => {
+    const w = await haproxyWeights();
+    return w.green === 0 && w.blue > 0 ? w : null;
+  }, 15_000);
+  // It was the reconcile loop that did it (HAProxy came back with the saved half-moved weights).
+  await eventually('the reconcile loop logs its repair', async () => (sc.log().includes('re-applied desired HAProxy weights') ? true : null), 5_000);
+  const status = await c.call('environment.status', { team: team.team_name });
+  expect(status.result).toMatchObject({ active: 'blue', operation: null, weights: settled });
+  expect((await c.call('traffic.status', { team: team.team_name })).result).toMatchObject({ inSync: true });
+  await eventually('/readyz ready again', async () => {
+    const r = await httpGet(`${sc.httpUrl}/readyz`);
+    return r.status === 200 ? r : null;
+  }, 10_000);
+
+  expect((await c.call('lock.release', { team: team.team_name, operation: 'blue_green_switch', token })).result).toEqual({ released: true });
+  expect((await c.call('lock.list', { team: team.team_name })).result).toEqual({ locks: [] });
+  const audit = await httpGet(`${sc.httpUrl}/api/v1/audit?team=${team.team_name}&limit=100`, { Authorization: `Bearer ${SECRET}` });
+  const entries = (JSON.parse(audit.body) as { audit: Array<{ operationType: string; status: string; metadata: { error?: { code: string; message: string } } }> }).audit;
+  // The dispatcher's record of the call says what failed and what happens next. (It carries no
+  // operationId on this error path, and the switch itself writes no record when its rollback could
+  // not reach HAProxy: reported to the lead.)
+  const failed = entries.filter((e) => e.operationType === 'traffic.switch');
+  expect(failed).toEqual([expect.objectContaining({ status: 'FAILURE', metadata: expect.objectContaining({ error: expect.objectContaining({ code: 'DEPENDENCY_DOWN' }) }) })]);
+  expect(failed[0]!.metadata.error!.message).toMatch(/HAProxy/);
+  expect(failed[0]!.metadata.error!.message).toMatch(/reconcile/);
+});
