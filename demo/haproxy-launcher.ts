@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Team } from '../catalog/teams-file';
 import { HaproxyRuntime } from '../agent/src/haproxy/runtime-api';
@@ -13,6 +13,7 @@ import { renderHaproxyConfig } from '../library-gen/src/render/haproxy-config';
  */
 export interface DemoHaproxy {
   httpPort: number;
+  pid: number;
   socketPath: string;
   cfgPath: string;
   runtime: HaproxyRuntime;
@@ -38,14 +39,13 @@ export async function startDemoHaproxy(dir: string, teams: Team[], httpPort: num
     }),
   );
   writeFileSync(stateFile, '');
-  const log = createWriteStream(join(dir, 'haproxy.log'));
+  const logFd = openSync(join(dir, 'haproxy.log'), 'a', 0o600);
   const child: ChildProcess = spawn('haproxy', ['-W', '-S', `${join(dir, 'master.sock')},mode,600`, '-f', cfgPath], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', logFd, logFd],
     // Own process group: the demo stops it after the sidecar, not when Ctrl-C reaches the terminal's group.
     detached: true,
   });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
+  closeSync(logFd);
   const runtime = new HaproxyRuntime(socketPath, { timeoutMs: 2000 });
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -55,7 +55,6 @@ export async function startDemoHaproxy(dir: string, teams: Team[], httpPort: num
       await exited;
       clearTimeout(t);
     }
-    log.end();
   };
   // Servers are DOWN until the controllers exist; only wait for the Runtime API to answer.
   const deadline = Date.now() + 10_000;
@@ -71,5 +70,5 @@ export async function startDemoHaproxy(dir: string, teams: Team[], httpPort: num
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  return { httpPort, socketPath, cfgPath, runtime, stop };
+  return { httpPort, pid: child.pid ?? -1, socketPath, cfgPath, runtime, stop };
 }

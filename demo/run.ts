@@ -24,6 +24,7 @@ import { compileHarness, runPipeline, type PipelineOutcome } from './pipeline-ha
 import { startDemoSidecar, type DemoSidecar } from './sidecar-launcher';
 import { sidecarctlCall, type SidecarctlTarget } from './sidecarctl-call';
 import { demoJenkinsfile, DEMO_MIN_SAMPLES, DEMO_VALIDATION_SEC } from './switch-jenkinsfile';
+import { recordPids, sweepStaleRuns } from './stale-runs';
 import { detail, outcome, phase } from './terminal';
 
 const USAGE = 'usage: npm run demo [-- --exit] [-- --team NAME]';
@@ -138,12 +139,15 @@ async function main(): Promise<number> {
   teardown.add(`the demo data dir ${runDir} (kept when the demo failed)`, async () => {
     if (!keepRunDir) rmSync(runDir, { recursive: true, force: true });
   });
+  // Runs once haproxy, the sidecar and the containers are gone: a kept (failed) run then looks finished to the next demo's sweep.
+  teardown.add('the record of its process ids', async () => rmSync(join(runDir, 'pids.json'), { force: true }));
 
   try {
     // ---------------------------------------------------------------- Docker
     phase('Docker engine and the stand-in Jenkins image (Jenkins itself cannot be installed here)');
     const docker = new Docker();
     await docker.ping();
+    for (const line of await sweepStaleRuns(join(root, '.tmp', 'demo'), docker)) detail(`cleaned up after an earlier demo that was killed: ${line}`);
     const images = await ensureStandinImage(docker);
     detail(`images ${images.v1} (reports Jenkins 2.440.1) and ${images.v2} (2.452.2) are built from test/fixtures/standin-jenkins`);
     for (const env of ['blue', 'green'] as const) {
@@ -202,6 +206,7 @@ async function main(): Promise<number> {
     phase('haproxy with the generated configuration (rendered for loopback)');
     const hap: DemoHaproxy = await startDemoHaproxy(join(runDir, 'haproxy'), [teamCfg], await freePort());
     teardown.add('haproxy', () => hap.stop());
+    recordPids(runDir, { demo: process.pid, team, haproxy: hap.pid });
     detail(`frontend http://127.0.0.1:${hap.httpPort}/, Runtime API ${hap.socketPath}, config ${hap.cfgPath}`);
     checkpoint();
 
@@ -209,6 +214,7 @@ async function main(): Promise<number> {
     phase('jenkins-sidecar with its embedded PostgreSQL (SIDECAR_DATABASE_URL unset)');
     const sidecar: DemoSidecar = await startDemoSidecar({ bin: bin.sidecar, dataDir: join(runDir, 'sidecar'), teamsFile, haproxySocket: hap.socketPath, logDir: runDir });
     teardown.add('jenkins-sidecar and its embedded PostgreSQL', () => sidecar.stop());
+    recordPids(runDir, { demo: process.pid, team, haproxy: hap.pid, sidecar: sidecar.pid });
     detail(`listening on ${sidecar.httpUrl} (JSON-RPC ${sidecar.rpcUrl}); log ${sidecar.logFile}; ops token in ${sidecar.opsTokenFile}`);
     const ctl: SidecarctlTarget = { bin: bin.sidecarctl, rpcUrl: sidecar.rpcUrl, token: sidecar.opsToken };
     checkpoint();

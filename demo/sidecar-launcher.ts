@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -29,7 +29,9 @@ export interface SidecarLaunch {
 
 export async function startDemoSidecar(l: SidecarLaunch): Promise<DemoSidecar> {
   const logFile = join(l.logDir, 'sidecar.log');
-  const log = createWriteStream(logFile);
+  // Straight to the file, not through a pipe: if the demo dies, a pipe would break the sidecar's
+  // writes (EPIPE) and could leave its embedded PostgreSQL behind; the next demo's sweep stops it.
+  const logFd = openSync(logFile, 'a', 0o600);
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
     HOME: process.env.HOME ?? l.dataDir,
@@ -44,14 +46,15 @@ export async function startDemoSidecar(l: SidecarLaunch): Promise<DemoSidecar> {
   };
   // Own process group: Ctrl-C in the terminal reaches only the demo, which then sends ONE
   // SIGTERM (a second signal would make the sidecar exit without its graceful stop).
-  const child: ChildProcess = spawn(process.execPath, [l.bin], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let text = '';
-  const onData = (b: Buffer): void => {
-    log.write(b);
-    if (text.length < 64 * 1024) text += b.toString();
+  const child: ChildProcess = spawn(process.execPath, [l.bin], { env, stdio: ['ignore', logFd, logFd], detached: true });
+  closeSync(logFd);
+  const logText = (): string => {
+    try {
+      return readFileSync(logFile, 'utf8').slice(0, 256 * 1024);
+    } catch {
+      return '';
+    }
   };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
 
   const stop = async (graceMs = 20_000): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -61,12 +64,13 @@ export async function startDemoSidecar(l: SidecarLaunch): Promise<DemoSidecar> {
       await exited;
       clearTimeout(t);
     }
-    log.end();
   };
 
   const deadline = Date.now() + 60_000;
   let listening: RegExpExecArray | null = null;
+  let text = '';
   while (!listening) {
+    text = logText();
     listening = /listening on (http:\/\/[^\s]+) \(JSON-RPC at (ws:\/\/[^\s)]+)\)/.exec(text);
     if (listening) break;
     if (child.exitCode !== null || Date.now() > deadline) {
