@@ -37,7 +37,8 @@ export const DEFAULT_TRIGGERS: readonly string[] = [
   'memory_usage > 95%',
 ];
 
-const METRIC_ALIASES: Record<string, TriggerMetric> = {
+/** Metric names and their aliases; library-gen's generated Groovy checks triggers with the same table. */
+export const TRIGGER_METRIC_ALIASES: Readonly<Record<string, TriggerMetric>> = {
   error_rate: 'error_rate',
   response_time: 'response_time',
   availability: 'availability',
@@ -47,7 +48,8 @@ const METRIC_ALIASES: Record<string, TriggerMetric> = {
   memory: 'memory_usage',
 };
 
-const TRIGGER_PATTERN = /^\s*([a-z_]+)\s*(>=|<=|>|<)\s*(\d+(?:\.\d+)?)\s*(%|ms|s)?\s*$/;
+/** The grammar's shape; `.source` is what the generated Groovy compiles (Java regex accepts it as is). */
+export const TRIGGER_PATTERN = /^\s*([a-z_]+)\s*(>=|<=|>|<)\s*(\d+(?:\.\d+)?)\s*(%|ms|s)?\s*$/;
 
 export class TriggerParseError extends Error {
   override readonly name = 'TriggerParseError';
@@ -63,7 +65,7 @@ export function parseTrigger(source: string): Trigger {
   const m = TRIGGER_PATTERN.exec(source);
   if (!m) fail(source, 'expected <metric> <operator> <number><unit>');
   const [, rawMetric, operator, rawNumber, unit] = m;
-  const metric = METRIC_ALIASES[rawMetric];
+  const metric = TRIGGER_METRIC_ALIASES[rawMetric];
   if (!metric) fail(source, `unknown metric ${rawMetric}`);
   let threshold = Number(rawNumber);
   if (metric === 'response_time') {

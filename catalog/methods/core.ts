@@ -22,9 +22,15 @@ export const TRANSPORT_PARAMS = {
 
 export const teamParam = z.string().regex(TEAM_NAME_PATTERN, 'expected a team name: lower-case letters, digits, - or _, starting with a letter');
 export const environmentParam = z.enum(ENVIRONMENTS);
-/** A lock's operation part, e.g. blue_green_switch. It becomes part of the lock name `<team>:<operation>`. */
-export const lockOperationParam = z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'expected 1-100 characters of [A-Za-z0-9_.-]');
-const ownerParam = z.string().regex(/^[^\p{Cc}]{1,300}$/u, 'expected 1-300 printable characters');
+/**
+ * A lock's operation part, e.g. blue_green_switch. It becomes part of the lock name `<team>:<operation>`.
+ * Max 50: the store keeps it in the seed's coordination_locks.operation_type VARCHAR(50) (and team max 40 +
+ * ':' + 50 fits lock_name VARCHAR(100)); agent/src/store/names.ts OPERATION_NAME_PATTERN enforces the same,
+ * so a longer value is refused here as -32602 instead of failing in the store.
+ */
+export const lockOperationParam = z.string().regex(/^[A-Za-z0-9_.-]{1,50}$/, 'expected 1-50 characters of [A-Za-z0-9_.-]');
+/** The seed's locked_by VARCHAR(255); the store refuses longer owners (pg-locks.ts). */
+const ownerParam = z.string().regex(/^[^\p{Cc}]{1,255}$/u, 'expected 1-255 printable characters');
 const fencingToken = z.number().int().positive();
 const details = z.record(z.string(), z.unknown());
 export const operationIdParam = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected an operation id');

@@ -131,6 +131,22 @@ describe('JSON-RPC errors', () => {
     expect(!key.ok && key.error.message).toMatch(/^invalid params: idempotencyKey: /);
   });
 
+  it('-32602 naming operation / owner when they exceed the store columns; the longest accepted values work', async () => {
+    const c = await connect('ops');
+    const longOp = await c.call('lock.acquire', { team: 'devops', operation: 'o'.repeat(51) });
+    expect(!longOp.ok && longOp.error.code).toBe(-32602);
+    expect(!longOp.ok && longOp.error.data?.issues).toEqual([expect.objectContaining({ field: 'operation', message: 'expected 1-50 characters of [A-Za-z0-9_.-]' })]);
+    const longOwner = await c.call('lock.acquire', { team: 'devops', operation: 'limits_check', owner: 'w'.repeat(256) });
+    expect(!longOwner.ok && longOwner.error.code).toBe(-32602);
+    expect(!longOwner.ok && longOwner.error.data?.issues).toEqual([expect.objectContaining({ field: 'owner', message: 'expected 1-255 printable characters' })]);
+    const releaseLong = await c.call('lock.release', { team: 'devops', operation: 'o'.repeat(51) });
+    expect(!releaseLong.ok && releaseLong.error.code).toBe(-32602);
+    // At the limits the store takes them (no internal error).
+    const atLimit = await c.call('lock.acquire', { team: 'devops', operation: 'o'.repeat(50), owner: 'w'.repeat(255), ttlSec: 30 });
+    expect(atLimit).toMatchObject({ ok: true, result: { lockName: `devops:${'o'.repeat(50)}`, holder: 'w'.repeat(255) } });
+    expect(await c.call('lock.release', { team: 'devops', operation: 'o'.repeat(50), owner: 'w'.repeat(255) })).toEqual({ ok: true, result: { released: true } });
+  });
+
   it('FORBIDDEN (-32000) when a team token acts on another team', async () => {
     const c = await connect('devops-ci');
     const r = await c.call('lock.acquire', { team: 'payments', operation: 'blue_green_switch' });

@@ -1,10 +1,11 @@
-import { parseTrigger } from '../../catalog/triggers';
-import { TRIGGER_METRIC_ALIASES, TRIGGER_PATTERN_SOURCE } from '../../library-gen/src/render/trigger-grammar';
+import { parseTrigger, TRIGGER_METRIC_ALIASES, TRIGGER_PATTERN } from '../../catalog/triggers';
 
 /**
- * The generated Groovy checks triggers with the pattern and aliases restated in
- * trigger-grammar.ts; this holds them to catalog/triggers.ts's verdicts.
+ * The generated Groovy checks triggers with catalog/triggers.ts's pattern source and
+ * alias table but restates parseTrigger's unit rules in Groovy (library-steps.ts);
+ * this holds that restatement to parseTrigger's verdicts.
  */
+const TRIGGER_PATTERN_SOURCE = TRIGGER_PATTERN.source;
 function groovySideAccepts(s: string): boolean {
   if (s.length > 100) return false;
   const m = new RegExp(TRIGGER_PATTERN_SOURCE).exec(s);

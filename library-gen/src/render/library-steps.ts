@@ -1,11 +1,10 @@
 import { ERROR_CODES } from '../../../catalog/error-codes';
 import { STEPS, stepParams, type StepParam, type StepSpec } from '../../../catalog/steps';
 import { TEAM_NAME_PATTERN } from '../../../catalog/teams-file';
-import { TRIGGER_GRAMMAR } from '../../../catalog/triggers';
+import { TRIGGER_GRAMMAR, TRIGGER_METRIC_ALIASES, TRIGGER_PATTERN } from '../../../catalog/triggers';
 import { groovyLiteral, groovyString, type LiteralValue } from '../groovy-literal';
 import type { TemplateSource } from '../template-source';
 import { SHIPPED_PLAYBOOKS } from './library-resources';
-import { TRIGGER_METRIC_ALIASES, TRIGGER_PATTERN_SOURCE } from './trigger-grammar';
 import { renderStepHelp, HELPER_HELP } from './step-help';
 
 export { GENERATED_HEADER } from './generated-header';
@@ -51,8 +50,8 @@ export function renderLibraryVars(templates: TemplateSource): Map<string, string
   }
   const helperContext = {
     header: GENERATED_HEADER,
-    triggerPattern: groovyString(TRIGGER_PATTERN_SOURCE),
-    triggerMetrics: groovyLiteral(TRIGGER_METRIC_ALIASES),
+    triggerPattern: groovyString(TRIGGER_PATTERN.source),
+    triggerMetrics: groovyLiteral({ ...TRIGGER_METRIC_ALIASES }),
     triggerGrammar: groovyString(TRIGGER_GRAMMAR),
     teamPatternLiteral: groovyString(TEAM_NAME_PATTERN.source),
     errorCodes: ERROR_CODES.join('|'),
