@@ -18,6 +18,8 @@ export interface LoadCounts {
 
 export interface LoopbackLoad {
   counts(): LoadCounts;
+  /** When each 5xx or socket error was seen (ms since epoch), the last 1,000. */
+  failureTimes(): number[];
   stop(): Promise<LoadCounts>;
 }
 
@@ -26,6 +28,11 @@ export function startLoopbackLoad(port: number, opts: { perSecond: number; maxSe
   const maxInFlight = opts.maxInFlight ?? 20;
   const c: LoadCounts = { requests: 0, ok: 0, serverErrors: 0, otherStatus: 0, socketErrors: 0, byEnvironment: {} };
   let inFlight = 0;
+  const failures: number[] = [];
+  const failed = (): void => {
+    failures.push(Date.now());
+    if (failures.length > 1000) failures.shift();
+  };
   const pending = new Set<Promise<void>>();
   const one = (): Promise<void> =>
     new Promise<void>((resolve) => {
@@ -40,7 +47,10 @@ export function startLoopbackLoad(port: number, opts: { perSecond: number; maxSe
           c.requests += 1;
           const s = res.statusCode ?? 0;
           if (s >= 200 && s < 400) c.ok += 1;
-          else if (s >= 500) c.serverErrors += 1;
+          else if (s >= 500) {
+            c.serverErrors += 1;
+            failed();
+          }
           else c.otherStatus += 1;
           const env = String(res.headers['x-jenkins-environment'] ?? 'none');
           c.byEnvironment[env] = (c.byEnvironment[env] ?? 0) + 1;
@@ -48,6 +58,7 @@ export function startLoopbackLoad(port: number, opts: { perSecond: number; maxSe
         });
         res.on('error', () => {
           c.socketErrors += 1;
+          failed();
           done();
         });
       });
@@ -55,6 +66,7 @@ export function startLoopbackLoad(port: number, opts: { perSecond: number; maxSe
       req.on('error', () => {
         c.requests += 1;
         c.socketErrors += 1;
+        failed();
         done();
       });
       req.end();
@@ -78,5 +90,5 @@ export function startLoopbackLoad(port: number, opts: { perSecond: number; maxSe
     agent.destroy();
     return { ...c, byEnvironment: { ...c.byEnvironment } };
   }
-  return { counts: () => ({ ...c, byEnvironment: { ...c.byEnvironment } }), stop };
+  return { counts: () => ({ ...c, byEnvironment: { ...c.byEnvironment } }), failureTimes: () => [...failures], stop };
 }

@@ -241,11 +241,14 @@ async function main(): Promise<number> {
     teardown.add('the load', async () => void (await load.stop()));
 
     const watchState: { run: number; injected: boolean } = { run: 0, injected: false };
+    // What the sidecar was doing when: lets the demo say during which phase any failed request fell.
+    const timeline: Array<{ at: number; what: string }> = [];
     const watch: OperationWatch = watchOperations({
       httpUrl: sidecar.httpUrl,
       token: sidecar.opsToken,
       team,
       onChange: (op, first) => {
+        timeline.push({ at: Date.now(), what: `${op.type} ${op.phase || op.status}` });
         detail(`sidecar operation ${op.type} ${op.id.slice(0, 8)}: ${op.status}${op.phase ? `, phase ${op.phase}` : ''}${op.error ? ` (${op.error.code})` : ''}${first ? ' [new]' : ''}`);
         if (watchState.run === 2 && !watchState.injected && op.type === 'traffic.switch' && op.status === 'running' && /^step-/.test(op.phase)) {
           watchState.injected = true;
@@ -284,13 +287,14 @@ async function main(): Promise<number> {
     // ---------------------------------------------------------------- switch to green
     phase(`Pipeline ${team}/${SWITCH_JOB} #1 (TARGET_ENVIRONMENT=green) in the Groovy harness, every step calling the real sidecar through sidecarctl`);
     watchState.run = 1;
-    const before1 = load.counts();
+    const before1 = { ...load.counts(), at: Date.now() };
     const r1 = await pipeline(1, 'green');
     checkpoint();
     const s1 = await trafficStatus(ctl, team);
     const d1 = diffCounts(before1, load.counts());
     detail(`pipeline #1: ${r1.result}; stages: ${r1.stages.map((s) => `${s.name}=${s.status}`).join(', ')}`);
     detail(`haproxy live weights blue=${s1.live.blue} green=${s1.live.green}; load during the run: ${describeCounts(d1)}`);
+    if (d1.serverErrors + d1.socketErrors > 0) detail(`failed requests fell during: ${attribute(load.failureTimes(), timeline, before1.at)}`);
     switchOk = r1.result === 'SUCCESS' && s1.live.blue === 0 && s1.live.green === 100 && s1.desired.green === 100;
     outcome('switch', switchOk, switchOk ? 'promoted to green, all traffic on green (blue=0 green=100)' : `pipeline ${r1.result} (${r1.error ?? 'no error'}), weights blue=${s1.live.blue} green=${s1.live.green}`);
 
@@ -298,7 +302,7 @@ async function main(): Promise<number> {
     if (switchOk) {
       phase(`Pipeline #2 (TARGET_ENVIRONMENT=blue): the demo injects a fault into blue once traffic starts moving; the sidecar must roll back`);
       watchState.run = 2;
-      const before2 = load.counts();
+      const before2 = { ...load.counts(), at: Date.now() };
       const r2 = await pipeline(2, 'blue');
       checkpoint();
       // Leave blue healthy again (its controller stays up as the standby).
@@ -309,6 +313,7 @@ async function main(): Promise<number> {
       detail(`pipeline #2: ${r2.result}; stages: ${r2.stages.map((s) => `${s.name}=${s.status}`).join(', ')}`);
       detail(`last traffic.switch: ${lastSwitch?.status ?? 'none'} ${lastSwitch?.error ? `${lastSwitch.error.code}: ${lastSwitch.error.message}` : ''}`);
       detail(`haproxy live weights blue=${s2.live.blue} green=${s2.live.green}; load during the run: ${describeCounts(d2)}`);
+      if (d2.serverErrors + d2.socketErrors > 0) detail(`failed requests fell during: ${attribute(load.failureTimes(), timeline, before2.at)}`);
       rollbackOk =
         watchState.injected &&
         r2.result === 'FAILURE' &&
@@ -416,6 +421,17 @@ function diffCounts(a: LoadCounts, b: LoadCounts): LoadCounts {
     socketErrors: b.socketErrors - a.socketErrors,
     byEnvironment,
   };
+}
+
+/** Groups failure times by the latest sidecar phase seen before each (the watch polls every 250 ms, so this is approximate). */
+function attribute(failures: number[], timeline: Array<{ at: number; what: string }>, since: number): string {
+  const groups = new Map<string, number>();
+  for (const t of failures.filter((x) => x >= since)) {
+    const last = [...timeline].reverse().find((e) => e.at <= t);
+    const key = last?.what ?? 'before any operation';
+    groups.set(key, (groups.get(key) ?? 0) + 1);
+  }
+  return [...groups].map(([k, n]) => `${k} (${n})`).join(', ') || 'none recorded';
 }
 
 function describeCounts(c: LoadCounts): string {
