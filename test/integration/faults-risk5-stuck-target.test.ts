@@ -97,7 +97,7 @@ async function haproxyWeights(): Promise<{ blue: number; green: number }> {
 }
 
 /** Traffic wholly on blue, state and HAProxy agree, nothing running, the lock released, the audit names the rollback. */
-async function expectBackOnBlue(lockToken: number, operationId: string): Promise<void> {
+async function expectBackOnBlue(lockToken: number | null, operationId: string): Promise<void> {
   const live = await haproxyWeights();
   expect(live.green).toBe(0);
   expect(live.blue).toBeGreaterThan(0);
@@ -106,16 +106,18 @@ async function expectBackOnBlue(lockToken: number, operationId: string): Promise
   expect((await c.call('traffic.status', { team: team.team_name })).result).toMatchObject({ inSync: true });
   const op = await c.call('operation.get', { operationId });
   expect(op.result).toMatchObject({ status: 'rolled_back' });
-  // The caller releases its lock after the error (as the generated step does); nothing else holds one.
-  expect((await c.call('lock.release', { team: team.team_name, operation: 'blue_green_switch', token: lockToken })).result).toEqual({ released: true });
-  expect((await c.call('lock.list', { team: team.team_name })).result).toEqual({ locks: [] });
+  if (lockToken !== null) {
+    // The caller releases its lock after the error (as the generated step does); nothing else holds one.
+    expect((await c.call('lock.release', { team: team.team_name, operation: 'blue_green_switch', token: lockToken })).result).toEqual({ released: true });
+    expect((await c.call('lock.list', { team: team.team_name })).result).toEqual({ locks: [] });
+  }
   const audit = await httpGet(`${sc.httpUrl}/api/v1/audit?team=${team.team_name}&limit=100`, { Authorization: `Bearer ${SECRET}` });
   const entries = (JSON.parse(audit.body) as { audit: Array<{ operationType: string; status: string; operationId?: string | null }> }).audit;
   expect(entries.filter((e) => e.operationType === 'traffic.switch' && e.operationId === operationId).map((e) => e.status)).toEqual(expect.arrayContaining(['rolled_back']));
 }
 
-async function lock(): Promise<number> {
-  const r = await c.call('lock.acquire', { team: team.team_name, operation: 'blue_green_switch', ttlSec: 120, owner: 'r5/switch#1' });
+async function lock(ttlSec = 120): Promise<number> {
+  const r = await c.call('lock.acquire', { team: team.team_name, operation: 'blue_green_switch', ttlSec, owner: 'r5/switch#1' });
   expect(r.error).toBeUndefined();
   return (r.result as { token: number }).token;
 }
@@ -165,4 +167,50 @@ it('the target stops answering its health checks too mid-switch: availability br
   expect(answer.error?.message).toMatch(/availability/);
   await expectBackOnBlue(token, String(answer.error?.data?.operationId));
   green.hangHealth(false);
+});
+
+it('the caller goes away during a stuck switch: the switch still ends by its timeout, and the lock it never released lapses at its TTL', async () => {
+  green.hangHealth(false);
+  for (let i = 0; i < 50; i++) {
+    const s = (await hap.runtime.showStat()).find((x) => x.server === team.environments.green.server && x.backend === team.haproxy_backend);
+    if (s?.status === 'UP') break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const token = await lock(6);
+  c.notifications.splice(0);
+  const load: LoadRun = startLoad(hap.httpPort, { connections: 8, maxSeconds: 30, rate: 40, path: `/${team.team_name}/job/load` });
+  try {
+    const answer = c.call(
+      'traffic.switch',
+      { team: team.team_name, target: 'green', increments: [50, 100], validationSec: 2, maxWindowSec: 4, minSamples: 5, drainTimeoutSec: 1, sampleIntervalMs: 200, lockToken: token },
+      40_000,
+    );
+    answer.catch(() => undefined);
+    for (let i = 0; i < 100 && !c.notifications.some((n) => n.params?.phase === 'step-50' && n.params?.weights); i++) await new Promise((r) => setTimeout(r, 100));
+    const step = c.notifications.find((n) => n.params?.phase === 'step-50');
+    expect(step).toBeDefined();
+    const operationId = String(step!.params!.operationId);
+    c.ws.terminate(); // the calling build's agent dies
+    c = await RpcClient.connect(sc.rpcUrl, SECRET);
+    let ended: { status: string } | undefined;
+    for (let i = 0; i < 100 && !ended; i++) {
+      const rec = (await c.call('operation.get', { operationId })).result as { status: string } | undefined;
+      if (rec && rec.status !== 'running') ended = rec;
+      else await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(ended?.status).toBe('rolled_back');
+    await expectBackOnBlue(null, operationId);
+  } finally {
+    await load.stop();
+  }
+  // Nobody releases the lock: it lapses at its TTL, and another build then gets it with a newer token.
+  let locks: unknown[] = [{}];
+  for (let i = 0; i < 60 && locks.length > 0; i++) {
+    locks = ((await c.call('lock.list', { team: team.team_name })).result as { locks: unknown[] }).locks;
+    if (locks.length > 0) await new Promise((r) => setTimeout(r, 250));
+  }
+  expect(locks).toEqual([]);
+  const next = await c.call('lock.acquire', { team: team.team_name, operation: 'blue_green_switch', ttlSec: 30, owner: 'r5/switch#2' });
+  expect((next.result as { token: number }).token).toBeGreaterThan(token);
+  await c.call('lock.release', { team: team.team_name, operation: 'blue_green_switch', token: (next.result as { token: number }).token });
 });
