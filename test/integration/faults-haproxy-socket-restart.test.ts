@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { saveServerState } from '../../agent/src/haproxy/server-state-file';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { freeTeamPorts, startBackend, type Backend } from '../support/backends';
@@ -21,7 +22,8 @@ jest.setTimeout(60_000);
 let db: TestDatabase;
 let team: Team;
 let hap: HaproxyProcess;
-let second: ChildProcess | null = null;
+/** HAProxy processes this file started after the first (each restart). */
+const restarted: ChildProcess[] = [];
 const backends: Backend[] = [];
 let sc: SidecarProcess;
 let c: RpcClient;
@@ -46,17 +48,27 @@ beforeAll(async () => {
 afterAll(async () => {
   await c?.close();
   await sc?.stop().catch(() => undefined);
-  if (second && second.exitCode === null && second.signalCode === null) {
-    const gone = new Promise<void>((r) => second!.once('exit', () => r()));
-    second.kill('SIGTERM');
-    const t = setTimeout(() => second?.kill('SIGKILL'), 3000);
-    await gone;
-    clearTimeout(t);
-  }
+  for (const p of restarted) await stopChild(p);
   await hap?.stop(); // its first process is gone already; this removes the dir
   await Promise.all(backends.map((b) => b.close()));
   await db?.drop();
 });
+
+async function stopChild(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  const gone = new Promise<void>((r) => p.once('exit', () => r()));
+  p.kill('SIGTERM');
+  const t = setTimeout(() => p.kill('SIGKILL'), 3000);
+  await gone;
+  clearTimeout(t);
+}
+
+/** Starts haproxy again with the same config, master socket and server-state file. */
+function restartHaproxy(): ChildProcess {
+  const p = spawn('haproxy', ['-W', '-S', `${hap.masterSocketPath},mode,600`, '-f', hap.cfgPath], { stdio: 'ignore' });
+  restarted.push(p);
+  return p;
+}
 
 async function haproxyWeights(): Promise<{ blue: number; green: number }> {
   const stats = await hap.runtime.showStat();
@@ -110,7 +122,7 @@ it('haproxy stopped with traffic half-moved and started again: the switch ends, 
   expect(ready.body.toLowerCase()).toContain('haproxy');
 
   // Same config, same server-state file: HAProxy comes back with the half-moved weights...
-  second = spawn('haproxy', ['-W', '-S', `${hap.masterSocketPath},mode,600`, '-f', hap.cfgPath], { stdio: 'ignore' });
+  restartHaproxy();
   const reloaded = await eventually('HAProxy answers again', async () => {
     const w = await haproxyWeights();
     return w.blue >= 0 ? w : null;
@@ -142,4 +154,37 @@ it('haproxy stopped with traffic half-moved and started again: the switch ends, 
   expect(failed).toEqual([expect.objectContaining({ status: 'FAILURE', metadata: expect.objectContaining({ error: expect.objectContaining({ code: 'DEPENDENCY_DOWN' }) }) })]);
   expect(failed[0]!.metadata.error!.message).toMatch(/HAProxy/);
   expect(failed[0]!.metadata.error!.message).toMatch(/reconcile/);
+});
+
+it('haproxy crashes after a promotion and comes back from its config alone: no switch starts meanwhile, and the reconcile loop restores the promoted weights', async () => {
+  const lock = await c.call('lock.acquire', { team: team.team_name, operation: 'blue_green_switch', ttlSec: 120, owner: 'hs/switch#2' });
+  const token = (lock.result as { token: number }).token;
+  const promoted = await c.call(
+    'traffic.switch',
+    { team: team.team_name, target: 'green', increments: [100], validationSec: 1, minSamples: 0, drainTimeoutSec: 1, sampleIntervalMs: 200, lockToken: token },
+    30_000,
+  );
+  expect(promoted.result).toMatchObject({ status: 'promoted', to: 'green' });
+  expect(await haproxyWeights()).toMatchObject({ blue: 0 });
+
+  // A crash: no state saved, so HAProxy restarts with the config's weights (blue 100, green 0).
+  await stopChild(restarted[restarted.length - 1]!);
+  writeFileSync(hap.stateFile, '');
+  const refused = await c.call('traffic.switch', { team: team.team_name, target: 'blue', increments: [100], validationSec: 1, minSamples: 0, lockToken: token }, 30_000);
+  expect(refused.result).toBeUndefined();
+  expect(refused.error?.data?.code).toBe('DEPENDENCY_DOWN');
+  expect((await c.call('environment.status', { team: team.team_name })).result).toMatchObject({ active: 'green', operation: null, weights: { blue: 0, green: 100 } });
+
+  restartHaproxy();
+  const settled = await eventually('the promoted weights re-applied', async () => {
+    const w = await haproxyWeights();
+    return w.blue === 0 && w.green > 0 ? w : null;
+  }, 15_000);
+  expect((await c.call('environment.status', { team: team.team_name })).result).toMatchObject({ active: 'green', operation: null, weights: settled });
+  expect((await c.call('traffic.status', { team: team.team_name })).result).toMatchObject({ inSync: true });
+  expect((await c.call('lock.release', { team: team.team_name, operation: 'blue_green_switch', token })).result).toEqual({ released: true });
+  expect((await c.call('lock.list', { team: team.team_name })).result).toEqual({ locks: [] });
+  const audit = await httpGet(`${sc.httpUrl}/api/v1/audit?team=${team.team_name}&type=traffic.switch&limit=100`, { Authorization: `Bearer ${SECRET}` });
+  const statuses = (JSON.parse(audit.body) as { audit: Array<{ status: string }> }).audit.map((e) => e.status);
+  expect(statuses).toEqual(expect.arrayContaining(['promoted', 'FAILURE']));
 });
