@@ -345,6 +345,9 @@ async function main(): Promise<number> {
     detail(`ops token:  ${sidecar.opsTokenFile}   (paste it into the dashboard, or: export SIDECAR_TOKEN="$(cat ${sidecar.opsTokenFile})")`);
     detail(`sidecarctl: SIDECAR_URL=${sidecar.rpcUrl} SIDECAR_TOKEN="$(cat ${sidecar.opsTokenFile})" npx sidecarctl status`);
     detail(`through haproxy: http://127.0.0.1:${hap.httpPort}/login  (blue ${teamCfg.environments.blue.url}, green ${teamCfg.environments.green.url})`);
+    detail(
+      `try:        SIDECAR_URL=${sidecar.rpcUrl} SIDECAR_TOKEN="$(cat ${sidecar.opsTokenFile})" npx sidecarctl call rollback.emergency --params '{"team":"${team}","reason":"trying the demo","target":"blue"}'`,
+    );
     waiting = true;
     await new Promise<void>(() => undefined); // until the signal handler exits
     return 0;
