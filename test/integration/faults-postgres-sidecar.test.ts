@@ -70,11 +70,20 @@ describe('the coordination database goes down and comes back', () => {
       expect(ready.body.toLowerCase()).toContain('postgres');
       expect((await httpGet(`${sc!.httpUrl}/healthz`)).status).toBe(200);
 
-      // A call during the outage gets an error answer (bounded), not silence. (Today it is -32603
-      // "internal error"; DEPENDENCY_DOWN is what the contract's code set suggests: reported to the lead.)
+      // A call during the outage gets a bounded DEPENDENCY_DOWN answer naming the database, not silence
+      // and not -32603: mutating (lock.acquire, lock.release) and reading (lock.list, environment.status) alike.
       const during: RpcMessage = await c.call('lock.acquire', { team: TEAM, operation: 'during_outage', ttlSec: 30 }, 30_000);
-      expect(during.error).toBeDefined();
       expect(during.result).toBeUndefined();
+      expect(during.error).toMatchObject({ code: -32000, data: { code: 'DEPENDENCY_DOWN', dependency: 'postgres' } });
+      expect(during.error?.message).toMatch(/^the coordination database \(PostgreSQL\) is unreachable \(/);
+      for (const [method, params] of [
+        ['lock.release', { team: TEAM, operation: 'db_outage', token }],
+        ['lock.list', { team: TEAM }],
+        ['environment.status', { team: TEAM }],
+      ] as const) {
+        const r: RpcMessage = await c.call(method, params, 30_000);
+        expect({ method, error: r.error }).toMatchObject({ method, error: { code: -32000, data: { code: 'DEPENDENCY_DOWN' }, message: expect.stringMatching(/coordination database .* unreachable/) } });
+      }
       expect(sc!.exited()).toBe(false);
 
       // The database comes back on the same port with the same data.

@@ -1,6 +1,7 @@
 import { ERROR_CODES, type ErrorCode } from '../../../catalog/error-codes';
 import { isSidecarError, SidecarError } from '../errors/sidecar-error';
 import type { Actor, Clock, OperationContext, OperationJournal, OperationRecord, OperationStatus } from '../store/contract';
+import { asDependencyDown } from '../store/pg-unreachable';
 import { OperationEventBus, type OperationEnd, type ProgressEvent } from './event-bus';
 
 /**
@@ -276,7 +277,8 @@ function statusFor(err: unknown, aborted: boolean): OperationEnd['status'] {
   return aborted ? 'aborted' : 'failed';
 }
 
-function errorRecord(err: unknown): NonNullable<OperationRecord['error']> {
+function errorRecord(thrown: unknown): NonNullable<OperationRecord['error']> {
+  const err = asDependencyDown(thrown);
   if (isSidecarError(err)) return { code: err.code, message: err.message, data: err.data };
   return { code: 'DEPENDENCY_DOWN', message: `internal error: ${(err as Error)?.message ?? String(err)}` };
 }

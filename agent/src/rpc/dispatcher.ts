@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { TRANSPORT_PARAMS } from '../../../catalog/methods/core';
 import { SidecarError, isSidecarError } from '../errors/sidecar-error';
 import type { AuditLog } from '../store/contract';
+import { asDependencyDown } from '../store/pg-unreachable';
 import type { RunnerLog } from '../operations/runner';
 import type { SidecarMetrics } from '../metrics/sidecar-metrics';
 import { isOps, mayActOn, type Principal } from './principal';
@@ -127,9 +128,12 @@ export class Dispatcher {
     let outcome: { ok: true; result: unknown } | { ok: false; error: unknown };
     try {
       outcome = { ok: true, result: await method.handler(params.data, call) };
-    } catch (error) {
+    } catch (thrown) {
+      // The one place a database outage becomes DEPENDENCY_DOWN for the caller (and the audit, metrics).
+      const error = asDependencyDown(thrown);
       outcome = { ok: false, error };
       if (!isSidecarError(error)) this.deps.log.error('RPC handler failed', { method: spec.name, error: String((error as Error)?.stack ?? error) });
+      else if (error !== thrown) this.deps.log.warn('RPC call failed: coordination database unreachable', { method: spec.name, error: String(thrown) });
     } finally {
       const left = (this.inFlight.get(tokenId) ?? 1) - 1;
       if (left > 0) this.inFlight.set(tokenId, left);
