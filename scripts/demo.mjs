@@ -6,6 +6,7 @@
 // only waits for it and passes its exit code on.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDocker, ensureNpmDeps, ensureTools } from './ensure-env.mjs';
@@ -32,7 +33,11 @@ await ensureDocker();
 const stale = staleBuildOutput();
 if (stale) {
   say(`building (npm run build): ${stale}`);
-  const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
+  // Two demos starting at once (the test suite runs two) must not run tsc over build/ together.
+  const lock = ['flock', join(tmpdir(), 'jsm-demo-build.lock')];
+  const hasFlock = spawnSync('sh', ['-c', 'command -v flock'], { stdio: 'ignore' }).status === 0;
+  const cmd = [...(hasFlock ? lock : []), 'npm', 'run', '--silent', 'build'];
+  const build = spawnSync(cmd[0], cmd.slice(1), { cwd: root, stdio: 'inherit' });
   if (build.status !== 0) {
     say(`npm run build failed (exit ${build.status}); fix the build first`);
     process.exit(build.status ?? 1);
