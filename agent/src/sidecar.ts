@@ -375,7 +375,13 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
         rpc.stopAccepting();
         const closed = new Promise<void>((r) => server.close(() => r()));
         runner.abortAll(`sidecar ${config.instanceId} is shutting down (${reason})`);
+        const graceEnds = Date.now() + config.shutdownGraceSec * 1000;
         const left = await runner.drain(config.shutdownGraceSec * 1000);
+        // An operation that ended is not yet an answer: the dispatcher still audits it and sends
+        // the reply. Closing sockets before that loses the caller's answer (DEPENDENCY_DOWN /
+        // rolled_back after a SIGTERM mid-switch), so wait for it within the same grace.
+        const unanswered = await dispatcher.settle(Math.max(1_000, graceEnds - Date.now()));
+        if (unanswered > 0) log.warn('calls still unanswered at the shutdown deadline; their callers re-attach or retry', { unanswered });
         for (const l of trafficLoops) await l.stop();
         if (left > 0) log.warn('operations still running at the shutdown deadline; recovery resumes them at next start', { left });
         await voter.stop().catch(() => undefined);

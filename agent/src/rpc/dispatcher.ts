@@ -51,10 +51,49 @@ const transportSchema = z.object(TRANSPORT_PARAMS);
 
 export class Dispatcher {
   private readonly inFlight = new Map<string, number>();
+  /** Messages taken off a socket and not yet answered (handler, audit write, send). */
+  private readonly unanswered = new Set<Promise<void>>();
 
   constructor(private readonly deps: DispatcherDeps) {}
 
-  async handle(text: string, conn: Connection): Promise<void> {
+  handle(text: string, conn: Connection): Promise<void> {
+    const answering = this.answer(text, conn);
+    this.unanswered.add(answering);
+    const forget = (): void => void this.unanswered.delete(answering);
+    answering.then(forget, forget);
+    return answering;
+  }
+
+  /** How many received messages are still being answered. */
+  unansweredCount(): number {
+    return this.unanswered.size;
+  }
+
+  /**
+   * Waits until every message received so far has been answered, at most `timeoutMs`;
+   * resolves with how many were still unanswered. Shutdown calls this after the runner
+   * drained and before closing sockets: an operation's end is only half the answer, the
+   * dispatcher still writes the audit row and then sends the reply.
+   */
+  async settle(timeoutMs: number): Promise<number> {
+    const deadline = Date.now() + Math.max(0, timeoutMs);
+    // New messages may arrive on open sockets meanwhile; bounded rounds, each bounded by the deadline.
+    for (let round = 0; round < 100 && this.unanswered.size > 0; round++) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.unanswered]),
+        new Promise<void>((r) => {
+          timer = setTimeout(r, left);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    return this.unanswered.size;
+  }
+
+  private async answer(text: string, conn: Connection): Promise<void> {
     const parsed = parseMessage(text);
     if (!parsed.ok) {
       this.count('(invalid)', String(parsed.error.code));
