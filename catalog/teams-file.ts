@@ -145,6 +145,16 @@ export interface TeamAgent {
   remote_fs: string;
 }
 
+/** Per-team webhooks around a switch: http(s) URLs only (the sidecar POSTs JSON to them). */
+const webhookUrl = z
+  .string()
+  .max(2000)
+  .url()
+  .regex(/^https?:\/\//, 'expected an http:// or https:// URL');
+const webhooksSchema = z
+  .object({ pre_switch: webhookUrl.optional(), step: webhookUrl.optional(), promoted: webhookUrl.optional(), rolled_back: webhookUrl.optional() })
+  .strict();
+
 const teamSchema = z
   .object({
     team_name: z.string().regex(TEAM_NAME_PATTERN, 'expected lower-case letters, digits, - or _ (max 40), starting with a letter'),
@@ -163,6 +173,7 @@ const teamSchema = z
     jenkins_url_green: z.string().url().optional(),
     sidecar_credentials_id: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/).default('sidecar-token'),
     required_agents: z.array(z.string().min(1).max(100)).default([]),
+    webhooks: webhooksSchema.optional(),
     jenkins_base_image: imageRef.default(DEFAULT_JENKINS_BASE_IMAGE),
     plugins: z
       .record(z.string(), z.string().regex(PLUGIN_VERSION_PATTERN, 'expected a plugin version or latest'))
@@ -197,6 +208,8 @@ export interface Team {
   jenkins_token_file: string | undefined;
   sidecar_credentials_id: string;
   required_agents: string[];
+  /** URLs the sidecar POSTs to around a switch (admin config, never call params). */
+  webhooks: { preSwitch?: string; step?: string; promoted?: string; rolledBack?: string };
   /** FROM of the team's Dockerfile (the official jenkins/jenkins or a derivative). */
   jenkins_base_image: string;
   /** Plugin pins and extra plugins (short name -> version or `latest`), merged over the defaults. */
@@ -252,6 +265,12 @@ function normalise(t: z.output<typeof teamSchema>): Team {
     jenkins_token_file: t.jenkins_token_file,
     sidecar_credentials_id: t.sidecar_credentials_id,
     required_agents: t.required_agents,
+    webhooks: {
+      ...(t.webhooks?.pre_switch ? { preSwitch: t.webhooks.pre_switch } : {}),
+      ...(t.webhooks?.step ? { step: t.webhooks.step } : {}),
+      ...(t.webhooks?.promoted ? { promoted: t.webhooks.promoted } : {}),
+      ...(t.webhooks?.rolled_back ? { rolledBack: t.webhooks.rolled_back } : {}),
+    },
     jenkins_base_image: t.jenkins_base_image,
     plugins: t.plugins,
     shared_library: resolveSharedLibrary(t.shared_library, t.self_management_config),

@@ -32,6 +32,7 @@ import { InFlightSwitches } from './traffic/in-flight';
 import { startWeightReconciler } from './traffic/reconcile';
 import { recoverTrafficOperations, startOrphanSweeper } from './traffic/recovery';
 import type { TrafficDeps } from './traffic/switch';
+import { httpWebhookNotifier } from './traffic/webhooks';
 import { MethodRegistry } from './rpc/registry';
 import { TokenAuthenticator } from './rpc/token-auth';
 import { attachRpcServer } from './rpc/ws-server';
@@ -200,12 +201,12 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
     cleanups.push(() => store.close());
 
     const docker = dockerClient(config.dockerHost);
-    const metrics = new SidecarMetrics({ instanceId: config.instanceId, breakers: () => store.breakers.list() });
+    const metrics = new SidecarMetrics({ instanceId: config.instanceId, breakers: () => store.breakers.list(), environments: () => store.environments.list() });
     const runner = new OperationRunner({
       journal: store.journal,
       clock,
       log,
-      onFinished: (type, status) => metrics.operations.inc({ type, result: status }),
+      onFinished: (op) => metrics.operationFinished(op),
     });
     const registry = new MethodRegistry();
     registerCoreMethods(registry, { store, runner, teams, instanceId: config.instanceId, metrics });
@@ -223,7 +224,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
     // Traffic: the HAProxy driver, traffic.switch / rollback.emergency / traffic.status, then startup
     // recovery of this instance's unfinished traffic operations and the desired-weights reconcile loop.
     const haproxyDriver = config.haproxySocket ? new HaproxyRuntime(config.haproxySocket) : unconfiguredHaproxy();
-    const traffic: TrafficDeps = { store, haproxy: haproxyDriver, teamConfig: (t) => teams.find(t), containerMetrics: dockerContainerMetrics(docker), inFlight: new InFlightSwitches(), log };
+    const traffic: TrafficDeps = { store, haproxy: haproxyDriver, teamConfig: (t) => teams.find(t), containerMetrics: dockerContainerMetrics(docker), inFlight: new InFlightSwitches(), log, webhooks: httpWebhookNotifier((t) => teams.find(t)?.webhooks) };
     registerTrafficMethods(registry, { runner, teams, traffic });
     registerCoordinatedExecution(registry, { store, runner, teams, docker, backupRoot: defaultBackupRoot(config.dataDir), traffic });
     // Environment operations left running by a killed sidecar are closed; a source a migration quieted down gets its executors back.
@@ -337,6 +338,11 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
       log: (level, message, meta) => log.log(level, message, meta),
     });
 
+    // sidecar_dependency_up: the same probes as /readyz, run at each scrape.
+    metrics.watchDependencies(async () => {
+      const report = await readiness({ postgres: postgresProbe, haproxy, docker: dockerProbe });
+      return Object.fromEntries(Object.entries(report.checks).map(([k, v]) => [k, v.status]));
+    });
     const startedAt = new Date();
     const app = createHttpApp({
       instanceId: config.instanceId,

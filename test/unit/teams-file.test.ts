@@ -35,4 +35,12 @@ describe('teams file', () => {
     expect(errors.some((e) => e.includes('team e') && e.includes('colour'))).toBe(true);
     expect(errors.some((e) => e.includes('team b: field web_port: port 8180'))).toBe(true);
   });
+
+  it('reads per-team webhooks as http(s) URLs only', () => {
+    const ok = parseTeamsDocument('jenkins_teams:\n  - team_name: devops\n    webhooks:\n      pre_switch: http://127.0.0.1:9/pre\n      rolled_back: https://hooks.example/rb\n', 't.yml');
+    expect(ok.errors).toEqual([]);
+    expect(ok.teams[0].webhooks).toEqual({ preSwitch: 'http://127.0.0.1:9/pre', rolledBack: 'https://hooks.example/rb' });
+    const bad = parseTeamsDocument('jenkins_teams:\n  - team_name: devops\n    webhooks:\n      step: file:///etc/passwd\n', 't.yml');
+    expect(bad.errors.join('\n')).toMatch(/team devops .*field webhooks\.step/);
+  });
 });
