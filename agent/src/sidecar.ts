@@ -29,6 +29,7 @@ import { registerTrafficMethods } from './rpc/methods/traffic';
 import { HaproxyRuntime, unconfiguredHaproxy } from './haproxy/runtime-api';
 import { dockerContainerMetrics } from './traffic/container-metrics';
 import { InFlightSwitches } from './traffic/in-flight';
+import { DeferredWrites } from './traffic/deferred-writes';
 import { startWeightReconciler } from './traffic/reconcile';
 import { recoverTrafficOperations, startOrphanSweeper } from './traffic/recovery';
 import type { TrafficDeps } from './traffic/switch';
@@ -224,7 +225,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
     // Traffic: the HAProxy driver, traffic.switch / rollback.emergency / traffic.status, then startup
     // recovery of this instance's unfinished traffic operations and the desired-weights reconcile loop.
     const haproxyDriver = config.haproxySocket ? new HaproxyRuntime(config.haproxySocket) : unconfiguredHaproxy();
-    const traffic: TrafficDeps = { store, haproxy: haproxyDriver, teamConfig: (t) => teams.find(t), containerMetrics: dockerContainerMetrics(docker), inFlight: new InFlightSwitches(), log, webhooks: httpWebhookNotifier((t) => teams.find(t)?.webhooks) };
+    const traffic: TrafficDeps = { store, haproxy: haproxyDriver, teamConfig: (t) => teams.find(t), containerMetrics: dockerContainerMetrics(docker), inFlight: new InFlightSwitches(), deferred: new DeferredWrites({ journal: store.journal, environments: store.environments, log }), log, webhooks: httpWebhookNotifier((t) => teams.find(t)?.webhooks) };
     registerTrafficMethods(registry, { runner, teams, traffic });
     registerCoordinatedExecution(registry, { store, runner, teams, docker, backupRoot: defaultBackupRoot(config.dataDir), traffic });
     // Environment operations left running by a killed sidecar are closed; a source a migration quieted down gets its executors back.
@@ -235,7 +236,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
     const trafficLoops: Array<{ stop(): Promise<void> }> = [];
     if (config.haproxySocket) {
       for (const a of await recoverTrafficOperations(traffic, config.instanceId, clock)) log.warn('recovered an unfinished traffic operation', { ...a });
-      trafficLoops.push(startWeightReconciler({ environments: store.environments, haproxy: haproxyDriver, teamConfig: (t) => teams.find(t), log }));
+      trafficLoops.push(startWeightReconciler({ environments: store.environments, haproxy: haproxyDriver, teamConfig: (t) => teams.find(t), log, skipTeam: (t) => traffic.deferred?.pending(t) ?? false }));
       // Switches of sidecars that stopped heartbeating are adopted and brought to a consistent end.
       trafficLoops.push(
         startOrphanSweeper(traffic, config.instanceId, clock, {

@@ -97,7 +97,7 @@ describe('/metrics', () => {
     for (const family of ['sidecar_rpc_requests_total', 'sidecar_lock_wait_seconds', 'sidecar_consensus_duration_seconds', 'sidecar_operations_total', 'sidecar_breaker_state', 'sidecar_rpc_request_duration_seconds']) {
       expect(text).toContain(`# TYPE ${family} `);
     }
-    expect(text).toMatch(/sidecar_operations_total\{type="consensus.request",result="succeeded",instance_id="[^"]+"\} 1/);
+    expect(text).toMatch(/sidecar_operations_total\{type="consensus.request",result="succeeded",team="devops",instance_id="[^"]+"\} 1/);
   });
 });
 

@@ -102,7 +102,7 @@ describe('the generated files pass the real tools', () => {
     expect(groovy.length).toBeGreaterThan(20);
   });
 
-  it('promtool accepts the alert rules; they cover the seed alerts and use only jsm_* metrics the sidecar exports', () => {
+  it('promtool accepts the alert rules; they cover the seed alerts and use only sidecar_* metrics listed in SIDECAR_METRICS', () => {
     const rules = join(out, 'monitoring', 'prometheus-rules.yml');
     const r = spawnSync('promtool', ['check', 'rules', rules], { encoding: 'utf8', timeout: 30_000 });
     expect(r.stderr).toBe('');
@@ -112,9 +112,9 @@ describe('the generated files pass the real tools', () => {
     for (const alert of ['SelfManagementFailure', 'ConsensusTimeout', 'EmergencyRollbackTriggered', 'CoordinationDatabaseFailure', 'DeploymentDurationExceeded', 'RollbackRateHigh', 'ManualInterventionRequired', 'ExternalMonitoringDegraded']) {
       expect(text).toContain(`alert: Jsm${alert}`);
     }
-    const used = new Set([...text.matchAll(/\b(jsm_[a-z_]+?)(_bucket|_sum|_count)?\b/g)].map((m) => m[1]));
+    const used = new Set([...text.matchAll(/\b(sidecar_[a-z_]+?)(_bucket|_sum|_count)?\b/g)].map((m) => m[1]));
     const dashboard = readFileSync(join(out, 'monitoring', 'grafana-dashboard.json'), 'utf8');
-    for (const m of dashboard.matchAll(/\b(jsm_[a-z_]+?)(_bucket|_sum|_count)?\b/g)) used.add(m[1]);
+    for (const m of dashboard.matchAll(/\b(sidecar_[a-z_]+?)(_bucket|_sum|_count)?\b/g)) used.add(m[1]);
     expect([...used].filter((m) => !(m! in SIDECAR_METRICS))).toEqual([]);
     expect(JSON.parse(dashboard).panels.length).toBeGreaterThan(8);
   });
@@ -130,7 +130,7 @@ describe('the generated files pass the real tools', () => {
         'tests:',
         '  - interval: 15s',
         '    input_series:',
-        "      - series: 'jsm_dependency_up{dependency=\"postgres\",instance=\"host1:8765\"}'",
+        "      - series: 'sidecar_dependency_up{dependency=\"postgres\",instance=\"host1:8765\"}'",
         "        values: '1 1 0 0 0 0 0 0 0 0'",
         '    alert_rule_test:',
         '      - eval_time: 2m',

@@ -1,25 +1,58 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { BreakerState, BreakerStatus } from '../store/contract';
+import type { BreakerState, BreakerStatus, TeamEnvironmentState } from '../store/contract';
+import { ENVIRONMENTS } from '../../../catalog/teams-file';
 
 /**
  * The sidecar's Prometheus metrics, in a registry of its own (never prom-client's
  * global one) so several sidecars in one test process do not collide.
  * Names follow Prometheus conventions (`_total`, `_seconds`) so
- * `promtool check metrics` passes.
+ * `promtool check metrics` passes. Every `sidecar_*` family the generated
+ * monitoring (library-gen/src/render/monitoring.ts SIDECAR_METRICS) uses is
+ * registered here; test/integration/metrics-monitoring-parity.test.ts holds the two together.
  */
 export const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
+
+/** What the runner reports when an operation ends (OperationRunnerDeps.onFinished). */
+export interface FinishedOperation {
+  type: string;
+  team: string | null;
+  status: 'succeeded' | 'failed' | 'rolled_back' | 'aborted';
+  durationSec: number;
+}
+
+/** Operations that move traffic: a failed one may leave it where a person must look. */
+const TRAFFIC_OPERATIONS: ReadonlySet<string> = new Set(['traffic.switch', 'rollback.emergency', 'coordination.execute']);
+/** Operations a person starts to take over from automation (the dashboard's emergency stop is rollback.emergency). */
+const MANUAL_OPERATIONS: Readonly<Record<string, string>> = { 'rollback.emergency': 'emergency_rollback' };
+const DURATION_BUCKETS = [0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600];
 
 export class SidecarMetrics {
   readonly registry = new Registry();
   readonly rpcRequests: Counter<'method' | 'result'>;
   readonly rpcDuration: Histogram<'method'>;
   readonly lockWait: Histogram<'result'>;
-  readonly consensusDuration: Histogram<'result'>;
-  readonly operations: Counter<'type' | 'result'>;
+  readonly consensusDuration: Histogram<'team' | 'result'>;
+  readonly operations: Counter<'type' | 'result' | 'team'>;
   readonly breakerState: Gauge<'breaker'>;
   readonly rpcConnections: Gauge;
+  readonly operationDuration: Histogram<'team' | 'type'>;
+  readonly rollbacks: Counter<'team' | 'kind'>;
+  readonly consensusRequests: Counter<'team' | 'outcome'>;
+  readonly dependencyUp: Gauge<'dependency'>;
+  readonly awaitingIntervention: Gauge<'team'>;
+  readonly manualInterventions: Counter<'team' | 'kind'>;
+  readonly emergencyResponse: Histogram<'team'>;
+  readonly trafficWeight: Gauge<'team' | 'environment'>;
+  readonly activeEnvironment: Gauge<'team' | 'environment'>;
+  private dependencyProbe: (() => Promise<Record<string, 'up' | 'down' | 'not_configured'>>) | null = null;
 
-  constructor(opts: { instanceId: string; breakers?: () => Promise<BreakerStatus[]>; defaultMetrics?: boolean }) {
+  constructor(opts: {
+    instanceId: string;
+    breakers?: () => Promise<BreakerStatus[]>;
+    /** Each team's desired weights and active side, read at scrape time (shared by every sidecar). */
+    environments?: () => Promise<TeamEnvironmentState[]>;
+    defaultMetrics?: boolean;
+  }) {
     const registers = [this.registry];
     this.registry.setDefaultLabels({ instance_id: opts.instanceId });
     if (opts.defaultMetrics !== false) {
@@ -49,16 +82,102 @@ export class SidecarMetrics {
     });
     this.consensusDuration = new Histogram({
       name: 'sidecar_consensus_duration_seconds',
-      help: 'Time from a consensus proposal to its decision.',
-      labelNames: ['result'],
+      help: 'Time from a consensus proposal to its decision, by team and result (approved, denied, timeout).',
+      labelNames: ['team', 'result'],
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
       registers,
     });
     this.operations = new Counter({
       name: 'sidecar_operations_total',
-      help: 'Journaled operations that ended, by type and final status.',
-      labelNames: ['type', 'result'],
+      help: 'Journaled operations that ended, by type, final status (succeeded, failed, rolled_back, aborted) and team.',
+      labelNames: ['type', 'result', 'team'],
       registers,
+    });
+    this.operationDuration = new Histogram({
+      name: 'sidecar_operation_duration_seconds',
+      help: 'Journaled operations from start to end, by team and type.',
+      labelNames: ['team', 'type'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.rollbacks = new Counter({
+      name: 'sidecar_rollbacks_total',
+      help: 'Rollbacks, by team and kind: automatic (an operation ended rolled_back) or emergency (rollback.emergency succeeded).',
+      labelNames: ['team', 'kind'],
+      registers,
+    });
+    this.consensusRequests = new Counter({
+      name: 'sidecar_consensus_requests_total',
+      help: 'Consensus proposals decided, by team and outcome (approved, denied, timeout).',
+      labelNames: ['team', 'outcome'],
+      registers,
+    });
+    this.awaitingIntervention = new Gauge({
+      name: 'sidecar_operations_awaiting_intervention',
+      help: 'Per team, 1 while the last traffic-moving operation this sidecar ran failed without reaching a consistent end (a person must look).',
+      labelNames: ['team'],
+      registers,
+    });
+    this.manualInterventions = new Counter({
+      name: 'sidecar_manual_interventions_total',
+      help: 'Manual takeovers (rollback.emergency, also from the dashboard emergency stop), by team and kind.',
+      labelNames: ['team', 'kind'],
+      registers,
+    });
+    this.emergencyResponse = new Histogram({
+      name: 'sidecar_emergency_response_seconds',
+      help: 'Time a successful rollback.emergency took to put all traffic on the good side, by team.',
+      labelNames: ['team'],
+      buckets: [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300],
+      registers,
+    });
+    const dependencyUp = (): (() => Promise<Record<string, 'up' | 'down' | 'not_configured'>>) | null => this.dependencyProbe;
+    this.dependencyUp = new Gauge({
+      name: 'sidecar_dependency_up',
+      help: 'Per dependency (postgres, haproxy, docker): 1 when this sidecar reaches it, 0 when not (absent when not configured). Probed at scrape time.',
+      labelNames: ['dependency'],
+      registers,
+      async collect() {
+        const probe = dependencyUp();
+        if (!probe) return;
+        const states = await probe();
+        this.reset();
+        for (const [dependency, state] of Object.entries(states)) if (state !== 'not_configured') this.set({ dependency }, state === 'up' ? 1 : 0);
+      },
+    });
+    const environments = opts.environments;
+    // One store read per scrape feeds both gauges; each collect() asks, the first one reads.
+    let pending: Promise<TeamEnvironmentState[] | null> | null = null;
+    const readEnvironments = (): Promise<TeamEnvironmentState[] | null> => {
+      if (!environments) return Promise.resolve(null);
+      pending ??= environments()
+        .catch(() => null) // Postgres down: keep the last values; sidecar_dependency_up says why.
+        .finally(() => setTimeout(() => (pending = null), 0));
+      return pending;
+    };
+    this.trafficWeight = new Gauge({
+      name: 'sidecar_traffic_weight',
+      help: 'Desired HAProxy weight (0-100) of each team environment, from the coordination store.',
+      labelNames: ['team', 'environment'],
+      registers,
+      async collect() {
+        const list = await readEnvironments();
+        if (!list) return;
+        this.reset();
+        for (const t of list) for (const env of ENVIRONMENTS) this.set({ team: t.team, environment: env }, t.weights[env]);
+      },
+    });
+    this.activeEnvironment = new Gauge({
+      name: 'sidecar_active_environment',
+      help: 'Per team environment: 1 for the side recorded active in the coordination store, 0 for the other.',
+      labelNames: ['team', 'environment'],
+      registers,
+      async collect() {
+        const list = await readEnvironments();
+        if (!list) return;
+        this.reset();
+        for (const t of list) for (const env of ENVIRONMENTS) this.set({ team: t.team, environment: env }, t.active === env ? 1 : 0);
+      },
     });
     this.rpcConnections = new Gauge({ name: 'sidecar_rpc_connections', help: 'Open JSON-RPC WebSocket connections.', registers });
     const breakers = opts.breakers;
@@ -79,6 +198,35 @@ export class SidecarMetrics {
         }
       },
     });
+  }
+
+  /** The readiness probes (postgres, haproxy, docker), wired once they exist; run at each scrape. */
+  watchDependencies(probe: () => Promise<Record<string, 'up' | 'down' | 'not_configured'>>): void {
+    this.dependencyProbe = probe;
+  }
+
+  /** Every figure an operation's end feeds (the runner calls this for each journaled operation). */
+  operationFinished(op: FinishedOperation): void {
+    const team = op.team ?? '';
+    this.operations.inc({ type: op.type, result: op.status, team });
+    this.operationDuration.observe({ team, type: op.type }, op.durationSec);
+    if (op.status === 'rolled_back') this.rollbacks.inc({ team, kind: 'automatic' });
+    if (op.type === 'rollback.emergency' && op.status === 'succeeded') {
+      this.rollbacks.inc({ team, kind: 'emergency' });
+      this.emergencyResponse.observe({ team }, op.durationSec);
+    }
+    const manual = MANUAL_OPERATIONS[op.type];
+    if (manual) this.manualInterventions.inc({ team, kind: manual });
+    if (TRAFFIC_OPERATIONS.has(op.type) && op.team) {
+      if (op.status === 'failed') this.awaitingIntervention.set({ team }, 1);
+      else if (op.status === 'succeeded' || op.status === 'rolled_back') this.awaitingIntervention.set({ team }, 0);
+    }
+  }
+
+  /** A consensus proposal's decision (timeout: no quorum in time). */
+  consensusDecided(team: string, outcome: 'approved' | 'denied' | 'timeout', durationSec: number): void {
+    this.consensusRequests.inc({ team, outcome });
+    this.consensusDuration.observe({ team, result: outcome }, durationSec);
   }
 
   text(): Promise<string> {

@@ -7,18 +7,18 @@ import { stringify } from 'yaml';
  * SIDECAR_METRICS so tests and docs can check the two agree.
  */
 export const SIDECAR_METRICS: Record<string, string> = {
-  jsm_operations_total: 'counter {team, type (RPC method, e.g. traffic.switch), status (succeeded|failed|rolled_back|aborted)}: finished operations',
-  jsm_operation_duration_seconds: 'histogram {team, type}: operation duration from start to end',
-  jsm_rollbacks_total: 'counter {team, kind (automatic|emergency)}: rollbacks (SLI breach during a switch, or rollback.emergency)',
-  jsm_consensus_requests_total: 'counter {team, outcome (approved|denied|timeout)}: consensus proposals',
-  jsm_consensus_duration_seconds: 'histogram {team}: time from proposal to decision',
-  jsm_dependency_up: 'gauge {dependency (postgres|haproxy|docker)}: 1 when reachable from this sidecar',
-  jsm_operations_awaiting_intervention: 'gauge {team}: operations stopped and waiting for a person (e.g. rollback failed, emergency stop)',
-  jsm_manual_interventions_total: 'counter {team, kind}: manual actions (emergency-stop, manual rollback, lock break)',
-  jsm_emergency_response_seconds: 'histogram {team}: time from a rollback trigger to all traffic on the good side',
-  jsm_traffic_weight: 'gauge {team, environment}: desired HAProxy weight',
-  jsm_active_environment: 'gauge {team, environment}: 1 for the side serving traffic',
-  jsm_breaker_state: 'gauge {name}: 0 closed, 1 half_open, 2 open',
+  sidecar_operations_total: 'counter {team, type (RPC method, e.g. traffic.switch), result (succeeded|failed|rolled_back|aborted)}: finished operations',
+  sidecar_operation_duration_seconds: 'histogram {team, type}: operation duration from start to end',
+  sidecar_rollbacks_total: 'counter {team, kind (automatic|emergency)}: rollbacks (an operation ended rolled_back, or rollback.emergency succeeded)',
+  sidecar_consensus_requests_total: 'counter {team, outcome (approved|denied|timeout)}: consensus proposals decided',
+  sidecar_consensus_duration_seconds: 'histogram {team, result}: time from proposal to decision',
+  sidecar_dependency_up: 'gauge {dependency (postgres|haproxy|docker)}: 1 when reachable from this sidecar (probed at scrape time)',
+  sidecar_operations_awaiting_intervention: 'gauge {team}: 1 while the last traffic-moving operation this sidecar ran failed without a consistent end',
+  sidecar_manual_interventions_total: 'counter {team, kind (emergency_rollback)}: manual takeovers (rollback.emergency, also the dashboard emergency stop)',
+  sidecar_emergency_response_seconds: 'histogram {team}: time a successful rollback.emergency took to put all traffic on the good side',
+  sidecar_traffic_weight: 'gauge {team, environment}: desired HAProxy weight',
+  sidecar_active_environment: 'gauge {team, environment}: 1 for the side serving traffic',
+  sidecar_breaker_state: 'gauge {breaker}: 0 closed, 1 half_open, 2 open',
 };
 
 interface Rule {
@@ -49,28 +49,28 @@ export function alertRules(): object {
         rules: [
           critical(
             'JsmSelfManagementFailure',
-            'sum by (team, type) (increase(jsm_operations_total{status="failed"}[15m])) > 0',
+            'sum by (team, type) (increase(sidecar_operations_total{result="failed"}[15m])) > 0',
             '',
             'Self-management operation failed for team {{ $labels.team }}',
             '{{ $labels.type }} failed without completing its rollback in the last 15 minutes. Run `sidecarctl status` and `sidecarctl audit` on the sidecar host.',
           ),
           critical(
             'JsmConsensusTimeout',
-            'sum by (team) (increase(jsm_consensus_requests_total{outcome="timeout"}[15m])) > 0',
+            'sum by (team) (increase(sidecar_consensus_requests_total{outcome="timeout"}[15m])) > 0',
             '',
             'Consensus timed out for team {{ $labels.team }}',
             'A consensus proposal got no quorum in time: some sidecar instances are down or partitioned.',
           ),
           critical(
             'JsmEmergencyRollbackTriggered',
-            'sum by (team, kind) (increase(jsm_rollbacks_total[10m])) > 0',
+            'sum by (team, kind) (increase(sidecar_rollbacks_total[10m])) > 0',
             '',
             'Rollback triggered for team {{ $labels.team }} ({{ $labels.kind }})',
             'Traffic was moved back to the last known good environment. Check the switch journal with `sidecarctl audit`.',
           ),
           critical(
             'JsmCoordinationDatabaseFailure',
-            'min by (instance) (jsm_dependency_up{dependency="postgres"}) == 0',
+            'min by (instance) (sidecar_dependency_up{dependency="postgres"}) == 0',
             '1m',
             'Sidecar {{ $labels.instance }} cannot reach the coordination database',
             'Locks, consensus and the operations journal are unavailable; no switch can start.',
@@ -82,28 +82,28 @@ export function alertRules(): object {
         rules: [
           warning(
             'JsmDeploymentDurationExceeded',
-            'histogram_quantile(0.95, sum by (team, le) (rate(jsm_operation_duration_seconds_bucket{type="traffic.switch"}[1h]))) > 1800',
+            'histogram_quantile(0.95, sum by (team, le) (rate(sidecar_operation_duration_seconds_bucket{type="traffic.switch"}[1h]))) > 1800',
             '5m',
             'Switches of team {{ $labels.team }} take longer than 30 minutes',
             'The 95th percentile of traffic.switch duration over the last hour is above the 30 minute target.',
           ),
           warning(
             'JsmRollbackRateHigh',
-            'sum by (team) (increase(jsm_rollbacks_total[1d])) / clamp_min(sum by (team) (increase(jsm_operations_total{type="traffic.switch"}[1d])), 1) > 0.05',
+            'sum by (team) (increase(sidecar_rollbacks_total[1d])) / clamp_min(sum by (team) (increase(sidecar_operations_total{type="traffic.switch"}[1d])), 1) > 0.05',
             '15m',
             'More than 5% of switches of team {{ $labels.team }} rolled back today',
             'The rollback frequency target is below 5%.',
           ),
           warning(
             'JsmManualInterventionRequired',
-            'sum by (team) (jsm_operations_awaiting_intervention) > 0',
+            'sum by (team) (sidecar_operations_awaiting_intervention) > 0',
             '1m',
             'An operation of team {{ $labels.team }} waits for a person',
             'Run `sidecarctl status` to see which operation stopped and why.',
           ),
           warning(
             'JsmExternalMonitoringDegraded',
-            'min by (instance, dependency) (jsm_dependency_up{dependency=~"haproxy|docker"}) == 0 or avg by (instance) (avg_over_time(up{job="jenkins-sidecar"}[10m])) < 0.9',
+            'min by (instance, dependency) (sidecar_dependency_up{dependency=~"haproxy|docker"}) == 0 or avg by (instance) (avg_over_time(up{job="jenkins-sidecar"}[10m])) < 0.9',
             '5m',
             'Monitoring of the self-management path is degraded on {{ $labels.instance }}',
             'The sidecar cannot see HAProxy or Docker, or Prometheus cannot scrape the sidecar reliably.',
@@ -126,21 +126,22 @@ const PANELS: { row: string; panels: Panel[] }[] = [
   {
     row: 'Deployment metrics',
     panels: [
-      { title: 'Deployment success rate (target > 99%)', type: 'stat', unit: 'percentunit', expr: 'sum(increase(jsm_operations_total{type="traffic.switch",status="succeeded"}[7d])) / clamp_min(sum(increase(jsm_operations_total{type="traffic.switch"}[7d])), 1)' },
-      { title: 'Deployment duration p95 (target < 30m)', type: 'timeseries', unit: 's', legend: '{{team}}', expr: 'histogram_quantile(0.95, sum by (team, le) (rate(jsm_operation_duration_seconds_bucket{type="traffic.switch"}[1h])))' },
-      { title: 'Rollback frequency (target < 5%)', type: 'stat', unit: 'percentunit', expr: 'sum(increase(jsm_rollbacks_total[7d])) / clamp_min(sum(increase(jsm_operations_total{type="traffic.switch"}[7d])), 1)' },
-      { title: 'Consensus time p95 (target < 5m)', type: 'timeseries', unit: 's', legend: '{{team}}', expr: 'histogram_quantile(0.95, sum by (team, le) (rate(jsm_consensus_duration_seconds_bucket[1h])))' },
+      { title: 'Deployment success rate (target > 99%)', type: 'stat', unit: 'percentunit', expr: 'sum(increase(sidecar_operations_total{type="traffic.switch",result="succeeded"}[7d])) / clamp_min(sum(increase(sidecar_operations_total{type="traffic.switch"}[7d])), 1)' },
+      { title: 'Deployment duration p95 (target < 30m)', type: 'timeseries', unit: 's', legend: '{{team}}', expr: 'histogram_quantile(0.95, sum by (team, le) (rate(sidecar_operation_duration_seconds_bucket{type="traffic.switch"}[1h])))' },
+      { title: 'Rollback frequency (target < 5%)', type: 'stat', unit: 'percentunit', expr: 'sum(increase(sidecar_rollbacks_total[7d])) / clamp_min(sum(increase(sidecar_operations_total{type="traffic.switch"}[7d])), 1)' },
+      { title: 'Consensus time p95 (target < 5m)', type: 'timeseries', unit: 's', legend: '{{team}}', expr: 'histogram_quantile(0.95, sum by (team, le) (rate(sidecar_consensus_duration_seconds_bucket[1h])))' },
     ],
   },
   {
     row: 'Operational metrics',
     panels: [
       { title: 'Self-management availability (target > 99.9%)', type: 'stat', unit: 'percentunit', expr: 'avg(avg_over_time(up{job="jenkins-sidecar"}[7d]))' },
-      { title: 'Coordination health (target > 99.5%)', type: 'stat', unit: 'percentunit', expr: 'avg(avg_over_time(jsm_dependency_up{dependency="postgres"}[7d]))' },
-      { title: 'Emergency response time p95 (target < 30s)', type: 'timeseries', unit: 's', legend: '{{team}}', expr: 'histogram_quantile(0.95, sum by (team, le) (rate(jsm_emergency_response_seconds_bucket[1h])))' },
-      { title: 'Manual intervention frequency (target < 1%)', type: 'stat', unit: 'percentunit', expr: 'sum(increase(jsm_manual_interventions_total[7d])) / clamp_min(sum(increase(jsm_operations_total[7d])), 1)' },
-      { title: 'Traffic weight by environment', type: 'timeseries', unit: 'short', legend: '{{team}} {{environment}}', expr: 'jsm_traffic_weight' },
-      { title: 'Circuit breakers (0 closed, 1 half open, 2 open)', type: 'timeseries', unit: 'short', legend: '{{name}}', expr: 'jsm_breaker_state' },
+      { title: 'Coordination health (target > 99.5%)', type: 'stat', unit: 'percentunit', expr: 'avg(avg_over_time(sidecar_dependency_up{dependency="postgres"}[7d]))' },
+      { title: 'Emergency response time p95 (target < 30s)', type: 'timeseries', unit: 's', legend: '{{team}}', expr: 'histogram_quantile(0.95, sum by (team, le) (rate(sidecar_emergency_response_seconds_bucket[1h])))' },
+      { title: 'Manual intervention frequency (target < 1%)', type: 'stat', unit: 'percentunit', expr: 'sum(increase(sidecar_manual_interventions_total[7d])) / clamp_min(sum(increase(sidecar_operations_total[7d])), 1)' },
+      { title: 'Traffic weight by environment', type: 'timeseries', unit: 'short', legend: '{{team}} {{environment}}', expr: 'sidecar_traffic_weight' },
+      { title: 'Active environment (1 = serving)', type: 'timeseries', unit: 'short', legend: '{{team}} {{environment}}', expr: 'max by (team, environment) (sidecar_active_environment)' },
+      { title: 'Circuit breakers (0 closed, 1 half open, 2 open)', type: 'timeseries', unit: 'short', legend: '{{breaker}}', expr: 'sidecar_breaker_state' },
     ],
   },
 ];

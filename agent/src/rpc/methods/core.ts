@@ -130,7 +130,9 @@ export function registerCoreMethods(registry: MethodRegistry, deps: CoreMethodDe
       const { proposalId } = await store.consensus.propose({ operation: params.operation, team: params.team, details, proposer: instanceId, timeoutSec: params.timeoutSec, actor: ctx.actor });
       ctx.progress({ phase: 'voting', message: `proposal ${proposalId} for ${params.operation} on ${params.team}: waiting for the live sidecars to vote (timeout ${params.timeoutSec} s)`, proposalId });
       const d = await store.consensus.awaitDecision(proposalId, ctx.signal);
-      metrics?.consensusDuration.observe({ result: d.approved ? 'approved' : 'denied' }, Number(process.hrtime.bigint() - started) / 1e9);
+      // The tally words a deadline denial "denied: timed out ..." (store/consensus-tally.ts); alerts tell the two apart.
+      const outcome = d.approved ? 'approved' : /^denied: timed out/.test(d.reason) ? 'timeout' : 'denied';
+      metrics?.consensusDecided(params.team, outcome, Number(process.hrtime.bigint() - started) / 1e9);
       ctx.progress({ phase: 'decided', message: d.reason, approved: d.approved, proposalId });
       return {
         approved: d.approved,
