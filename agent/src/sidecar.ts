@@ -209,6 +209,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
       log,
       onFinished: (op) => metrics.operationFinished(op),
     });
+    metrics.watchBus(runner.bus);
     const registry = new MethodRegistry();
     registerCoreMethods(registry, { store, runner, teams, instanceId: config.instanceId, metrics });
     registerEnvironmentMethods(registry, { store, runner, teams, docker, backupRoot: defaultBackupRoot(config.dataDir) });

@@ -148,6 +148,46 @@ describe('the generated files pass the real tools', () => {
     expect(r.status).toBe(0);
   });
 
+  it('promtool unit-tests the operation alerts on the sidecar_* series the sidecar exports: a rollback and a failed switch fire', () => {
+    const testFile = join(scratch, 'rules-test-operations.yml');
+    writeFileSync(
+      testFile,
+      [
+        'rule_files:',
+        `  - ${join(out, 'monitoring', 'prometheus-rules.yml')}`,
+        'evaluation_interval: 15s',
+        'tests:',
+        '  - interval: 1m',
+        '    input_series:',
+        "      - series: 'sidecar_rollbacks_total{team=\"devops\",kind=\"automatic\",instance_id=\"h1\"}'",
+        "        values: '0 0 1 1 1'",
+        "      - series: 'sidecar_operations_total{team=\"devops\",type=\"traffic.switch\",result=\"failed\",instance_id=\"h1\"}'",
+        "        values: '0 0 0 1 1'",
+        "      - series: 'sidecar_operations_awaiting_intervention{team=\"devops\",instance_id=\"h1\"}'",
+        "        values: '0 0 0 1 1'",
+        '    alert_rule_test:',
+        '      - eval_time: 4m',
+        '        alertname: JsmEmergencyRollbackTriggered',
+        '        exp_alerts:',
+        '          - exp_labels: {severity: critical, component: jenkins-selfmanage, team: devops, kind: automatic}',
+        '            exp_annotations:',
+        "              summary: 'Rollback triggered for team devops (automatic)'",
+        "              description: 'Traffic was moved back to the last known good environment. Check the switch journal with `sidecarctl audit`.'",
+        '      - eval_time: 4m',
+        '        alertname: JsmSelfManagementFailure',
+        '        exp_alerts:',
+        '          - exp_labels: {severity: critical, component: jenkins-selfmanage, team: devops, type: traffic.switch}',
+        '            exp_annotations:',
+        "              summary: 'Self-management operation failed for team devops'",
+        "              description: 'traffic.switch failed without completing its rollback in the last 15 minutes. Run `sidecarctl status` and `sidecarctl audit` on the sidecar host.'",
+        '',
+      ].join('\n'),
+    );
+    const r = spawnSync('promtool', ['test', 'rules', testFile], { encoding: 'utf8', timeout: 30_000 });
+    expect(`${r.stdout}${r.stderr}`).toContain('SUCCESS');
+    expect(r.status).toBe(0);
+  });
+
   it('haproxy -c accepts the configuration', () => {
     const r = spawnSync('haproxy', ['-c', '-f', join(out, 'haproxy', 'haproxy.cfg')], { encoding: 'utf8', timeout: 30_000 });
     expect(`${r.stdout}${r.stderr}`).toMatch(/Configuration file is valid/);

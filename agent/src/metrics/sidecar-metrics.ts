@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { BreakerState, BreakerStatus, TeamEnvironmentState } from '../store/contract';
+import type { BreakerState, BreakerStatus, OperationRecord, TeamEnvironmentState } from '../store/contract';
+import type { OperationEnd, OperationEventBus, ProgressEvent } from '../operations/event-bus';
 import { ENVIRONMENTS } from '../../../catalog/teams-file';
 
 /**
@@ -126,7 +127,7 @@ export class SidecarMetrics {
     });
     this.emergencyResponse = new Histogram({
       name: 'sidecar_emergency_response_seconds',
-      help: 'Time a successful rollback.emergency took to put all traffic on the good side, by team.',
+      help: 'Time from a rollback trigger (SLI breach, failed switch, rollback.emergency) to all traffic on the good side, by team.',
       labelNames: ['team'],
       buckets: [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300],
       registers,
@@ -211,16 +212,35 @@ export class SidecarMetrics {
     this.operations.inc({ type: op.type, result: op.status, team });
     this.operationDuration.observe({ team, type: op.type }, op.durationSec);
     if (op.status === 'rolled_back') this.rollbacks.inc({ team, kind: 'automatic' });
-    if (op.type === 'rollback.emergency' && op.status === 'succeeded') {
-      this.rollbacks.inc({ team, kind: 'emergency' });
-      this.emergencyResponse.observe({ team }, op.durationSec);
-    }
+    if (op.type === 'rollback.emergency' && op.status === 'succeeded') this.rollbacks.inc({ team, kind: 'emergency' });
     const manual = MANUAL_OPERATIONS[op.type];
     if (manual) this.manualInterventions.inc({ team, kind: manual });
     if (TRAFFIC_OPERATIONS.has(op.type) && op.team) {
       if (op.status === 'failed') this.awaitingIntervention.set({ team }, 1);
       else if (op.status === 'succeeded' || op.status === 'rolled_back') this.awaitingIntervention.set({ team }, 0);
     }
+  }
+
+  /**
+   * Rollback response times from the operations' own progress: a switch's `rolled-back` event
+   * and rollback.emergency's `done` event carry `responseMs` (trigger → all traffic on the good side).
+   */
+  watchBus(bus: OperationEventBus): () => void {
+    const teams = new Map<string, string>();
+    const started = (op: OperationRecord): void => void (op.team && teams.set(op.id, op.team));
+    const progress = (e: ProgressEvent): void => {
+      const team = teams.get(e.operationId);
+      if (team && typeof e.responseMs === 'number' && Number.isFinite(e.responseMs) && e.responseMs >= 0) this.emergencyResponse.observe({ team }, e.responseMs / 1000);
+    };
+    const finished = (e: OperationEnd): void => void teams.delete(e.operationId);
+    bus.on('started', started);
+    bus.on('progress', progress);
+    bus.on('finished', finished);
+    return () => {
+      bus.off('started', started);
+      bus.off('progress', progress);
+      bus.off('finished', finished);
+    };
   }
 
   /** A consensus proposal's decision (timeout: no quorum in time). */

@@ -40,7 +40,7 @@ export async function runEmergencyRollback(deps: TrafficDeps, params: RollbackEm
     () => haproxy.setState(tb.web, tb.servers[target], 'ready'),
   );
   const elapsedMs = Date.now() - started;
-  ctx.progress({ phase: 'done', message: `emergency rollback: all ${team} traffic on ${target} after ${elapsedMs} ms` });
+  ctx.progress({ phase: 'done', message: `emergency rollback: all ${team} traffic on ${target} after ${elapsedMs} ms`, responseMs: elapsedMs });
 
   if (state.active !== target) await store.environments.promote(team, target);
   // Other sidecars' switches of this team: the journal says which ones were running.

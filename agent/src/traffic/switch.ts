@@ -6,6 +6,7 @@ import type { HaproxyDriver } from '../haproxy/runtime-api';
 import { isAdminHeld, isServerUp, type ServerStat } from '../haproxy/stats';
 import { lockNameFor, type AuditLog, type BreakerStore, type EnvironmentStateStore, type LockStore, type OperationContext, type OperationJournal } from '../store/contract';
 import type { ContainerMetrics } from './container-metrics';
+import type { DeferredWrites } from './deferred-writes';
 import type { InFlightSwitches } from './in-flight';
 import { describeBreaches, judge, windowFigures, type Breach, type SliSample, type WindowFigures } from './sli';
 import { discoverTeamBackends, otherSide, splitWeights, type TeamBackends, type Weights } from './team-backends';
@@ -34,6 +35,8 @@ export interface TrafficDeps {
   containerMetrics?: ContainerMetrics;
   webhooks?: WebhookNotifier;
   inFlight?: InFlightSwitches;
+  /** Records owed to Postgres after a rollback applied without it (see weights.ts). */
+  deferred?: DeferredWrites;
   /** Waits; resolves early when the signal fires. Tests may pass a faster one. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   log?: { info(m: string, meta?: Record<string, unknown>): void; warn(m: string, meta?: Record<string, unknown>): void };
@@ -121,6 +124,8 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
   let rolledBack = false;
   /** Set once a weight change was applied: before that a failure is just an error (nothing to undo). */
   let moved = false;
+  /** Set when the rollback reached HAProxy but not Postgres: its records (and the operation's end) are owed. */
+  let rollbackDeferred: string | null = null;
   const steps: StepRecord[] = [];
 
   const checkHalted = async (): Promise<void> => {
@@ -149,10 +154,16 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
       if (other) throw err;
     }
   };
-  const move = async (weights: Weights, why: { name: string; [k: string]: unknown }): Promise<void> => {
+  const move = async (weights: Weights, why: { name: string; [k: string]: unknown }, towardLastKnownGood = false): Promise<void> => {
     moved = true;
-    await applyWeights({ haproxy, journal: store.journal, environments: store.environments }, opId, tb, weights, why);
+    const applied = await applyWeights({ haproxy, journal: store.journal, environments: store.environments, deferred: deps.deferred }, opId, tb, weights, why, undefined, { towardLastKnownGood });
     lastApplied = weights;
+    if (applied.deferred) rollbackDeferred = applied.databaseError ?? 'Postgres unreachable';
+  };
+  /** The operation's end, owed to Postgres with the rollback's records when the database was away. */
+  const owed = (e: unknown): unknown => {
+    if (rollbackDeferred && deps.deferred && isSidecarError(e)) deps.deferred.finish(team, opId, 'rolled_back', { code: e.code, message: e.message, data: e.data });
+    return e;
   };
 
   try {
@@ -227,21 +238,26 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
         .catch(() => undefined);
       throw new SidecarError('CONFLICT', `switch of ${team} to ${target} was halted: ${err.why}`, { operationStatus: 'aborted', steps });
     }
-    if (rolledBack || !moved) throw err;
+    if (rolledBack || !moved) throw owed(err);
     // Anything else mid-switch (HAProxy or Postgres gone, shutdown): put traffic back on the source.
     const message = (err as Error).message;
+    let rbMessage = '';
     try {
       await rollBack(`switch failed: ${message}`, null, null);
     } catch (rbErr) {
+      rbMessage = (rbErr as Error).message;
       if (!rolledBack) deps.log?.warn('rollback after a failed switch did not complete; the reconcile loop and recovery finish it', { team, error: String(rbErr) });
     }
-    throw new SidecarError(
-      isSidecarError(err) ? err.code : 'DEPENDENCY_DOWN',
-      rolledBack
-        ? `${message}; all ${team} traffic was moved back to ${source}`
-        : `${message}; moving traffic back to ${source} failed too: the desired weights (${source} 100) are recorded and the reconcile loop applies them when HAProxy answers`,
-      { ...(isSidecarError(err) ? err.data : {}), operationStatus: rolledBack ? 'rolled_back' : 'failed', steps },
-      { cause: err },
+    const deferredNote = rollbackDeferred ? ` (Postgres unreachable: the journal, the desired weights and this operation's end are written when it answers again; the reconcile loop leaves ${team} alone until then)` : '';
+    throw owed(
+      new SidecarError(
+        isSidecarError(err) ? err.code : 'DEPENDENCY_DOWN',
+        rolledBack
+          ? `${message}; all ${team} traffic was moved back to ${source}${deferredNote}`
+          : `${message}; moving traffic back to ${source} failed too (${rbMessage}): if Postgres took the desired weights (${source} 100) the reconcile loop applies them when HAProxy answers, otherwise a sidecar restart's recovery moves traffic back`,
+        { ...(isSidecarError(err) ? err.data : {}), operationStatus: rolledBack ? 'rolled_back' : 'failed', steps, recordsDeferred: rollbackDeferred !== null },
+        { cause: err },
+      ),
     );
   } finally {
     registration?.done();
@@ -257,11 +273,14 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     detectedAt: number = ctx.clock.now().getTime(),
   ): Promise<never> {
     const weights = splitWeights(source, 100);
-    await move(weights, { name: 'rollback', reason, step: percent });
+    // Back toward the last known good side: safe without Postgres (weights.ts).
+    await move(weights, { name: 'rollback', reason, step: percent }, source === state.lastKnownGood);
     rolledBack = true;
     const rolledBackAt = ctx.clock.now().getTime();
     const rollbackMs = rolledBackAt - detectedAt;
-    ctx.progress({ phase: 'rolled-back', message: `rolled back: all ${team} traffic on ${source} (${reason})`, weights, figures: figures ?? null });
+    const owedNote = rollbackDeferred ? `; Postgres is unreachable (${rollbackDeferred}): the records are written when it answers again` : '';
+    if (rollbackDeferred) deps.log?.warn('rolled back without Postgres; records owed', { team, operationId: opId, error: rollbackDeferred });
+    ctx.progress({ phase: 'rolled-back', message: `rolled back: all ${team} traffic on ${source} (${reason})${owedNote}`, weights, figures: figures ?? null, recordsDeferred: rollbackDeferred !== null, responseMs: rollbackMs });
     if (found || code === 'SLI_BREACH') await store.breakers.recordFailure(breakerNameFor(team), reason).catch(() => undefined);
     await store.audit
       .record({
@@ -279,7 +298,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
       })
       .catch(() => undefined);
     if (deps.webhooks) deps.webhooks.notify(team, 'rolled-back', { operationId: opId, reason, figures: figures ?? null }).catch(() => undefined);
-    throw new SidecarError(code, `switch of ${team} to ${target} rolled back, all traffic is on ${source}: ${reason}`, {
+    throw new SidecarError(code, `switch of ${team} to ${target} rolled back, all traffic is on ${source}: ${reason}${owedNote}`, {
       operationStatus: 'rolled_back',
       team,
       active: source,

@@ -15,7 +15,7 @@ export const SIDECAR_METRICS: Record<string, string> = {
   sidecar_dependency_up: 'gauge {dependency (postgres|haproxy|docker)}: 1 when reachable from this sidecar (probed at scrape time)',
   sidecar_operations_awaiting_intervention: 'gauge {team}: 1 while the last traffic-moving operation this sidecar ran failed without a consistent end',
   sidecar_manual_interventions_total: 'counter {team, kind (emergency_rollback)}: manual takeovers (rollback.emergency, also the dashboard emergency stop)',
-  sidecar_emergency_response_seconds: 'histogram {team}: time a successful rollback.emergency took to put all traffic on the good side',
+  sidecar_emergency_response_seconds: 'histogram {team}: time from a rollback trigger (SLI breach, failed switch, rollback.emergency) to all traffic on the good side',
   sidecar_traffic_weight: 'gauge {team, environment}: desired HAProxy weight',
   sidecar_active_environment: 'gauge {team, environment}: 1 for the side serving traffic',
   sidecar_breaker_state: 'gauge {breaker}: 0 closed, 1 half_open, 2 open',
