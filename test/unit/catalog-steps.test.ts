@@ -39,4 +39,27 @@ describe('step catalog', () => {
       expect({ step: s.name, issues: r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }).toEqual({ step: s.name, issues: [] });
     }
   });
+
+  it('promises no longer names than the method schema (and so the store) accepts: the longest value a step pattern admits passes', () => {
+    let checked = 0;
+    for (const s of STEPS) {
+      const method = s.rpc ? METHODS.get(s.rpc) : undefined;
+      if (!method) continue;
+      const shape = method.params.shape as Record<string, { safeParse(v: unknown): { success: boolean } }>;
+      for (const p of stepParams(s)) {
+        // Patterns of the form <first class><rest class>{0,N}: build the longest value they allow.
+        const m = p.rpc && p.pattern && !p.enum ? /^\[([^\]]+)\]\[([^\]]+)\]\{0,(\d+)\}$/.exec(p.pattern) : null;
+        if (!m || !p.rpc || !shape[p.rpc]) continue;
+        const longest = 'a' + 'a'.repeat(Number(m[3]));
+        expect({ step: s.name, param: p.rpc, length: longest.length, accepted: shape[p.rpc]!.safeParse(longest).success }).toEqual({
+          step: s.name,
+          param: p.rpc,
+          length: longest.length,
+          accepted: true,
+        });
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(3);
+  });
 });
