@@ -12,14 +12,16 @@ async function value(m: SidecarMetrics, name: string, labels: Record<string, str
 it('rollbacks, emergency response, manual interventions and awaiting-intervention follow the operations that end', async () => {
   const m = new SidecarMetrics({ instanceId: 'unit', defaultMetrics: false });
   m.operationFinished({ type: 'traffic.switch', team: 'devops', status: 'rolled_back', durationSec: 40 });
-  m.operationFinished({ type: 'traffic.switch', team: 'devops', status: 'failed', durationSec: 5 });
+  m.operationFinished({ type: 'traffic.switch', team: 'devops', status: 'failed', durationSec: 1, error: { code: 'FENCED', data: {} } });
+  expect(await value(m, 'sidecar_operations_awaiting_intervention', { team: 'devops' })).toBe(0); // a refusal moved nothing
+  m.operationFinished({ type: 'traffic.switch', team: 'devops', status: 'failed', durationSec: 5, error: { code: 'DEPENDENCY_DOWN', data: { operationStatus: 'failed' } } });
   expect(await value(m, 'sidecar_operations_awaiting_intervention', { team: 'devops' })).toBe(1);
   m.operationFinished({ type: 'rollback.emergency', team: 'devops', status: 'succeeded', durationSec: 3 });
   expect(await value(m, 'sidecar_operations_awaiting_intervention', { team: 'devops' })).toBe(0);
   expect(await value(m, 'sidecar_rollbacks_total', { team: 'devops', kind: 'automatic' })).toBe(1);
   expect(await value(m, 'sidecar_rollbacks_total', { team: 'devops', kind: 'emergency' })).toBe(1);
   expect(await value(m, 'sidecar_manual_interventions_total', { team: 'devops', kind: 'emergency_rollback' })).toBe(1);
-  expect(await value(m, 'sidecar_operations_total', { type: 'traffic.switch', result: 'failed', team: 'devops' })).toBe(1);
+  expect(await value(m, 'sidecar_operations_total', { type: 'traffic.switch', result: 'failed', team: 'devops' })).toBe(2);
   m.consensusDecided('devops', 'timeout', 300);
   expect(await value(m, 'sidecar_consensus_requests_total', { team: 'devops', outcome: 'timeout' })).toBe(1);
 });

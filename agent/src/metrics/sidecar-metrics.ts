@@ -19,10 +19,24 @@ export interface FinishedOperation {
   team: string | null;
   status: 'succeeded' | 'failed' | 'rolled_back' | 'aborted';
   durationSec: number;
+  /** The journaled error; `data.operationStatus: 'failed'` marks a switch whose rollback did not complete. */
+  error?: { code: string; data?: unknown } | null;
 }
 
 /** Operations that move traffic: a failed one may leave it where a person must look. */
 const TRAFFIC_OPERATIONS: ReadonlySet<string> = new Set(['traffic.switch', 'rollback.emergency', 'coordination.execute']);
+
+/**
+ * A refusal (bad lock token, CONFLICT) also ends `failed` but moved nothing. What needs a person:
+ * a failed rollback.emergency (someone asked for traffic back and it did not get there), or a
+ * switch that says its own rollback failed (SidecarError data.operationStatus 'failed', traffic/switch.ts).
+ */
+function needsPerson(op: FinishedOperation): boolean {
+  if (op.status !== 'failed') return false;
+  if (op.type === 'rollback.emergency') return true;
+  const data = op.error?.data;
+  return !!data && typeof data === 'object' && (data as { operationStatus?: unknown }).operationStatus === 'failed';
+}
 /** Operations a person starts to take over from automation (the dashboard's emergency stop is rollback.emergency). */
 const MANUAL_OPERATIONS: Readonly<Record<string, string>> = { 'rollback.emergency': 'emergency_rollback' };
 const DURATION_BUCKETS = [0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600];
@@ -115,7 +129,7 @@ export class SidecarMetrics {
     });
     this.awaitingIntervention = new Gauge({
       name: 'sidecar_operations_awaiting_intervention',
-      help: 'Per team, 1 while the last traffic-moving operation this sidecar ran failed without reaching a consistent end (a person must look).',
+      help: 'Per team, 1 after a traffic-moving operation this sidecar ran failed without a consistent end (rollback failed), until one succeeds or rolls back.',
       labelNames: ['team'],
       registers,
     });
@@ -216,7 +230,7 @@ export class SidecarMetrics {
     const manual = MANUAL_OPERATIONS[op.type];
     if (manual) this.manualInterventions.inc({ team, kind: manual });
     if (TRAFFIC_OPERATIONS.has(op.type) && op.team) {
-      if (op.status === 'failed') this.awaitingIntervention.set({ team }, 1);
+      if (needsPerson(op)) this.awaitingIntervention.set({ team }, 1);
       else if (op.status === 'succeeded' || op.status === 'rolled_back') this.awaitingIntervention.set({ team }, 0);
     }
   }

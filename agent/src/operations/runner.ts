@@ -49,7 +49,7 @@ export interface OperationRunnerDeps {
   bus?: OperationEventBus;
   log?: RunnerLog;
   /** Called once per operation this process ran, after its end is journaled (metrics). */
-  onFinished?: (op: { type: string; team: string | null; status: OperationEnd['status']; durationSec: number }) => void;
+  onFinished?: (op: { type: string; team: string | null; status: OperationEnd['status']; durationSec: number; error?: OperationEnd['error'] }) => void;
   /** Following an operation of another process: backoff between journal reads. */
   followBackoffMs?: { initial: number; max: number };
   /** How long an attacher follows a foreign operation before giving up with TIMEOUT. */
@@ -182,7 +182,7 @@ export class OperationRunner {
         this.log.error('could not journal the end of an operation; recovery will see it running', { operationId: id, error: String(err) });
       }
       this.running.delete(id);
-      this.deps.onFinished?.({ type: operation.type, team: operation.team, status: end.status, durationSec: Math.max(0, (Date.now() - startedAtMs) / 1000) });
+      this.deps.onFinished?.({ type: operation.type, team: operation.team, status: end.status, durationSec: Math.max(0, (Date.now() - startedAtMs) / 1000), ...(end.error ? { error: end.error } : {}) });
       this.bus.emit('finished', end);
     })();
     this.running.set(id, { type: operation.type, controller, done });
