@@ -7,6 +7,7 @@ import { renderLibraryVars } from './render/library-steps';
 import { renderMonitoring } from './render/monitoring';
 import { renderStepsMarkdown } from './render/step-help';
 import { renderSystemdUnit } from './render/systemd-unit';
+import { renderTeamFiles } from './render/team-files';
 import type { TemplateSource } from './template-source';
 
 /**
@@ -17,7 +18,7 @@ import type { TemplateSource } from './template-source';
 export type Plan = ReadonlyMap<string, string>;
 
 /** Top-level folders and files library-gen owns in the output directory. */
-export const MANAGED_ROOTS = ['library', 'pipelines', 'jobdsl', 'haproxy', 'monitoring', 'systemd', 'docs/steps.md'] as const;
+export const MANAGED_ROOTS = ['library', 'pipelines', 'jobdsl', 'haproxy', 'monitoring', 'systemd', 'teams', 'docs/steps.md'] as const;
 
 export function planFromTeams(teams: Team[], templates: TemplateSource): Plan {
   const parts: Map<string, string>[] = [
@@ -29,6 +30,8 @@ export function planFromTeams(teams: Team[], templates: TemplateSource): Plan {
     renderMonitoring(),
     renderSystemdUnit(templates.root),
     new Map([['docs/steps.md', renderStepsMarkdown()]]),
+    // One controller configuration per self-managed team, run as blue and as green (issue 6).
+    new Map(teams.filter((t) => t.self_management_enabled).flatMap((t) => renderTeamFiles(t).map((f) => [f.path, f.content] as [string, string]))),
   ];
   const all = new Map<string, string>();
   for (const part of parts) {

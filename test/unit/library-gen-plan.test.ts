@@ -19,6 +19,19 @@ function plan(text = examples) {
 }
 
 describe('library-gen plan', () => {
+  it('writes teams/<team>/{Dockerfile, jenkins.yaml, plugins.txt, seedJob.groovy} for every self-managed team, and only for those', () => {
+    const p = plan();
+    const teamDirs = [...new Set([...p.keys()].filter((k) => k.startsWith('teams/')).map((k) => k.split('/')[1]))].sort();
+    expect(teamDirs.length).toBeGreaterThanOrEqual(2);
+    for (const t of teamDirs) {
+      expect([...p.keys()].filter((k) => k.startsWith(`teams/${t}/`)).sort()).toEqual(
+        ['Dockerfile', 'jenkins.yaml', 'plugins.txt', 'seedJob.groovy'].map((f) => `teams/${t}/${f}`),
+      );
+    }
+    const selfManaged = examples.match(/self_management_enabled: true/g)?.length ?? 0;
+    expect(teamDirs).toHaveLength(selfManaged);
+  });
+
   it('holds every file the brief lists', () => {
     const p = plan();
     for (const step of STEPS) {
@@ -115,6 +128,6 @@ describe('plan, then apply', () => {
     expect(compareWithDisk(out, p)).toEqual({ missing: ['haproxy/haproxy.cfg'], changed: ['pipelines/Jenkinsfile.backup'], extra: ['library/vars/stale.groovy'] });
     writePlan(out, p);
     expect(hasDrift(compareWithDisk(out, p))).toBe(false);
-    expect(readdirSync(out).sort()).toEqual(['README.md', 'docs', 'haproxy', 'jobdsl', 'library', 'monitoring', 'pipelines', 'systemd']);
+    expect(readdirSync(out).sort()).toEqual(['README.md', 'docs', 'haproxy', 'jobdsl', 'library', 'monitoring', 'pipelines', 'systemd', 'teams']);
   });
 });
