@@ -17,6 +17,12 @@ export interface ReconcileDeps {
   haproxy: HaproxyDriver;
   teamConfig?: (team: string) => Team | undefined;
   log?: { info(m: string, meta?: Record<string, unknown>): void; warn(m: string, meta?: Record<string, unknown>): void };
+  /**
+   * Teams to leave alone this round: a rollback applied without Postgres owes
+   * its desired weights (deferred-writes.ts), so the ones in Postgres are stale
+   * and re-applying them would undo the safety move.
+   */
+  skipTeam?: (team: string) => boolean;
 }
 
 export interface Repair {
@@ -31,6 +37,7 @@ export async function reconcileWeightsOnce(deps: ReconcileDeps): Promise<Repair[
   const states = await deps.environments.list();
   const repairs: Repair[] = [];
   for (const st of states) {
+    if (deps.skipTeam?.(st.team)) continue;
     let names: ReturnType<typeof teamBackendNames>;
     try {
       names = teamBackendNames(st.team, deps.teamConfig?.(st.team));
@@ -49,6 +56,7 @@ export async function reconcileWeightsOnce(deps: ReconcileDeps): Promise<Repair[
     if (changes.length === 0) continue;
     const again = await deps.environments.get(st.team);
     if (!again || again.weights.blue !== st.weights.blue || again.weights.green !== st.weights.green) continue; // moved meanwhile: next round
+    if (deps.skipTeam?.(st.team)) continue; // a safety move happened meanwhile
     await deps.haproxy.setWeights(changes);
     deps.log?.warn('re-applied desired HAProxy weights (HAProxy reloaded or was changed by hand)', { team: st.team, desired: st.weights });
   }
