@@ -172,7 +172,10 @@ describe('seed Pipeline A, verbatim, whose switch breaches against live services
     const stats = (await hp.runtime.showStat()).filter((s) => s.backend === team.haproxy_backend);
     expect(Object.fromEntries(stats.map((s) => [s.server, s.weight]))).toEqual({ [team.environments.blue.server]: expect.any(Number), [team.environments.green.server]: 0 });
     expect(stats.find((s) => s.server === team.environments.blue.server)!.weight).toBeGreaterThan(0);
-    const audit = JSON.parse((await httpGet(`${sc.httpUrl}/api/v1/audit?team=${team.team_name}`, { Authorization: `Bearer ${sc.secrets['ci']}` })).body) as unknown;
-    expect(JSON.stringify(audit)).toContain('coordination.update');
+    const { audit } = JSON.parse((await httpGet(`${sc.httpUrl}/api/v1/audit?team=${team.team_name}`, { Authorization: `Bearer ${sc.secrets['ci']}` })).body) as { audit: Array<Record<string, unknown>> };
+    const recorded = audit.filter((e) => (e.metadata as { via?: string } | undefined)?.via === 'coordination.update');
+    expect(recorded).toEqual([
+      expect.objectContaining({ operationType: 'blue_green_switch', targetEnvironment: 'green', status: 'FAILURE', initiatedBy: `${team.team_name}/Infrastructure/Self-Managed-Blue-Green-Switch#1` }),
+    ]);
   });
 });
