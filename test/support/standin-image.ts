@@ -1,10 +1,10 @@
-import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, realpathSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Docker from 'dockerode';
 import { pack as tarPack } from 'tar-stream';
+import { dockerImport, imageLabel, nodeRuntimeLibraries, withFileLock } from './image-import';
 
 /**
  * Builds the stand-in Jenkins image (test/fixtures/standin-jenkins) with
@@ -23,17 +23,6 @@ const FIXTURE_DIR = [resolve(__dirname, '..', 'fixtures', 'standin-jenkins'), re
 ) ?? resolve(__dirname, '..', 'fixtures', 'standin-jenkins');
 const LOCK_FILE = join(tmpdir(), 'jsm-standin-image.lock');
 const LOCK_STALE_MS = 180_000;
-
-function nodeRuntimeFiles(): string[] {
-  const node = realpathSync(process.execPath);
-  const out = execFileSync('ldd', [node], { encoding: 'utf8' });
-  const libs = new Set<string>();
-  for (const line of out.split('\n')) {
-    const m = /=>\s+(\/\S+)/.exec(line) ?? /^\s*(\/\S+)\s+\(/.exec(line);
-    if (m) libs.add(m[1]);
-  }
-  return [...libs];
-}
 
 function fixtureFiles(dir = FIXTURE_DIR, prefix = ''): Array<{ rel: string; abs: string }> {
   const out: Array<{ rel: string; abs: string }> = [];
@@ -74,7 +63,7 @@ async function importImage(tag: string, version: string, hash: string, healthche
   addDir('tmp');
   addDir('var/jenkins_home');
   addFile('/usr/bin/node', realpathSync(process.execPath), 0o755);
-  for (const lib of nodeRuntimeFiles()) addFile(lib, realpathSync(lib), 0o755);
+  for (const lib of nodeRuntimeLibraries()) addFile(lib, realpathSync(lib), 0o755);
   for (const f of fixtureFiles()) {
     if (f.rel.startsWith('ref/')) addFile(`/usr/share/jenkins/${f.rel}`, f.abs, 0o644);
     else addFile(`/app/${f.rel}`, f.abs, 0o644);
@@ -87,80 +76,19 @@ async function importImage(tag: string, version: string, hash: string, healthche
     'ENV JENKINS_HOME=/var/jenkins_home',
     `LABEL ${HASH_LABEL}=${hash}`,
   ];
-  const args = ['import', ...changes.flatMap((c) => ['--change', c]), '-', `${STANDIN_IMAGE}:${tag}`];
-  await new Promise<void>((resolvePromise, reject) => {
-    const child = spawn('docker', args, { stdio: ['pipe', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolvePromise() : reject(new Error(`docker import ${tag} failed (${code}): ${stderr.trim()}`))));
-    pack.pipe(child.stdin);
-  });
-}
-
-async function currentHash(docker: Docker, tag: string): Promise<string | null> {
-  try {
-    const info = await docker.getImage(`${STANDIN_IMAGE}:${tag}`).inspect();
-    return info.Config?.Labels?.[HASH_LABEL] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** O_EXCL lock file holding the owner's pid; a dead owner's or a very old lock is taken over. */
-async function withLock<T>(fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + LOCK_STALE_MS;
-  for (;;) {
-    try {
-      const fd = openSync(LOCK_FILE, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      let stale = false;
-      try {
-        const owner = Number(readFileSync(LOCK_FILE, 'utf8'));
-        stale = (owner > 0 && !pidAlive(owner)) || Date.now() - statSync(LOCK_FILE).mtimeMs > LOCK_STALE_MS;
-      } catch {}
-      if (stale) {
-        try {
-          unlinkSync(LOCK_FILE);
-        } catch {}
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`waited too long for ${LOCK_FILE}; remove it if no build is running`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    try {
-      unlinkSync(LOCK_FILE);
-    } catch {}
-  }
+  await dockerImport(pack, `${STANDIN_IMAGE}:${tag}`, changes);
 }
 
 /** Makes sure jsm-standin-jenkins:1 and :2 exist and match the fixture. Returns the image names. */
 export async function ensureStandinImage(docker: Docker = new Docker()): Promise<{ v1: string; v2: string }> {
   const hash = contentHash();
   const names = { v1: `${STANDIN_IMAGE}:1`, v2: `${STANDIN_IMAGE}:2` };
-  const upToDate = async (): Promise<boolean> => (await currentHash(docker, '1')) === hash && (await currentHash(docker, '2')) === hash;
+  const upToDate = async (): Promise<boolean> => (await imageLabel(docker, `${STANDIN_IMAGE}:${'1'}`, HASH_LABEL)) === hash && (await imageLabel(docker, `${STANDIN_IMAGE}:${'2'}`, HASH_LABEL)) === hash;
   if (await upToDate()) return names;
-  await withLock(async () => {
+  await withFileLock(LOCK_FILE, LOCK_STALE_MS, async () => {
     if (await upToDate()) return;
     for (const tag of ['1', '2'] as const) {
-      if ((await currentHash(docker, tag)) !== hash) await importImage(tag, STANDIN_VERSIONS[tag], hash);
+      if ((await imageLabel(docker, `${STANDIN_IMAGE}:${tag}`, HASH_LABEL)) !== hash) await importImage(tag, STANDIN_VERSIONS[tag], hash);
     }
   });
   return names;
@@ -169,9 +97,9 @@ export async function ensureStandinImage(docker: Docker = new Docker()): Promise
 /** jsm-standin-jenkins:nohc: the same server without a Docker HEALTHCHECK (readiness then comes from the HTTP probe). */
 export async function ensureStandinImageWithoutHealthcheck(docker: Docker = new Docker()): Promise<string> {
   const hash = contentHash();
-  if ((await currentHash(docker, 'nohc')) !== hash) {
-    await withLock(async () => {
-      if ((await currentHash(docker, 'nohc')) !== hash) await importImage('nohc', STANDIN_VERSIONS['1'], hash, false);
+  if ((await imageLabel(docker, `${STANDIN_IMAGE}:${'nohc'}`, HASH_LABEL)) !== hash) {
+    await withFileLock(LOCK_FILE, LOCK_STALE_MS, async () => {
+      if ((await imageLabel(docker, `${STANDIN_IMAGE}:${'nohc'}`, HASH_LABEL)) !== hash) await importImage('nohc', STANDIN_VERSIONS['1'], hash, false);
     });
   }
   return `${STANDIN_IMAGE}:nohc`;
