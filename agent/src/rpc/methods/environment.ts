@@ -22,11 +22,12 @@ import { migrateState } from '../../environments/migrate';
 import { validateEnvironment } from '../../environments/validate';
 import { executeCoordinated } from '../../environments/coordinated-rollout';
 import { SidecarError } from '../../errors/sidecar-error';
-import type { OperationBody, OperationRunner } from '../../operations/runner';
+import type { OperationRunner } from '../../operations/runner';
 import type { TrafficDeps } from '../../traffic/switch';
 import { isOps } from '../principal';
 import type { Store } from '../../store/contract';
-import { specNamed, type CallContext, type MethodRegistry } from '../registry';
+import { specNamed, type MethodRegistry } from '../registry';
+import { runJournaled } from './run-journaled';
 
 /**
  * Handlers of the environment area (catalog/methods/environment.ts). Thin:
@@ -47,29 +48,8 @@ export interface EnvironmentMethodDeps {
 
 const spec = (name: string) => specNamed(ENVIRONMENT_METHODS, name);
 
-/**
- * Runs under the journal. `exclusive`: at most one running operation per key
- * (the store answers CONFLICT naming the running one): two deploys of one
- * environment, or a deploy racing a migration into it, would fight over one
- * container name and one volume.
- */
-function runJournaled(runner: OperationRunner, call: CallContext, team: string | null, params: Record<string, unknown>, body: OperationBody, exclusive?: string): Promise<unknown> {
-  return runner
-    .run(
-      {
-        type: call.method,
-        team,
-        params,
-        ...(call.idempotencyKey ? { idempotencyKey: call.idempotencyKey } : {}),
-        actor: call.actor,
-        onProgress: (e) => call.progress(e),
-        signal: call.signal,
-        ...(exclusive ? { beginExtras: { exclusive } } : {}),
-      },
-      body,
-    )
-    .then((o) => o.result);
-}
+// Exclusive keys: two deploys of one environment, or a deploy racing a migration
+// into it, would fight over one container name and one volume.
 /** One key per team: deploy, stop, restore, migrate and a coordinated rollout all change that team's containers. */
 const teamKey = (team: string): string => `environments:${team}`;
 

@@ -4,7 +4,8 @@ import type { OperationRunner } from '../../operations/runner';
 import { runEmergencyRollback } from '../../traffic/emergency';
 import { trafficStatus } from '../../traffic/status';
 import { runTrafficSwitch, type TrafficDeps } from '../../traffic/switch';
-import { specNamed, type CallContext, type MethodRegistry } from '../registry';
+import { specNamed, type MethodRegistry } from '../registry';
+import { runJournaled } from './run-journaled';
 
 /**
  * Handlers of the traffic methods: validate (done by the dispatcher), run one
@@ -18,24 +19,6 @@ export interface TrafficMethodDeps {
 }
 
 const spec = (name: string) => specNamed(TRAFFIC_METHODS, name);
-
-function runJournaled(runner: OperationRunner, call: CallContext, team: string, params: Record<string, unknown>, body: Parameters<OperationRunner['run']>[1], exclusive?: string): Promise<unknown> {
-  return runner
-    .run(
-      {
-        type: call.method,
-        team,
-        params,
-        ...(call.idempotencyKey ? { idempotencyKey: call.idempotencyKey } : {}),
-        actor: call.actor,
-        onProgress: (e) => call.progress(e),
-        signal: call.signal,
-        ...(exclusive ? { beginExtras: { exclusive } } : {}),
-      },
-      body,
-    )
-    .then((o) => o.result);
-}
 
 export function registerTrafficMethods(registry: MethodRegistry, deps: TrafficMethodDeps): void {
   const { runner, teams, traffic } = deps;
