@@ -143,6 +143,28 @@ it('the target accepts requests and never answers: the window times out and all 
   await expectBackOnBlue(token, String(answer.error?.data?.operationId));
 });
 
+it('with minSamples 0 a target that holds every request and answers none is not promoted: the window runs out and all traffic goes back to blue', async () => {
+  const token = await lock();
+  const load: LoadRun = startLoad(hap.httpPort, { connections: 8, maxSeconds: 30, rate: 40, path: `/${team.team_name}/job/load` });
+  const hungBefore = green.hung();
+  let answer;
+  try {
+    answer = await c.call(
+      'traffic.switch',
+      { team: team.team_name, target: 'green', increments: [50, 100], validationSec: 2, minSamples: 0, drainTimeoutSec: 1, sampleIntervalMs: 200, lockToken: token },
+      40_000,
+    );
+  } finally {
+    await load.stop();
+  }
+  expect(green.hung()).toBeGreaterThan(hungBefore);
+  expect(answer.result).toBeUndefined();
+  // Not a pass: the window extends for answers that never come, then rolls back (no breaker failure: nothing was judged).
+  expect(answer.error?.data).toMatchObject({ code: 'TIMEOUT', operationStatus: 'rolled_back', step: 50 });
+  expect(answer.error?.message).toMatch(/answered none of its requests at 50% in [\d.]+s while holding \d+ sessions/);
+  await expectBackOnBlue(token, String(answer.error?.data?.operationId));
+});
+
 it('the target stops answering its health checks too mid-switch: availability breaks, all traffic goes back to blue', async () => {
   green.hangHealth(false);
   // green must be UP again (rise 2 at 200 ms) before a switch may start

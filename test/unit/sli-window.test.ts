@@ -1,5 +1,5 @@
 import { parseTriggers, DEFAULT_TRIGGERS } from '../../catalog/triggers';
-import { describeBreaches, judge, windowFigures, windowMeanResponseMs, type SliSample } from '../../agent/src/traffic/sli';
+import { describeBreaches, judge, stuck, windowFigures, windowMeanResponseMs, type SliSample } from '../../agent/src/traffic/sli';
 
 const s = (at: number, reqTot: number, hrsp5xx = 0, rtime = 10, status = 'UP', extra: Partial<SliSample['target']> = {}): SliSample => ({
   at,
@@ -77,5 +77,27 @@ describe('judge', () => {
   it('judges availability on any number of requests', () => {
     const f = windowFigures([s(0, 0), s(1000, 1, 0, 10, 'DOWN')]);
     expect(judge(triggers, f, 20, false)).toMatchObject({ kind: 'breach', breaches: [expect.objectContaining({ metric: 'availability', value: 50 })] });
+  });
+
+  it('a target that holds sessions and answers nothing does not pass, even with minSamples 0', () => {
+    // 12 requests arrived, all still open; nothing answered, no error counted yet.
+    const f = windowFigures([s(0, 0, 0, 0, 'UP', { scur: 0 }), s(1000, 8, 0, 0, 'UP', { scur: 8 }), s(2000, 12, 0, 0, 'UP', { scur: 12 })]);
+    expect(f).toMatchObject({ requests: 12, held: 12, answered: 0 });
+    expect(stuck(f)).toBe(true);
+    expect(judge(triggers, f, 0, false)).toBeNull();
+    expect(judge(triggers, f, 0, true)).toMatchObject({ kind: 'insufficient' });
+  });
+
+  it('sessions held from before the window that stay open count as unanswered too', () => {
+    const f = windowFigures([s(0, 5, 0, 0, 'UP', { scur: 5 }), s(2000, 5, 0, 0, 'UP', { scur: 5 })]);
+    expect(f).toMatchObject({ requests: 0, held: 5, answered: 0 });
+    expect(judge(triggers, f, 0, true)?.kind).toBe('insufficient');
+  });
+
+  it('a busy target with requests in flight that answers the rest passes; an idle one passes with minSamples 0', () => {
+    const busy = windowFigures([s(0, 100, 0, 10, 'UP', { scur: 3 }), s(2000, 200, 0, 10, 'UP', { scur: 4 })]);
+    expect(busy).toMatchObject({ requests: 100, held: 4, answered: 99 });
+    expect(judge(triggers, busy, 20, true)?.kind).toBe('pass');
+    expect(judge(triggers, windowFigures([s(0, 0), s(2000, 0)]), 0, true)?.kind).toBe('pass');
   });
 });

@@ -9,7 +9,10 @@ import { isServerUp, type ServerStat } from '../haproxy/stats';
 export interface SliSample {
   /** ms since epoch */
   at: number;
-  target: Pick<ServerStat, 'status' | 'reqTot' | 'hrsp5xx' | 'econ' | 'eresp' | 'rtime'>;
+  target: Pick<ServerStat, 'status' | 'reqTot' | 'hrsp5xx' | 'econ' | 'eresp' | 'rtime'> & {
+    /** Sessions open on the target (requests in flight); absent: none known. */
+    scur?: number;
+  };
   /** Target container's Docker stats, when a Docker engine is configured. */
   container?: { cpuPercent: number; memoryPercent: number } | null;
 }
@@ -25,6 +28,14 @@ export interface WindowFigures {
   responseTimeMs: number | null;
   /** percent of samples whose health check said UP */
   availability: number;
+  /** Sessions open on the target at the last sample: requests it has not answered (yet). */
+  held: number;
+  /**
+   * Requests the target answered without an error in the window: sessions open
+   * at its start plus those that arrived, minus those still open, minus errors.
+   * A target that holds sessions and answers none is stuck, not idle.
+   */
+  answered: number;
   cpuPercent: number | null;
   memoryPercent: number | null;
 }
@@ -73,6 +84,8 @@ export function windowFigures(samples: readonly SliSample[]): WindowFigures {
   const containers = samples.map((s) => s.container).filter((c): c is { cpuPercent: number; memoryPercent: number } => !!c);
   const mean = (xs: number[]): number | null => (xs.length ? xs.reduce((x, y) => x + y, 0) / xs.length : null);
   const denominator = Math.max(requests, errors);
+  const heldAtStart = samples.length ? (samples[0].target.scur ?? 0) : 0;
+  const held = samples.length ? (samples[samples.length - 1].target.scur ?? 0) : 0;
   return {
     samples: samples.length,
     durationMs: samples.length ? samples[samples.length - 1].at - samples[0].at : 0,
@@ -81,6 +94,8 @@ export function windowFigures(samples: readonly SliSample[]): WindowFigures {
     errorRate: denominator > 0 ? round2((errors / denominator) * 100) : 0,
     responseTimeMs: rtRequests > 0 ? round2(weightedRt / rtRequests) : null,
     availability: samples.length ? round2((up / samples.length) * 100) : 0,
+    held,
+    answered: Math.max(0, heldAtStart + requests - held - errors),
     cpuPercent: nullableRound(mean(containers.map((c) => c.cpuPercent))),
     memoryPercent: nullableRound(mean(containers.map((c) => c.memoryPercent))),
   };
@@ -124,7 +139,7 @@ function metricValue(t: Trigger, f: WindowFigures): number | null {
  * only then does a lack of requests yield `insufficient` rather than "keep going".
  */
 export function judge(triggers: readonly Trigger[], figures: WindowFigures, minSamples: number, final: boolean): Verdict | null {
-  const enough = figures.requests >= minSamples;
+  const enough = figures.requests >= minSamples && !stuck(figures);
   const found: Breach[] = [];
   for (const t of triggers) {
     const requestBased = t.metric === 'error_rate' || t.metric === 'response_time';
@@ -137,6 +152,16 @@ export function judge(triggers: readonly Trigger[], figures: WindowFigures, minS
   if (!final) return null;
   if (!enough) return { kind: 'insufficient', figures, minSamples };
   return { kind: 'pass', figures };
+}
+
+/**
+ * Whatever minSamples says, a window whose target holds sessions and has
+ * answered none is not enough to judge: hung requests are no failure HAProxy
+ * counts until they time out, and a slow target's answers may still come (the
+ * window extends, then rolls back if they never do).
+ */
+export function stuck(f: WindowFigures): boolean {
+  return f.held > 0 && f.answered === 0;
 }
 
 export function describeBreaches(bs: readonly Breach[]): string {

@@ -8,7 +8,7 @@ import { lockNameFor, type AuditLog, type BreakerStore, type EnvironmentStateSto
 import type { ContainerMetrics } from './container-metrics';
 import type { DeferredWrites } from './deferred-writes';
 import type { InFlightSwitches } from './in-flight';
-import { describeBreaches, judge, windowFigures, type Breach, type SliSample, type WindowFigures } from './sli';
+import { describeBreaches, judge, stuck, windowFigures, type Breach, type SliSample, type WindowFigures } from './sli';
 import { discoverTeamBackends, otherSide, splitWeights, type TeamBackends, type Weights } from './team-backends';
 import { applyWeights } from './weights';
 import type { WebhookNotifier } from './webhooks';
@@ -197,7 +197,9 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
       }
       if (outcome.verdict.kind === 'insufficient') {
         return await rollBack(
-          `only ${outcome.verdict.figures.requests} requests reached ${target} at ${percent}% in ${outcome.windowSec}s (minSamples ${params.minSamples}); not enough to judge`,
+          stuck(outcome.verdict.figures)
+            ? `${target} answered none of its requests at ${percent}% in ${outcome.windowSec}s while holding ${outcome.verdict.figures.held} sessions; not enough to judge`
+            : `only ${outcome.verdict.figures.requests} requests reached ${target} at ${percent}% in ${outcome.windowSec}s (minSamples ${params.minSamples}); not enough to judge`,
           null,
           percent,
           outcome.verdict.figures,
