@@ -106,7 +106,14 @@ describe('OperationRunner', () => {
     });
     const id = await started.promise;
     const seen: string[] = [];
-    const attached = runnerB.attach(id, (e) => seen.push(e.phase));
+    // Release the body only once B has read the running operation: otherwise, on a
+    // loaded machine, B's first journal read may already find it finished.
+    const firstSeen = deferred<void>();
+    const attached = runnerB.attach(id, (e) => {
+      seen.push(e.phase);
+      firstSeen.resolve();
+    });
+    await firstSeen.promise;
     gate.resolve();
     expect(await attached).toEqual({ from: 'a' });
     expect(await running).toMatchObject({ result: { from: 'a' } });
