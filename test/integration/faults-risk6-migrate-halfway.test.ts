@@ -102,6 +102,10 @@ test('the target container is removed while the migration waits for the source: 
   if (r.ok) return;
   expect(r.error.message).toContain(t.team.environments.green.container);
   expect(r.error.data?.action).toBe(`write /var/jenkins_home of ${t.team.environments.green.container}`);
+  // A removed container is NOT_FOUND naming it, not "Docker engine down".
+  expect(r.error.data).toMatchObject({ code: 'NOT_FOUND', container: t.team.environments.green.container });
+  expect(r.error.message).toContain('no longer exists');
+  expect(r.error.message).not.toContain('Docker engine');
   expect(progress.map((p) => p.phase)).toContain('cancel_quiet_down');
   expect((await blue.root()).quietingDown).toBe(false);
   await expectEndedCleanly(String(r.error.data?.operationId ?? progress[0]?.operationId));

@@ -53,6 +53,18 @@ async function requireRunning(docker: Docker, team: Team, env: EnvironmentName):
   return c;
 }
 
+/**
+ * A container removed while the migration ran answers 404: that is NOT_FOUND
+ * naming it (redeploy it), not a Docker engine outage.
+ */
+function containerError(action: string, container: string, label: string, err: unknown): SidecarError {
+  const status = typeof err === 'object' && err !== null && 'statusCode' in err ? Number((err as { statusCode: unknown }).statusCode) : undefined;
+  if (status === 404) {
+    return new SidecarError('NOT_FOUND', `container ${container} of ${label} no longer exists (removed during the migration): ${action} failed; deploy it again (environment.deploy) and retry`, { action, container }, { cause: err });
+  }
+  return dockerDown(action, err);
+}
+
 /** Polls until the source is idle apart from the caller; TIMEOUT naming what still runs. */
 async function waitForIdle(deps: MigrateDeps, src: JenkinsClient, params: MigrateParams, label: string, ctx?: OperationContext): Promise<number> {
   const now = deps.now ?? Date.now;
@@ -142,14 +154,14 @@ export async function migrateState(deps: MigrateDeps, team: Team, params: Migrat
           try {
             archive = await deps.docker.getContainer(srcC.id).getArchive({ path: JENKINS_HOME_IN_CONTAINER });
           } catch (err) {
-            throw dockerDown(`read ${JENKINS_HOME_IN_CONTAINER} of ${srcC.name}`, err);
+            throw containerError(`read ${JENKINS_HOME_IN_CONTAINER} of ${srcC.name}`, srcC.name, srcLabel, err);
           }
           const prefix = JENKINS_HOME_IN_CONTAINER.split('/').pop() as string; // entries come as jenkins_home/...
           const filtered = filterArchive(archive, prefix, selectForMigration(params));
           try {
             await deps.docker.getContainer(dstC.id).putArchive(filtered.stream, { path: JENKINS_HOME_IN_CONTAINER });
           } catch (err) {
-            throw dockerDown(`write ${JENKINS_HOME_IN_CONTAINER} of ${dstC.name}`, err);
+            throw containerError(`write ${JENKINS_HOME_IN_CONTAINER} of ${dstC.name}`, dstC.name, dstLabel, err);
           }
           const list = await filtered.files;
           return { files: list.length, bytes: list.reduce((n, f) => n + f.size, 0) };
