@@ -72,6 +72,28 @@ function makeTraversable(dir: string): void {
   }
 }
 
+/** True when every directory up to `dir` is searchable by others (the embedded PostgreSQL runs as `postgres`). */
+function reachableByOthers(dir: string): boolean {
+  for (let d = dir; d !== dirname(d); d = dirname(d)) {
+    if (existsSync(d) && (statSync(d).mode & 0o001) === 0) return false;
+  }
+  return true;
+}
+
+/**
+ * The sidecar's data dir (its embedded PostgreSQL lives there). As root the
+ * server runs as `postgres`, which cannot enter a checkout below a private
+ * directory (CI clones where it likes): then use /var/tmp instead of the run dir.
+ */
+function sidecarDataDir(runDir: string, runId: string): string {
+  const inRun = join(runDir, 'sidecar');
+  if (process.getuid?.() !== 0 || reachableByOthers(runDir)) return inRun;
+  const outside = join('/var/tmp', 'jsm-demo', runId, 'sidecar');
+  mkdirSync(outside, { recursive: true, mode: 0o755 });
+  for (const d of [join('/var/tmp', 'jsm-demo'), join('/var/tmp', 'jsm-demo', runId)]) chmodSync(d, 0o755);
+  return outside;
+}
+
 /** Everything the demo started, stopped in reverse order; idempotent. */
 class Teardown {
   private readonly steps: Array<{ what: string; fn: () => Promise<void> }> = [];
@@ -212,7 +234,12 @@ async function main(): Promise<number> {
 
     // ---------------------------------------------------------------- sidecar
     phase('jenkins-sidecar with its embedded PostgreSQL (SIDECAR_DATABASE_URL unset)');
-    const sidecar: DemoSidecar = await startDemoSidecar({ bin: bin.sidecar, dataDir: join(runDir, 'sidecar'), teamsFile, haproxySocket: hap.socketPath, logDir: runDir });
+    const sidecarData = sidecarDataDir(runDir, runId);
+    if (!sidecarData.startsWith(runDir)) {
+      detail(`the checkout is below a directory the 'postgres' user cannot enter: the sidecar's data (embedded PostgreSQL) goes to ${sidecarData}`);
+      teardown.add(`the sidecar data dir ${sidecarData}`, async () => rmSync(dirname(sidecarData), { recursive: true, force: true }));
+    }
+    const sidecar: DemoSidecar = await startDemoSidecar({ bin: bin.sidecar, dataDir: sidecarData, teamsFile, haproxySocket: hap.socketPath, logDir: runDir });
     teardown.add('jenkins-sidecar and its embedded PostgreSQL', () => sidecar.stop());
     recordPids(runDir, { demo: process.pid, team, haproxy: hap.pid, sidecar: sidecar.pid });
     detail(`listening on ${sidecar.httpUrl} (JSON-RPC ${sidecar.rpcUrl}); log ${sidecar.logFile}; ops token in ${sidecar.opsTokenFile}`);
