@@ -26,6 +26,14 @@ export function registerTrafficMethods(registry: MethodRegistry, deps: TrafficMe
   registry.register(spec('traffic.switch'), async (p, call) => {
     const params = p as TrafficSwitchParams;
     teams.require(params.team);
+    // Check the fencing token before claiming the team's one-switch slot: otherwise a caller with a
+    // stale or guessed token could hold the slot for a moment and make the lock holder's own switch
+    // fail with CONFLICT. A retried call (idempotencyKey) goes on, to re-attach to its operation.
+    try {
+      await traffic.store.locks.assertHeld({ team: params.team, operation: params.lockOperation, token: params.lockToken });
+    } catch (err) {
+      if (!call.idempotencyKey) throw err;
+    }
     return runJournaled(runner, call, params.team, params, (ctx) => runTrafficSwitch(traffic, params, ctx), `traffic.switch:${params.team}`);
   });
 
