@@ -14,7 +14,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, write
 import { dirname, join, resolve } from 'node:path';
 import Docker from 'dockerode';
 import { parseTeamsDocument, TEAM_NAME_PATTERN, type EnvironmentName, type Team } from '../catalog/teams-file';
-import { freePort } from '../agent/src/db/embedded-postgres';
+import { firstUnsearchableDir, freePort } from '../agent/src/db/embedded-postgres';
 import { ensureStandinImage } from '../test/support/standin-image';
 import { freeBlueGreenPort, removeTeamObjects, standinControl } from '../test/support/docker-teams';
 import { startDemoHaproxy, type DemoHaproxy } from './haproxy-launcher';
@@ -72,14 +72,6 @@ function makeTraversable(dir: string): void {
   }
 }
 
-/** True when every directory up to `dir` is searchable by others (the embedded PostgreSQL runs as `postgres`). */
-function reachableByOthers(dir: string): boolean {
-  for (let d = dir; d !== dirname(d); d = dirname(d)) {
-    if (existsSync(d) && (statSync(d).mode & 0o001) === 0) return false;
-  }
-  return true;
-}
-
 /**
  * The sidecar's data dir (its embedded PostgreSQL lives there). As root the
  * server runs as `postgres`, which cannot enter a checkout below a private
@@ -87,7 +79,7 @@ function reachableByOthers(dir: string): boolean {
  */
 function sidecarDataDir(runDir: string, runId: string): string {
   const inRun = join(runDir, 'sidecar');
-  if (process.getuid?.() !== 0 || reachableByOthers(runDir)) return inRun;
+  if (process.getuid?.() !== 0 || firstUnsearchableDir(runDir) === null) return inRun;
   const outside = join('/var/tmp', 'jsm-demo', runId, 'sidecar');
   mkdirSync(outside, { recursive: true, mode: 0o755 });
   for (const d of [join('/var/tmp', 'jsm-demo'), join('/var/tmp', 'jsm-demo', runId)]) chmodSync(d, 0o755);

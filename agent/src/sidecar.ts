@@ -12,7 +12,7 @@ import { storeLocalFacts } from './coordination/local-facts';
 import { Voter } from './coordination/voter';
 import { liveEventsFromBus } from './dashboard/bus-adapter';
 import { createDashboardRouter } from './dashboard/router';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded-postgres';
+import { firstUnsearchableDir, startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded-postgres';
 import { SidecarError } from './errors/sidecar-error';
 import { createHttpApp } from './http/app';
 import { haproxyProbe, readiness, type DependencyState, type Probe } from './http/readiness';
@@ -120,14 +120,12 @@ function prepareDataDir(dir: string): void {
 /** As root the embedded PostgreSQL runs as `postgres`: every directory above its data must be searchable by others. */
 function assertPostgresCanReach(dir: string): void {
   if (process.getuid?.() !== 0) return;
-  for (let d = dirname(dir); d !== dirname(d); d = dirname(d)) {
-    const mode = statSync(d).mode;
-    if ((mode & 0o001) === 0) {
-      throw new StartupError(
-        `embedded PostgreSQL: the 'postgres' user cannot reach ${dir} because ${d} is not searchable by others (mode ${(mode & 0o777).toString(8)}); ` +
-          `run 'chmod o+x ${d}', choose another SIDECAR_DATA_DIR, or set SIDECAR_DATABASE_URL`,
-      );
-    }
+  const d = firstUnsearchableDir(dirname(dir));
+  if (d) {
+    throw new StartupError(
+      `embedded PostgreSQL: the 'postgres' user cannot reach ${dir} because ${d} is not searchable by others (mode ${(statSync(d).mode & 0o777).toString(8)}); ` +
+        `run 'chmod o+x ${d}', choose another SIDECAR_DATA_DIR, or set SIDECAR_DATABASE_URL`,
+    );
   }
 }
 

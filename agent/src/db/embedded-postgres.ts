@@ -80,12 +80,13 @@ function runAsIds(): RunAs {
   return created;
 }
 
-/** The first directory on the way to `bin` that others cannot search, or null. */
-function blockedDir(bin: string): string | null {
-  let dir = bin;
-  while (dir !== dirname(dir)) {
-    if ((statSync(dir).mode & 0o001) === 0) return dir;
-    dir = dirname(dir);
+/**
+ * The first directory from `path` upwards that others cannot search, or null.
+ * As root the server runs as `postgres`, which must traverse every one of them.
+ */
+export function firstUnsearchableDir(path: string): string | null {
+  for (let dir = path; dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(dir) && (statSync(dir).mode & 0o001) === 0) return dir;
   }
   return null;
 }
@@ -98,7 +99,7 @@ function blockedDir(bin: string): string | null {
 function reachableBinaryDir(log: (l: string) => void): string {
   const bin = binaryDir();
   if (process.getuid?.() !== 0) return bin;
-  const blocked = blockedDir(bin);
+  const blocked = firstUnsearchableDir(bin);
   if (!blocked) return bin;
   const nativeDir = dirname(bin);
   const version = (() => {
@@ -120,7 +121,7 @@ function reachableBinaryDir(log: (l: string) => void): string {
       rmSync(tmp, { recursive: true, force: true }); // another process won the race
     }
   }
-  const still = blockedDir(join(target, 'bin'));
+  const still = firstUnsearchableDir(join(target, 'bin'));
   if (still) {
     throw new Error(
       `embedded PostgreSQL cannot start: the '${USER}' user cannot reach ${target} because ${still} is not searchable by others; ` +
