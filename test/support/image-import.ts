@@ -20,11 +20,16 @@ export function nodeRuntimeLibraries(): string[] {
   return [...libs].sort();
 }
 
-/** `docker import` of a tar stream with Dockerfile-style `--change` lines. */
-export function dockerImport(tar: { pipe(dest: Writable): unknown }, ref: string, changes: string[]): Promise<void> {
+/**
+ * `docker import` of a tar stream with Dockerfile-style `--change` lines.
+ * `dockerHost` (e.g. `unix:///tmp/jd-x/d.sock`) imports into another engine
+ * than the default one (a test's private dockerd).
+ */
+export function dockerImport(tar: { pipe(dest: Writable): unknown }, ref: string, changes: string[], dockerHost?: string): Promise<void> {
   const args = ['import', ...changes.flatMap((c) => ['--change', c]), '-', ref];
   return new Promise<void>((resolve, reject) => {
-    const child = spawn('docker', args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    const env = dockerHost ? { ...process.env, DOCKER_HOST: dockerHost } : process.env;
+    const child = spawn('docker', args, { stdio: ['pipe', 'ignore', 'pipe'], env });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.on('error', reject);

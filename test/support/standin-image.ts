@@ -42,7 +42,7 @@ function contentHash(): string {
   return h.digest('hex').slice(0, 16);
 }
 
-async function importImage(tag: string, version: string, hash: string, healthcheck = true): Promise<void> {
+async function importImage(tag: string, version: string, hash: string, healthcheck = true, dockerHost?: string): Promise<void> {
   const pack = tarPack();
   const dirs = new Set<string>();
   const addDir = (p: string): void => {
@@ -66,6 +66,7 @@ async function importImage(tag: string, version: string, hash: string, healthche
   for (const lib of nodeRuntimeLibraries()) addFile(lib, realpathSync(lib), 0o755);
   for (const f of fixtureFiles()) {
     if (f.rel.startsWith('ref/')) addFile(`/usr/share/jenkins/${f.rel}`, f.abs, 0o644);
+    else if (f.rel === 'rm.js') addFile('/usr/bin/rm', f.abs, 0o755); // real Jenkins images have rm; a failed state.migrate removes what its copy added with it
     else addFile(`/app/${f.rel}`, f.abs, 0o644);
   }
   pack.finalize();
@@ -76,19 +77,36 @@ async function importImage(tag: string, version: string, hash: string, healthche
     'ENV JENKINS_HOME=/var/jenkins_home',
     `LABEL ${HASH_LABEL}=${hash}`,
   ];
-  await dockerImport(pack, `${STANDIN_IMAGE}:${tag}`, changes);
+  await dockerImport(pack, `${STANDIN_IMAGE}:${tag}`, changes, dockerHost);
 }
 
-/** Makes sure jsm-standin-jenkins:1 and :2 exist and match the fixture. Returns the image names. */
-export async function ensureStandinImage(docker: Docker = new Docker()): Promise<{ v1: string; v2: string }> {
+export interface StandinImageOptions {
+  /**
+   * Another engine than the default one (a test's private dockerd), e.g.
+   * `unix:///tmp/jd-x/d.sock`; `docker` must be a client of that same engine.
+   */
+  dockerHost?: string;
+  /** Which tags to make sure of (default both); a private engine often needs only :1. */
+  tags?: Array<'1' | '2'>;
+}
+
+/** The build lock is per engine: two engines' imports do not wait for each other. */
+const lockFileFor = (dockerHost?: string): string => (dockerHost ? join(tmpdir(), `jsm-standin-image-${createHash('sha256').update(dockerHost).digest('hex').slice(0, 12)}.lock`) : LOCK_FILE);
+
+/** Makes sure jsm-standin-jenkins:1 and :2 (or `opts.tags`) exist and match the fixture. Returns the image names. */
+export async function ensureStandinImage(docker: Docker = new Docker(), opts: StandinImageOptions = {}): Promise<{ v1: string; v2: string }> {
   const hash = contentHash();
   const names = { v1: `${STANDIN_IMAGE}:1`, v2: `${STANDIN_IMAGE}:2` };
-  const upToDate = async (): Promise<boolean> => (await imageLabel(docker, `${STANDIN_IMAGE}:${'1'}`, HASH_LABEL)) === hash && (await imageLabel(docker, `${STANDIN_IMAGE}:${'2'}`, HASH_LABEL)) === hash;
+  const tags = opts.tags ?? (['1', '2'] as const);
+  const upToDate = async (): Promise<boolean> => {
+    for (const tag of tags) if ((await imageLabel(docker, `${STANDIN_IMAGE}:${tag}`, HASH_LABEL)) !== hash) return false;
+    return true;
+  };
   if (await upToDate()) return names;
-  await withFileLock(LOCK_FILE, LOCK_STALE_MS, async () => {
+  await withFileLock(lockFileFor(opts.dockerHost), LOCK_STALE_MS, async () => {
     if (await upToDate()) return;
-    for (const tag of ['1', '2'] as const) {
-      if ((await imageLabel(docker, `${STANDIN_IMAGE}:${tag}`, HASH_LABEL)) !== hash) await importImage(tag, STANDIN_VERSIONS[tag], hash);
+    for (const tag of tags) {
+      if ((await imageLabel(docker, `${STANDIN_IMAGE}:${tag}`, HASH_LABEL)) !== hash) await importImage(tag, STANDIN_VERSIONS[tag], hash, true, opts.dockerHost);
     }
   });
   return names;
