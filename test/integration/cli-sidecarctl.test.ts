@@ -3,7 +3,8 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../agent/src/db/embedded-postgres';
 import { createTestDatabase } from '../support/database';
-import { ROOT, SIDECARCTL_BIN, runSidecarctl, spawnSidecar, tempDir, uniqueId, writeTokensFile, type SpawnedSidecar } from '../support/sidecar-harness';
+import { tempDir, uniqueId } from '../support/sidecar-harness';
+import { REPO_ROOT, SIDECARCTL_BIN, runSidecarctl, spawnSidecarProcess, writeTokensFile, type SidecarChild } from '../support/sidecar-process';
 
 /**
  * The real commands as a user runs them: `jenkins-sidecar` with no configuration
@@ -11,27 +12,27 @@ import { ROOT, SIDECARCTL_BIN, runSidecarctl, spawnSidecar, tempDir, uniqueId, w
  * `sidecarctl` from a shell. Needs a fresh `npm run build` (npm test does it).
  */
 let dir: string;
-let sidecar: SpawnedSidecar;
+let sidecar: SidecarChild;
 let token: string;
 let env: Record<string, string>;
 
 beforeAll(async () => {
   dir = tempDir('jsm-cli-');
-  // Only what the test must pin: where the data goes and a free port. No database URL, no tokens file.
-  sidecar = await spawnSidecar({ HOME: dir, SIDECAR_DATA_DIR: join(dir, 'data') });
+  // Only what the test must pin: where the data goes (the listener is 127.0.0.1:0). No database URL, no tokens file.
+  sidecar = await spawnSidecarProcess({ env: { HOME: dir, SIDECAR_DATA_DIR: join(dir, 'data') }, startTimeoutMs: 90_000 });
   token = readFileSync(join(dir, 'data', 'ops-token'), 'utf8').trim();
   env = { SIDECAR_URL: sidecar.rpcUrl, SIDECAR_TOKEN: token };
 }, 120_000);
 
 afterAll(async () => {
-  await sidecar?.stop('SIGTERM');
+  await sidecar?.stop(40_000);
   rmSync(dir, { recursive: true, force: true });
 });
 
 describe('jenkins-sidecar with no configuration', () => {
   it('starts an embedded PostgreSQL and says where the generated ops token is', async () => {
-    expect(sidecar.output()).toMatch(/generated the local ops token in .*\/data\/ops-token \(mode 600\)/);
-    expect(sidecar.output()).toContain('"message":"embedded PostgreSQL started"');
+    expect(sidecar.log()).toMatch(/generated the local ops token in .*\/data\/ops-token \(mode 600\)/);
+    expect(sidecar.log()).toContain('"message":"embedded PostgreSQL started"');
     const ready = (await (await fetch(`${sidecar.httpUrl}/readyz`)).json()) as { checks: Record<string, { status: string }> };
     expect(ready.checks.postgres!.status).toBe('up');
     const mode = spawnSync('stat', ['-c', '%a', join(dir, 'data', 'ops-token')], { encoding: 'utf8' }).stdout.trim();
@@ -46,7 +47,7 @@ describe('jenkins-sidecar with no configuration', () => {
       `TOKEN=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).token)' '${join(dir, 'grant.json')}')`,
       `node '${SIDECARCTL_BIN}' call lock.release --params "{\\"team\\":\\"devops\\",\\"operation\\":\\"blue_green_switch\\",\\"token\\":$TOKEN}"`,
     ].join('\n');
-    const r = spawnSync('bash', ['--norc', '--noprofile', '-c', script], { env: { PATH: process.env.PATH ?? '', HOME: dir, SIDECAR_URL: sidecar.rpcUrl }, encoding: 'utf8', cwd: ROOT, timeout: 60_000 });
+    const r = spawnSync('bash', ['--norc', '--noprofile', '-c', script], { env: { PATH: process.env.PATH ?? '', HOME: dir, SIDECAR_URL: sidecar.rpcUrl }, encoding: 'utf8', cwd: REPO_ROOT, timeout: 60_000 });
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
     expect(JSON.parse(readFileSync(join(dir, 'grant.json'), 'utf8'))).toMatchObject({ lockName: 'devops:blue_green_switch', holder: 'local-ops' });
     expect(JSON.parse(r.stdout)).toEqual({ released: true });
@@ -121,21 +122,25 @@ describe('re-attaching', () => {
     const db = await createTestDatabase('cliretry');
     const sub = tempDir('jsm-cli-retry-');
     const port = await freePort();
-    const tokens = writeTokensFile(sub, [{ id: 'ops', teams: ['*'] }]);
-    let late: SpawnedSidecar | undefined;
+    const tokensPath = join(sub, 'tokens.yaml');
+    const secrets = writeTokensFile(tokensPath, [{ id: 'ops', teams: ['*'] }]);
+    let late: SidecarChild | undefined;
     try {
       const call = runSidecarctl(
         ['call', 'lock.acquire', '--params', JSON.stringify({ team: 'devops', operation: 'retry_test', ttlSec: 60, idempotencyKey: uniqueId('retry') })],
-        { SIDECAR_URL: `ws://127.0.0.1:${port}/rpc`, SIDECAR_TOKEN: tokens.secrets.ops!, SIDECARCTL_RECONNECT_SEC: '60' },
+        { SIDECAR_URL: `ws://127.0.0.1:${port}/rpc`, SIDECAR_TOKEN: secrets.ops!, SIDECARCTL_RECONNECT_SEC: '60' },
       );
       await new Promise((r) => setTimeout(r, 1_000)); // sidecarctl is now retrying against a closed port
-      late = await spawnSidecar({ HOME: sub, SIDECAR_LISTEN: `127.0.0.1:${port}`, SIDECAR_DATABASE_URL: db.url, SIDECAR_TOKENS_FILE: tokens.path, SIDECAR_DATA_DIR: join(sub, 'data') });
+      late = await spawnSidecarProcess({
+        env: { HOME: sub, SIDECAR_LISTEN: `127.0.0.1:${port}`, SIDECAR_DATABASE_URL: db.url, SIDECAR_TOKENS_FILE: tokensPath, SIDECAR_DATA_DIR: join(sub, 'data') },
+        startTimeoutMs: 90_000,
+      });
       const r = await call;
       expect(r.code).toBe(0);
       expect(r.stderr).toMatch(/ECONNREFUSED 127.0.0.1:\d+; retrying with idempotencyKey retry-[0-9a-f]+ in /);
       expect(JSON.parse(r.stdout)).toMatchObject({ lockName: 'devops:retry_test', holder: 'ops' });
     } finally {
-      await late?.stop('SIGTERM');
+      await late?.stop(40_000);
       await db.drop();
       rmSync(sub, { recursive: true, force: true });
     }
@@ -156,15 +161,15 @@ describe('shutdown', () => {
   it('SIGTERM exits 0 and stops the embedded PostgreSQL', async () => {
     const pidFile = join(dir, 'data', 'postgres', 'postmaster.pid');
     expect(existsSync(pidFile)).toBe(true);
-    const code = await sidecar.stop('SIGTERM');
+    const code = await sidecar.stop(40_000);
     expect(code).toBe(0);
-    expect(sidecar.output()).toContain('"message":"stopped"');
+    expect(sidecar.log()).toContain('"message":"stopped"');
     expect(existsSync(pidFile)).toBe(false);
   });
 
   it('exits non-zero with one clear line when PostgreSQL is unreachable at start', async () => {
     const port = await freePort();
-    const r = spawnSync(process.execPath, [join(ROOT, 'build', 'agent', 'src', 'bin', 'jenkins-sidecar.js')], {
+    const r = spawnSync(process.execPath, [join(REPO_ROOT, 'build', 'agent', 'src', 'bin', 'jenkins-sidecar.js')], {
       env: {
         PATH: process.env.PATH ?? '',
         HOME: dir,

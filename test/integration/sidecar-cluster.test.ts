@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { RpcConnection, type RpcReply } from '../../agent/src/rpc/client';
 import { createPgStore, type PgStore } from '../../agent/src/store';
 import { createTestDatabase, type TestDatabase } from '../support/database';
-import { spawnSidecar, startBareHaproxy, tempDir, uniqueId, writeTokensFile, type SpawnedSidecar } from '../support/sidecar-harness';
+import { startBareHaproxy, tempDir, uniqueId } from '../support/sidecar-harness';
+import { spawnSidecarProcess, writeTokensFile, type SidecarChild } from '../support/sidecar-process';
 
 /**
  * THREE jenkins-sidecar processes on one PostgreSQL database: lock contention,
@@ -21,14 +22,14 @@ let observer: PgStore;
 let haproxyB: { socketPath: string; stop(): Promise<void> };
 let secret: string;
 const ids = { a: uniqueId('sc-a'), b: uniqueId('sc-b'), c: uniqueId('sc-c') };
-const sc: Record<'a' | 'b' | 'c', SpawnedSidecar | undefined> = { a: undefined, b: undefined, c: undefined };
+const sc: Record<'a' | 'b' | 'c', SidecarChild | undefined> = { a: undefined, b: undefined, c: undefined };
 const conns: RpcConnection[] = [];
 let baseEnv: Record<string, string>;
 
 const LEASE_SEC = 3;
 
-function start(name: 'a' | 'b' | 'c', extra: Record<string, string> = {}): Promise<SpawnedSidecar> {
-  return spawnSidecar({ ...baseEnv, SIDECAR_INSTANCE_ID: ids[name], SIDECAR_DATA_DIR: join(dir, name), ...extra });
+function start(name: 'a' | 'b' | 'c', extra: Record<string, string> = {}): Promise<SidecarChild> {
+  return spawnSidecarProcess({ env: { ...baseEnv, SIDECAR_INSTANCE_ID: ids[name], SIDECAR_DATA_DIR: join(dir, name), ...extra }, startTimeoutMs: 90_000 });
 }
 
 async function rpc(name: 'a' | 'b' | 'c'): Promise<RpcConnection> {
@@ -42,13 +43,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 beforeAll(async () => {
   db = await createTestDatabase('cluster');
   dir = tempDir('jsm-cluster-');
-  const tokens = writeTokensFile(dir, [{ id: 'ops', teams: ['*'] }]);
-  secret = tokens.secrets.ops!;
+  const tokensPath = join(dir, 'tokens.yaml');
+  secret = writeTokensFile(tokensPath, [{ id: 'ops', teams: ['*'] }]).ops!;
   haproxyB = await startBareHaproxy();
   baseEnv = {
     HOME: dir,
     SIDECAR_DATABASE_URL: db.url,
-    SIDECAR_TOKENS_FILE: tokens.path,
+    SIDECAR_TOKENS_FILE: tokensPath,
     SIDECAR_HEARTBEAT_SEC: '1',
     SIDECAR_LIVE_WITHIN_SEC: '4',
     SIDECAR_SHUTDOWN_GRACE_SEC: '3',
@@ -66,7 +67,7 @@ afterAll(async () => {
   for (const s of Object.values(sc)) {
     if (s && s.child.signalCode === null && s.child.exitCode === null) {
       s.child.kill('SIGCONT');
-      await s.stop('SIGKILL');
+      await s.kill();
     }
   }
   await observer?.close();
@@ -138,7 +139,7 @@ describe('consensus and leadership across sidecars', () => {
     expect(errCode(refused)).toBe('NOT_LEADER');
     expect(!refused.ok && refused.error.message).toContain(`instance ${ids.a} leads team:devops`);
 
-    await sc.a!.stop('SIGKILL');
+    await sc.a!.kill();
     const killedAt = Date.now();
     let took: RpcReply = refused;
     // Bounded by the property under test: one lease period (plus one heartbeat of slack).
@@ -187,7 +188,7 @@ describe('graceful stop', () => {
     const ca = await rpc('a');
     expect(await ca.call('leadership.establish', { team: 'payments', leaseSec: 60 })).toMatchObject({ ok: true, result: { leader: ids.a } });
     expect(await observer.leadership.current('team:payments')).toMatchObject({ leader: ids.a });
-    expect(await sc.a!.stop('SIGTERM')).toBe(0);
+    expect(await sc.a!.stop(40_000)).toBe(0);
     expect(await observer.leadership.current('team:payments')).toBeNull();
     expect((await observer.participants.live(60)).map((p) => p.instanceId)).not.toContain(ids.a);
   });
