@@ -57,6 +57,16 @@ export const stateMigrateParams = z
   .strict()
   .refine((p) => p.source !== p.target, { message: 'source and target must be different environments', path: ['target'] });
 
+export const environmentQuietDownParams = z
+  .object({
+    team: teamParam,
+    environment: environmentParam,
+    /** true lifts the quiet-down; false puts the controller into it. */
+    cancel: z.boolean(),
+    reason: z.string().min(1).max(200).regex(/^[^\p{Cc}]+$/u, 'expected printable text').optional(),
+  })
+  .strict();
+
 export const backupCreateParams = z.object({ team: teamParam, environment: environmentParam.optional() }).strict();
 export const backupListParams = z.object({ team: teamParam }).strict();
 export const backupRestoreParams = z.object({ team: teamParam, backupId: BACKUP_ID_PARAM, environment: environmentParam }).strict();
@@ -136,6 +146,22 @@ export const ENVIRONMENT_METHODS: MethodSpec[] = [
     mutating: true,
     scope: 'team',
     long: true,
+  }),
+  defineMethod({
+    name: 'environment.quietDown',
+    summary:
+      "Put one environment's controller into quiet-down (cancel:false) or lift it (cancel:true), e.g. the source a state.migrate left quiet when the switch that followed rolled back. Lifting it on a controller that is not running is a no-op.",
+    params: environmentQuietDownParams,
+    result: {
+      environment: 'blue or green',
+      container: 'container name, jenkins-<team>-<env>',
+      running: 'false when the container is not running (cancel only: nothing to lift)',
+      quietingDown: 'what Jenkins reports after the call',
+      changed: 'false when it already was in the asked state',
+    },
+    mutating: true,
+    scope: 'team',
+    long: false,
   }),
   defineMethod({
     name: 'backup.create',

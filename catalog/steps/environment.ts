@@ -16,7 +16,7 @@ export const ENVIRONMENT_STEPS: StepSpec[] = [
     name: 'getCurrentEnvironment',
     summary: "The environment this build's change started from (a plain string, 'blue' or 'green').",
     description: [
-      "Meaning: the side that was serving when this build's traffic switch started. After a completed switch this is the side traffic moved AWAY from, so `migrateRuntimeState(source: getCurrentEnvironment(), target: params.TARGET_ENVIRONMENT)` copies from the old side to the new one (as the seed's Pipeline A does after its switch stage). When this build has started no switch, it is the side serving now.",
+      "Meaning: the side that was serving when this build's traffic switch started. Before the switch (the generated self-managed switch migrates state first) that is the side serving now, so `migrateRuntimeState(source: getCurrentEnvironment(), target: params.TARGET_ENVIRONMENT)` copies from the serving side to the idle one; after a completed switch it is still the side traffic moved AWAY from (the seed's Pipeline A migrates after its switch stage and gets the same source). When this build has started no switch, it is the side serving now.",
       "It reads environment.status with this build's id and uses buildSwitch.from, the latest switch started by this build; other builds' switches do not change the answer.",
     ],
     rpc: 'environment.status',
@@ -70,6 +70,7 @@ export const ENVIRONMENT_STEPS: StepSpec[] = [
     summary: 'Copy configuration state from the source controller to the target and reload it.',
     description: [
       "The sidecar quiets the source down, waits until its executors are idle, copies jobs and configuration to the target, reloads and verifies it. The calling build runs on the source itself, so it is passed as callerBuild and not waited for.",
+      "Migrate into the idle side BEFORE moving traffic to it: the target's reload then answers 503 to nobody. On success the source stays quieting down (a build started there after the copy would lose its record when traffic leaves); when the switch that follows fails, lift it with quietDownEnvironment(environment: getPreviousEnvironment(), cancel: true). Any failure of the migration itself lifts it already.",
     ],
     rpc: 'state.migrate',
     mutating: true,
@@ -77,13 +78,33 @@ export const ENVIRONMENT_STEPS: StepSpec[] = [
     discriminator: 'target',
     template: 'migrateRuntimeState',
     params: [
-      { name: 'source', type: 'environment', required: true, doc: 'Environment to copy from (after a switch: getCurrentEnvironment()).', rpc: 'source' },
+      { name: 'source', type: 'environment', required: true, doc: 'Environment to copy from: the side serving now (getCurrentEnvironment()).', rpc: 'source' },
       { name: 'target', type: 'environment', required: true, doc: 'Environment to copy to.', rpc: 'target' },
       { name: 'timeout', aliases: ['timeoutSec', 'timeout_sec'], type: 'duration', default: 600, min: 10, max: 7200, doc: 'Longest wait for idle executors and the copy.', rpc: 'timeoutSec' },
     ],
-    returns: 'Map: jobs (copied), waitedSec.',
+    returns: 'Map: jobs (copied), waitedSec, sourceQuietingDown (true: the source stays quiet).',
     failures: ['TIMEOUT when the source does not become idle in time; CONFLICT when source equals target.'],
     example: 'migrateRuntimeState(source: getCurrentEnvironment(), target: params.TARGET_ENVIRONMENT)',
+  },
+  {
+    name: 'quietDownEnvironment',
+    summary: "Put an environment's Jenkins into quiet-down, or lift it (cancel: true).",
+    description: [
+      "A controller in quiet-down starts no new builds. migrateRuntimeState leaves the source in quiet-down after a successful copy, because traffic is about to leave it. When the switch that follows fails or rolls back, the source keeps serving and must build again: call quietDownEnvironment(environment: getPreviousEnvironment(), cancel: true) in post { failure }.",
+      "The sidecar reads the state back from Jenkins and returns it. Lifting quiet-down on a controller that is not running does nothing (Jenkins starts without one). The call waits for no running migration of the team: while one runs it fails with CONFLICT.",
+    ],
+    rpc: 'environment.quietDown',
+    mutating: true,
+    team: true,
+    template: 'quietDownEnvironment',
+    params: [
+      { name: 'environment', aliases: ['target'], type: 'environment', required: true, doc: 'Environment whose controller to quiet down or release.', rpc: 'environment' },
+      { name: 'cancel', type: 'boolean', default: false, doc: 'true lifts the quiet-down; false (default) starts it.', rpc: 'cancel' },
+      { name: 'reason', type: 'string', pattern: '[A-Za-z0-9][A-Za-z0-9 _.,:()/-]{0,199}', doc: 'Message Jenkins shows while quieting down.', rpc: 'reason' },
+    ],
+    returns: 'Map: environment, running, quietingDown (what Jenkins reports now), changed.',
+    failures: ['NOT_FOUND when quieting down a controller that is not running; CONFLICT while a migration or deployment of the team runs, or when Jenkins does not report the asked state.'],
+    example: 'quietDownEnvironment(environment: getPreviousEnvironment(), cancel: true)',
   },
   {
     name: 'validateEnvironmentHealth',

@@ -9,7 +9,8 @@ export function defaultAnswers(team: string, build: string): Record<string, unkn
     'environment.deploy': { container: `jenkins-${team}-green`, healthy: true, ports: { web: 8180, agent: 50100 }, image: 'jenkins-custom:latest' },
     'traffic.switch': { status: 'promoted', steps: [5, 10, 25, 50, 100].map((w) => ({ weight: w, samples: [] })) },
     'environment.status': { active: 'green', previous: 'blue', weights: { blue: 0, green: 100 }, operation: null, lastKnownGood: 'green', buildSwitch: { from: 'blue', to: 'green', status: 'promoted' } },
-    'state.migrate': { jobs: 12, waitedSec: 3 },
+    'state.migrate': { jobs: 12, waitedSec: 3, sourceQuietingDown: true },
+    'environment.quietDown': { environment: 'blue', container: `jenkins-${team}-blue`, running: true, quietingDown: false, changed: true },
     'environment.validate': {
       passed: true,
       checks: ['container_health', 'api_responsiveness', 'job_restoration', 'plugin_compatibility', 'user_access', 'agent_connectivity'].map((name) => ({ name, passed: true, figure: 'ok', reason: null })),

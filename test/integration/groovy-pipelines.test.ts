@@ -51,7 +51,29 @@ beforeAll(async () => {
         p('B: consensus denied', seedB, { OPERATION_TYPE: 'version_upgrade', OPERATION_DETAILS: 'Jenkins 2.5.0 upgrade' }, {
           'consensus.request': { approved: false, reason: 'denied by 2 of 3', votes: [], quorum: 2, participants: 3, proposalId: 'p-11' },
         }),
-        p('generated: self-managed switch', generated('self-managed-switch'), { TARGET_ENVIRONMENT: 'green' }),
+        // Before the switch no build switch exists: environment.status answers the side serving now.
+        p('generated: self-managed switch', generated('self-managed-switch'), { TARGET_ENVIRONMENT: 'green' }, { 'environment.status': noSwitchStatus }),
+        p('generated: switch breaches and rolls back', generated('self-managed-switch'), { TARGET_ENVIRONMENT: 'green', COORDINATION_MODE: 'safe' }, {
+          'traffic.switch': sidecarError('SLI_BREACH', 'error_rate 7.1% > 2% at 25%: rolled back to blue'),
+          'environment.status': rolledBackStatus,
+        }),
+        p('generated: switch breaches in force mode', generated('self-managed-switch'), { TARGET_ENVIRONMENT: 'green', COORDINATION_MODE: 'force' }, {
+          'traffic.switch': sidecarError('SLI_BREACH', 'error_rate 7.1% > 2% at 5%: rolled back to blue'),
+          'environment.status': rolledBackStatus,
+        }),
+        p('generated: migration times out', generated('self-managed-switch'), { TARGET_ENVIRONMENT: 'green', COORDINATION_MODE: 'safe' }, {
+          'state.migrate': sidecarError('TIMEOUT', 'devops/blue did not go idle within 600s: still running app#5; Quiet-down on devops/blue was cancelled.'),
+          'environment.status': noSwitchStatus,
+        }),
+        p('generated: target fails validation', generated('self-managed-switch'), { TARGET_ENVIRONMENT: 'green', COORDINATION_MODE: 'safe' }, {
+          'environment.validate': { passed: false, checks: [{ name: 'job_restoration', passed: false, figure: '10/12', reason: '2 jobs missing' }] },
+          'environment.status': noSwitchStatus,
+        }),
+        p('generated: emergency rollback fails too', generated('self-managed-switch'), { TARGET_ENVIRONMENT: 'green', COORDINATION_MODE: 'safe' }, {
+          'traffic.switch': sidecarError('SLI_BREACH', 'error_rate 7.1% > 2% at 5%: rolled back to blue'),
+          'rollback.emergency': sidecarError('DEPENDENCY_DOWN', 'HAProxy Runtime API unreachable'),
+          'environment.status': rolledBackStatus,
+        }),
         p('generated: coordination with a failing execution', generated('infrastructure-coordination'), { OPERATION_TYPE: 'configuration_change', OPERATION_DETAILS: 'casc reload' }, {
           'coordination.execute': sidecarError('CONFLICT', 'another operation is in flight for the team'),
         }),
@@ -158,9 +180,78 @@ describe('seed Pipeline B (verbatim)', () => {
 });
 
 describe('generated Jenkinsfiles', () => {
-  it('self-managed switch runs like Pipeline A', () => {
-    expect(get('generated: self-managed switch').result).toBe('SUCCESS');
-    expect(methods('generated: self-managed switch')).toEqual(methods('A: switch to green'));
+  it('self-managed switch migrates into the idle side and validates it BEFORE moving traffic (deviation from the seed order)', () => {
+    const name = 'generated: self-managed switch';
+    expect(get(name).error).toBeNull();
+    expect(get(name).result).toBe('SUCCESS');
+    expect(get(name).stages.map((x) => x.name)).toEqual(
+      expect.arrayContaining(['Deploy Target Environment', 'State Migration & Validation', 'Progressive Traffic Switch']),
+    );
+    const order = get(name).stages.map((x) => x.name);
+    expect(order.indexOf('Deploy Target Environment')).toBeLessThan(order.indexOf('State Migration & Validation'));
+    expect(order.indexOf('State Migration & Validation')).toBeLessThan(order.indexOf('Progressive Traffic Switch'));
+    expect(methods(name)).toEqual([
+      'leadership.establish',
+      'consensus.request',
+      'lock.acquire',
+      'environment.deploy',
+      'environment.status',
+      'state.migrate',
+      'environment.status',
+      'environment.validate',
+      'lock.renew',
+      'traffic.switch',
+      'lock.release',
+      'coordination.update',
+    ]);
+    // Source = the side serving now (blue), target = the idle side; the validation compares against the source.
+    expect(callOf(name, 'state.migrate').params).toMatchObject({ source: 'blue', target: 'green', callerBuild: world.build });
+    expect(callOf(name, 'environment.validate').params).toMatchObject({ environment: 'green', source: 'blue' });
+    // The lease covers deployment and migration before the switch renews it.
+    expect(callOf(name, 'lock.acquire').params).toMatchObject({ operation: 'blue_green_switch', ttlSec: 1800 });
+    expect(methods(name)).not.toContain('environment.quietDown');
+    const problems = world.calls(name).flatMap(schemaProblems);
+    expect(problems).toEqual([]);
+  });
+
+  it('a switch that rolls back: lock released, emergency rollback to the source, then the quiet-down the migration left on it is lifted', () => {
+    const name = 'generated: switch breaches and rolls back';
+    expect(get(name).result).toBe('FAILURE');
+    expect(stage(name, 'State Migration & Validation')).toBe('success');
+    expect(stage(name, 'Progressive Traffic Switch')).toBe('failed');
+    expect(stage(name, 'post failure')).toBe('success');
+    expect(methods(name).slice(-8)).toEqual(['lock.renew', 'traffic.switch', 'lock.release', 'coordination.update', 'environment.status', 'rollback.emergency', 'environment.status', 'environment.quietDown']);
+    expect(callOf(name, 'rollback.emergency').params).toMatchObject({ target: 'blue' });
+    expect(callOf(name, 'environment.quietDown').params).toMatchObject({ team: world.team, environment: 'blue', cancel: true });
+    expect(get(name).console.join('\n')).toContain(`quietDownEnvironment: ${world.team}/blue accepts new builds`);
+    expect(world.calls(name).flatMap(schemaProblems)).toEqual([]);
+  });
+
+  it('force mode skips the rollback but still lifts the quiet-down on the source', () => {
+    const name = 'generated: switch breaches in force mode';
+    expect(get(name).result).toBe('FAILURE');
+    expect(methods(name)).not.toContain('rollback.emergency');
+    expect(methods(name).slice(-2)).toEqual(['environment.status', 'environment.quietDown']);
+    expect(callOf(name, 'environment.quietDown').params).toMatchObject({ environment: 'blue', cancel: true });
+  });
+
+  it('a migration or a validation that fails stops before any traffic moves; post { failure } lifts the quiet-down', () => {
+    for (const name of ['generated: migration times out', 'generated: target fails validation']) {
+      expect(get(name).result).toBe('FAILURE');
+      expect(stage(name, 'State Migration & Validation')).toBe('failed');
+      expect(stage(name, 'Progressive Traffic Switch')).toBe('skipped (earlier failure)');
+      expect(methods(name)).not.toContain('traffic.switch');
+      expect(methods(name).slice(-2)).toEqual(['environment.status', 'environment.quietDown']);
+      expect(callOf(name, 'environment.quietDown').params).toMatchObject({ environment: 'blue', cancel: true });
+    }
+    expect(get('generated: migration times out').stages.find((x) => x.name === 'State Migration & Validation')?.error).toMatch(/^migrateRuntimeState: TIMEOUT: /);
+  });
+
+  it('a failing emergency rollback does not keep the quiet-down on the source', () => {
+    const name = 'generated: emergency rollback fails too';
+    expect(get(name).result).toBe('FAILURE');
+    expect(methods(name).slice(-3)).toEqual(['rollback.emergency', 'environment.status', 'environment.quietDown']);
+    expect(stage(name, 'post failure')).toBe('failed');
   });
 
   it('coordination releases its lock and records FAILURE when execution fails', () => {

@@ -10,7 +10,7 @@ import type { JenkinsClientFactory } from './controllers';
  * down by a migration (or a coordinated rollout) that never ended: its
  * executors would stay blocked, so quiet-down is cancelled first.
  */
-export const ENVIRONMENT_OPERATION_TYPES = new Set(['environment.deploy', 'environment.stop', 'state.migrate', 'backup.create', 'backup.restore', 'coordination.execute']);
+export const ENVIRONMENT_OPERATION_TYPES = new Set(['environment.deploy', 'environment.stop', 'state.migrate', 'backup.create', 'backup.restore', 'coordination.execute', 'environment.quietDown']);
 
 export interface EnvironmentRecoveryAction {
   operationId: string;

@@ -23,7 +23,8 @@ export function renderJenkinsfiles(templates: TemplateSource): Map<string, strin
   const context = {
     header: GENERATED_HEADER.replace(/^\/\/ /, ''),
     agentLabel: AGENT_LABEL,
-    lockTimeout: '10m',
+    // Covers deployment and migration (waiting for running builds), which come before the switch renews the lease.
+    lockTimeout: '30m',
     increments: groovyLiteral(stepDefault('progressiveTrafficSwitch', 'increments') as number[]),
     validationTime: String(stepDefault('progressiveTrafficSwitch', 'validationTime')),
     triggers: groovyLiteral([...seedTriggers]),

@@ -8,6 +8,7 @@ import {
   type backupRestoreParams,
   type environmentDeployParams,
   type environmentStopParams,
+  type environmentQuietDownParams,
   type environmentValidateParams,
   type stateMigrateParams,
 } from '../../../../catalog/methods/environment';
@@ -19,6 +20,7 @@ import { DEFAULT_NETWORKING, type NetworkingConfig } from '../../docker/containe
 import { teamJenkinsClientFactory, type JenkinsClientFactory } from '../../environments/controllers';
 import { deployEnvironment, stopEnvironment, type EnvironmentDeps } from '../../environments/deploy';
 import { migrateState } from '../../environments/migrate';
+import { setQuietDown } from '../../environments/quiet-down';
 import { validateEnvironment } from '../../environments/validate';
 import { executeCoordinated } from '../../environments/coordinated-rollout';
 import { SidecarError } from '../../errors/sidecar-error';
@@ -101,6 +103,13 @@ export function registerEnvironmentMethods(registry: MethodRegistry, deps: Envir
       (ctx) => migrateState({ docker, jenkinsFor, journal: store.journal }, team, { ...params, callerBuild }, ctx),
       teamKey(params.team),
     );
+  });
+
+  // Exclusive with the team's other environment operations: lifting quiet-down while a migration copies from that side would let builds start mid-copy.
+  registry.register(spec('environment.quietDown'), async (p, call) => {
+    const params = p as z.output<typeof environmentQuietDownParams>;
+    const team = resolveTeam(teams, params.team);
+    return runJournaled(runner, call, params.team, params, (ctx) => setQuietDown({ docker, jenkinsFor, journal: store.journal }, team, params, ctx), teamKey(params.team));
   });
 
   registry.register(spec('backup.create'), async (p, call) => {
