@@ -189,6 +189,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
         instanceId: config.instanceId,
         clock,
         liveWithinSec: config.liveWithinSec,
+        answerTimeoutMs: config.databaseAnswerTimeoutSec * 1000,
         onBackgroundError: (err) => log.warn('coordination store background connection', { error: err.message }),
       });
     } catch (err) {

@@ -21,6 +21,7 @@ function config(over: Partial<SidecarConfig> = {}): SidecarConfig {
     heartbeatSec: 5,
     liveWithinSec: 15,
     shutdownGraceSec: 20,
+    databaseAnswerTimeoutSec: 10,
     ...over,
   };
 }

@@ -29,6 +29,8 @@ export interface SidecarConfig {
   liveWithinSec: number;
   /** SIGTERM: how long in-flight operations get to reach a safe point. */
   shutdownGraceSec: number;
+  /** A store statement unanswered this long means the database is unreachable (partition): the connection is reset. */
+  databaseAnswerTimeoutSec: number;
 }
 
 export interface HostFacts {
@@ -68,6 +70,7 @@ const fileSchema = z
     heartbeat_sec: intIn(1, 300).optional(),
     live_within_sec: intIn(2, 3_600).optional(),
     shutdown_grace_sec: intIn(0, 3_600).optional(),
+    database_answer_timeout_sec: intIn(1, 120).optional(),
   })
   .strict();
 
@@ -192,6 +195,7 @@ export function resolveConfig(env: Record<string, string | undefined>, host: Hos
   const heartbeatSec = pickInt('SIDECAR_HEARTBEAT_SEC', f.heartbeat_sec, 5, 1, 300);
   const liveWithinSec = pickInt('SIDECAR_LIVE_WITHIN_SEC', f.live_within_sec, heartbeatSec * 3, 2, 3_600);
   if (liveWithinSec <= heartbeatSec) errors.push(`SIDECAR_LIVE_WITHIN_SEC (${liveWithinSec}) must be longer than the heartbeat period (${heartbeatSec} s)`);
+  const databaseAnswerTimeoutSec = pickInt('SIDECAR_DATABASE_ANSWER_TIMEOUT_SEC', f.database_answer_timeout_sec, 10, 1, 120);
   const limits = {
     maxPayloadBytes: pickInt('SIDECAR_MAX_PAYLOAD_BYTES', f.limits?.max_payload_bytes, 1024 * 1024, 1024, 64 * 1024 * 1024),
     maxConnectionsPerToken: pickInt('SIDECAR_MAX_CONNECTIONS_PER_TOKEN', f.limits?.max_connections_per_token, 64, 1, 10_000),
@@ -205,7 +209,7 @@ export function resolveConfig(env: Record<string, string | undefined>, host: Hos
   }
   if (errors.length) return { config: null, warnings, errors };
   return {
-    config: { listen, databaseUrl, dataDir, haproxySocket, dockerHost, instanceId, teamsFile, tokensFile, logLevel, limits, heartbeatSec, liveWithinSec, shutdownGraceSec },
+    config: { listen, databaseUrl, dataDir, haproxySocket, dockerHost, instanceId, teamsFile, tokensFile, logLevel, limits, heartbeatSec, liveWithinSec, shutdownGraceSec, databaseAnswerTimeoutSec },
     warnings,
     errors,
   };

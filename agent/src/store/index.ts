@@ -1,4 +1,5 @@
 import { Pool } from 'pg';
+import { answerDeadlineClient } from './answer-deadline-client';
 import { BreakerPolicy } from './breaker-logic';
 import { Clock, Store } from './contract';
 import { PgConsensusStore } from './consensus';
@@ -30,6 +31,8 @@ export interface PgStoreOptions {
   breakerPolicy?: (name: string) => BreakerPolicy;
   /** Problems of the background LISTEN connection (it reconnects by itself). */
   onBackgroundError?: (err: Error) => void;
+  /** A statement without an answer this long fails as unreachable and its connection is reset (answer-deadline-client.ts). Default 10 s. */
+  answerTimeoutMs?: number;
 }
 
 /** The concrete store: the Store interface plus the Postgres-only extras other parts may use. */
@@ -55,15 +58,18 @@ const systemClock: Clock = { now: () => new Date() };
 export async function createPgStore(opts: PgStoreOptions): Promise<PgStore> {
   const instanceId = checkInstanceId(opts.instanceId);
   const onError = opts.onBackgroundError ?? (() => undefined);
+  const answerTimeoutMs = opts.answerTimeoutMs ?? 10_000;
   const pool = new Pool({
     connectionString: opts.connectionString,
     max: opts.poolMax ?? 10,
     application_name: `jsm-sidecar:${instanceId}`.slice(0, 63),
-    connectionTimeoutMillis: 10_000,
+    connectionTimeoutMillis: Math.min(10_000, answerTimeoutMs),
     // A hung or partitioned database must fail calls, not hang them: every store
-    // statement is short (waits happen in the process, on LISTEN), so 30 s is generous.
+    // statement is short (waits happen in the process, on LISTEN). The client side
+    // resets a connection whose statement got no answer in time, so the statement
+    // cannot land late (see answer-deadline-client.ts); the server side bounds itself too.
+    Client: answerDeadlineClient(answerTimeoutMs),
     statement_timeout: 30_000,
-    query_timeout: 35_000,
     idle_in_transaction_session_timeout: 60_000,
     keepAlive: true,
   });

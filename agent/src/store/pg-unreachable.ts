@@ -20,6 +20,7 @@ const UNAVAILABLE_SQLSTATES: ReadonlySet<string> = new Set(['57P01', '57P02', '5
 /** pg's own messages, which carry no code. */
 const UNAVAILABLE_MESSAGES: readonly RegExp[] = [
   /Connection terminated/i,
+  /Query read timeout/i, // pg's own query_timeout (the LISTEN connection's probe)
   /timeout exceeded when trying to connect/i,
   /Client has encountered a connection error and is not queryable/i,
   /Cannot use a pool after calling end on the pool/i,

@@ -36,7 +36,12 @@ export async function applyWeights(
   why: { name: string; [k: string]: unknown },
   /** Extra admin-state commands applied first in the same breath (emergency: set the target ready). */
   before?: () => Promise<void>,
-  opts: { towardLastKnownGood?: boolean } = {},
+  /**
+   * `databaseDown`: the caller has just seen the database unreachable (the reason). A move toward
+   * the last known good side then goes to HAProxy at once and owes all its records, instead of
+   * waiting out another answer timeout first (a partitioned host must not sit at split weights).
+   */
+  opts: { towardLastKnownGood?: boolean; databaseDown?: string } = {},
 ): Promise<AppliedWeights> {
   const { name, ...detail } = why;
   const intent = { ...detail, weights };
@@ -45,6 +50,11 @@ export async function applyWeights(
     if (before) await before();
     await deps.haproxy.setWeights(weightChanges(tb, weights));
   };
+  if (deferred && opts.databaseDown) {
+    await applyToHaproxy();
+    deferred.weights({ team: tb.team, opId, weights, step: { name, intent }, desiredWritten: false, result: { applied: weights, deferred: true, databaseError: opts.databaseDown } });
+    return { deferred: true, databaseError: opts.databaseDown };
+  }
 
   let seq: number | null = null;
   try {
