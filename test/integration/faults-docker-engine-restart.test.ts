@@ -107,9 +107,9 @@ function sampleWeights(): { stop(): Promise<Array<{ blue: number; green: number 
 type Rpc = Awaited<ReturnType<RpcClient['call']>>;
 const teamName = (): string => t.team.team_name;
 
-async function lockCount(): Promise<number> {
+async function locks(): Promise<Array<{ lockName: string; holder: string }>> {
   const r = await c.call('lock.list', { team: teamName() });
-  return (r.result as { locks: unknown[] }).locks.length;
+  return (r.result as { locks: Array<{ lockName: string; holder: string }> }).locks;
 }
 
 async function runningOperations(): Promise<Array<{ id: string; type: string }>> {
@@ -129,6 +129,10 @@ it('dockerd stopped under a serving blue and started again: the sidecar reports 
   expect(blue.result).toMatchObject({ container: blueName, healthy: true });
   await eventually('haproxy sees blue UP', async () => ((await haproxyServers()).blue.status === 'UP' ? true : null), 15_000);
   expect((await httpGet(`http://127.0.0.1:${hap.httpPort}/login`)).status).toBe(200);
+  // A pipeline holding the team's lock dies with the engine: its lease must run out, not outlive the fault.
+  const lease = await c.call('lock.acquire', { team, operation: 'blue_green_switch', ttlSec: 6, owner: 'dr/switch#1' });
+  expect(lease.error).toBeUndefined();
+  const leaseEnds = Date.parse((lease.result as { expiresAt: string }).expiresAt);
   sampler = sampleWeights();
   load = startLoad(hap.httpPort, { connections: 2, rate: 20, maxSeconds: 75, path: '/login' });
   await sleep(500);
@@ -154,17 +158,17 @@ it('dockerd stopped under a serving blue and started again: the sidecar reports 
   const refused: Rpc = await c.call('environment.deploy', { team, target: 'green', timeoutSec: 30 }, 40_000);
   expect(refused.result).toBeUndefined();
   expect(refused.error?.data?.code).toBe('DEPENDENCY_DOWN');
-  // Actionable: names the engine and what to check.
-  expect(refused.error?.message).toMatch(/Docker engine/);
-  expect(refused.error?.message).toMatch(/dockerd is running and DOCKER_HOST/);
-  // Nothing changed: the operation ended failed (none left running), no lock, the state and HAProxy still all on blue.
+  // Actionable: names the engine, its socket, what to check, and that a retry is all it takes.
+  expect(refused.error?.message).toContain(`Docker engine: inspect container ${t.team.environments.green.container} failed: no Docker socket at ${engine.socketPath} (the engine is stopped or restarting)`);
+  expect(refused.error?.message).toMatch(/check that dockerd is running and DOCKER_HOST points at it, then retry/);
+  // Nothing changed: the operation ended failed (none left running), it took no lock, the state and HAProxy still all on blue.
   expect(await runningOperations()).toEqual([]);
   const journaled = await httpGet(`${sc.httpUrl}/api/v1/operations?team=${team}&limit=50`, { Authorization: `Bearer ${SECRET}` });
   const greenOps = (JSON.parse(journaled.body) as { operations: Array<{ type: string; status: string; params: { target?: string } }> }).operations.filter(
     (o) => o.type === 'environment.deploy' && o.params.target === 'green',
   );
   expect(greenOps.map((o) => o.status)).toEqual(['failed']);
-  expect(await lockCount()).toBe(0);
+  expect((await locks()).filter((l) => l.holder !== 'dr/switch#1')).toEqual([]);
   const during = await c.call('environment.status', { team });
   expect(during.result).toMatchObject({ active: 'blue', operation: null, weights: { blue: 100, green: 0 } });
   const hapDuring = await haproxyServers();
@@ -209,7 +213,13 @@ it('dockerd stopped under a serving blue and started again: the sidecar reports 
   expect(end.green.weight).toBe(0);
 
   expect(await runningOperations()).toEqual([]);
-  expect(await lockCount()).toBe(0);
+  // The dead pipeline's lease ran out: nothing listed, and another holder gets the lock at once.
+  await eventually('the lease is past its TTL', async () => (Date.now() > leaseEnds ? true : null), 15_000);
+  expect(await locks()).toEqual([]);
+  const next = await c.call('lock.acquire', { team, operation: 'blue_green_switch', ttlSec: 30, owner: 'dr/switch#2' });
+  expect(next.error).toBeUndefined();
+  expect((await c.call('lock.release', { team, operation: 'blue_green_switch', token: (next.result as { token: number }).token })).result).toEqual({ released: true });
+  expect(await locks()).toEqual([]);
 
   // The audit says what happened: the refused deploy (Docker down) and the two that succeeded.
   const audit = await httpGet(`${sc.httpUrl}/api/v1/audit?team=${team}&type=environment.deploy&limit=100`, { Authorization: `Bearer ${SECRET}` });

@@ -23,8 +23,41 @@ function statusCode(err: unknown): number | undefined {
   return typeof err === 'object' && err !== null && 'statusCode' in err ? Number((err as { statusCode: unknown }).statusCode) : undefined;
 }
 
+/**
+ * A failed call to the engine in an operator's words. A stopped or restarting
+ * dockerd shows up as a missing socket (a clean shutdown removes it) or a
+ * refused connection; both are "the engine is not there", not a sidecar fault.
+ */
+export function describeDockerError(err: unknown): string {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; address?: unknown; port?: unknown; message?: unknown };
+  const where = typeof e.address === 'string' ? `${e.address}${typeof e.port === 'number' ? `:${e.port}` : ''}` : 'the Docker socket';
+  switch (e.code) {
+    case 'ENOENT':
+      return `no Docker socket at ${where} (the engine is stopped or restarting)`;
+    case 'ECONNREFUSED':
+      return `connection refused at ${where} (the engine is stopped or restarting)`;
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return `the engine closed the connection (${e.code}; it may be shutting down)`;
+    case 'EACCES':
+      return `permission denied on ${where} (the sidecar's user must be allowed to use the Docker socket, e.g. be in the docker group)`;
+    default:
+      return typeof e.message === 'string' && e.message ? e.message : String(err);
+  }
+}
+
+/**
+ * DEPENDENCY_DOWN for a failed engine call. dockerode opens a new connection per
+ * request, so nothing needs resetting when the engine comes back: the message
+ * tells the caller to retry once /readyz reports docker up.
+ */
 export function dockerDown(action: string, err: unknown): SidecarError {
-  return new SidecarError('DEPENDENCY_DOWN', `Docker engine: ${action} failed: ${(err as Error)?.message ?? String(err)}; check that dockerd is running and DOCKER_HOST points at it`, { action }, { cause: err });
+  return new SidecarError(
+    'DEPENDENCY_DOWN',
+    `Docker engine: ${action} failed: ${describeDockerError(err)}; check that dockerd is running and DOCKER_HOST points at it, then retry (the sidecar reconnects by itself; /readyz shows docker up again)`,
+    { action, ...(typeof (err as { code?: unknown })?.code === 'string' ? { errno: (err as { code: string }).code } : {}) },
+    { cause: err },
+  );
 }
 
 /** Inspect by name or id; null when it does not exist. */
