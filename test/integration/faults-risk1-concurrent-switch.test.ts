@@ -1,9 +1,6 @@
-import { createTestDatabase, type TestDatabase } from '../support/database';
-import { freeTeamPorts, startBackend, type Backend } from '../support/backends';
-import { startHaproxy, type HaproxyProcess } from '../support/haproxy-process';
-import { testTeam } from '../support/haproxy-teams';
-import { httpGet, RpcClient, type RpcMessage } from '../support/sidecar-process-rpc';
-import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
+import { httpGet, type RpcClient, type RpcMessage } from '../support/sidecar-process-rpc';
+import type { SidecarProcess } from '../support/sidecar-process';
+import { startTrafficStack, type TrafficStack } from '../support/traffic-stack';
 import type { Team } from '../../catalog/teams-file';
 
 /**
@@ -16,48 +13,21 @@ import type { Team } from '../../catalog/teams-file';
  */
 jest.setTimeout(60_000);
 
-let db: TestDatabase;
+let stack: TrafficStack;
 let team: Team;
-let hap: HaproxyProcess;
-const backends: Backend[] = [];
-const procs: SidecarProcess[] = [];
-const clients: RpcClient[] = [];
-const SECRET = `ops-${Math.random().toString(16).slice(2)}-secret-token`;
+let procs: SidecarProcess[];
+let clients: RpcClient[];
+let SECRET: string;
 const REFUSED = ['LOCK_HELD', 'FENCED', 'CONFLICT'];
 
 beforeAll(async () => {
-  db = await createTestDatabase('risk1');
-  team = testTeam({ prefix: 'r1', ...(await freeTeamPorts()) });
-  backends.push(await startBackend(team.environments.blue.web_port, 'blue'), await startBackend(team.environments.green.web_port, 'green'));
-  hap = await startHaproxy([team]);
-  const teamsYaml = `jenkins_teams:\n  - team_name: ${team.team_name}\n    web_port: ${team.web_port}\n    agent_port: ${team.agent_port}\n`;
-  const suffix = Math.random().toString(16).slice(2, 8);
-  for (const name of ['a', 'b']) {
-    const p = await startSidecarProcess({
-      databaseUrl: db.url,
-      instanceId: `r1-${name}-${suffix}`,
-      tokens: [{ id: 'ops', teams: ['*'], secret: SECRET }],
-      teamsYaml,
-      env: { SIDECAR_HAPROXY_SOCKET: hap.socketPath },
-    });
-    procs.push(p);
-    clients.push(await RpcClient.connect(p.rpcUrl, SECRET));
-  }
+  stack = await startTrafficStack({ prefix: 'r1', sidecars: 2 });
+  ({ team, sidecars: procs, clients, secret: SECRET } = stack);
 });
 
 afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await Promise.all(procs.map((p) => p.stop().catch(() => undefined)));
-  await hap?.stop();
-  await Promise.all(backends.map((b) => b.close()));
-  await db?.drop();
+  await stack?.stop();
 });
-
-async function haproxyWeights(): Promise<{ blue: number; green: number }> {
-  const stats = await hap.runtime.showStat();
-  const w = (server: string) => stats.find((s) => s.backend === team.haproxy_backend && s.server === server)?.weight ?? -1;
-  return { blue: w(team.environments.blue.server), green: w(team.environments.green.server) };
-}
 
 const switchParams = (target: 'blue' | 'green', lockToken: number) => ({
   team: team.team_name,
@@ -86,7 +56,7 @@ async function audit(): Promise<AuditEntry[]> {
 /** The end state every case must reach: traffic wholly on `side`, state and HAProxy agree, nothing running, no lock held. */
 async function expectSettledOn(side: 'blue' | 'green'): Promise<void> {
   const other = side === 'blue' ? 'green' : 'blue';
-  const live = await haproxyWeights();
+  const live = await stack.weights();
   expect(live[other]).toBe(0);
   expect(live[side]).toBeGreaterThan(0);
   for (const c of clients) {
