@@ -65,7 +65,44 @@ function processesNaming(dir: string): number[] {
   return pids;
 }
 
+/** A pid file's process, if it still runs. */
+function pidFileAlive(pidFile: string): boolean {
+  try {
+    process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Unmounts what an engine left mounted under `dir` (deepest first), then removes the dir. */
+function removeEngineDir(dir: string): void {
+  for (const point of mountsUnder(dir)) {
+    try {
+      execFileSync('umount', ['-l', point], { stdio: 'ignore' });
+    } catch {
+      // unmounted with its parent
+    }
+  }
+  if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Dirs of engines from runs that were killed before their cleanup (a jest
+ * worker SIGKILLed): removed when neither their dockerd nor any process naming
+ * the dir (containerd, shims) still runs. A live one (another run) is left alone.
+ */
+function removeAbandonedEngineDirs(): void {
+  for (const name of readdirSync('/tmp')) {
+    if (!/^jd-[A-Za-z0-9]{6}$/.test(name)) continue;
+    const dir = join('/tmp', name);
+    if (!existsSync(join(dir, 'root')) || pidFileAlive(join(dir, 'd.pid')) || processesNaming(dir).length > 0) continue;
+    removeEngineDir(dir);
+  }
+}
+
 export async function startPrivateDockerd(opts: { startTimeoutMs?: number } = {}): Promise<PrivateDockerd> {
+  removeAbandonedEngineDirs();
   const dir = mkdtempSync('/tmp/jd-');
   const socketPath = join(dir, 'd.sock');
   const dockerHost = `unix://${socketPath}`;
@@ -150,14 +187,7 @@ export async function startPrivateDockerd(opts: { startTimeoutMs?: number } = {}
         await sleep(300);
       }
       // The engine leaves its default network namespace (exec root/netns/default) bind-mounted.
-      for (const point of mountsUnder(dir)) {
-        try {
-          execFileSync('umount', ['-l', point], { stdio: 'ignore' });
-        } catch {
-          // unmounted with its parent
-        }
-      }
-      if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+      removeEngineDir(dir);
     },
   };
   try {
