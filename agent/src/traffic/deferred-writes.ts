@@ -79,6 +79,16 @@ export class DeferredWrites {
     this.enqueue(team, { what: `end (${status}) of operation ${opId}`, run: () => this.deps.journal.finish(opId, status, null, error) });
   }
 
+  /**
+   * Queues any other owed write behind the team's earlier ones: the row of an
+   * operation run while the journal was unreachable, its promote, its audit
+   * record. `write` must be safe to run again (it is retried when the answer
+   * was lost), e.g. look before inserting.
+   */
+  owe(team: string, what: string, write: () => Promise<void>): void {
+    this.enqueue(team, { what, run: write });
+  }
+
   /** Resolves when every queue has drained or given up (tests, shutdown). */
   async settled(): Promise<void> {
     await Promise.all([...this.draining.values()]);
