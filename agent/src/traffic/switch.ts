@@ -3,8 +3,9 @@ import type { EnvironmentName, Team } from '../../../catalog/teams-file';
 import { parseTriggers } from '../../../catalog/triggers';
 import { isSidecarError, SidecarError } from '../errors/sidecar-error';
 import type { HaproxyDriver } from '../haproxy/runtime-api';
+import { isDatabaseUnreachable } from '../store/pg-unreachable';
 import { isAdminHeld, isServerUp, type ServerStat } from '../haproxy/stats';
-import { lockNameFor, type AuditLog, type BreakerStore, type EnvironmentStateStore, type LockStore, type OperationContext, type OperationJournal } from '../store/contract';
+import { lockNameFor, type AuditEntry, type AuditLog, type BreakerStore, type EnvironmentStateStore, type LockStore, type OperationContext, type OperationJournal } from '../store/contract';
 import type { ContainerMetrics } from './container-metrics';
 import type { DeferredWrites } from './deferred-writes';
 import type { InFlightSwitches } from './in-flight';
@@ -154,9 +155,14 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
       if (other) throw err;
     }
   };
+  /** Set when a store call found the database unreachable: the rollback then applies to HAProxy without trying it again. */
+  let databaseDown: string | null = null;
   const move = async (weights: Weights, why: { name: string; [k: string]: unknown }, towardLastKnownGood = false): Promise<void> => {
     moved = true;
-    const applied = await applyWeights({ haproxy, journal: store.journal, environments: store.environments, deferred: deps.deferred }, opId, tb, weights, why, undefined, { towardLastKnownGood });
+    const applied = await applyWeights({ haproxy, journal: store.journal, environments: store.environments, deferred: deps.deferred }, opId, tb, weights, why, undefined, {
+      towardLastKnownGood,
+      ...(databaseDown ? { databaseDown } : {}),
+    });
     lastApplied = weights;
     if (applied.deferred) rollbackDeferred = applied.databaseError ?? 'Postgres unreachable';
   };
@@ -241,11 +247,13 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
       throw new SidecarError('CONFLICT', `switch of ${team} to ${target} was halted: ${err.why}`, { operationStatus: 'aborted', steps });
     }
     if (rolledBack || !moved) throw owed(err);
-    // Anything else mid-switch (HAProxy or Postgres gone, shutdown): put traffic back on the source.
+    // Anything else mid-switch (HAProxy or Postgres gone, a partition, shutdown): put traffic back on the source.
     const message = (err as Error).message;
+    if (isDatabaseUnreachable(err) || (isSidecarError(err) && err.code === 'DEPENDENCY_DOWN' && (err.data as { dependency?: unknown })?.dependency === 'postgres')) databaseDown = message;
     let rbMessage = '';
     try {
-      await rollBack(`switch failed: ${message}`, null, null);
+      // Not the target's fault: the breaker does not count it.
+      await rollBack(`switch failed: ${message}`, null, null, undefined, 'DEPENDENCY_DOWN');
     } catch (rbErr) {
       rbMessage = (rbErr as Error).message;
       if (!rolledBack) deps.log?.warn('rollback after a failed switch did not complete; the reconcile loop and recovery finish it', { team, error: String(rbErr) });
@@ -271,7 +279,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     found: Breach[] | null,
     percent: number | null,
     figures?: WindowFigures,
-    code: 'SLI_BREACH' | 'TIMEOUT' = 'SLI_BREACH',
+    code: 'SLI_BREACH' | 'TIMEOUT' | 'DEPENDENCY_DOWN' = 'SLI_BREACH',
     detectedAt: number = ctx.clock.now().getTime(),
   ): Promise<never> {
     const weights = splitWeights(source, 100);
@@ -284,21 +292,29 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     if (rollbackDeferred) deps.log?.warn('rolled back without Postgres; records owed', { team, operationId: opId, error: rollbackDeferred });
     ctx.progress({ phase: 'rolled-back', message: `rolled back: all ${team} traffic on ${source} (${reason})${owedNote}`, weights, figures: figures ?? null, recordsDeferred: rollbackDeferred !== null, responseMs: rollbackMs });
     if (found || code === 'SLI_BREACH') await store.breakers.recordFailure(breakerNameFor(team), reason).catch(() => undefined);
-    await store.audit
-      .record({
-        operationType: 'traffic.switch',
-        team,
-        sourceEnvironment: source,
-        targetEnvironment: target,
-        initiatedBy,
-        status: 'rolled_back',
-        rollbackReason: reason,
-        metadata: { step: percent, breaches: found ?? [], figures: figures ?? null, steps },
-        actor: ctx.actor,
-        operationId: opId,
-        completedAt: ctx.clock.now(),
-      })
-      .catch(() => undefined);
+    const entry: AuditEntry = {
+      operationType: 'traffic.switch',
+      team,
+      sourceEnvironment: source,
+      targetEnvironment: target,
+      initiatedBy,
+      status: 'rolled_back',
+      rollbackReason: reason,
+      metadata: { step: percent, breaches: found ?? [], figures: figures ?? null, steps, recordsDeferred: rollbackDeferred !== null },
+      actor: ctx.actor,
+      operationId: opId,
+      completedAt: ctx.clock.now(),
+    };
+    if (rollbackDeferred && deps.deferred) {
+      // Written with the other owed records, in order, once the database answers (looked up first: a retry must not duplicate it).
+      const startedAt = ctx.operation.startedAt;
+      deps.deferred.owe(team, `audit record of the rollback of operation ${opId}`, async () => {
+        const seen = await store.audit.list({ team, operationType: 'traffic.switch', since: startedAt, limit: 200 });
+        if (!seen.some((a) => a.operationId === opId && a.status === 'rolled_back')) await store.audit.record(entry);
+      });
+    } else {
+      await store.audit.record(entry).catch((e: unknown) => deps.log?.warn('could not write the audit record of a rollback', { team, operationId: opId, error: String(e) }));
+    }
     if (deps.webhooks) deps.webhooks.notify(team, 'rolled-back', { operationId: opId, reason, figures: figures ?? null }).catch(() => undefined);
     throw new SidecarError(code, `switch of ${team} to ${target} rolled back, all traffic is on ${source}: ${reason}${owedNote}`, {
       operationStatus: 'rolled_back',
