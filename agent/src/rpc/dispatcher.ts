@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { TRANSPORT_PARAMS } from '../../../catalog/methods/core';
 import { SidecarError, isSidecarError } from '../errors/sidecar-error';
-import type { AuditLog } from '../store/contract';
+import type { Actor, AuditEntry, AuditLog } from '../store/contract';
 import { asDependencyDown } from '../store/pg-unreachable';
 import type { RunnerLog } from '../operations/runner';
 import type { SidecarMetrics } from '../metrics/sidecar-metrics';
@@ -156,6 +156,9 @@ export class Dispatcher {
     this.inFlight.set(tokenId, current + 1);
     const started = process.hrtime.bigint();
     const actor = { tokenId, instanceId: this.deps.instanceId, ...(transport.data.build ? { build: transport.data.build } : {}) };
+    const audited = spec.mutating && !this.deps.selfAudited?.has(spec.name) && this.deps.audit !== undefined;
+    // Set when the handler's store write carried the SUCCESS row (one commit for the change and its record).
+    let auditedInStore: string | undefined;
     const call: CallContext = {
       method: spec.name,
       actor,
@@ -163,6 +166,15 @@ export class Dispatcher {
       ...(spec.mutating && transport.data.idempotencyKey ? { idempotencyKey: transport.data.idempotencyKey } : {}),
       signal: caller.signal,
       progress: caller.progress,
+      ...(audited
+        ? {
+            audit: {
+              // completedAt left out: the store's now() when the change commits (a lock wait may come first).
+              entry: () => auditEntry(spec.name, team, actor, params.data, transport.data.idempotencyKey, { ok: true }, call.operationId),
+              written: (id: string) => void (auditedInStore = id),
+            },
+          }
+        : {}),
     };
     let outcome: { ok: true; result: unknown } | { ok: false; error: unknown };
     try {
@@ -180,7 +192,9 @@ export class Dispatcher {
     }
     this.count(spec.name, outcome.ok ? 'ok' : isSidecarError(outcome.error) ? outcome.error.code : 'internal_error');
     this.deps.metrics?.rpcDuration.observe({ method: spec.name }, Number(process.hrtime.bigint() - started) / 1e9);
-    if (spec.mutating && !this.deps.selfAudited?.has(spec.name)) {
+    // A success whose row the store already committed needs no second one. A failure is recorded here even
+    // then (a handler failing after its store write: the row of the change and the row of the failed call).
+    if (audited && !(outcome.ok && auditedInStore)) {
       await this.audit(spec.name, team, actor, params.data, transport.data.idempotencyKey, outcome, call.operationId);
     }
     if (outcome.ok) return outcome.result;
@@ -191,40 +205,52 @@ export class Dispatcher {
     this.deps.metrics?.rpcRequests.inc({ method, result });
   }
 
-  /** Who (token, build), what (method, params), how it ended. A failed audit write is logged, not fatal to the call. */
+  /** Writes the row of a call after it ended. A failed audit write is logged, not fatal to the call. */
   private async audit(
     method: string,
     team: string | null,
-    actor: { tokenId: string; build?: string; instanceId: string },
+    actor: Actor,
     params: Record<string, unknown>,
     idempotencyKey: string | undefined,
     outcome: { ok: true; result: unknown } | { ok: false; error: unknown },
     operationId: string | undefined,
   ): Promise<void> {
     if (!this.deps.audit) return;
-    const error = outcome.ok ? undefined : isSidecarError(outcome.error) ? { code: outcome.error.code, message: outcome.error.message } : { code: 'INTERNAL', message: 'internal error' };
     try {
-      await this.deps.audit.record({
-        operationType: method,
-        team,
-        initiatedBy: actor.build ?? actor.tokenId,
-        status: outcome.ok ? 'SUCCESS' : 'FAILURE',
-        metadata: {
-          tokenId: actor.tokenId,
-          build: actor.build ?? null,
-          instanceId: actor.instanceId,
-          params,
-          ...(idempotencyKey ? { idempotencyKey } : {}),
-          ...(error ? { error } : {}),
-        },
-        actor,
-        ...(operationId ? { operationId } : {}),
-        completedAt: new Date(),
-      });
+      await this.deps.audit.record({ ...auditEntry(method, team, actor, params, idempotencyKey, outcome, operationId), completedAt: new Date() });
     } catch (err) {
       this.deps.log.warn('could not write the audit record of a call', { method, team, error: String(err) });
     }
   }
+}
+
+/** Who (token, build), what (method, params), how it ended: the audit row of one call, written here or by the store. */
+function auditEntry(
+  method: string,
+  team: string | null,
+  actor: Actor,
+  params: Record<string, unknown>,
+  idempotencyKey: string | undefined,
+  outcome: { ok: true } | { ok: false; error: unknown },
+  operationId: string | undefined,
+): AuditEntry {
+  const error = outcome.ok ? undefined : isSidecarError(outcome.error) ? { code: outcome.error.code, message: outcome.error.message } : { code: 'INTERNAL', message: 'internal error' };
+  return {
+    operationType: method,
+    team,
+    initiatedBy: actor.build ?? actor.tokenId,
+    status: outcome.ok ? 'SUCCESS' : 'FAILURE',
+    metadata: {
+      tokenId: actor.tokenId,
+      build: actor.build ?? null,
+      instanceId: actor.instanceId,
+      params,
+      ...(idempotencyKey ? { idempotencyKey } : {}),
+      ...(error ? { error } : {}),
+    },
+    actor,
+    ...(operationId ? { operationId } : {}),
+  };
 }
 
 /** MethodSpec.scope → FORBIDDEN or null. `team` scope without a team param lets the handler filter by visible teams. */

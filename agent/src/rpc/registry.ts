@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { MethodSpec } from '../../../catalog/methods/method-spec';
-import type { Actor } from '../store/contract';
+import type { Actor, AuditEntry } from '../store/contract';
 import type { Principal } from './principal';
 
 /**
@@ -18,6 +18,14 @@ export interface CallContext {
   signal: AbortSignal;
   /** Set by a handler that ran the call under the journal; the audit record links to it. */
   operationId?: string;
+  /**
+   * Present on mutating calls the dispatcher audits. A handler whose one store write can
+   * carry the row (lock.acquire/renew/release, see LockStore `audit`) passes `entry()` (the
+   * SUCCESS row) to the store and reports the id the store returns with `written(id)`;
+   * the dispatcher then writes no second row for the call when it succeeds, saving a commit.
+   * A failed call is still recorded by the dispatcher (FAILURE row).
+   */
+  audit?: { entry(): AuditEntry; written(id: string): void };
 }
 
 export type Handler<S extends MethodSpec = MethodSpec> = (params: z.output<S['params']>, call: CallContext) => Promise<unknown>;

@@ -26,12 +26,21 @@ export interface LockGrant {
   holder: string;
   /** acquire() only: how long it waited for the lock (ms). */
   waitedMs?: number;
+  /** Id of the `audit` row written with the change (only when the request carried one). */
+  auditId?: string;
 }
+/**
+ * `audit` (optional): a row for deployment_audit that the store inserts IN THE SAME
+ * TRANSACTION as the lock change, so the change and its record commit together (one
+ * commit instead of two; the RPC dispatcher's per-call audit). acquire/renew write it only
+ * when the lock is granted/renewed; release writes it whether or not a lock was removed.
+ * The id is returned as `auditId`; without it the caller must write the row itself.
+ */
 export interface LockStore {
   /** `signal` ends a wait early (with LOCK_HELD): caller gone, shutdown. */
-  acquire(req: { team: string; operation: string; ttlSec: number; waitSec: number; owner: string; actor: Actor; signal?: AbortSignal }): Promise<LockGrant>;
-  renew(req: { team: string; operation: string; token: number; ttlSec: number }): Promise<LockGrant>;
-  release(req: { team: string; operation: string; token?: number; owner: string; actor: Actor }): Promise<{ released: boolean }>;
+  acquire(req: { team: string; operation: string; ttlSec: number; waitSec: number; owner: string; actor: Actor; signal?: AbortSignal; audit?: AuditEntry }): Promise<LockGrant>;
+  renew(req: { team: string; operation: string; token: number; ttlSec: number; audit?: AuditEntry }): Promise<LockGrant>;
+  release(req: { team: string; operation: string; token?: number; owner: string; actor: Actor; audit?: AuditEntry }): Promise<{ released: boolean; auditId?: string }>;
   /** Throws SidecarError FENCED unless `token` is the live grant of the lock. */
   assertHeld(req: { team: string; operation: string; token: number }): Promise<LockGrant>;
   list(filter?: { team?: string }): Promise<LockGrant[]>;

@@ -41,39 +41,52 @@ const toEntry = (r: Row): AuditEntry => ({
   operationId: r.operation_id,
 });
 
+/** The columns of one deployment_audit row, in the order auditRow() gives their values. */
+export const AUDIT_COLUMNS =
+  'id, operation_type, team_name, source_environment, target_environment, initiated_by, started_at, completed_at, ' +
+  'status, rollback_reason, audit_metadata, token_id, build, instance_id, operation_id';
+
+/**
+ * One audit row as parameter placeholders starting at `$first` plus their values, so a
+ * store statement can insert it beside its own change (pg-locks.ts: the lock change and
+ * its audit row commit together). Every value is a parameter; nothing is spliced in.
+ */
+export function auditRow(e: AuditEntry, first: number): { id: string; values: string; params: unknown[] } {
+  const id = randomUUID();
+  const p = (n: number): string => `$${first + n - 1}`;
+  const values =
+    `${p(1)}::uuid, ${p(2)}::text, ${p(3)}::text, ${p(4)}::text, ${p(5)}::text, ${p(6)}::text, COALESCE(${p(7)}::timestamptz, now()), ` +
+    `CASE WHEN ${p(8)}::boolean THEN COALESCE(${p(9)}::timestamptz, now()) ELSE ${p(9)}::timestamptz END, ` +
+    `${p(10)}::text, ${p(11)}::text, ${p(12)}::jsonb, ${p(13)}::text, ${p(14)}::text, ${p(15)}::text, ${p(16)}::uuid`;
+  const params = [
+    id,
+    e.operationType.slice(0, 50),
+    e.team,
+    e.sourceEnvironment ?? null,
+    e.targetEnvironment ?? null,
+    e.initiatedBy.slice(0, 255),
+    e.startedAt ?? null,
+    // completedAt omitted: the entry records something that has ended now; null: still running.
+    e.completedAt === undefined,
+    e.completedAt ?? null,
+    e.status.slice(0, 20),
+    e.rollbackReason ?? null,
+    JSON.stringify(e.metadata ?? {}),
+    e.actor?.tokenId ?? null,
+    e.actor?.build ?? null,
+    e.actor?.instanceId ?? null,
+    e.operationId ?? null,
+  ];
+  return { id, values, params };
+}
+
 export class PgAuditLog implements AuditLog {
   constructor(private readonly pool: Pool) {}
 
   async record(e: AuditEntry): Promise<string> {
-    const id = randomUUID();
-    await this.pool.query(
-      `INSERT INTO deployment_audit
-         (id, operation_type, team_name, source_environment, target_environment, initiated_by, started_at, completed_at,
-          status, rollback_reason, audit_metadata, token_id, build, instance_id, operation_id)
-       VALUES ($1::uuid, $2::text, $3::text, $4::text, $5::text, $6::text, COALESCE($7::timestamptz, now()),
-               CASE WHEN $8::boolean THEN COALESCE($9::timestamptz, now()) ELSE $9::timestamptz END,
-               $10::text, $11::text, $12::jsonb, $13::text, $14::text, $15::text, $16::uuid)`,
-      [
-        id,
-        e.operationType.slice(0, 50),
-        e.team,
-        e.sourceEnvironment ?? null,
-        e.targetEnvironment ?? null,
-        e.initiatedBy.slice(0, 255),
-        e.startedAt ?? null,
-        // completedAt omitted: the entry records something that has ended now; null: still running.
-        e.completedAt === undefined,
-        e.completedAt ?? null,
-        e.status.slice(0, 20),
-        e.rollbackReason ?? null,
-        JSON.stringify(e.metadata ?? {}),
-        e.actor?.tokenId ?? null,
-        e.actor?.build ?? null,
-        e.actor?.instanceId ?? null,
-        e.operationId ?? null,
-      ],
-    );
-    return id;
+    const row = auditRow(e, 1);
+    await this.pool.query(`INSERT INTO deployment_audit (${AUDIT_COLUMNS}) VALUES (${row.values})`, row.params);
+    return row.id;
   }
 
   async list(filter: { team?: string; operationType?: string; limit?: number; since?: Date } = {}): Promise<AuditEntry[]> {

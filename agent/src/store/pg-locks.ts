@@ -1,8 +1,9 @@
 import type { Pool } from 'pg';
 import { SidecarError } from '../errors/sidecar-error';
-import { Actor, LockGrant, LockStore, lockNameFor } from './contract';
+import { Actor, AuditEntry, LockGrant, LockStore, lockNameFor } from './contract';
 import { checkOperation, checkTeam, checkText, isoSeconds } from './names';
 import { CHANNELS, NotificationHub } from './notification-hub';
+import { AUDIT_COLUMNS, auditRow } from './pg-audit';
 
 /**
  * Locks are leases in coordination_locks. Expiry is judged by the DATABASE
@@ -11,6 +12,16 @@ import { CHANNELS, NotificationHub } from './notification-hub';
  * lock with assertHeld(token) before acting. Waiters sleep on LISTEN (a release
  * NOTIFYs the lock name) and wake at the holder's expiry at the latest; the
  * fallback sleep is capped, so a lost notification costs at most that cap.
+ *
+ * A request may carry its audit row (`audit`): it is inserted by a data-modifying
+ * CTE of the same statement as the lock change, so both commit in one transaction.
+ * The RPC dispatcher used to write the row afterwards as its own transaction: a second
+ * commit (WAL flush) per call, about as costly as the lock change itself. Batching rows
+ * of concurrent calls (group commit) was the other option; it does nothing for a
+ * sequential caller (each call still waits for a commit of its own) and PostgreSQL
+ * already shares one WAL flush among concurrent committers, whereas riding the lock's
+ * own commit removes the extra flush and pool checkout for sequential and concurrent
+ * callers alike, and makes "lock changed but audit row lost" impossible.
  */
 const MAX_TTL_SEC = 24 * 3600;
 const MAX_WAIT_SEC = 3600;
@@ -47,10 +58,20 @@ export class PgLockStore implements LockStore {
     private readonly hub: NotificationHub,
   ) {}
 
-  private async tryAcquire(name: string, team: string, operation: string, ttlSec: number, owner: string, actor: Actor): Promise<{ grant?: LockGrant; held?: LockRow }> {
+  private async tryAcquire(
+    name: string,
+    team: string,
+    operation: string,
+    ttlSec: number,
+    owner: string,
+    actor: Actor,
+    audit: AuditEntry | undefined,
+  ): Promise<{ grant?: LockGrant; held?: LockRow }> {
     const meta = { tokenId: actor.tokenId, build: actor.build ?? null, instanceId: actor.instanceId, ttlSec };
-    const won = await this.pool.query<LockRow>(
-      `INSERT INTO coordination_locks AS l
+    const params: unknown[] = [name, owner, ttlSec, operation, JSON.stringify(meta), team];
+    const row = audit ? auditRow(audit, params.length + 1) : undefined;
+    // The audit row is selected FROM the upsert's output: inserted only when the lock was won.
+    const lockSql = `INSERT INTO coordination_locks AS l
          (lock_name, locked_by, locked_at, expires_at, operation_type, lock_metadata, team_name, fencing_token)
        VALUES ($1::text, $2::text, now(), now() + $3::int * interval '1 second', $4::text, $5::jsonb, $6::text, nextval('fencing_token_seq'))
        ON CONFLICT (lock_name) DO UPDATE SET
@@ -58,10 +79,16 @@ export class PgLockStore implements LockStore {
          operation_type = EXCLUDED.operation_type, lock_metadata = EXCLUDED.lock_metadata,
          team_name = EXCLUDED.team_name, fencing_token = EXCLUDED.fencing_token
        WHERE l.expires_at <= now()
-       RETURNING lock_name, locked_by, expires_at, fencing_token, now() AS db_now`,
-      [name, owner, ttlSec, operation, JSON.stringify(meta), team],
-    );
-    if (won.rows[0]) return { grant: toGrant(won.rows[0]) };
+       RETURNING lock_name, locked_by, expires_at, fencing_token, now() AS db_now`;
+    const won = row
+      ? await this.pool.query<LockRow>(
+          `WITH won AS (${lockSql}),
+                audited AS (INSERT INTO deployment_audit (${AUDIT_COLUMNS}) SELECT ${row.values} FROM won)
+           SELECT * FROM won`,
+          [...params, ...row.params],
+        )
+      : await this.pool.query<LockRow>(lockSql, params);
+    if (won.rows[0]) return { grant: { ...toGrant(won.rows[0]), ...(row ? { auditId: row.id } : {}) } };
     const held = await this.pool.query<LockRow>(
       'SELECT lock_name, locked_by, expires_at, fencing_token, now() AS db_now FROM coordination_locks WHERE lock_name = $1::text',
       [name],
@@ -70,7 +97,16 @@ export class PgLockStore implements LockStore {
   }
 
   /** `signal` (emergency stop, shutdown, caller gone) ends a wait early with LOCK_HELD. */
-  async acquire(req: { team: string; operation: string; ttlSec: number; waitSec: number; owner: string; actor: Actor; signal?: AbortSignal }): Promise<PgLockGrant> {
+  async acquire(req: {
+    team: string;
+    operation: string;
+    ttlSec: number;
+    waitSec: number;
+    owner: string;
+    actor: Actor;
+    signal?: AbortSignal;
+    audit?: AuditEntry;
+  }): Promise<PgLockGrant> {
     const team = checkTeam(req.team);
     const operation = checkOperation(req.operation);
     const owner = checkText('lock owner', req.owner, 255);
@@ -87,7 +123,7 @@ export class PgLockStore implements LockStore {
     let lastHeld: LockRow | undefined;
     try {
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        const r = await this.tryAcquire(name, team, operation, ttlSec, owner, req.actor);
+        const r = await this.tryAcquire(name, team, operation, ttlSec, owner, req.actor, req.audit);
         if (r.grant) return { ...r.grant, waitedMs: Date.now() - started, attempts: attempt + 1 };
         if (!r.held) continue; // released between our two queries: try again at once
         lastHeld = r.held;
@@ -112,34 +148,47 @@ export class PgLockStore implements LockStore {
     );
   }
 
-  async renew(req: { team: string; operation: string; token: number; ttlSec: number }): Promise<LockGrant> {
+  async renew(req: { team: string; operation: string; token: number; ttlSec: number; audit?: AuditEntry }): Promise<LockGrant> {
     const name = lockNameFor(checkTeam(req.team), checkOperation(req.operation));
     const ttlSec = Math.trunc(req.ttlSec);
     if (!(ttlSec >= 1 && ttlSec <= MAX_TTL_SEC)) throw new RangeError(`ttlSec must be 1..${MAX_TTL_SEC}, got ${req.ttlSec}`);
-    const r = await this.pool.query<LockRow>(
-      `UPDATE coordination_locks SET expires_at = now() + $3::int * interval '1 second'
+    const params: unknown[] = [name, req.token, ttlSec];
+    const row = req.audit ? auditRow(req.audit, params.length + 1) : undefined;
+    const renewSql = `UPDATE coordination_locks SET expires_at = now() + $3::int * interval '1 second'
         WHERE lock_name = $1::text AND fencing_token = $2::bigint AND expires_at > now()
-        RETURNING lock_name, locked_by, expires_at, fencing_token, now() AS db_now`,
-      [name, req.token, ttlSec],
-    );
-    if (r.rows[0]) return toGrant(r.rows[0]);
+        RETURNING lock_name, locked_by, expires_at, fencing_token, now() AS db_now`;
+    // As in tryAcquire: the audit row exists only when the renewal happened.
+    const r = row
+      ? await this.pool.query<LockRow>(
+          `WITH renewed AS (${renewSql}),
+                audited AS (INSERT INTO deployment_audit (${AUDIT_COLUMNS}) SELECT ${row.values} FROM renewed)
+           SELECT * FROM renewed`,
+          [...params, ...row.params],
+        )
+      : await this.pool.query<LockRow>(renewSql, params);
+    if (r.rows[0]) return { ...toGrant(r.rows[0]), ...(row ? { auditId: row.id } : {}) };
     throw await this.fenced(name, req.token);
   }
 
-  async release(req: { team: string; operation: string; token?: number; owner: string; actor: Actor }): Promise<{ released: boolean }> {
+  async release(req: { team: string; operation: string; token?: number; owner: string; actor: Actor; audit?: AuditEntry }): Promise<{ released: boolean; auditId?: string }> {
     const name = lockNameFor(checkTeam(req.team), checkOperation(req.operation));
     const token = req.token ?? null;
-    // The NOTIFY is sent at commit, together with the delete.
+    const params: unknown[] = [name, token, req.owner];
+    const row = req.audit ? auditRow(req.audit, params.length + 1) : undefined;
+    // The NOTIFY is sent at commit, together with the delete. A data-modifying CTE runs
+    // whether or not the main query reads it: the audit row is written even when nothing
+    // was released (the call still succeeded and is recorded, as before).
     const r = await this.pool.query(
       `WITH d AS (
          DELETE FROM coordination_locks
           WHERE lock_name = $1::text
             AND (($2::bigint IS NOT NULL AND fencing_token = $2::bigint) OR ($2::bigint IS NULL AND locked_by = $3::text))
-          RETURNING lock_name)
+          RETURNING lock_name)${row ? `,
+       audited AS (INSERT INTO deployment_audit (${AUDIT_COLUMNS}) VALUES (${row.values}))` : ''}
        SELECT pg_notify('${CHANNELS.lockReleased}', lock_name) FROM d`,
-      [name, token, req.owner],
+      row ? [...params, ...row.params] : params,
     );
-    return { released: (r.rowCount ?? 0) > 0 };
+    return { released: (r.rowCount ?? 0) > 0, ...(row ? { auditId: row.id } : {}) };
   }
 
   async assertHeld(req: { team: string; operation: string; token: number }): Promise<LockGrant> {

@@ -4,7 +4,7 @@ import type { TeamDirectory } from '../../config/team-directory';
 import { SidecarError, isSidecarError } from '../../errors/sidecar-error';
 import type { SidecarMetrics } from '../../metrics/sidecar-metrics';
 import type { OperationBody, OperationRunner } from '../../operations/runner';
-import type { LockGrant, OperationRecord, Store } from '../../store/contract';
+import type { AuditEntry, LockGrant, OperationRecord, Store } from '../../store/contract';
 import { mayActOn, visibleTeams } from '../principal';
 import { specNamed, type CallContext, type MethodRegistry } from '../registry';
 
@@ -71,10 +71,11 @@ export function registerCoreMethods(registry: MethodRegistry, deps: CoreMethodDe
     const params = p as { team: string; operation: string; ttlSec: number; waitSec: number; owner?: string };
     teams.require(params.team);
     const owner = params.owner ?? call.actor.tokenId;
-    const acquire = async (signal: AbortSignal): Promise<unknown> => {
+    const acquire = async (signal: AbortSignal, audit?: AuditEntry): Promise<unknown> => {
       const started = process.hrtime.bigint();
       try {
-        const grant = await store.locks.acquire({ team: params.team, operation: params.operation, ttlSec: params.ttlSec, waitSec: params.waitSec, owner, actor: call.actor, signal });
+        const grant = await store.locks.acquire({ team: params.team, operation: params.operation, ttlSec: params.ttlSec, waitSec: params.waitSec, owner, actor: call.actor, signal, ...(audit ? { audit } : {}) });
+        if (grant.auditId) call.audit?.written(grant.auditId);
         metrics?.lockWait.observe({ result: 'acquired' }, Number(process.hrtime.bigint() - started) / 1e9);
         return grantJson(grant);
       } catch (err) {
@@ -83,21 +84,36 @@ export function registerCoreMethods(registry: MethodRegistry, deps: CoreMethodDe
       }
     };
     // A direct wait ends when the caller goes away; a journaled one belongs to the sidecar (a retry with the
-    // same key re-attaches to it) and ends only on shutdown.
-    return runMaybeJournaled(runner, call, { team: params.team, params: { ...params, owner } }, (ctx) => acquire(ctx.signal), () => acquire(call.signal));
+    // same key re-attaches to it) and ends only on shutdown. Only the direct call hands its audit row to the
+    // store (one commit for the lock and its record); a journaled one is audited after, linked to its operation.
+    return runMaybeJournaled(
+      runner,
+      call,
+      { team: params.team, params: { ...params, owner } },
+      (ctx) => acquire(ctx.signal),
+      () => acquire(call.signal, call.audit?.entry()),
+    );
   });
 
   registry.register(spec('lock.release'), async (p, call) => {
     const params = p as { team: string; operation: string; token?: number; owner?: string };
     const owner = params.owner ?? call.actor.tokenId;
-    const release = () => store.locks.release({ team: params.team, operation: params.operation, token: params.token, owner, actor: call.actor });
-    return runMaybeJournaled(runner, call, { team: params.team, params: { ...params, owner } }, release, release);
+    const release = async (audit?: AuditEntry) => {
+      const r = await store.locks.release({ team: params.team, operation: params.operation, token: params.token, owner, actor: call.actor, ...(audit ? { audit } : {}) });
+      if (r.auditId) call.audit?.written(r.auditId);
+      return { released: r.released };
+    };
+    return runMaybeJournaled(runner, call, { team: params.team, params: { ...params, owner } }, () => release(), () => release(call.audit?.entry()));
   });
 
   registry.register(spec('lock.renew'), async (p, call) => {
     const params = p as { team: string; operation: string; token: number; ttlSec: number };
-    const renew = async () => grantJson(await store.locks.renew(params));
-    return runMaybeJournaled(runner, call, { team: params.team, params }, renew, renew);
+    const renew = async (audit?: AuditEntry) => {
+      const grant = await store.locks.renew({ ...params, ...(audit ? { audit } : {}) });
+      if (grant.auditId) call.audit?.written(grant.auditId);
+      return grantJson(grant);
+    };
+    return runMaybeJournaled(runner, call, { team: params.team, params }, () => renew(), () => renew(call.audit?.entry()));
   });
 
   registry.register(spec('lock.list'), async (p, call) => {
