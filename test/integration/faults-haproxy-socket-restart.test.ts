@@ -1,12 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { saveServerState } from '../../agent/src/haproxy/server-state-file';
-import { createTestDatabase, type TestDatabase } from '../support/database';
-import { freeTeamPorts, startBackend, type Backend } from '../support/backends';
-import { startHaproxy, type HaproxyProcess } from '../support/haproxy-process';
-import { testTeam } from '../support/haproxy-teams';
-import { httpGet, RpcClient } from '../support/sidecar-process-rpc';
-import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
+import { eventually } from '../support/eventually';
+import type { HaproxyProcess } from '../support/haproxy-process';
+import { httpGet, type RpcClient } from '../support/sidecar-process-rpc';
+import type { SidecarProcess } from '../support/sidecar-process';
+import { startTrafficStack, type TrafficStack } from '../support/traffic-stack';
 import type { Team } from '../../catalog/teams-file';
 
 /**
@@ -19,39 +18,25 @@ import type { Team } from '../../catalog/teams-file';
  */
 jest.setTimeout(60_000);
 
-let db: TestDatabase;
+let stack: TrafficStack;
 let team: Team;
 let hap: HaproxyProcess;
 /** HAProxy processes this file started after the first (each restart). */
 const restarted: ChildProcess[] = [];
-const backends: Backend[] = [];
 let sc: SidecarProcess;
 let c: RpcClient;
-const SECRET = `ops-${Math.random().toString(16).slice(2)}-secret-token`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let SECRET: string;
 
 beforeAll(async () => {
-  db = await createTestDatabase('hapsock');
-  team = testTeam({ prefix: 'hs', ...(await freeTeamPorts()) });
-  backends.push(await startBackend(team.environments.blue.web_port, 'blue'), await startBackend(team.environments.green.web_port, 'green'));
-  hap = await startHaproxy([team]);
-  sc = await startSidecarProcess({
-    databaseUrl: db.url,
-    instanceId: `hs-${Math.random().toString(16).slice(2, 8)}`,
-    tokens: [{ id: 'ops', teams: ['*'], secret: SECRET }],
-    teamsYaml: `jenkins_teams:\n  - team_name: ${team.team_name}\n    web_port: ${team.web_port}\n    agent_port: ${team.agent_port}\n`,
-    env: { SIDECAR_HAPROXY_SOCKET: hap.socketPath },
-  });
-  c = await RpcClient.connect(sc.rpcUrl, SECRET);
+  stack = await startTrafficStack({ prefix: 'hs' });
+  ({ team, haproxy: hap, secret: SECRET } = stack);
+  sc = stack.sidecars[0]!;
+  c = stack.clients[0]!;
 });
 
 afterAll(async () => {
-  await c?.close();
-  await sc?.stop().catch(() => undefined);
-  for (const p of restarted) await stopChild(p);
-  await hap?.stop(); // its first process is gone already; this removes the dir
-  await Promise.all(backends.map((b) => b.close()));
-  await db?.drop();
+  // stop() also stops the haproxy processes this file restarted (first) and removes the first one's dir.
+  await stack?.stop();
 });
 
 async function stopChild(p: ChildProcess): Promise<void> {
@@ -67,23 +52,8 @@ async function stopChild(p: ChildProcess): Promise<void> {
 function restartHaproxy(): ChildProcess {
   const p = spawn('haproxy', ['-W', '-S', `${hap.masterSocketPath},mode,600`, '-f', hap.cfgPath], { stdio: 'ignore' });
   restarted.push(p);
+  stack.defer(() => stopChild(p));
   return p;
-}
-
-async function haproxyWeights(): Promise<{ blue: number; green: number }> {
-  const stats = await hap.runtime.showStat();
-  const w = (server: string) => stats.find((s) => s.backend === team.haproxy_backend && s.server === server)?.weight ?? -1;
-  return { blue: w(team.environments.blue.server), green: w(team.environments.green.server) };
-}
-
-async function eventually<T>(what: string, attempt: () => Promise<T | null>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; i < 300 && Date.now() < deadline; i++) {
-    const v = await attempt().catch(() => null);
-    if (v !== null) return v;
-    await sleep(200);
-  }
-  throw new Error(`${what}: not reached within ${timeoutMs} ms`);
 }
 
 it('haproxy stopped with traffic half-moved and started again: the switch ends, the reconcile loop puts all traffic back on blue', async () => {
@@ -96,7 +66,7 @@ it('haproxy stopped with traffic half-moved and started again: the switch ends, 
     40_000,
   );
   await eventually('step-50 applied', async () => (c.notifications.some((n) => n.params?.phase === 'step-50' && n.params?.weights) ? true : null), 15_000);
-  const half = await haproxyWeights();
+  const half = await stack.weights();
   expect(half.blue).toBeGreaterThan(0);
   expect(half.green).toBeGreaterThan(0);
 
@@ -124,13 +94,13 @@ it('haproxy stopped with traffic half-moved and started again: the switch ends, 
   // Same config, same server-state file: HAProxy comes back with the half-moved weights...
   restartHaproxy();
   const reloaded = await eventually('HAProxy answers again', async () => {
-    const w = await haproxyWeights();
+    const w = await stack.weights();
     return w.blue >= 0 ? w : null;
   }, 10_000);
   expect(reloaded.blue + reloaded.green).toBeGreaterThan(0);
   // ...and the reconcile loop (every 2 s) re-applies the desired weights.
   const settled = await eventually('reconciled weights', async () => {
-    const w = await haproxyWeights();
+    const w = await stack.weights();
     return w.green === 0 && w.blue > 0 ? w : null;
   }, 15_000);
   // It was the reconcile loop that did it (HAProxy came back with the saved half-moved weights).
@@ -165,7 +135,7 @@ it('haproxy crashes after a promotion and comes back from its config alone: no s
     30_000,
   );
   expect(promoted.result).toMatchObject({ status: 'promoted', to: 'green' });
-  expect(await haproxyWeights()).toMatchObject({ blue: 0 });
+  expect(await stack.weights()).toMatchObject({ blue: 0 });
 
   // A crash: no state saved, so HAProxy restarts with the config's weights (blue 100, green 0).
   await stopChild(restarted[restarted.length - 1]!);
@@ -177,7 +147,7 @@ it('haproxy crashes after a promotion and comes back from its config alone: no s
 
   restartHaproxy();
   const settled = await eventually('the promoted weights re-applied', async () => {
-    const w = await haproxyWeights();
+    const w = await stack.weights();
     return w.blue === 0 && w.green > 0 ? w : null;
   }, 15_000);
   expect((await c.call('environment.status', { team: team.team_name })).result).toMatchObject({ active: 'green', operation: null, weights: settled });
