@@ -17,6 +17,7 @@ import { parseTeamsDocument, TEAM_NAME_PATTERN, type EnvironmentName, type Team 
 import { firstUnsearchableDir, freePort } from '../agent/src/db/embedded-postgres';
 import { ensureStandinImage } from '../test/support/standin-image';
 import { freeBlueGreenPort, removeTeamObjects, standinControl } from '../test/support/docker-teams';
+import { writeControllerFiles } from '../test/support/controller-files';
 import { startDemoHaproxy, type DemoHaproxy } from './haproxy-launcher';
 import { startLoopbackLoad, type LoadCounts, type LoopbackLoad } from './loopback-load';
 import { watchOperations, type OperationWatch, type WatchedOperation } from './operation-watch';
@@ -231,7 +232,17 @@ async function main(): Promise<number> {
       detail(`the checkout is below a directory the 'postgres' user cannot enter: the sidecar's data (embedded PostgreSQL) goes to ${sidecarData}`);
       teardown.add(`the sidecar data dir ${sidecarData}`, async () => rmSync(dirname(sidecarData), { recursive: true, force: true }));
     }
-    const sidecar: DemoSidecar = await startDemoSidecar({ bin: bin.sidecar, dataDir: sidecarData, teamsFile, haproxySocket: hap.socketPath, logDir: runDir });
+    // What the controllers' jenkins.yaml reads: the team's secrets (random here) and the generated library, which deploy mounts read-only.
+    const controllerFiles = { secretsRoot: join(runDir, 'controller-secrets'), libraryDir: generated };
+    writeControllerFiles(teamCfg, controllerFiles);
+    const sidecar: DemoSidecar = await startDemoSidecar({
+      bin: bin.sidecar,
+      dataDir: sidecarData,
+      teamsFile,
+      haproxySocket: hap.socketPath,
+      logDir: runDir,
+      env: { SIDECAR_CONTROLLER_SECRETS_ROOT: controllerFiles.secretsRoot, SIDECAR_CONTROLLER_LIBRARY_DIR: controllerFiles.libraryDir },
+    });
     teardown.add('jenkins-sidecar and its embedded PostgreSQL', () => sidecar.stop());
     recordPids(runDir, { demo: process.pid, team, haproxy: hap.pid, sidecar: sidecar.pid });
     detail(`listening on ${sidecar.httpUrl} (JSON-RPC ${sidecar.rpcUrl}); log ${sidecar.logFile}; ops token in ${sidecar.opsTokenFile}`);

@@ -25,6 +25,8 @@ export interface SidecarLaunch {
   teamsFile: string;
   haproxySocket: string;
   logDir: string;
+  /** Extra SIDECAR_* settings (e.g. where the controllers' secrets and library live). */
+  env?: Record<string, string>;
 }
 
 export async function startDemoSidecar(l: SidecarLaunch): Promise<DemoSidecar> {
@@ -43,6 +45,7 @@ export async function startDemoSidecar(l: SidecarLaunch): Promise<DemoSidecar> {
     SIDECAR_LOG_LEVEL: 'info',
     SIDECAR_SHUTDOWN_GRACE_SEC: '5',
     ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
+    ...(l.env ?? {}),
   };
   // Own process group: Ctrl-C in the terminal reaches only the demo, which then sends ONE
   // SIGTERM (a second signal would make the sidecar exit without its graceful stop).

@@ -211,7 +211,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
     metrics.watchBus(runner.bus);
     const registry = new MethodRegistry();
     registerCoreMethods(registry, { store, runner, teams, instanceId: config.instanceId, metrics });
-    registerEnvironmentMethods(registry, { store, runner, teams, docker, backupRoot: defaultBackupRoot(config.dataDir) });
+    registerEnvironmentMethods(registry, { store, runner, teams, docker, backupRoot: defaultBackupRoot(config.dataDir), networking: config.controllerNetworking, controllerFiles: config.controllerFiles });
     const backups = startSidecarBackups({
       docker,
       environments: store.environments,
@@ -227,7 +227,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
     const haproxyDriver = config.haproxySocket ? new HaproxyRuntime(config.haproxySocket) : unconfiguredHaproxy();
     const traffic: TrafficDeps = { store, haproxy: haproxyDriver, teamConfig: (t) => teams.find(t), containerMetrics: dockerContainerMetrics(docker), inFlight: new InFlightSwitches(), deferred: new DeferredWrites({ journal: store.journal, environments: store.environments, log }), log, webhooks: httpWebhookNotifier((t) => teams.find(t)?.webhooks) };
     registerTrafficMethods(registry, { runner, teams, traffic });
-    registerCoordinatedExecution(registry, { store, runner, teams, docker, backupRoot: defaultBackupRoot(config.dataDir), traffic });
+    registerCoordinatedExecution(registry, { store, runner, teams, docker, backupRoot: defaultBackupRoot(config.dataDir), networking: config.controllerNetworking, controllerFiles: config.controllerFiles, traffic });
     // Environment operations left running by a killed sidecar are closed; a source a migration quieted down gets its executors back.
     for (const a of await recoverEnvironmentOperations({ journal: store.journal, jenkinsFor: teamJenkinsClientFactory(), team: (n) => teams.find(n) }, config.instanceId).catch((err: Error) => {
       log.warn('environment operation recovery failed', { error: err.message });

@@ -6,6 +6,10 @@ import { createPgStore, type PgStore } from '../../agent/src/store';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { makeTestTeam, seedServiceUser, type TestTeam } from '../support/docker-teams';
 import { createServer } from 'node:net';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import { controllerFileMounts } from '../../agent/src/docker/controller-mounts';
+import { TEST_CONTROLLER_FILES } from '../support/controller-files';
 import { ensureStandinImage, ensureStandinImageWithoutHealthcheck } from '../support/standin-image';
 
 // Real Docker engine (host networking, 127.0.0.1 ports), real stand-in Jenkins containers, real Postgres store.
@@ -154,6 +158,103 @@ test('a container that exits at start fails fast with DEPENDENCY_DOWN naming doc
     expect(info.State.Restarting).toBe(false);
   } finally {
     blocker.close();
+    await other.cleanup(docker);
+  }
+});
+
+/* ---------- the files jenkins.yaml reads: secrets and the file:// library ---------- */
+
+/** Runs a command in the container (the stand-in ships node) and returns its exit code and output. */
+async function execIn(container: string, cmd: string[]): Promise<{ code: number | null; out: string }> {
+  const exec = await docker.getContainer(container).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const chunks: Buffer[] = [];
+  const sink = new PassThrough();
+  sink.on('data', (d: Buffer) => chunks.push(d));
+  docker.modem.demuxStream(stream, sink, sink);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`exec ${cmd.join(' ')} in ${container}: no end after 30 s`)), 30_000);
+    stream.on('end', () => (clearTimeout(timer), resolve()));
+    stream.on('error', (e) => (clearTimeout(timer), reject(e)));
+  });
+  return { code: (await exec.inspect()).ExitCode, out: Buffer.concat(chunks).toString('utf8') };
+}
+
+const readInside = (container: string, path: string) => execIn(container, ['/usr/bin/node', '-e', `process.stdout.write(require('fs').readFileSync(${JSON.stringify(path)}, 'utf8'))`]);
+
+async function teamObjects(team: string): Promise<{ containers: number; volumes: number }> {
+  const filters = JSON.stringify({ label: [`${LABEL_MANAGED}=true`, `${LABEL_TEAM}=${team}`] });
+  const containers = await docker.listContainers({ all: true, filters });
+  const { Volumes } = await docker.listVolumes({ filters });
+  return { containers: containers.length, volumes: (Volumes ?? []).length };
+}
+
+test('with controller files configured, deploy bind-mounts the secrets and the library read-only where jenkins.yaml reads them', async () => {
+  const other = await makeTestTeam({ prefix: 'sec' });
+  try {
+    const withFiles: EnvironmentDeps = { ...deps, controllerFiles: TEST_CONTROLLER_FILES };
+    await deployEnvironment(withFiles, other.team, { target: 'blue', timeoutSec: 60, replace: true });
+    const name = other.team.environments.blue.container;
+    const info = await docker.getContainer(name).inspect();
+    const mounts = controllerFileMounts(other.team, TEST_CONTROLLER_FILES);
+    expect(mounts.map((m) => m.target)).toEqual(['/run/secrets/jenkins-admin-password', '/run/secrets/jenkins-service-password', '/run/secrets/sidecar-token', '/var/lib/jenkins-selfmanage/library.git']);
+    expect(info.Mounts.filter((m) => m.Type === 'bind').map((m) => [m.Source, m.Destination, m.RW])).toEqual(expect.arrayContaining(mounts.map((m) => [m.source, m.target, false])));
+    expect(info.Mounts.filter((m) => m.Type === 'bind')).toHaveLength(4);
+    for (const m of mounts.filter((x) => x.kind === 'secret')) {
+      const r = await readInside(name, m.target);
+      expect(r).toEqual({ code: 0, out: readFileSync(m.source, 'utf8') });
+    }
+    const write = await execIn(name, ['/usr/bin/node', '-e', "require('fs').writeFileSync('/run/secrets/sidecar-token', 'x')"]);
+    expect(write.code).not.toBe(0);
+    expect(write.out).toMatch(/EROFS|read-only/);
+    const lib = await execIn(name, ['/usr/bin/node', '-e', "process.stdout.write(String(require('fs').statSync('/var/lib/jenkins-selfmanage/library.git').isDirectory()))"]);
+    expect(lib).toEqual({ code: 0, out: 'true' });
+  } finally {
+    await other.cleanup(docker);
+  }
+});
+
+test('a missing, empty or world-readable secret refuses the deploy before anything is created', async () => {
+  const other = await makeTestTeam({ prefix: 'nosec' });
+  try {
+    const withFiles: EnvironmentDeps = { ...deps, controllerFiles: TEST_CONTROLLER_FILES };
+    const [admin, service, token] = controllerFileMounts(other.team, TEST_CONTROLLER_FILES);
+    rmSync(admin.source);
+    const missing = deployEnvironment(withFiles, other.team, { target: 'green', timeoutSec: 30, replace: true });
+    await expect(missing).rejects.toMatchObject({ code: 'NOT_FOUND', data: { path: admin.source, target: '/run/secrets/jenkins-admin-password' } });
+    await expect(missing).rejects.toThrow(`secret file ${admin.source} does not exist`);
+    await expect(missing).rejects.toThrow(`create it: install -d -m 0750 -g 1000`);
+    expect(await teamObjects(other.team.team_name)).toEqual({ containers: 0, volumes: 0 });
+    await expect(docker.getContainer(other.team.environments.green.container).inspect()).rejects.toMatchObject({ statusCode: 404 });
+
+    writeFileSync(admin.source, 'restored\n', { mode: 0o600 });
+    writeFileSync(service.source, '');
+    await expect(deployEnvironment(withFiles, other.team, { target: 'green', timeoutSec: 30, replace: true })).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining(`${service.source} is empty`) });
+    expect(await teamObjects(other.team.team_name)).toEqual({ containers: 0, volumes: 0 });
+
+    writeFileSync(service.source, 'restored\n');
+    chmodSync(token.source, 0o644);
+    await expect(deployEnvironment(withFiles, other.team, { target: 'green', timeoutSec: 30, replace: true })).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining(`${token.source} is readable by every user`) });
+    expect(await teamObjects(other.team.team_name)).toEqual({ containers: 0, volumes: 0 });
+  } finally {
+    await other.cleanup(docker);
+  }
+});
+
+test('a redeploy refused for a missing secret keeps the running container as it was', async () => {
+  const other = await makeTestTeam({ prefix: 'keep' });
+  try {
+    const withFiles: EnvironmentDeps = { ...deps, controllerFiles: TEST_CONTROLLER_FILES };
+    await deployEnvironment(withFiles, other.team, { target: 'green', timeoutSec: 60, replace: true });
+    const before = await docker.getContainer(other.team.environments.green.container).inspect();
+    const service = controllerFileMounts(other.team, TEST_CONTROLLER_FILES)[1];
+    rmSync(service.source);
+    await expect(deployEnvironment(withFiles, other.team, { target: 'green', image: 'jsm-standin-jenkins:2', timeoutSec: 30, replace: true })).rejects.toMatchObject({ code: 'NOT_FOUND', data: { path: service.source } });
+    const after = await docker.getContainer(other.team.environments.green.container).inspect();
+    expect(after.Id).toBe(before.Id);
+    expect(after.State.Running).toBe(true);
+    expect(after.Config.Image).toBe('jsm-standin-jenkins:1');
+  } finally {
     await other.cleanup(docker);
   }
 });

@@ -62,6 +62,7 @@ beforeAll(async () => {
   const credentials = { 'sidecar-token': sc.secrets['ci']! };
   const scenarios: Scenario[] = [
     { name: 'A', file: join(REPO_ROOT, 'test', 'fixtures', 'seed-pipeline-a.Jenkinsfile'), params: { TARGET_ENVIRONMENT: 'green', COORDINATION_MODE: 'safe' }, env: env('Self-Managed-Blue-Green-Switch', 1), credentials },
+    { name: 'generated switch', file: join(root, 'out', 'pipelines', 'Jenkinsfile.self-managed-switch'), params: { TARGET_ENVIRONMENT: 'green', COORDINATION_MODE: 'safe' }, env: env('Self-Managed-Blue-Green-Switch', 3), credentials },
     { name: 'lock is free again', script: `def g = acquireInfrastructureLock(); releaseInfrastructureLock(); return g.holder`, env: env('Self-Managed-Blue-Green-Switch', 2), credentials },
     { name: 'B', file: join(REPO_ROOT, 'test', 'fixtures', 'seed-pipeline-b.Jenkinsfile'), params: { OPERATION_TYPE: 'plugin_update', OPERATION_DETAILS: 'git 5.2' }, env: env('Infrastructure-Coordination', 1), credentials },
   ];
@@ -108,6 +109,26 @@ describe('seed Pipeline A against a live sidecar and a real HAProxy', () => {
     const stats = (await hp.runtime.showStat()).filter((s) => s.backend === `jenkins_backend_${team}`);
     expect(Object.fromEntries(stats.map((s) => [s.server, s.weight]))).toEqual({ [`${team}-blue`]: expect.any(Number), [`${team}-green`]: 0 });
     expect(stats.find((s) => s.server === `${team}-blue`)!.weight).toBeGreaterThan(0);
+  });
+});
+
+describe('the generated self-managed switch against a live sidecar', () => {
+  it('fails at deployment before migration and switch; post failure rolls back and lifts the quiet-down through environment.quietDown', async () => {
+    const g = get('generated switch');
+    expect(g.result).toBe('FAILURE');
+    const names = g.stages.map((x) => x.name);
+    expect(names.indexOf('State Migration & Validation')).toBeLessThan(names.indexOf('Progressive Traffic Switch'));
+    expect(stage(g, 'Deploy Target Environment')?.status).toBe('failed');
+    expect(stage(g, 'State Migration & Validation')?.status).toBe('skipped (earlier failure)');
+    expect(stage(g, 'Progressive Traffic Switch')?.status).toBe('skipped (earlier failure)');
+    expect(stage(g, 'post failure')).toEqual({ name: 'post failure', status: 'success' });
+    const console = g.console.join('\n');
+    expect(console).toMatch(/executeEmergencyRollback: rollback.emergency for team/);
+    // blue here is a plain HTTP backend, no controller container: there is nothing to lift, and the sidecar says so.
+    expect(console).toContain(`quietDownEnvironment: ${team}/blue is not running (nothing to lift)`);
+    const ops = JSON.parse((await fetch(`${sc.httpUrl}/api/v1/operations?team=${team}`, { headers: { Authorization: `Bearer ${sc.secrets['ci']}` } }).then((r) => r.text()))) as unknown;
+    const list = (Array.isArray(ops) ? ops : (ops as { operations: unknown[] }).operations) as Array<{ type: string; status: string; params?: Record<string, unknown> }>;
+    expect(list.filter((o) => o.type === 'environment.quietDown')).toEqual([expect.objectContaining({ status: 'succeeded', params: expect.objectContaining({ environment: 'blue', cancel: true }) })]);
   });
 });
 

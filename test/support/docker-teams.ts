@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { parseTeamsDocument, type EnvironmentName, type Team } from '../../catalog/teams-file';
 import { LABEL_MANAGED, LABEL_TEAM } from '../../agent/src/docker/labels';
+import { removeControllerFiles, writeControllerFiles } from './controller-files';
 
 /**
  * Test teams whose controllers run as real stand-in Jenkins containers:
@@ -75,6 +76,8 @@ export async function makeTestTeam(opts: { prefix?: string; image?: string; requ
   const parsed = parseTeamsDocument(yaml, 'test-teams.yml');
   if (parsed.errors.length) throw new Error(parsed.errors.join('\n'));
   const team = parsed.teams[0];
+  // The secrets and library environment.deploy checks and mounts (sidecar supports pass TEST_CONTROLLER_ENV).
+  writeControllerFiles(team);
   const teamsFile = join(dir, 'teams.yml');
   writeFileSync(teamsFile, `${yaml}\n`);
   return {
@@ -85,6 +88,7 @@ export async function makeTestTeam(opts: { prefix?: string; image?: string; requ
     async cleanup(docker: Docker) {
       await removeTeamObjects(docker, name);
       rmSync(dir, { recursive: true, force: true });
+      removeControllerFiles(name);
     },
   };
 }

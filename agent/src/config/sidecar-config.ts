@@ -1,6 +1,8 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import type { NetworkingConfig } from '../docker/container-spec';
+import type { ControllerFilesConfig } from '../docker/controller-mounts';
 
 /**
  * The sidecar's configuration: schema → normalise → rules, as a pure function
@@ -31,6 +33,10 @@ export interface SidecarConfig {
   shutdownGraceSec: number;
   /** A store statement unanswered this long means the database is unreachable (partition): the connection is reset. */
   databaseAnswerTimeoutSec: number;
+  /** How controller ports reach the host (environment.deploy). resolveConfig always sets it; absent → host. */
+  controllerNetworking?: NetworkingConfig;
+  /** Host side of the files the rendered jenkins.yaml reads (secrets, file:// library). resolveConfig always sets it. */
+  controllerFiles?: ControllerFilesConfig;
 }
 
 export interface HostFacts {
@@ -71,8 +77,23 @@ const fileSchema = z
     live_within_sec: intIn(2, 3_600).optional(),
     shutdown_grace_sec: intIn(0, 3_600).optional(),
     database_answer_timeout_sec: intIn(1, 120).optional(),
+    controller: z
+      .object({
+        networking: z.enum(['host', 'published']).optional(),
+        bind_address: z.string().optional(),
+        web_port: intIn(1, 65_535).optional(),
+        agent_port: intIn(1, 65_535).optional(),
+        secrets_root: z.string().optional(),
+        library_dir: z.string().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
+
+/** Host paths that reach Docker bind mounts: plain absolute paths only (no `..`, no `:` or spaces). */
+export const HOST_PATH_PATTERN = /^\/[A-Za-z0-9_./-]{0,254}$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 
 export const INSTANCE_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,100}$/;
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
@@ -203,14 +224,63 @@ export function resolveConfig(env: Record<string, string | undefined>, host: Hos
   };
   const shutdownGraceSec = pickInt('SIDECAR_SHUTDOWN_GRACE_SEC', f.shutdown_grace_sec, 20, 0, 3_600);
 
+  const controllerNetworking = resolveNetworking(pick, pickInt, f.controller, errors);
+  const controllerFiles = resolveControllerFiles(pick, f.controller, host, fileRel, errors);
+
   if (!tokensFile) {
     warnings.push(`SIDECAR_TOKENS_FILE is not set: an ops token is generated into ${join(dataDir, 'ops-token')} (mode 600) for a local try-out`);
     if (!LOOPBACK.test(listen.host)) warnings.push(`listening on ${listen.host} without a tokens file: only the generated ops token is accepted; set SIDECAR_TOKENS_FILE for team tokens`);
   }
   if (errors.length) return { config: null, warnings, errors };
   return {
-    config: { listen, databaseUrl, dataDir, haproxySocket, dockerHost, instanceId, teamsFile, tokensFile, logLevel, limits, heartbeatSec, liveWithinSec, shutdownGraceSec, databaseAnswerTimeoutSec },
+    config: { listen, databaseUrl, dataDir, haproxySocket, dockerHost, instanceId, teamsFile, tokensFile, logLevel, limits, heartbeatSec, liveWithinSec, shutdownGraceSec, databaseAnswerTimeoutSec, controllerNetworking, controllerFiles },
     warnings,
     errors,
+  };
+}
+
+type Pick = (envName: string, fileValue: string | number | undefined) => { value: string | undefined; source: string };
+type PickInt = (envName: string, fileValue: number | undefined, dflt: number, min: number, max: number) => number;
+type ControllerSection = z.output<typeof fileSchema>['controller'];
+
+/** `host` (default) or `published` on a loopback/IPv4 bind address with the ports the image listens on. */
+function resolveNetworking(pick: Pick, pickInt: PickInt, c: ControllerSection, errors: string[]): NetworkingConfig {
+  const modeIn = pick('SIDECAR_CONTROLLER_NETWORKING', c?.networking);
+  const mode = modeIn.value ?? 'host';
+  if (mode !== 'host' && mode !== 'published') {
+    errors.push(`${modeIn.source}: expected host or published, got '${mode}'`);
+    return { mode: 'host' };
+  }
+  const bindIn = pick('SIDECAR_CONTROLLER_BIND_ADDRESS', c?.bind_address);
+  const bindAddress = bindIn.value ?? '127.0.0.1';
+  // Reaches Docker's PortBindings: an IPv4 literal only (0.0.0.0 publishes on every interface).
+  if (!IPV4.test(bindAddress)) errors.push(`${bindIn.source}: expected an IPv4 address such as 127.0.0.1, got '${bindAddress}'`);
+  const containerWebPort = pickInt('SIDECAR_CONTROLLER_WEB_PORT', c?.web_port, 8080, 1, 65_535);
+  const containerAgentPort = pickInt('SIDECAR_CONTROLLER_AGENT_PORT', c?.agent_port, 50_000, 1, 65_535);
+  if (mode === 'host') return { mode: 'host' };
+  if (containerWebPort === containerAgentPort) errors.push(`SIDECAR_CONTROLLER_WEB_PORT and SIDECAR_CONTROLLER_AGENT_PORT must differ (both ${containerWebPort})`);
+  return { mode: 'published', bindAddress, containerWebPort, containerAgentPort };
+}
+
+/**
+ * Where each team's secret files (`<secretsRoot>/<team>/secrets/<file>`) and the
+ * file:// library repository live on the Docker host. Root default: /etc/jenkins-selfmanage/teams;
+ * without root, under the home directory.
+ */
+function resolveControllerFiles(pick: Pick, c: ControllerSection, host: HostFacts, fileRel: (p: string) => string, errors: string[]): ControllerFilesConfig {
+  const hostPath = (envName: string, fileValue: string | undefined, dflt: string | null): string | null => {
+    const { value, source } = pick(envName, fileValue);
+    if (value === undefined) return dflt;
+    const p = fileRel(value).replace(/\/+$/, '') || '/';
+    if (!HOST_PATH_PATTERN.test(p) || p.split('/').includes('..')) {
+      errors.push(`${source}: expected an absolute path of [A-Za-z0-9_./-] without '..', got '${value}'`);
+      return dflt;
+    }
+    return p;
+  };
+  const defaultRoot = host.isRoot ? '/etc/jenkins-selfmanage/teams' : join(host.homeDir, '.jenkins-selfmanage', 'teams');
+  return {
+    secretsRoot: hostPath('SIDECAR_CONTROLLER_SECRETS_ROOT', c?.secrets_root, defaultRoot) ?? defaultRoot,
+    libraryDir: hostPath('SIDECAR_CONTROLLER_LIBRARY_DIR', c?.library_dir, null),
   };
 }

@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
 import type { EnvironmentName, Team } from '../../../catalog/teams-file';
+import type { ControllerFileMount } from './controller-mounts';
 import { managedLabels, volumeNameFor } from './labels';
 
 /** Where jenkins_home lives inside the official jenkins/jenkins image (and the stand-in). */
@@ -24,6 +25,8 @@ export interface ControllerSpecInput {
   networking: NetworkingConfig;
   /** Extra env for the controller (e.g. JCasC location); never overrides the ones set here. */
   extraEnv?: Record<string, string>;
+  /** Host files the controller reads (secrets, file:// library), bind-mounted read-only at their targets. */
+  fileMounts?: ControllerFileMount[];
 }
 
 /**
@@ -35,7 +38,11 @@ export function controllerContainerSpec(input: ControllerSpecInput): Docker.Cont
   const ports = team.environments[environment];
   const env: Record<string, string> = { ...(input.extraEnv ?? {}), JENKINS_ENVIRONMENT: environment, JENKINS_TEAM: team.team_name };
   const hostConfig: Docker.HostConfig = {
-    Mounts: [{ Type: 'volume', Source: volumeNameFor(team.team_name, environment), Target: JENKINS_HOME_IN_CONTAINER }],
+    Mounts: [
+      { Type: 'volume', Source: volumeNameFor(team.team_name, environment), Target: JENKINS_HOME_IN_CONTAINER },
+      // Read-only: a controller (or a build on it) must not rewrite its secrets or the library it loads.
+      ...(input.fileMounts ?? []).map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target, ReadOnly: true })),
+    ],
     // The sidecar (or systemd) decides when a controller runs; Docker brings it back after a daemon restart.
     RestartPolicy: { Name: 'unless-stopped' },
   };

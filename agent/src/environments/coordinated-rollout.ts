@@ -2,6 +2,7 @@ import type Docker from 'dockerode';
 import { trafficSwitchParams } from '../../../catalog/methods/traffic';
 import type { Team } from '../../../catalog/teams-file';
 import type { NetworkingConfig } from '../docker/container-spec';
+import type { ControllerFilesConfig } from '../docker/controller-mounts';
 import { isSidecarError, SidecarError } from '../errors/sidecar-error';
 import type { BreakerStore, EnvironmentStateStore, LockStore, OperationContext } from '../store/contract';
 import { breakerNameFor, runTrafficSwitch, type TrafficDeps } from '../traffic/switch';
@@ -27,6 +28,8 @@ export interface CoordinatedDeps {
   store: { environments: EnvironmentStateStore; locks: LockStore; breakers: BreakerStore };
   jenkinsFor: JenkinsClientFactory;
   networking: NetworkingConfig;
+  /** Passed on to environment.deploy (secrets and file:// library mounts). */
+  controllerFiles?: ControllerFilesConfig;
   /** Without it (no HAProxy) the rollout stops after validation unless switchTraffic is false. */
   traffic?: TrafficDeps;
   journal?: StepJournal;
@@ -78,7 +81,7 @@ async function rolloutTeam(deps: CoordinatedDeps, team: Team, params: Coordinate
   let sourceQuiet = false;
   try {
     report(ctx, 'deploy', `${label}: deploying ${name}/${to} from ${image}`, { team: name });
-    await deployEnvironment({ docker: deps.docker, environments: deps.store.environments, jenkinsFor: deps.jenkinsFor, networking: deps.networking, journal: deps.journal }, team, { target: to, image, timeoutSec: params.timeoutSec, replace: true }, ctx);
+    await deployEnvironment({ docker: deps.docker, environments: deps.store.environments, jenkinsFor: deps.jenkinsFor, networking: deps.networking, controllerFiles: deps.controllerFiles, journal: deps.journal }, team, { target: to, image, timeoutSec: params.timeoutSec, replace: true }, ctx);
     report(ctx, 'migrate', `${label}: migrating configuration ${from} → ${to}`, { team: name });
     sourceQuiet = true; // from here on a failure must give the serving side its executors back
     const m = await migrateState({ docker: deps.docker, jenkinsFor: deps.jenkinsFor, journal: deps.journal }, team, { source: from, target: to, timeoutSec: params.timeoutSec, callerBuild: ctx.actor.build }, ctx);

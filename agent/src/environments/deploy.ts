@@ -1,11 +1,13 @@
 import type Docker from 'dockerode';
 import type { EnvironmentName, Team } from '../../../catalog/teams-file';
 import { controllerContainerSpec, type NetworkingConfig } from '../docker/container-spec';
+import { controllerFileMounts, type ControllerFileMount, type ControllerFilesConfig } from '../docker/controller-mounts';
 import { dockerDown, ensureManagedVolume, imageExists, inspectManaged, removeManaged, stopManaged } from '../docker/containers';
 import { waitHealthy } from '../docker/health';
 import { volumeNameFor } from '../docker/labels';
 import { SidecarError } from '../errors/sidecar-error';
 import type { EnvironmentStateStore, OperationContext } from '../store/contract';
+import { checkControllerFiles, type StatFile } from './controller-files';
 import type { JenkinsClientFactory } from './controllers';
 import { journaled, report, type StepJournal } from './journal-step';
 import { isServing } from './serving-side';
@@ -18,6 +20,14 @@ export interface EnvironmentDeps {
   journal?: StepJournal;
   /** Extra env for every controller (e.g. CASC_JENKINS_CONFIG); never overrides the sidecar's own. */
   controllerEnv?: Record<string, string>;
+  /**
+   * Host side of the files the team's jenkins.yaml reads (secrets, file:// library): checked,
+   * then bind-mounted read-only. The sidecar always passes its config's; a caller that leaves it
+   * out (stand-in controllers in tests, the bench) gets only the JENKINS_HOME volume.
+   */
+  controllerFiles?: ControllerFilesConfig;
+  /** Filesystem edge of the checks (fs.promises.stat). */
+  statFile?: StatFile;
 }
 
 export interface DeployParams {
@@ -82,6 +92,12 @@ export async function deployEnvironment(deps: EnvironmentDeps, team: Team, param
   if (!(await imageExists(deps.docker, image))) {
     throw new SidecarError('NOT_FOUND', `image ${image} is not on this Docker host; build or load it first (the team's image is set by \`image\` in the teams file)`, { image });
   }
+  // Before the volume, the old container or the new one: a refused deploy changes nothing.
+  let fileMounts: ControllerFileMount[] = [];
+  if (deps.controllerFiles) {
+    fileMounts = controllerFileMounts(team, deps.controllerFiles);
+    await checkControllerFiles(team.team_name, fileMounts, deps.statFile);
+  }
 
   await journaled(deps.journal, ctx, 'ensure_volume', { volume }, () => ensureManagedVolume(deps.docker, volume, team.team_name, env), (v) => v);
   if (existing) {
@@ -91,7 +107,7 @@ export async function deployEnvironment(deps: EnvironmentDeps, team: Team, param
       await removeManaged(deps.docker, existing);
     });
   }
-  const spec = controllerContainerSpec({ team, environment: env, image, networking: deps.networking, extraEnv: deps.controllerEnv });
+  const spec = controllerContainerSpec({ team, environment: env, image, networking: deps.networking, extraEnv: deps.controllerEnv, fileMounts });
   report(ctx, 'start', `starting ${ports.container} from ${image} on port ${ports.web_port}`);
   const id = await journaled(
     deps.journal,

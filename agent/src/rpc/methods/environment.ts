@@ -17,6 +17,7 @@ import { createBackup, listBackups, restoreBackup, type BackupDeps } from '../..
 import type { RetentionPolicy } from '../../backup/retention';
 import type { TeamDirectory } from '../../config/team-directory';
 import { DEFAULT_NETWORKING, type NetworkingConfig } from '../../docker/container-spec';
+import type { ControllerFilesConfig } from '../../docker/controller-mounts';
 import { teamJenkinsClientFactory, type JenkinsClientFactory } from '../../environments/controllers';
 import { deployEnvironment, stopEnvironment, type EnvironmentDeps } from '../../environments/deploy';
 import { migrateState } from '../../environments/migrate';
@@ -44,6 +45,8 @@ export interface EnvironmentMethodDeps {
   /** Host directory of backups, e.g. <SIDECAR_DATA_DIR>/backups. */
   backupRoot: string;
   networking?: NetworkingConfig;
+  /** Host side of the controllers' secrets and file:// library (sidecar config); deploy checks and mounts them. */
+  controllerFiles?: ControllerFilesConfig;
   jenkinsFor?: JenkinsClientFactory;
   retention?: RetentionPolicy;
 }
@@ -69,7 +72,7 @@ export const defaultBackupRoot = (dataDir: string): string => join(dataDir, 'bac
 export function registerEnvironmentMethods(registry: MethodRegistry, deps: EnvironmentMethodDeps): void {
   const { store, runner, teams, docker } = deps;
   const jenkinsFor = deps.jenkinsFor ?? teamJenkinsClientFactory();
-  const envDeps: EnvironmentDeps = { docker, environments: store.environments, jenkinsFor, networking: deps.networking ?? DEFAULT_NETWORKING, journal: store.journal };
+  const envDeps: EnvironmentDeps = { docker, environments: store.environments, jenkinsFor, networking: deps.networking ?? DEFAULT_NETWORKING, controllerFiles: deps.controllerFiles, journal: store.journal };
   const backupDeps: BackupDeps = { docker, environments: store.environments, root: deps.backupRoot, jenkinsFor, journal: store.journal, retention: deps.retention };
 
   registry.register(spec('environment.deploy'), async (p, call) => {
@@ -152,7 +155,7 @@ export function registerCoordinatedExecution(registry: MethodRegistry, deps: Env
       call,
       params.team ?? null,
       params,
-      (ctx) => executeCoordinated({ docker, store, jenkinsFor, networking: deps.networking ?? DEFAULT_NETWORKING, traffic: deps.traffic, journal: store.journal }, targets, params, ctx),
+      (ctx) => executeCoordinated({ docker, store, jenkinsFor, networking: deps.networking ?? DEFAULT_NETWORKING, controllerFiles: deps.controllerFiles, traffic: deps.traffic, journal: store.journal }, targets, params, ctx),
       params.scope === 'all' ? 'environments:*' : teamKey(params.team as string),
     );
   });
