@@ -1,11 +1,10 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import { createTestDatabase, type TestDatabase } from '../support/database';
-import { freeTeamPorts, HEALTH_PATH, startBackend, type Backend } from '../support/backends';
-import { startHaproxy, type HaproxyProcess } from '../support/haproxy-process';
+import { HEALTH_PATH } from '../support/backends';
+import type { HaproxyProcess } from '../support/haproxy-process';
 import { startLoad, type LoadRun } from '../support/haproxy-load';
-import { testTeam } from '../support/haproxy-teams';
-import { httpGet, RpcClient } from '../support/sidecar-process-rpc';
-import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
+import { httpGet, type RpcClient } from '../support/sidecar-process-rpc';
+import type { SidecarProcess } from '../support/sidecar-process';
+import { startTrafficStack, type TrafficStack } from '../support/traffic-stack';
 import type { Team } from '../../catalog/teams-file';
 
 /**
@@ -56,49 +55,28 @@ async function startHangingBackend(port: number): Promise<HangingBackend> {
   };
 }
 
-let db: TestDatabase;
+let stack: TrafficStack<HangingBackend>;
 let team: Team;
 let hap: HaproxyProcess;
-let blue: Backend;
 let green: HangingBackend;
 let sc: SidecarProcess;
 let c: RpcClient;
-const SECRET = `ops-${Math.random().toString(16).slice(2)}-secret-token`;
+let SECRET: string;
 
 beforeAll(async () => {
-  db = await createTestDatabase('risk5');
-  team = testTeam({ prefix: 'r5', ...(await freeTeamPorts()) });
-  blue = await startBackend(team.environments.blue.web_port, 'blue');
-  green = await startHangingBackend(team.environments.green.web_port);
-  hap = await startHaproxy([team]);
-  sc = await startSidecarProcess({
-    databaseUrl: db.url,
-    instanceId: `r5-${Math.random().toString(16).slice(2, 8)}`,
-    tokens: [{ id: 'ops', teams: ['*'], secret: SECRET }],
-    teamsYaml: `jenkins_teams:\n  - team_name: ${team.team_name}\n    web_port: ${team.web_port}\n    agent_port: ${team.agent_port}\n`,
-    env: { SIDECAR_HAPROXY_SOCKET: hap.socketPath },
-  });
-  c = await RpcClient.connect(sc.rpcUrl, SECRET);
+  stack = await startTrafficStack({ prefix: 'r5', startGreen: startHangingBackend });
+  ({ team, haproxy: hap, green, secret: SECRET } = stack);
+  sc = stack.sidecars[0]!;
+  c = stack.clients[0]!;
 });
 
 afterAll(async () => {
-  await c?.close();
-  await sc?.stop().catch(() => undefined);
-  await green?.close();
-  await hap?.stop();
-  await blue?.close();
-  await db?.drop();
+  await stack?.stop();
 });
-
-async function haproxyWeights(): Promise<{ blue: number; green: number }> {
-  const stats = await hap.runtime.showStat();
-  const w = (server: string) => stats.find((s) => s.backend === team.haproxy_backend && s.server === server)?.weight ?? -1;
-  return { blue: w(team.environments.blue.server), green: w(team.environments.green.server) };
-}
 
 /** Traffic wholly on blue, state and HAProxy agree, nothing running, the lock released, the audit names the rollback. */
 async function expectBackOnBlue(lockToken: number | null, operationId: string): Promise<void> {
-  const live = await haproxyWeights();
+  const live = await stack.weights();
   expect(live.green).toBe(0);
   expect(live.blue).toBeGreaterThan(0);
   const status = await c.call('environment.status', { team: team.team_name });
@@ -181,7 +159,7 @@ it('the target stops answering its health checks too mid-switch: availability br
     40_000,
   );
   for (let i = 0; i < 100 && !c.notifications.some((n) => n.params?.phase === 'step-50' && n.params?.weights); i++) await new Promise((r) => setTimeout(r, 100));
-  expect((await haproxyWeights()).green).toBeGreaterThan(0);
+  expect((await stack.weights()).green).toBeGreaterThan(0);
   green.hangHealth(true);
   const answer = await answerP;
   expect(answer.result).toBeUndefined();
@@ -213,7 +191,7 @@ it('the caller goes away during a stuck switch: the switch still ends by its tim
     expect(step).toBeDefined();
     const operationId = String(step!.params!.operationId);
     c.ws.terminate(); // the calling build's agent dies
-    c = await RpcClient.connect(sc.rpcUrl, SECRET);
+    c = await stack.connect(sc);
     let ended: { status: string } | undefined;
     for (let i = 0; i < 100 && !ended; i++) {
       const rec = (await c.call('operation.get', { operationId })).result as { status: string } | undefined;
