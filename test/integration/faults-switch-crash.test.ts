@@ -1,10 +1,8 @@
-import { createTestDatabase, type TestDatabase } from '../support/database';
-import { freeTeamPorts, startBackend, type Backend } from '../support/backends';
-import { startHaproxy, type HaproxyProcess } from '../support/haproxy-process';
+import { eventually } from '../support/eventually';
 import { startLoad, type LoadRun } from '../support/haproxy-load';
-import { testTeam } from '../support/haproxy-teams';
 import { RpcClient, type RpcMessage } from '../support/sidecar-process-rpc';
-import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
+import type { SidecarProcess } from '../support/sidecar-process';
+import { startTrafficStack, type TrafficStack } from '../support/traffic-stack';
 import type { Team } from '../../catalog/teams-file';
 
 /**
@@ -16,52 +14,25 @@ import type { Team } from '../../catalog/teams-file';
  */
 jest.setTimeout(120_000);
 
-let db: TestDatabase;
+let stack: TrafficStack;
 let team: Team;
-let hap: HaproxyProcess;
-const backends: Backend[] = [];
-const procs: SidecarProcess[] = [];
+let procs: SidecarProcess[];
 let load: LoadRun | null = null;
-let teamsYaml: string;
-const INSTANCE = `fs-${Math.random().toString(16).slice(2, 8)}`;
+let SECRET: string;
 
 beforeAll(async () => {
-  db = await createTestDatabase('faultsw');
-  team = testTeam({ prefix: 'fs', ...(await freeTeamPorts()) });
-  backends.push(await startBackend(team.environments.blue.web_port, 'blue'), await startBackend(team.environments.green.web_port, 'green'));
-  hap = await startHaproxy([team]);
-  teamsYaml = `jenkins_teams:\n  - team_name: ${team.team_name}\n    web_port: ${team.web_port}\n    agent_port: ${team.agent_port}\n`;
-  load = startLoad(hap.httpPort, { connections: 4, maxSeconds: 110, rate: 200, path: `/${team.team_name}/job/load` });
+  // No sidecar yet: each case starts its own, always with the stack's one instance id (a restart recovers its switch).
+  stack = await startTrafficStack({ prefix: 'fs', sidecars: 0, sidecarEnv: { SIDECAR_SHUTDOWN_GRACE_SEC: '10' } });
+  ({ team, sidecars: procs, secret: SECRET } = stack);
+  load = startLoad(stack.haproxy.httpPort, { connections: 4, maxSeconds: 110, rate: 200, path: `/${team.team_name}/job/load` });
 });
 
 afterAll(async () => {
   await load?.stop().catch(() => undefined);
-  await Promise.all(procs.map((p) => p.stop().catch(() => undefined)));
-  await hap?.stop();
-  await Promise.all(backends.map((b) => b.close()));
-  await db?.drop();
+  await stack?.stop();
 });
 
-const SECRET = `ops-${Math.random().toString(16).slice(2)}-secret-token`;
-
-function sidecar(): Promise<SidecarProcess> {
-  return startSidecarProcess({
-    databaseUrl: db.url,
-    instanceId: INSTANCE,
-    tokens: [{ id: 'ops', teams: ['*'], secret: SECRET }],
-    teamsYaml,
-    env: { SIDECAR_HAPROXY_SOCKET: hap.socketPath, SIDECAR_SHUTDOWN_GRACE_SEC: '10' },
-  }).then((p) => {
-    procs.push(p);
-    return p;
-  });
-}
-
-async function haproxyWeights(): Promise<{ blue: number; green: number }> {
-  const stats = await hap.runtime.showStat();
-  const w = (server: string) => stats.find((s) => s.backend === team.haproxy_backend && s.server === server)?.weight ?? -1;
-  return { blue: w(team.environments.blue.server), green: w(team.environments.green.server) };
-}
+const sidecar = (): Promise<SidecarProcess> => stack.startSidecar();
 
 /** Starts a switch to `target` and resolves once its first intermediate step (weights applied) is reported. */
 async function switchUntilHalfway(c: RpcClient, target: 'blue' | 'green'): Promise<{ operationId: string; answer: Promise<RpcMessage> }> {
@@ -82,21 +53,11 @@ async function switchUntilHalfway(c: RpcClient, target: 'blue' | 'green'): Promi
   throw new Error(`no step-50 progress within 30 s: ${JSON.stringify(c.notifications.slice(-3))}`);
 }
 
-async function eventually<T>(what: string, attempt: () => Promise<T | null>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; i < 300 && Date.now() < deadline; i++) {
-    const v = await attempt().catch(() => null);
-    if (v !== null) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${what}: not reached within ${timeoutMs} ms`);
-}
-
 it('SIGKILL with traffic half-moved: the restarted sidecar rolls the switch back', async () => {
   const a = await sidecar();
   const c = await RpcClient.connect(a.rpcUrl, SECRET);
   const { operationId } = await switchUntilHalfway(c, 'green');
-  const half = await haproxyWeights();
+  const half = await stack.weights();
   expect(half.blue).toBeGreaterThan(0);
   expect(half.green).toBeGreaterThan(0); // really half-moved when the process dies
   await a.kill();
@@ -115,8 +76,8 @@ it('SIGKILL with traffic half-moved: the restarted sidecar rolls the switch back
       20_000,
     );
     expect(op.status).toBe('rolled_back');
-    expect(await haproxyWeights()).toMatchObject({ green: 0 });
-    expect((await haproxyWeights()).blue).toBeGreaterThan(0);
+    expect(await stack.weights()).toMatchObject({ green: 0 });
+    expect((await stack.weights()).blue).toBeGreaterThan(0);
     const status = await c2.call('environment.status', { team: team.team_name });
     expect(status.result).toMatchObject({ active: 'blue', operation: null });
     await c2.call('lock.release', { team: team.team_name, operation: 'blue_green_switch', owner: 'fs/switch#green' });
@@ -136,7 +97,7 @@ it('SIGTERM with traffic half-moved: the sidecar brings the switch to a safe end
   // sockets, so the caller is always told: traffic went back, DEPENDENCY_DOWN, rolled_back.
   expect(ended.result).toBeUndefined();
   expect(ended.error).toMatchObject({ code: -32000, data: { code: 'DEPENDENCY_DOWN', operationStatus: 'rolled_back', operationId } });
-  const w = await haproxyWeights();
+  const w = await stack.weights();
   expect(w.green === 0 || w.blue === 0).toBe(true);
 
   const again = await sidecar();
@@ -152,7 +113,7 @@ it('SIGTERM with traffic half-moved: the sidecar brings the switch to a safe end
       20_000,
     );
     expect(op.status).toBe('rolled_back');
-    expect(await haproxyWeights()).toMatchObject({ green: 0 });
+    expect(await stack.weights()).toMatchObject({ green: 0 });
   } finally {
     await c2.close();
   }
