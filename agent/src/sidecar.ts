@@ -25,6 +25,7 @@ import { defaultBackupRoot, registerCoordinatedExecution, registerEnvironmentMet
 import { startSidecarBackups } from './backup/sidecar-backups';
 import { teamJenkinsClientFactory } from './environments/controllers';
 import { recoverEnvironmentOperations } from './environments/recovery';
+import { migrateSnapshotDir } from './environments/target-snapshot';
 import { registerTrafficMethods } from './rpc/methods/traffic';
 import { HaproxyRuntime, unconfiguredHaproxy } from './haproxy/runtime-api';
 import { dockerContainerMetrics } from './traffic/container-metrics';
@@ -211,7 +212,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
     metrics.watchBus(runner.bus);
     const registry = new MethodRegistry();
     registerCoreMethods(registry, { store, runner, teams, instanceId: config.instanceId, metrics });
-    registerEnvironmentMethods(registry, { store, runner, teams, docker, backupRoot: defaultBackupRoot(config.dataDir), networking: config.controllerNetworking, controllerFiles: config.controllerFiles });
+    registerEnvironmentMethods(registry, { store, runner, teams, docker, backupRoot: defaultBackupRoot(config.dataDir), migrateSnapshotDir: migrateSnapshotDir(config.dataDir), networking: config.controllerNetworking, controllerFiles: config.controllerFiles });
     const backups = startSidecarBackups({
       docker,
       environments: store.environments,
@@ -229,7 +230,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
     registerTrafficMethods(registry, { runner, teams, traffic });
     registerCoordinatedExecution(registry, { store, runner, teams, docker, backupRoot: defaultBackupRoot(config.dataDir), networking: config.controllerNetworking, controllerFiles: config.controllerFiles, traffic });
     // Environment operations left running by a killed sidecar are closed; a source a migration quieted down gets its executors back.
-    for (const a of await recoverEnvironmentOperations({ journal: store.journal, jenkinsFor: teamJenkinsClientFactory(), team: (n) => teams.find(n) }, config.instanceId).catch((err: Error) => {
+    for (const a of await recoverEnvironmentOperations({ journal: store.journal, jenkinsFor: teamJenkinsClientFactory(), team: (n) => teams.find(n), docker }, config.instanceId).catch((err: Error) => {
       log.warn('environment operation recovery failed', { error: err.message });
       return [];
     })) log.warn('closed an unfinished environment operation', { ...a });

@@ -111,6 +111,8 @@ export const TRAFFIC_METHODS: MethodSpec[] = [
       weights: '{ blue, green }',
       halted: 'id of the switch operation that was halted, or null',
       elapsedMs: 'time from the request to the weights being applied',
+      operationId: 'the operation (made by the sidecar when PostgreSQL was unreachable; its row is written once the database answers)',
+      recordsDeferred: 'true when PostgreSQL was unreachable: HAProxy has the weights, the journal, desired weights, promote and audit record follow when the database answers (a repeated call repeats the same move; no idempotency-key dedupe then)',
     },
     mutating: true,
     scope: 'team',

@@ -1,5 +1,6 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { emergencyStopNote } from './emergency-stop-note';
 import { callOnce, ConnectError, type CallResult, type RpcErrorObject } from './rpc-client';
 
 /**
@@ -70,7 +71,8 @@ export async function runSidecarctl(argv: string[], io: CtlIO): Promise<number> 
   let exitCode: number = EXIT.OK;
 
   const reconnectSec = Number(io.env.SIDECARCTL_RECONNECT_SEC ?? 120);
-  const rpc = async (method: string, params: Record<string, unknown>, resultFile?: string): Promise<void> => {
+  /** `onResult`: a command's extra words on stderr beside the JSON result (stdout stays machine-readable). */
+  const rpc = async (method: string, params: Record<string, unknown>, resultFile?: string, onResult?: (result: unknown) => void): Promise<void> => {
     const once = () => callOnce({ url, token: token(), method, params, onProgress: (p) => io.stderr(`progress: ${JSON.stringify(p)}\n`) });
     let res: CallResult;
     // With an idempotencyKey a lost connection is harmless: the same call re-attaches to the same
@@ -93,6 +95,7 @@ export async function runSidecarctl(argv: string[], io: CtlIO): Promise<number> 
       const text = `${JSON.stringify(res.result, null, 2)}\n`;
       if (resultFile) writeAtomically(resultFile, text);
       else io.stdout(text);
+      onResult?.(res.result);
       exitCode = EXIT.OK;
       return;
     }
@@ -179,7 +182,12 @@ export async function runSidecarctl(argv: string[], io: CtlIO): Promise<number> 
     .requiredOption('--team <team>', 'the team')
     .requiredOption('--reason <reason>', 'why (goes to the audit trail)')
     .option('--target <env>', 'blue or green (default: last known good)')
-    .action(async (o: { team: string; reason: string; target?: string }) => rpc('rollback.emergency', { team: o.team, reason: o.reason, ...(o.target ? { target: o.target } : {}) }));
+    .action(async (o: { team: string; reason: string; target?: string }) =>
+      rpc('rollback.emergency', { team: o.team, reason: o.reason, ...(o.target ? { target: o.target } : {}) }, undefined, (result) => {
+        const note = emergencyStopNote(result);
+        if (note) io.stderr(note);
+      }),
+    );
 
   program
     .command('doctor')

@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { ERROR_CODES, type ErrorCode } from '../../../catalog/error-codes';
 import { isSidecarError, SidecarError } from '../errors/sidecar-error';
 import type { Actor, Clock, OperationContext, OperationJournal, OperationRecord, OperationStatus } from '../store/contract';
-import { asDependencyDown } from '../store/pg-unreachable';
+import { asDependencyDown, isDatabaseUnreachable } from '../store/pg-unreachable';
 import { OperationEventBus, type OperationEnd, type ProgressEvent } from './event-bus';
 
 /**
@@ -28,6 +29,22 @@ export interface RunRequest {
   signal?: AbortSignal;
   /** Extra fields passed to journal.begin as they are (e.g. the store's `exclusive` key). */
   beginExtras?: Record<string, unknown>;
+  /** Only for operations that are safe to run without the journal (see WithoutJournal). */
+  withoutJournal?: WithoutJournal;
+}
+
+/**
+ * An operation that must work exactly when the database does not (the stop
+ * button: rollback.emergency). When journal.begin fails because PostgreSQL is
+ * unreachable, the runner gives the operation a local id, runs `body` and owes
+ * the operation's row and its end through `owe`, which writes them in order
+ * (behind whatever the body owes) once the database answers again. There is no
+ * idempotency-key dedupe then: the key lives in the journal. Such an operation
+ * must be harmless to repeat.
+ */
+export interface WithoutJournal {
+  body: OperationBody;
+  owe(what: string, write: () => Promise<void>): void;
 }
 
 export interface RunOutcome {
@@ -84,14 +101,21 @@ export class OperationRunner {
     if (this.closed) {
       throw new SidecarError('DEPENDENCY_DOWN', 'the sidecar is shutting down and starts no new operations; retry against another sidecar or after restart');
     }
-    const { operation, created } = await this.deps.journal.begin({
-      type: req.type,
-      team: req.team,
-      params: req.params,
-      ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
-      actor: req.actor,
-      ...(req.beginExtras ?? {}),
-    });
+    let begun: { operation: OperationRecord; created: boolean };
+    try {
+      begun = await this.deps.journal.begin({
+        type: req.type,
+        team: req.team,
+        params: req.params,
+        ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
+        actor: req.actor,
+        ...(req.beginExtras ?? {}),
+      });
+    } catch (err) {
+      if (!req.withoutJournal || !isDatabaseUnreachable(err)) throw err;
+      return this.runWithoutJournal(req, req.withoutJournal, err);
+    }
+    const { operation, created } = begun;
     if (!created) {
       if (operation.type !== req.type) {
         throw new SidecarError(
@@ -108,6 +132,46 @@ export class OperationRunner {
     this.start(operation, req.actor, body);
     const result = await following;
     return { operationId: operation.id, created: true, result };
+  }
+
+  /** The journal is unreachable and the operation is safe without it: run it under a local id and owe its row. */
+  private async runWithoutJournal(req: RunRequest, wj: WithoutJournal, cause: unknown): Promise<RunOutcome> {
+    const journal = this.deps.journal;
+    const startedAt = this.deps.clock.now();
+    const operation: OperationRecord = {
+      id: randomUUID(),
+      type: req.type,
+      team: req.team,
+      status: 'running',
+      phase: 'started',
+      ownerInstance: req.actor.instanceId,
+      initiatedBy: req.actor.build ? `${req.actor.build} (token ${req.actor.tokenId})` : `token ${req.actor.tokenId}`,
+      idempotencyKey: null,
+      params: req.params,
+      result: null,
+      error: null,
+      startedAt,
+      completedAt: null,
+      steps: [],
+    };
+    const id = operation.id;
+    this.log.warn('operations journal unreachable: running an operation that is safe without it; its records are written when PostgreSQL answers again', {
+      operationId: id,
+      type: req.type,
+      team: req.team,
+      actor: req.actor,
+      ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
+      error: (cause as Error)?.message ?? String(cause),
+    });
+    // The row first: every other owed write of this operation refers to it. Looking first makes a retry whose answer was lost harmless.
+    wj.owe(`row of operation ${id} (${req.type}, run while the journal was unreachable)`, async () => {
+      if (await journal.get(id)) return;
+      await journal.begin({ type: req.type, team: req.team, params: req.params, actor: req.actor, id, startedAt });
+    });
+    const following = this.follow(id, req.onProgress, req.signal, false);
+    this.start(operation, req.actor, wj.body, wj.owe);
+    const result = await following;
+    return { operationId: id, created: true, result };
   }
 
   /**
@@ -144,7 +208,8 @@ export class OperationRunner {
     return this.running.size;
   }
 
-  private start(operation: OperationRecord, actor: Actor, body: OperationBody): void {
+  /** `owe`: the operation has no row yet (journal unreachable); its end is owed, not written, and phases are not journaled. */
+  private start(operation: OperationRecord, actor: Actor, body: OperationBody, owe?: WithoutJournal['owe']): void {
     const controller = new AbortController();
     const id = operation.id;
     let lastPhase = operation.phase;
@@ -157,7 +222,7 @@ export class OperationRunner {
         const full: ProgressEvent = { ...event, operationId: id };
         this.bus.emit('progress', full);
         // Phase changes reach the journal so attachers in other processes can follow.
-        if (event.phase && event.phase !== lastPhase) {
+        if (!owe && event.phase && event.phase !== lastPhase) {
           lastPhase = event.phase;
           this.deps.journal.phase(id, event.phase, { message: event.message }).catch((err: unknown) => {
             this.log.warn('could not journal phase', { operationId: id, error: String(err) });
@@ -177,7 +242,10 @@ export class OperationRunner {
         if (!isSidecarError(err)) this.log.error('operation failed unexpectedly', { operationId: id, type: operation.type, error: String((err as Error)?.stack ?? err) });
       }
       try {
-        await this.deps.journal.finish(id, end.status, end.result, end.error ?? null);
+        if (owe) {
+          const { status, result, error } = end;
+          owe(`end (${status}) of operation ${id}`, () => this.deps.journal.finish(id, status, result ?? null, error ?? null));
+        } else await this.deps.journal.finish(id, end.status, end.result, end.error ?? null);
       } catch (err) {
         this.log.error('could not journal the end of an operation; recovery will see it running', { operationId: id, error: String(err) });
       }

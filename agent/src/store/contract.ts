@@ -83,6 +83,9 @@ export interface OperationJournal {
     actor: Actor;
     /** At most one RUNNING operation per key (e.g. `self_management:<team>`); otherwise CONFLICT naming the running one. */
     exclusive?: string;
+    /** An id and start time chosen by the sidecar: the row of an operation it ran while the database was unreachable (written afterwards). */
+    id?: string;
+    startedAt?: Date;
   }): Promise<{ operation: OperationRecord; created: boolean }>;
   intent(opId: string, name: string, intent: Record<string, unknown>): Promise<number>;
   outcome(opId: string, seq: number, outcome: 'done' | 'failed', result?: Record<string, unknown>): Promise<void>;

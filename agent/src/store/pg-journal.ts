@@ -63,6 +63,7 @@ function toRecord(r: OperationRow): PgOperationRecord {
 /** "devops/Infrastructure/Switch#41 (token devops-ci)" or just the token id. */
 export const describeActor = (a: Actor): string => (a.build ? `${a.build} (token ${a.tokenId})` : `token ${a.tokenId}`);
 
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const OPERATION_TYPE_PATTERN = /^[a-z][a-zA-Z0-9_.-]{0,49}$/;
 const STATUSES: readonly OperationStatus[] = ['running', 'succeeded', 'failed', 'rolled_back', 'aborted'];
 
@@ -77,11 +78,15 @@ export class PgOperationJournal implements OperationJournal {
     actor: Actor;
     /** At most one running operation per key, e.g. `self_management:devops`; else CONFLICT. */
     exclusive?: string;
+    /** Given when the operation already ran while the database was unreachable (its owed row). */
+    id?: string;
+    startedAt?: Date;
   }): Promise<{ operation: PgOperationRecord; created: boolean }> {
     if (!OPERATION_TYPE_PATTERN.test(req.type)) throw new RangeError(`invalid operation type ${JSON.stringify(req.type)}`);
     const key = req.idempotencyKey === undefined ? null : checkText('idempotency key', req.idempotencyKey, 200);
     const exclusive = req.exclusive === undefined ? null : checkText('exclusive key', req.exclusive, 200);
-    const id = randomUUID();
+    if (req.id !== undefined && !UUID_PATTERN.test(req.id)) throw new RangeError(`invalid operation id ${JSON.stringify(req.id)}`);
+    const id = req.id ?? randomUUID();
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
@@ -102,9 +107,9 @@ export class PgOperationJournal implements OperationJournal {
         const r = await client.query<OperationRow>(
           `INSERT INTO jenkins_coordination
              (id, operation_type, coordinator_instance, status, consensus_nodes, started_at, metadata, team_name, initiated_by, idempotency_key, exclusive_key)
-           VALUES ($1::uuid, $2::text, $3::text, 'running', NULL, now(), $4::jsonb, $5::text, $6::text, $7::text, $8::text)
+           VALUES ($1::uuid, $2::text, $3::text, 'running', NULL, COALESCE($9::timestamptz, now()), $4::jsonb, $5::text, $6::text, $7::text, $8::text)
            RETURNING ${COLUMNS}`,
-          [id, req.type, req.actor.instanceId, JSON.stringify(metadata), req.team, describeActor(req.actor).slice(0, 255), key, exclusive],
+          [id, req.type, req.actor.instanceId, JSON.stringify(metadata), req.team, describeActor(req.actor).slice(0, 255), key, exclusive, req.startedAt ?? null],
         );
         row = r.rows[0];
       } catch (err) {

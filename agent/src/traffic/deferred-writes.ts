@@ -6,7 +6,8 @@ import type { Weights } from './team-backends';
  * TOWARD the last known good side is always safe, so when the database is
  * unreachable a rollback applies the weights to HAProxy anyway and queues here
  * what it could not write: the journal step, the desired weights and the
- * operation's end. Each team's writes run in order with bounded backoff until
+ * operation's end (and, for rollback.emergency run without the journal, the
+ * operation's row, the promote and the audit record, through `owe`). Each team's writes run in order with bounded backoff until
  * the database answers. While a team has writes owed, the reconcile loop leaves
  * it alone: the desired weights in Postgres are stale and re-applying them
  * would undo the safety move.
@@ -75,8 +76,8 @@ export class DeferredWrites {
   }
 
   /** Queues the operation's end behind the team's owed weights (finishing twice keeps the first end). */
-  finish(team: string, opId: string, status: Exclude<OperationRecord['status'], 'running'>, error: OperationRecord['error']): void {
-    this.enqueue(team, { what: `end (${status}) of operation ${opId}`, run: () => this.deps.journal.finish(opId, status, null, error) });
+  finish(team: string, opId: string, status: Exclude<OperationRecord['status'], 'running'>, error: OperationRecord['error'], result: unknown = null): void {
+    this.enqueue(team, { what: `end (${status}) of operation ${opId}`, run: () => this.deps.journal.finish(opId, status, result, error) });
   }
 
   /**

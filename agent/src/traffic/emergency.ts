@@ -1,7 +1,11 @@
 import type { RollbackEmergencyParams } from '../../../catalog/methods/traffic';
-import type { OperationContext } from '../store/contract';
+import type { EnvironmentName } from '../../../catalog/teams-file';
+import { SidecarError } from '../errors/sidecar-error';
+import type { AuditEntry, OperationContext, TeamEnvironmentState } from '../store/contract';
+import { isDatabaseUnreachable } from '../store/pg-unreachable';
+import type { LastReadEnvironments } from './last-read-state';
 import type { TrafficDeps } from './switch';
-import { discoverTeamBackends, splitWeights, type Weights } from './team-backends';
+import { discoverTeamBackends, splitWeights, weightChanges, type Weights } from './team-backends';
 import { applyWeights } from './weights';
 
 /**
@@ -10,53 +14,142 @@ import { applyWeights } from './weights';
  * good side (or `target`) at once. The target is set `ready` in the same breath
  * (an old side left in maint takes traffic again); health checks are not waited
  * for: this is the stop button. Audited with the reason.
+ *
+ * It works while PostgreSQL is unreachable: moving traffic to the side the
+ * operator names (or the last known good side this sidecar last read) is always
+ * safe, so HAProxy is changed at once and every record Postgres should get (the
+ * operation's row when the runner could not begin it, the journal step, the
+ * desired weights, the promote, the audit record, the end) is owed to
+ * DeferredWrites and written in that order when the database answers again.
+ * Once one record is owed, all later ones queue behind it: writing a later one
+ * directly could land before the earlier one.
  */
 export interface EmergencyResult {
-  active: 'blue' | 'green';
+  /** The journal's id, or one made here when the journal was unreachable (its row is written later). */
+  operationId: string;
+  active: EnvironmentName;
   weights: Weights;
   halted: string | null;
   elapsedMs: number;
+  /** True when Postgres was unreachable: the records are written when it answers again. */
+  recordsDeferred: boolean;
 }
 
-export async function runEmergencyRollback(deps: TrafficDeps, params: RollbackEmergencyParams, ctx: OperationContext): Promise<EmergencyResult> {
+export interface EmergencyOptions {
+  /** The runner could not begin the operation in the journal (its row is owed too). */
+  journalDown?: boolean;
+  /** Each team's environment_state as last read: the target when Postgres cannot say. */
+  lastRead?: LastReadEnvironments;
+}
+
+/** The side that gets all traffic: the caller's, else the last known good side as last read. */
+export function chooseEmergencyTarget(team: string, requested: EnvironmentName | undefined, known: Pick<TeamEnvironmentState, 'lastKnownGood'> | undefined): EnvironmentName {
+  if (requested) return requested;
+  if (known) return known.lastKnownGood;
+  throw new SidecarError(
+    'DEPENDENCY_DOWN',
+    `the coordination database (PostgreSQL) is unreachable and this sidecar has not read ${team}'s environment state since it started, so it does not know the last known good side; nothing was changed — call again with target=blue or target=green (sidecarctl emergency-stop --target blue|green)`,
+    { dependency: 'postgres', team },
+  );
+}
+
+export async function runEmergencyRollback(deps: TrafficDeps, params: RollbackEmergencyParams, ctx: OperationContext, opts: EmergencyOptions = {}): Promise<EmergencyResult> {
   const started = Date.now();
-  const { store, haproxy } = deps;
+  const { store, haproxy, deferred } = deps;
   const team = params.team;
+  const opId = ctx.operation.id;
   const config = deps.teamConfig?.(team);
-  const state = await store.environments.ensure(team, config?.active_environment ?? 'blue');
-  const target = params.target ?? state.lastKnownGood;
+  const initialActive = config?.active_environment ?? 'blue';
+  // Logged before anything is written: during an outage this is the only record until the audit row lands.
+  deps.log?.warn('rollback.emergency requested', { team, target: params.target ?? null, reason: params.reason, actor: ctx.actor, operationId: opId, journalDown: opts.journalDown === true });
+
+  let owing = opts.journalDown === true || (deferred?.pending(team) ?? false);
+  /** An outage while writing directly: from now on the writes are owed. Anything else is a real error. */
+  const outage = (err: unknown): void => {
+    if (!deferred || !isDatabaseUnreachable(err)) throw err;
+    owing = true;
+  };
+  let known: TeamEnvironmentState | undefined;
+  if (!owing) {
+    try {
+      known = await store.environments.ensure(team, initialActive);
+      opts.lastRead?.remember([known]);
+    } catch (err) {
+      outage(err);
+    }
+  }
+  known ??= opts.lastRead?.get(team);
+  const target = chooseEmergencyTarget(team, params.target, known);
   const weights = splitWeights(target, 100);
 
   // In this process: stop the switch before it can touch HAProxy again. In other
   // sidecars the switch sees its desired weights change below and halts itself.
   const halted = (await deps.inFlight?.halt(team, `emergency rollback: ${params.reason}`, 300)) ?? null;
   const { backends: tb } = await discoverTeamBackends(haproxy, team, config);
-  await applyWeights(
-    { haproxy, journal: store.journal, environments: store.environments },
-    ctx.operation.id,
-    tb,
-    weights,
-    { name: 'emergency-weights', reason: params.reason, target, halted },
-    () => haproxy.setState(tb.web, tb.servers[target], 'ready'),
-  );
+  const setReady = (): Promise<void> => haproxy.setState(tb.web, tb.servers[target], 'ready');
+  const why = { name: 'emergency-weights', reason: params.reason, target, halted };
+  if (owing && deferred) {
+    // The step cannot be journaled before the records owed ahead of it: HAProxy now, the step later.
+    await setReady();
+    await haproxy.setWeights(weightChanges(tb, weights));
+    const { name, ...detail } = why;
+    deferred.weights({ team, opId, weights, step: { name, intent: { ...detail, weights } }, desiredWritten: false, result: { applied: weights, deferred: true } });
+  } else {
+    const applied = await applyWeights({ haproxy, journal: store.journal, environments: store.environments, deferred }, opId, tb, weights, why, setReady, { towardLastKnownGood: true });
+    if (applied.deferred) owing = true;
+  }
   const elapsedMs = Date.now() - started;
   ctx.progress({ phase: 'done', message: `emergency rollback: all ${team} traffic on ${target} after ${elapsedMs} ms`, responseMs: elapsedMs });
 
-  if (state.active !== target) await store.environments.promote(team, target);
-  // Other sidecars' switches of this team: the journal says which ones were running.
-  const running = (await store.journal.list({ team, status: 'running' })).filter((o) => o.type === 'traffic.switch' && o.id !== ctx.operation.id).map((o) => o.id);
-  await store.audit.record({
+  /** Writes now, or owes the write once the database is unreachable (or earlier writes are owed). */
+  const write = async (what: string, run: () => Promise<void>): Promise<void> => {
+    if (!owing) {
+      try {
+        await run();
+        return;
+      } catch (err) {
+        outage(err);
+      }
+    }
+    deferred!.owe(team, `${what} of operation ${opId}`, run);
+  };
+
+  // The halted switch's own end is written by its runner; when that cannot reach Postgres, this one is owed.
+  if (owing && halted && deferred) {
+    deferred.finish(team, halted, 'aborted', { code: 'CONFLICT', message: `switch of ${team} was halted by emergency rollback ${opId}: ${params.reason}`, data: { operationStatus: 'aborted', haltedBy: opId } });
+  }
+  await write('promote', async () => {
+    const now = await store.environments.ensure(team, initialActive);
+    if (now.active !== target) await store.environments.promote(team, target);
+  });
+  if (owing) opts.lastRead?.noteEmergencyMove(team, target, ctx.clock.now());
+
+  // Other sidecars' switches of this team: the journal says which ones were running (unknown while it is unreachable).
+  let running: string[] | null = null;
+  if (!owing) {
+    try {
+      running = (await store.journal.list({ team, status: 'running' })).filter((o) => o.type === 'traffic.switch' && o.id !== opId).map((o) => o.id);
+    } catch (err) {
+      outage(err);
+    }
+  }
+  const entry: AuditEntry = {
     operationType: 'rollback.emergency',
     team,
-    sourceEnvironment: state.active,
+    sourceEnvironment: known?.active ?? null,
     targetEnvironment: target,
     initiatedBy: ctx.actor.build ?? ctx.actor.tokenId,
     status: 'completed',
     rollbackReason: params.reason,
-    metadata: { weights, halted, runningSwitches: running, elapsedMs },
     actor: ctx.actor,
-    operationId: ctx.operation.id,
+    operationId: opId,
     completedAt: ctx.clock.now(),
+  };
+  await write('audit record', async () => {
+    // A retry whose first answer was lost must not record the rollback twice.
+    if (owing && (await store.audit.list({ team, operationType: 'rollback.emergency', limit: 50 })).some((e) => e.operationId === opId)) return;
+    await store.audit.record({ ...entry, metadata: { weights, halted, runningSwitches: running, elapsedMs, recordsDeferred: owing } });
   });
-  return { active: target, weights, halted, elapsedMs };
+  if (owing) deps.log?.warn('rollback.emergency applied without PostgreSQL; its records are written when it answers again', { team, target, lastRead: known ?? null, operationId: opId, actor: ctx.actor, elapsedMs });
+  return { operationId: opId, active: target, weights, halted, elapsedMs, recordsDeferred: owing };
 }

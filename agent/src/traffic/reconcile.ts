@@ -1,6 +1,6 @@
 import { ENVIRONMENTS, type Team } from '../../../catalog/teams-file';
 import type { HaproxyDriver } from '../haproxy/runtime-api';
-import type { EnvironmentStateStore } from '../store/contract';
+import type { EnvironmentStateStore, TeamEnvironmentState } from '../store/contract';
 import { teamBackendNames, type Weights } from './team-backends';
 
 /**
@@ -23,6 +23,8 @@ export interface ReconcileDeps {
    * and re-applying them would undo the safety move.
    */
   skipTeam?: (team: string) => boolean;
+  /** Each round's states of the teams not skipped (the cache rollback.emergency falls back on, last-read-state.ts). */
+  onRead?: (states: TeamEnvironmentState[]) => void;
 }
 
 export interface Repair {
@@ -35,6 +37,7 @@ export interface Repair {
 export async function reconcileWeightsOnce(deps: ReconcileDeps): Promise<Repair[]> {
   const live = await deps.haproxy.showServersState();
   const states = await deps.environments.list();
+  deps.onRead?.(states.filter((st) => !deps.skipTeam?.(st.team)));
   const repairs: Repair[] = [];
   for (const st of states) {
     if (deps.skipTeam?.(st.team)) continue;

@@ -49,6 +49,8 @@ export interface EnvironmentMethodDeps {
   controllerFiles?: ControllerFilesConfig;
   jenkinsFor?: JenkinsClientFactory;
   retention?: RetentionPolicy;
+  /** Where state.migrate saves the target's pre-copy state, e.g. <SIDECAR_DATA_DIR>/migrate-snapshots. */
+  migrateSnapshotDir?: string;
 }
 
 const spec = (name: string) => specNamed(ENVIRONMENT_METHODS, name);
@@ -103,7 +105,7 @@ export function registerEnvironmentMethods(registry: MethodRegistry, deps: Envir
       call,
       params.team,
       { ...params, ...(callerBuild ? { callerBuild } : {}) },
-      (ctx) => migrateState({ docker, jenkinsFor, journal: store.journal }, team, { ...params, callerBuild }, ctx),
+      (ctx) => migrateState({ docker, jenkinsFor, journal: store.journal, snapshotDir: deps.migrateSnapshotDir }, team, { ...params, callerBuild }, ctx),
       teamKey(params.team),
     );
   });

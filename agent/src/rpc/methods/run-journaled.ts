@@ -1,12 +1,22 @@
-import type { OperationBody, OperationRunner } from '../../operations/runner';
+import type { OperationBody, OperationRunner, WithoutJournal } from '../../operations/runner';
 import type { CallContext } from '../registry';
 
 /**
  * Runs a call's operation under the journal: idempotency key, progress to the
  * caller, abort on shutdown. `exclusive`: at most one running operation per key
- * (the store answers CONFLICT naming the running one).
+ * (the store answers CONFLICT naming the running one). `withoutJournal`: only
+ * for an operation safe to run while the database is unreachable (the runner
+ * then owes its records; see WithoutJournal).
  */
-export function runJournaled(runner: OperationRunner, call: CallContext, team: string | null, params: Record<string, unknown>, body: OperationBody, exclusive?: string): Promise<unknown> {
+export function runJournaled(
+  runner: OperationRunner,
+  call: CallContext,
+  team: string | null,
+  params: Record<string, unknown>,
+  body: OperationBody,
+  exclusive?: string,
+  withoutJournal?: WithoutJournal,
+): Promise<unknown> {
   return runner
     .run(
       {
@@ -18,6 +28,7 @@ export function runJournaled(runner: OperationRunner, call: CallContext, team: s
         onProgress: (e) => call.progress(e),
         signal: call.signal,
         ...(exclusive ? { beginExtras: { exclusive } } : {}),
+        ...(withoutJournal ? { withoutJournal } : {}),
       },
       body,
     )

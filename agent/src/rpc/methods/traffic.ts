@@ -1,7 +1,9 @@
 import { TRAFFIC_METHODS, type RollbackEmergencyParams, type TrafficSwitchParams } from '../../../../catalog/methods/traffic';
 import type { TeamDirectory } from '../../config/team-directory';
 import type { OperationRunner } from '../../operations/runner';
+import type { OperationContext } from '../../store/contract';
 import { runEmergencyRollback } from '../../traffic/emergency';
+import type { LastReadEnvironments } from '../../traffic/last-read-state';
 import { trafficStatus } from '../../traffic/status';
 import { runTrafficSwitch, type TrafficDeps } from '../../traffic/switch';
 import { specNamed, type MethodRegistry } from '../registry';
@@ -16,6 +18,8 @@ export interface TrafficMethodDeps {
   runner: OperationRunner;
   teams: TeamDirectory;
   traffic: TrafficDeps;
+  /** Each team's environment_state as last read (rollback.emergency's target while Postgres is unreachable). */
+  lastRead?: LastReadEnvironments;
 }
 
 const spec = (name: string) => specNamed(TRAFFIC_METHODS, name);
@@ -37,10 +41,19 @@ export function registerTrafficMethods(registry: MethodRegistry, deps: TrafficMe
     return runJournaled(runner, call, params.team, params, (ctx) => runTrafficSwitch(traffic, params, ctx), `traffic.switch:${params.team}`);
   });
 
+  // The stop button works exactly when things are broken: with the journal unreachable the runner runs
+  // it under a local id and the records (its row first) are owed to the team's DeferredWrites queue.
+  // No idempotency-key dedupe then (the key lives in the journal): a repeated call repeats the same move.
   registry.register(spec('rollback.emergency'), async (p, call) => {
     const params = p as RollbackEmergencyParams;
     teams.require(params.team);
-    return runJournaled(runner, call, params.team, params, (ctx) => runEmergencyRollback(traffic, params, ctx));
+    const { deferred } = traffic;
+    const lastRead = deps.lastRead;
+    const opts = lastRead ? { lastRead } : {};
+    const withoutJournal = deferred
+      ? { body: (ctx: OperationContext) => runEmergencyRollback(traffic, params, ctx, { ...opts, journalDown: true }), owe: (what: string, write: () => Promise<void>) => deferred.owe(params.team, what, write) }
+      : undefined;
+    return runJournaled(runner, call, params.team, params, (ctx) => runEmergencyRollback(traffic, params, ctx, opts), undefined, withoutJournal);
   });
 
   registry.register(spec('traffic.status'), async (p) => {
