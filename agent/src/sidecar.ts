@@ -31,6 +31,7 @@ import { HaproxyRuntime, unconfiguredHaproxy } from './haproxy/runtime-api';
 import { dockerContainerMetrics } from './traffic/container-metrics';
 import { InFlightSwitches } from './traffic/in-flight';
 import { DeferredWrites } from './traffic/deferred-writes';
+import { LastReadEnvironments } from './traffic/last-read-state';
 import { startWeightReconciler } from './traffic/reconcile';
 import { recoverTrafficOperations, startOrphanSweeper } from './traffic/recovery';
 import type { TrafficDeps } from './traffic/switch';
@@ -226,8 +227,12 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
     // Traffic: the HAProxy driver, traffic.switch / rollback.emergency / traffic.status, then startup
     // recovery of this instance's unfinished traffic operations and the desired-weights reconcile loop.
     const haproxyDriver = config.haproxySocket ? new HaproxyRuntime(config.haproxySocket) : unconfiguredHaproxy();
-    const traffic: TrafficDeps = { store, haproxy: haproxyDriver, teamConfig: (t) => teams.find(t), containerMetrics: dockerContainerMetrics(docker), inFlight: new InFlightSwitches(), deferred: new DeferredWrites({ journal: store.journal, environments: store.environments, log }), log, webhooks: httpWebhookNotifier((t) => teams.find(t)?.webhooks) };
-    registerTrafficMethods(registry, { runner, teams, traffic });
+    const deferred = new DeferredWrites({ journal: store.journal, environments: store.environments, log });
+    // Each team's environment_state as last read: rollback.emergency's target while Postgres is unreachable.
+    const lastRead = new LastReadEnvironments((t) => deferred.pending(t));
+    const trafficStore = { locks: store.locks, journal: store.journal, environments: lastRead.watch(store.environments), breakers: store.breakers, audit: store.audit };
+    const traffic: TrafficDeps = { store: trafficStore, haproxy: haproxyDriver, teamConfig: (t) => teams.find(t), containerMetrics: dockerContainerMetrics(docker), inFlight: new InFlightSwitches(), deferred, log, webhooks: httpWebhookNotifier((t) => teams.find(t)?.webhooks) };
+    registerTrafficMethods(registry, { runner, teams, traffic, lastRead });
     registerCoordinatedExecution(registry, { store, runner, teams, docker, backupRoot: defaultBackupRoot(config.dataDir), networking: config.controllerNetworking, controllerFiles: config.controllerFiles, traffic });
     // Environment operations left running by a killed sidecar are closed; a source a migration quieted down gets its executors back.
     for (const a of await recoverEnvironmentOperations({ journal: store.journal, jenkinsFor: teamJenkinsClientFactory(), team: (n) => teams.find(n), docker }, config.instanceId).catch((err: Error) => {
@@ -237,7 +242,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
     const trafficLoops: Array<{ stop(): Promise<void> }> = [];
     if (config.haproxySocket) {
       for (const a of await recoverTrafficOperations(traffic, config.instanceId, clock)) log.warn('recovered an unfinished traffic operation', { ...a });
-      trafficLoops.push(startWeightReconciler({ environments: store.environments, haproxy: haproxyDriver, teamConfig: (t) => teams.find(t), log, skipTeam: (t) => traffic.deferred?.pending(t) ?? false }));
+      trafficLoops.push(startWeightReconciler({ environments: store.environments, haproxy: haproxyDriver, teamConfig: (t) => teams.find(t), log, skipTeam: (t) => traffic.deferred?.pending(t) ?? false, onRead: (states) => lastRead.remember(states) }));
       // Switches of sidecars that stopped heartbeating are adopted and brought to a consistent end.
       trafficLoops.push(
         startOrphanSweeper(traffic, config.instanceId, clock, {
