@@ -1,10 +1,16 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { pack as tarPack } from 'tar-stream';
-import { listArchive } from '../../agent/src/docker/archive';
+import { listArchive, listSelectedEntries, type HomeEntry } from '../../agent/src/docker/archive';
 import { teamJenkinsClientFactory } from '../../agent/src/environments/controllers';
 import { deployEnvironment, type EnvironmentDeps } from '../../agent/src/environments/deploy';
 import { migrateState, type MigrateDeps } from '../../agent/src/environments/migrate';
 import { recoverEnvironmentOperations } from '../../agent/src/environments/recovery';
+import { saveTargetHome, snapshotPath } from '../../agent/src/environments/target-snapshot';
+import { selectForMigration } from '../../agent/src/jenkins/home-layout';
 import type { JenkinsClient } from '../../agent/src/jenkins/client';
 import { createPgStore, type PgStore } from '../../agent/src/store';
 import { createTestDatabase, type TestDatabase } from '../support/database';
@@ -20,6 +26,14 @@ let t: TestTeam;
 let blue: JenkinsClient;
 let green: JenkinsClient;
 let deps: MigrateDeps;
+const snapshotDirs: string[] = [];
+
+/** A fresh directory for saved target states, removed after the file. */
+function tempSnapshotDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'jsm-migrate-snap-'));
+  snapshotDirs.push(d);
+  return d;
+}
 
 const PIPELINE = "<?xml version='1.1' encoding='UTF-8'?>\n<flow-definition plugin=\"workflow-job\"><definition/></flow-definition>\n";
 const FOLDER = "<?xml version='1.1' encoding='UTF-8'?>\n<com.cloudbees.hudson.plugins.folder.Folder plugin=\"cloudbees-folder\"/>\n";
@@ -53,7 +67,69 @@ beforeAll(async () => {
   deps = { docker, jenkinsFor };
 });
 
+/** Every entry of a container's JENKINS_HOME (path, kind, sha256 of files, symlink targets), through the archive API, sorted. */
+async function homeListing(container: string): Promise<HomeEntry[]> {
+  const entries = await listSelectedEntries(await docker.getContainer(container).getArchive({ path: '/var/jenkins_home' }), 'jenkins_home', () => true);
+  return entries.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+const digestOf = (home: HomeEntry[], path: string): string | undefined => home.find((e) => e.path === path)?.sha256;
+
+/** Writes files into a container's JENKINS_HOME through the archive API. */
+async function putFiles(container: string, files: Record<string, string | Buffer>): Promise<void> {
+  const pack = tarPack();
+  for (const [name, body] of Object.entries(files)) pack.entry({ name }, body);
+  pack.finalize();
+  await docker.getContainer(container).putArchive(pack as unknown as NodeJS.ReadableStream, { path: '/var/jenkins_home' });
+}
+
+/**
+ * The real Docker engine, except that the first archive upload (the
+ * migration's copy) is cut after `bytes`: Docker extracts every entry up to
+ * there into the real target, then fails on the truncated tar. Later uploads
+ * (the restore) go through whole.
+ */
+function dockerCuttingFirstUpload(bytes: number): Docker {
+  let armed = true;
+  return new Proxy(docker, {
+    get(target, prop, receiver) {
+      if (prop !== 'getContainer') return Reflect.get(target, prop, receiver) as unknown;
+      return (id: string) => {
+        const c = target.getContainer(id);
+        return new Proxy(c, {
+          get(ct, cprop, crecv) {
+            if (cprop !== 'putArchive' || !armed) return Reflect.get(ct, cprop, crecv) as unknown;
+            armed = false;
+            return (input: Readable, opts: object) => ct.putArchive(input.pipe(cutAfter(bytes)) as unknown as NodeJS.ReadableStream, opts);
+          },
+        });
+      };
+    },
+  });
+}
+
+/** Passes the first `bytes` through and ends; what follows is read and dropped so the source stream is not left hanging. */
+function cutAfter(bytes: number): Transform {
+  let passed = 0;
+  let ended = false;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      if (!ended) {
+        const take = Math.min(chunk.length, bytes - passed);
+        passed += take;
+        if (take > 0) this.push(chunk.subarray(0, take));
+        if (passed >= bytes) {
+          ended = true;
+          this.push(null);
+        }
+      }
+      cb();
+    },
+  });
+}
+
 afterAll(async () => {
+  for (const d of snapshotDirs) rmSync(d, { recursive: true, force: true });
   await t?.cleanup(docker);
   await store?.close();
   await db?.drop();
@@ -106,8 +182,73 @@ test('a stuck build ends the migration with TIMEOUT naming it, and blue\'s quiet
   expect(err).toMatchObject({ code: 'TIMEOUT', data: { running: ['app#7'], queued: ['Self-Managed-Blue-Green-Switch'] } });
   expect((err as Error).message).toContain('app#7');
   expect((err as Error).message).toContain('cancelled');
+  expect((err as Error).message).toContain(`${t.team.team_name}/green was not touched (the migration failed before the copy)`);
+  expect(err).toMatchObject({ data: { targetTouched: false } });
   expect((await blue.root()).quietingDown).toBe(false);
   await standinControl(t.team, 'blue', { builds: [], queue: [] });
+});
+
+test('a copy broken half-way leaves green exactly as before: what it added is removed, what it overwrote written back, journaled before the quiet-down is cancelled', async () => {
+  const greenC = t.team.environments.green.container;
+  // On blue: a new version of app's config (green has the old one: overwritten), a new job (added), and 4 MiB under users/ (copied last, lexically) where the cut falls.
+  await putFiles(t.team.environments.blue.container, {
+    'jobs/app/config.xml': PIPELINE.replace('<definition/>', '<description>v2</description><definition/>'),
+    'jobs/fresh/config.xml': PIPELINE,
+    'users/zz-big/blob': Buffer.alloc(4 * 1024 * 1024, 7),
+  });
+  const before = await homeListing(greenC);
+  expect(digestOf(before, 'jobs/app/config.xml')).toBeDefined();
+  expect(before.some((e) => e.path === 'jobs/fresh')).toBe(false);
+  const { operation } = await store.journal.begin({ type: 'state.migrate', team: t.team.team_name, params: {}, actor: { tokenId: 'ci', instanceId: 'test-migrate' } });
+  const events: Array<{ phase: string; message: string }> = [];
+  const ctx = { operation: { id: operation.id }, progress: (e: { phase: string; message: string }) => events.push(e), signal: new AbortController().signal } as never;
+  const snapshotDir = tempSnapshotDir();
+  const err = await migrateState({ ...deps, docker: dockerCuttingFirstUpload(2 * 1024 * 1024), journal: store.journal, snapshotDir }, t.team, { source: 'blue', target: 'green', timeoutSec: 30, pollMs: 200 }, ctx).catch((e: unknown) => e);
+  expect(err).toMatchObject({ code: 'DEPENDENCY_DOWN', data: { action: `write /var/jenkins_home of ${greenC}`, targetRestored: true } });
+  expect((err as Error).message).toContain(`${t.team.team_name}/green was restored to its state before the copy`);
+  expect(await homeListing(greenC)).toEqual(before);
+  const steps = (await store.journal.get(operation.id))?.steps ?? [];
+  expect(steps.map((s) => [s.name, s.outcome])).toEqual([
+    ['quiet_down_source', 'done'],
+    ['snapshot_target', 'done'],
+    ['copy_configuration', 'failed'],
+    ['restore_target', 'done'],
+    ['cancel_quiet_down_source', 'done'],
+  ]);
+  // The cut copy did write: the restore removed what it added (jobs/fresh) and wrote back what it overwrote (jobs/app/config.xml).
+  expect(Number(steps[3].result?.removed)).toBeGreaterThanOrEqual(1);
+  expect(Number(steps[3].result?.rewritten)).toBeGreaterThanOrEqual(1);
+  expect(existsSync(String(steps[1].intent.archive))).toBe(false);
+  expect(events.map((e) => e.phase)).toEqual(expect.arrayContaining(['snapshot', 'copy', 'restore_target', 'target_restored', 'cancel_quiet_down']));
+  expect((await blue.root()).quietingDown).toBe(false);
+  await store.journal.finish(operation.id, 'failed', null, { code: 'DEPENDENCY_DOWN', message: (err as Error).message, data: {} });
+});
+
+test('startup recovery puts back a target a killed sidecar left half-copied, from the archive the journal names', async () => {
+  const greenC = t.team.environments.green.container;
+  const before = await homeListing(greenC);
+  const instanceId = `crashed-${Math.random().toString(16).slice(2, 8)}`;
+  const { operation } = await store.journal.begin({ type: 'state.migrate', team: t.team.team_name, params: { source: 'blue', target: 'green' }, actor: { tokenId: 'ci', instanceId } });
+  await store.journal.intent(operation.id, 'quiet_down_source', { environment: 'blue' });
+  await blue.quietDown('migration that will never end');
+  const archive = snapshotPath(tempSnapshotDir(), operation.id, 'green');
+  const seq = await store.journal.intent(operation.id, 'snapshot_target', { environment: 'green', container: greenC, archive, includeBuilds: false, includeWorkspaces: false });
+  await saveTargetHome(docker, greenC, selectForMigration({}), archive);
+  await store.journal.outcome(operation.id, seq, 'done', {});
+  await store.journal.intent(operation.id, 'copy_configuration', {});
+  // What the killed copy got to write: one overwritten config and one new job.
+  await putFiles(greenC, { 'jobs/app/config.xml': '<crashed/>\n', 'jobs/half/config.xml': PIPELINE });
+  expect(await homeListing(greenC)).not.toEqual(before);
+
+  const actions = await recoverEnvironmentOperations({ journal: store.journal, jenkinsFor: deps.jenkinsFor, team: (n) => (n === t.team.team_name ? t.team : undefined), docker }, instanceId);
+  expect(actions).toEqual([expect.objectContaining({ operationId: operation.id, restoredTargets: ['green'], cancelledQuietDown: ['blue'] })]);
+  expect(actions[0].note).toContain('migration target green restored');
+  expect(await homeListing(greenC)).toEqual(before);
+  expect(existsSync(archive)).toBe(false);
+  const op = await store.journal.get(operation.id);
+  expect(op).toMatchObject({ status: 'aborted', error: { data: { restoredTargets: ['green'] } } });
+  expect(op?.steps.find((s) => s.name === 'restore_target')).toMatchObject({ outcome: 'done', intent: { archive, recovered: true } });
+  expect((await blue.root()).quietingDown).toBe(false);
 });
 
 test('refuses to migrate from a side that is not running', async () => {

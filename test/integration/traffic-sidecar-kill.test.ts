@@ -1,13 +1,9 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import type { EnvironmentName, Team } from '../../catalog/teams-file';
 import { createPgStore, type PgStore } from '../../agent/src/store';
-import { createTestDatabase, type TestDatabase } from '../support/database';
-import { freeTeamPorts, startBackend, type Backend } from '../support/backends';
-import { startHaproxy, type HaproxyProcess } from '../support/haproxy-process';
-import { testTeam } from '../support/haproxy-teams';
 import { RpcClient } from '../support/sidecar-process-rpc';
-import { SIDECARCTL_BIN, startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
+import { SIDECARCTL_BIN, type SidecarProcess } from '../support/sidecar-process';
+import { startTrafficStack, type TrafficStack } from '../support/traffic-stack';
 
 jest.setTimeout(60_000);
 
@@ -17,50 +13,24 @@ jest.setTimeout(60_000);
  * consistent with environment_state; the operation is not left running; the
  * caller's lock is free once its TTL passed; the audit says what happened.
  */
-let db: TestDatabase;
+let stack: TrafficStack;
 let store: PgStore;
-let hap: HaproxyProcess;
 let team: Team;
-let blue: Backend;
-let green: Backend;
-const instanceId = `kill-${randomBytes(3).toString('hex')}`;
-const running: SidecarProcess[] = [];
 
 beforeAll(async () => {
-  db = await createTestDatabase('trafkill');
-  store = await createPgStore({ connectionString: db.url, instanceId: 'observer' });
-  const ports = await freeTeamPorts();
-  team = testTeam({ prefix: 'tk', ...ports });
-  blue = await startBackend(team.environments.blue.web_port, 'blue');
-  green = await startBackend(team.environments.green.web_port, 'green');
-  hap = await startHaproxy([team]);
+  // No sidecar yet: each case starts its own, always with the stack's one instance id (a restart recovers its switch).
+  stack = await startTrafficStack({ prefix: 'tk', sidecars: 0 });
+  team = stack.team;
+  store = await createPgStore({ connectionString: stack.databaseUrl, instanceId: 'observer' });
+  stack.defer(() => store.close());
 });
 
 afterAll(async () => {
-  for (const sc of running) if (!sc.exited()) await sc.stop(3000).catch(() => undefined);
-  await hap?.stop();
-  await blue?.close();
-  await green?.close();
-  await store?.close();
-  await db?.drop();
+  await stack?.stop();
 });
 
-async function startSidecar(): Promise<SidecarProcess> {
-  const sc = await startSidecarProcess({
-    databaseUrl: db.url,
-    instanceId,
-    tokens: [{ id: 'ops', teams: ['*'] }],
-    teamsYaml: ['jenkins_teams:', `  - team_name: ${team.team_name}`, `    web_port: ${team.web_port}`, `    agent_port: ${team.agent_port}`].join('\n'),
-    env: { SIDECAR_HAPROXY_SOCKET: hap.socketPath },
-  });
-  running.push(sc);
-  return sc;
-}
-
-async function liveWeights(): Promise<{ blue: number; green: number }> {
-  const stats = (await hap.runtime.showStat()).filter((s) => s.backend === team.haproxy_backend);
-  return { blue: stats.find((s) => s.server === team.environments.blue.server)!.weight, green: stats.find((s) => s.server === team.environments.green.server)!.weight };
-}
+const startSidecar = (): Promise<SidecarProcess> => stack.startSidecar();
+const liveWeights = (): Promise<{ blue: number; green: number }> => stack.weights();
 
 it.each(['step-5', 'step-50', 'drain'])('kill -9 at %s, restart: traffic on one side, consistent with environment_state', async (killPhase) => {
   const sc = await startSidecar();

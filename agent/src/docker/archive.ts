@@ -134,3 +134,50 @@ export async function listArchiveEntries(input: NodeJS.ReadableStream): Promise<
   await feeding;
   return out;
 }
+
+/** One entry of a JENKINS_HOME listing: enough to tell whether two homes hold the same bytes. */
+export interface HomeEntry {
+  /** Relative to the home, no leading/trailing slash. */
+  path: string;
+  kind: Exclude<EntryKind, 'other'>;
+  /** Regular files only. */
+  sha256?: string;
+  size?: number;
+  /** Symlinks only. */
+  linkname?: string;
+}
+
+/**
+ * Lists the selected entries of a tar stream (files with sha256, directories,
+ * symlinks with their target) without keeping any content: what a target's
+ * home holds before and after a migration copy, compared by path and digest.
+ */
+export async function listSelectedEntries(input: NodeJS.ReadableStream, stripPrefix: string, select: EntrySelector): Promise<HomeEntry[]> {
+  const extract = tarExtract();
+  const out: HomeEntry[] = [];
+  const feeding = pipeline(input as Readable, extract);
+  feeding.catch(() => undefined); // awaited after the loop; when the loop throws first this must not become an unhandled rejection
+  for await (const entry of extract) {
+    const header = entry.header;
+    const rel = relativeEntryName(header.name, stripPrefix);
+    const kind = kindOf(header);
+    if (rel === null || rel === '' || kind === 'other' || !select(rel, kind)) {
+      entry.resume();
+      continue;
+    }
+    if (kind !== 'file') {
+      out.push(kind === 'symlink' ? { path: rel, kind, linkname: header.linkname ?? '' } : { path: rel, kind });
+      entry.resume();
+      continue;
+    }
+    const h = createHash('sha256');
+    let size = 0;
+    for await (const chunk of entry) {
+      h.update(chunk as Buffer);
+      size += (chunk as Buffer).length;
+    }
+    out.push({ path: rel, kind, sha256: h.digest('hex'), size });
+  }
+  await feeding;
+  return out;
+}

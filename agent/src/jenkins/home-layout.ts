@@ -1,4 +1,4 @@
-import type { EntryKind } from '../docker/archive';
+import type { EntryKind, HomeEntry } from '../docker/archive';
 
 /**
  * What of a JENKINS_HOME is configuration state (seed: "Three-Tier State
@@ -79,3 +79,68 @@ export function selectForBackup(): (rel: string, kind: EntryKind) => boolean {
     return !rel.endsWith('.tmp');
   };
 }
+
+/** What a migration copy did to a target home, from what it wrote and what the target held before. */
+export interface CopyEffect {
+  /** Copied files the target already had with other bytes. */
+  overwrites: string[];
+  /** Copied entries the target did not have. */
+  adds: string[];
+}
+
+/** Pure: splits the copied entries into those that replaced something of the target's and those that are new. */
+export function copyEffect(copied: ReadonlyArray<Pick<HomeEntry, 'path'> & { sha256?: string }>, before: readonly HomeEntry[]): CopyEffect {
+  const had = new Map(before.map((e) => [e.path, e]));
+  const overwrites: string[] = [];
+  const adds: string[] = [];
+  for (const c of copied) {
+    const old = had.get(c.path);
+    if (!old) adds.push(c.path);
+    else if (old.kind !== 'directory' && (old.kind !== 'file' || old.sha256 !== c.sha256)) overwrites.push(c.path);
+  }
+  return { overwrites: overwrites.sort(), adds: adds.sort() };
+}
+
+/** How to bring a target home back to a saved state. */
+export interface RestorePlan {
+  /** Topmost paths that were not there (or were another kind of entry): removed whole. */
+  remove: string[];
+  /** Saved entries whose bytes, link or kind differ now: written back from the saved archive. */
+  changed: string[];
+  /** Saved entries that are gone now: written back from the saved archive. */
+  missing: string[];
+}
+
+const sameEntry = (a: HomeEntry, b: HomeEntry): boolean =>
+  a.kind === b.kind && (a.kind !== 'file' || a.sha256 === b.sha256) && (a.kind !== 'symlink' || a.linkname === b.linkname);
+
+/** True when `path` lies inside one of the (sorted, topmost) directories already to be removed. */
+const underAny = (path: string, dirs: readonly string[]): boolean => dirs.some((d) => path.startsWith(`${d}/`));
+
+/**
+ * Pure: compares a saved home listing with the current one (both of the same
+ * selection). An empty plan means the target is back exactly as saved.
+ * Removals are topmost-only: a new directory goes with everything in it, and an
+ * entry that changed kind (a file where a directory was, or back) is removed so
+ * the saved one can be written in its place.
+ */
+export function planRestore(saved: readonly HomeEntry[], now: readonly HomeEntry[]): RestorePlan {
+  const before = new Map(saved.map((e) => [e.path, e]));
+  const present = new Map(now.map((e) => [e.path, e]));
+  const candidates = now.filter((e) => {
+    const old = before.get(e.path);
+    return !old || old.kind !== e.kind;
+  }).map((e) => e.path).sort();
+  const remove: string[] = [];
+  for (const p of candidates) if (!underAny(p, remove)) remove.push(p);
+  const changed: string[] = [];
+  const missing: string[] = [];
+  for (const e of saved) {
+    const cur = present.get(e.path);
+    if (!cur) missing.push(e.path);
+    else if (!sameEntry(e, cur) || underAny(e.path, remove)) changed.push(e.path);
+  }
+  return { remove, changed: changed.sort(), missing: missing.sort() };
+}
+
+export const isRestored = (plan: RestorePlan): boolean => plan.remove.length === 0 && plan.changed.length === 0 && plan.missing.length === 0;
