@@ -1,12 +1,7 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { freePort, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../agent/src/db/embedded-postgres';
-import { freeTeamPorts, startBackend, type Backend } from '../support/backends';
-import { startHaproxy, type HaproxyProcess } from '../support/haproxy-process';
-import { testTeam } from '../support/haproxy-teams';
-import { httpGet, RpcClient, type RpcMessage } from '../support/sidecar-process-rpc';
-import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
+import { eventually } from '../support/eventually';
+import { httpGet, type RpcClient, type RpcMessage } from '../support/sidecar-process-rpc';
+import type { SidecarProcess } from '../support/sidecar-process';
+import { startTrafficStack, type OwnPostgres, type TrafficStack } from '../support/traffic-stack';
 import type { Team } from '../../catalog/teams-file';
 
 /**
@@ -23,63 +18,24 @@ import type { Team } from '../../catalog/teams-file';
  */
 jest.setTimeout(60_000);
 
-let dir: string;
-let pg: EmbeddedPostgresHandle | null = null;
+let stack: TrafficStack;
+let pg: OwnPostgres;
 let team: Team;
-let hap: HaproxyProcess;
-const backends: Backend[] = [];
 let sc: SidecarProcess;
-const INSTANCE = `r3-${Math.random().toString(16).slice(2, 8)}`;
-const teamsYamlOf = (t: Team) => `jenkins_teams:\n  - team_name: ${t.team_name}\n    web_port: ${t.web_port}\n    agent_port: ${t.agent_port}\n`;
 let c: RpcClient;
-const SECRET = `ops-${Math.random().toString(16).slice(2)}-secret-token`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'jsm-risk3-'));
-  chmodSync(dir, 0o711);
-  pg = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), port: await freePort() });
-  team = testTeam({ prefix: 'r3', ...(await freeTeamPorts()) });
-  backends.push(await startBackend(team.environments.blue.web_port, 'blue'), await startBackend(team.environments.green.web_port, 'green'));
-  hap = await startHaproxy([team]);
-  sc = await sidecar();
-  c = await RpcClient.connect(sc.rpcUrl, SECRET);
+  stack = await startTrafficStack({ prefix: 'r3', database: 'own', sidecarEnv: { SIDECAR_HEARTBEAT_SEC: '1' } });
+  pg = stack.postgres!;
+  team = stack.team;
+  sc = stack.sidecars[0]!;
+  c = stack.clients[0]!;
 });
 
 afterAll(async () => {
-  await c?.close();
-  await sc?.stop().catch(() => undefined);
-  await hap?.stop();
-  await Promise.all(backends.map((b) => b.close()));
-  await pg?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await stack?.stop();
 });
-
-function sidecar(): Promise<SidecarProcess> {
-  return startSidecarProcess({
-    databaseUrl: pg!.url,
-    instanceId: INSTANCE,
-    tokens: [{ id: 'ops', teams: ['*'], secret: SECRET }],
-    teamsYaml: teamsYamlOf(team),
-    env: { SIDECAR_HAPROXY_SOCKET: hap.socketPath, SIDECAR_HEARTBEAT_SEC: '1' },
-  });
-}
-
-async function eventually<T>(what: string, attempt: () => Promise<T | null>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; i < 300 && Date.now() < deadline; i++) {
-    const v = await attempt().catch(() => null);
-    if (v !== null) return v;
-    await sleep(200);
-  }
-  throw new Error(`${what}: not reached within ${timeoutMs} ms`);
-}
-
-async function haproxyWeights(): Promise<{ blue: number; green: number }> {
-  const stats = await hap.runtime.showStat();
-  const w = (server: string) => stats.find((s) => s.backend === team.haproxy_backend && s.server === server)?.weight ?? -1;
-  return { blue: w(team.environments.blue.server), green: w(team.environments.green.server) };
-}
 
 it('Postgres stops with traffic half-moved: the rollback puts all traffic on blue during the outage, and the records follow once the database is back, without a restart', async () => {
   const lock = await c.call('lock.acquire', { team: team.team_name, operation: 'blue_green_switch', ttlSec: 120, owner: 'r3/switch#1' });
@@ -87,12 +43,11 @@ it('Postgres stops with traffic half-moved: the rollback puts all traffic on blu
   const token = (lock.result as { token: number }).token;
   const answerP = c.call('traffic.switch', { team: team.team_name, target: 'green', increments: [50, 100], validationSec: 30, minSamples: 0, drainTimeoutSec: 1, sampleIntervalMs: 200, lockToken: token }, 40_000);
   await eventually('step-50 applied', async () => (c.notifications.some((n) => n.params?.phase === 'step-50' && n.params?.weights) ? true : null), 15_000);
-  const half = await haproxyWeights();
+  const half = await stack.weights();
   expect(half.blue).toBeGreaterThan(0);
   expect(half.green).toBeGreaterThan(0);
 
-  const port = pg!.port;
-  await pg!.stop();
+  await pg.stop();
   const answer: RpcMessage = await answerP;
   expect(answer.result).toBeUndefined();
   expect(answer.error?.data).toMatchObject({ code: 'DEPENDENCY_DOWN', operationStatus: 'rolled_back', recordsDeferred: true });
@@ -100,7 +55,7 @@ it('Postgres stops with traffic half-moved: the rollback puts all traffic on blu
   const operationId = String(answer.error?.data?.operationId);
   // Traffic is wholly on blue while Postgres is still down.
   const safe = await eventually('all traffic on blue during the outage', async () => {
-    const w = await haproxyWeights();
+    const w = await stack.weights();
     return w.green === 0 && w.blue > 0 ? w : null;
   }, 3_000);
   const ready = await eventually('/readyz reports PostgreSQL down', async () => {
@@ -112,9 +67,9 @@ it('Postgres stops with traffic half-moved: the rollback puts all traffic on blu
   const during = await c.call('traffic.switch', { team: team.team_name, target: 'blue', increments: [100], validationSec: 1, minSamples: 0, lockToken: token }, 30_000);
   expect(during.result).toBeUndefined();
   expect(during.error?.data?.code).toBe('DEPENDENCY_DOWN');
-  expect(await haproxyWeights()).toEqual(safe);
+  expect(await stack.weights()).toEqual(safe);
 
-  pg = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), port });
+  await pg.start(); // the same port and data
   await eventually('/readyz ready again', async () => {
     const r = await httpGet(`${sc.httpUrl}/readyz`);
     return r.status === 200 ? r : null;
@@ -133,7 +88,7 @@ it('Postgres stops with traffic half-moved: the rollback puts all traffic on blu
   expect(status).toMatchObject({ active: 'blue', operation: null, weights: safe });
   // Two reconcile periods later HAProxy still holds the safety move (the stale 50/50 was never re-applied).
   await sleep(4_500);
-  expect(await haproxyWeights()).toEqual(safe);
+  expect(await stack.weights()).toEqual(safe);
   expect((await c.call('traffic.status', { team: team.team_name })).result).toMatchObject({ inSync: true });
 
   // A new switch is allowed again (retried while the pool settles after the outage).
