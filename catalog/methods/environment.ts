@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BUILD_PATTERN, environmentParam, teamParam } from './core';
 import { defineMethod, type MethodSpec } from './method-spec';
+import { trafficSwitchParams } from './traffic';
 
 /**
  * RPC methods of the environment area (docs/rpc-contract.md): deploying and
@@ -84,6 +85,10 @@ export const coordinationExecuteParams = z
     switchTraffic: z.boolean().default(true),
     timeoutSec: z.number().int().min(1).max(7_200).default(600),
     validationSec: z.number().int().min(1).max(3_600).default(60),
+    /** Passed to each team's traffic.switch (its defaults when absent), validated by the same rules. */
+    increments: trafficSwitchParams.shape.increments.unwrap().optional(),
+    triggers: trafficSwitchParams.shape.triggers.unwrap().optional(),
+    minSamples: trafficSwitchParams.shape.minSamples.unwrap().optional(),
   })
   .strict()
   .refine((p) => p.scope === 'all' || p.team !== undefined, { message: "team is required unless scope is 'all'", path: ['team'] });

@@ -38,6 +38,7 @@ beforeAll(async () => {
       out.previous = getPreviousEnvironment()
       out.migrate = migrateRuntimeState([source: out.current, target: 'green'])
       out.validate = validateEnvironmentHealth([environment: 'green'])
+      out.quiet = quietDownEnvironment(environment: 'blue', cancel: true)
       out.rollback = executeEmergencyRollback([reason: 'drill', target: 'blue'])
       out.breakers = getBreakerStatus()
       out.backup = createBackup(environment: 'green')
@@ -102,6 +103,7 @@ beforeAll(async () => {
     s('missing credential', `getCurrentEnvironment()`, {}, {}, { 'other-credential': 'x' }),
     s('token refused (exit 4)', `getCurrentEnvironment()`, {}, {}, { 'sidecar-token': ' ' }),
     s('sidecarctl not installed', `getCurrentEnvironment()`, {}, { SIDECARCTL: '/nonexistent/sidecarctl' }),
+    s('coordinated switch options', `return coordinatedExecution(operation: 'plugin_update', details: 'bump', increments: [50, 100], validation_time: '30s', rollback_triggers: ['error_rate > 5%'], min_samples: 10)`),
     s('idempotency keys', `acquireInfrastructureLock(); acquireInfrastructureLock(); acquireInfrastructureLock(operation: 'backup')`),
   ];
   results = byName(await runScenarios(lib, scenarios, join(root, 'work')));
@@ -172,6 +174,15 @@ describe('every step, successful', () => {
     expect(console).toContain('progress: {"method":"traffic.switch"');
     expect(console).toContain('[jenkins-selfmanage] acquireInfrastructureLock: holding');
     expect(console).not.toContain(world.secret);
+  });
+
+  it("passes coordinatedExecution's switch options through, in the sidecar's names, and nothing when absent", () => {
+    expect(get('coordinated switch options').error).toBeNull();
+    const call = callOf('coordinated switch options', 'coordination.execute');
+    expect(call.params).toMatchObject({ operation: 'plugin_update', details: { text: 'bump' }, increments: [50, 100], validationSec: 30, triggers: ['error_rate > 5%'], minSamples: 10 });
+    expect(schemaProblems(call)).toEqual([]);
+    const plain = callOf('all steps succeed', 'coordination.execute');
+    for (const k of ['increments', 'validationSec', 'triggers', 'minSamples']) expect(plain.params).not.toHaveProperty(k);
   });
 
   it('derives idempotency keys from job, build, step and operation, counting repeats', () => {

@@ -43,6 +43,10 @@ export interface CoordinatedParams {
   switchTraffic: boolean;
   timeoutSec: number;
   validationSec: number;
+  /** Each team's switch: these, else traffic.switch's defaults. */
+  increments?: number[];
+  triggers?: string[];
+  minSamples?: number;
 }
 
 export interface TeamOutcome {
@@ -100,7 +104,7 @@ async function rolloutTeam(deps: CoordinatedDeps, team: Team, params: Coordinate
       const grant = await deps.store.locks.acquire({ team: name, operation: 'blue_green_switch', ttlSec: Math.max(600, params.timeoutSec * 2), waitSec: 0, owner, actor: ctx.actor });
       try {
         report(ctx, 'switch', `${label}: moving traffic ${from} → ${to}`, { team: name });
-        await runTrafficSwitch(deps.traffic, trafficSwitchParams.parse({ team: name, target: to, lockToken: grant.token, validationSec: params.validationSec }), ctx);
+        await runTrafficSwitch(deps.traffic, trafficSwitchParams.parse({ team: name, target: to, lockToken: grant.token, ...switchOptions(params) }), ctx);
       } finally {
         await deps.store.locks.release({ team: name, operation: 'blue_green_switch', token: grant.token, owner, actor: ctx.actor }).catch(() => undefined);
       }
@@ -137,4 +141,14 @@ export async function executeCoordinated(deps: CoordinatedDeps, teams: Team[], p
     }
   }
   return { operation: params.operation, status: 'succeeded', outcomes };
+}
+
+/** What the caller chose for each team's switch; the rest falls to traffic.switch's defaults. */
+export function switchOptions(p: Pick<CoordinatedParams, 'validationSec' | 'increments' | 'triggers' | 'minSamples'>): Record<string, unknown> {
+  return {
+    validationSec: p.validationSec,
+    ...(p.increments ? { increments: p.increments } : {}),
+    ...(p.triggers ? { triggers: p.triggers } : {}),
+    ...(p.minSamples !== undefined ? { minSamples: p.minSamples } : {}),
+  };
 }
