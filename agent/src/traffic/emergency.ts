@@ -5,7 +5,7 @@ import type { AuditEntry, OperationContext, TeamEnvironmentState } from '../stor
 import { isDatabaseUnreachable } from '../store/pg-unreachable';
 import type { LastReadEnvironments } from './last-read-state';
 import type { TrafficDeps } from './switch';
-import { discoverTeamBackends, splitWeights, weightChanges, type Weights } from './team-backends';
+import { discoverTeamBackends, splitWeights, type Weights } from './team-backends';
 import { applyWeights } from './weights';
 
 /**
@@ -88,16 +88,10 @@ export async function runEmergencyRollback(deps: TrafficDeps, params: RollbackEm
   const { backends: tb } = await discoverTeamBackends(haproxy, team, config);
   const setReady = (): Promise<void> => haproxy.setState(tb.web, tb.servers[target], 'ready');
   const why = { name: 'emergency-weights', reason: params.reason, target, halted };
-  if (owing && deferred) {
-    // The step cannot be journaled before the records owed ahead of it: HAProxy now, the step later.
-    await setReady();
-    await haproxy.setWeights(weightChanges(tb, weights));
-    const { name, ...detail } = why;
-    deferred.weights({ team, opId, weights, step: { name, intent: { ...detail, weights } }, desiredWritten: false, result: { applied: weights, deferred: true } });
-  } else {
-    const applied = await applyWeights({ haproxy, journal: store.journal, environments: store.environments, deferred }, opId, tb, weights, why, setReady, { towardLastKnownGood: true });
-    if (applied.deferred) owing = true;
-  }
+  // Owing already: the step cannot be journaled before the records owed ahead of it (HAProxy now, the step later).
+  const databaseDown = owing ? (opts.journalDown ? 'the operations journal was unreachable when the operation began' : `earlier writes of ${team} are still owed to PostgreSQL`) : undefined;
+  const applied = await applyWeights({ haproxy, journal: store.journal, environments: store.environments, deferred }, opId, tb, weights, why, setReady, { towardLastKnownGood: true, ...(databaseDown ? { databaseDown } : {}) });
+  if (applied.deferred) owing = true;
   const elapsedMs = Date.now() - started;
   ctx.progress({ phase: 'done', message: `emergency rollback: all ${team} traffic on ${target} after ${elapsedMs} ms`, responseMs: elapsedMs });
 
