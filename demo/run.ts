@@ -5,8 +5,10 @@
  * deps) and built the project; this is the entry point that touches the process
  * (signals, exit code). Phases: stand-in image → teams file → library-gen build →
  * haproxy → jenkins-sidecar (embedded PostgreSQL) → blue/green controllers →
- * load → the generated switch pipeline to green in the Groovy harness → the same
- * pipeline back to blue with an injected fault (SLI_BREACH, rollback) → dashboard.
+ * load → the generated switch pipeline to green in the Groovy harness (deploy,
+ * migrate into the idle side and validate it, THEN switch: the migration's reload
+ * hits a side without traffic) → the same pipeline back to blue with an injected
+ * fault (SLI_BREACH, rollback, the source's quiet-down lifted) → dashboard.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -316,6 +318,7 @@ async function main(): Promise<number> {
 
     // ---------------------------------------------------------------- switch to green
     phase(`Pipeline ${team}/${SWITCH_JOB} #1 (TARGET_ENVIRONMENT=green) in the Groovy harness, every step calling the real sidecar through sidecarctl`);
+    detail('order: deploy green → migrate blue → green and validate green (green has no traffic yet, so its reload is invisible) → progressive switch');
     watchState.run = 1;
     const before1 = { ...load.counts(), at: Date.now() };
     const r1 = await pipeline(1, 'green');
@@ -324,13 +327,23 @@ async function main(): Promise<number> {
     const d1 = diffCounts(before1, load.counts());
     detail(`pipeline #1: ${r1.result}; stages: ${r1.stages.map((s) => `${s.name}=${s.status}`).join(', ')}`);
     detail(`haproxy live weights blue=${s1.live.blue} green=${s1.live.green}; load during the run: ${describeCounts(d1)}`);
+    detail(`failed requests during build #1 (deploy, migration with green's reload, switch): ${d1.serverErrors + d1.socketErrors} of ${d1.requests}`);
     if (d1.serverErrors + d1.socketErrors > 0) detail(`failed requests fell during: ${attribute(load.failureTimes(), timeline, before1.at)}`);
-    switchOk = r1.result === 'SUCCESS' && s1.live.blue === 0 && s1.live.green === 100 && s1.desired.green === 100;
-    outcome('switch', switchOk, switchOk ? 'promoted to green, all traffic on green (blue=0 green=100)' : `pipeline ${r1.result} (${r1.error ?? 'no error'}), weights blue=${s1.live.blue} green=${s1.live.green}`);
+    // The migration left blue quiet (no new builds whose records would be lost now that traffic left it).
+    const blueQuiet1 = await quietingDown(teamCfg.environments.blue.url, SERVICE_USER, serviceToken);
+    detail(`blue (the old side) quietingDown=${blueQuiet1}`);
+    switchOk = r1.result === 'SUCCESS' && s1.live.blue === 0 && s1.live.green === 100 && s1.desired.green === 100 && blueQuiet1;
+    outcome(
+      'switch',
+      switchOk,
+      switchOk
+        ? 'promoted to green, all traffic on green (blue=0 green=100); blue stays in quiet-down'
+        : `pipeline ${r1.result} (${r1.error ?? 'no error'}), weights blue=${s1.live.blue} green=${s1.live.green}, blue quietingDown=${blueQuiet1}`,
+    );
 
     // ---------------------------------------------------------------- switch back with a fault
     if (switchOk) {
-      phase(`Pipeline #2 (TARGET_ENVIRONMENT=blue): the demo injects a fault into blue once traffic starts moving; the sidecar must roll back`);
+      phase(`Pipeline #2 (TARGET_ENVIRONMENT=blue): the demo injects a fault into blue once traffic starts moving; the sidecar must roll back and post { failure } must lift green's quiet-down`);
       watchState.run = 2;
       const before2 = { ...load.counts(), at: Date.now() };
       const r2 = await pipeline(2, 'blue');
@@ -343,27 +356,32 @@ async function main(): Promise<number> {
       detail(`pipeline #2: ${r2.result}; stages: ${r2.stages.map((s) => `${s.name}=${s.status}`).join(', ')}`);
       detail(`last traffic.switch: ${lastSwitch?.status ?? 'none'} ${lastSwitch?.error ? `${lastSwitch.error.code}: ${lastSwitch.error.message}` : ''}`);
       detail(`haproxy live weights blue=${s2.live.blue} green=${s2.live.green}; load during the run: ${describeCounts(d2)}`);
+      detail(`failed requests during build #2 (including the injected fault): ${d2.serverErrors + d2.socketErrors} of ${d2.requests}`);
       if (d2.serverErrors + d2.socketErrors > 0) detail(`failed requests fell during: ${attribute(load.failureTimes(), timeline, before2.at)}`);
+      // The migration green → blue quieted green; the rollback gave it all traffic back, so it must build again.
+      const greenQuiet2 = await quietingDown(teamCfg.environments.green.url, SERVICE_USER, serviceToken);
+      detail(`green (the source, serving again) quietingDown=${greenQuiet2}`);
       rollbackOk =
         watchState.injected &&
         r2.result === 'FAILURE' &&
         lastSwitch?.error?.code === 'SLI_BREACH' &&
         s2.live.green === 100 &&
         s2.live.blue === 0 &&
-        s2.desired.green === 100;
+        s2.desired.green === 100 &&
+        !greenQuiet2;
       outcome(
         'rollback',
         rollbackOk,
         rollbackOk
-          ? 'SLI_BREACH: the switch to blue rolled back, all traffic back on green (blue=0 green=100), the pipeline failed as it should'
-          : `injected=${watchState.injected}, pipeline ${r2.result}, switch ${lastSwitch?.status ?? 'none'} ${lastSwitch?.error?.code ?? ''}, weights blue=${s2.live.blue} green=${s2.live.green}`,
+          ? "SLI_BREACH: the switch to blue rolled back, all traffic back on green (blue=0 green=100), the pipeline failed as it should; green's quiet-down lifted"
+          : `injected=${watchState.injected}, pipeline ${r2.result}, switch ${lastSwitch?.status ?? 'none'} ${lastSwitch?.error?.code ?? ''}, weights blue=${s2.live.blue} green=${s2.live.green}, green quietingDown=${greenQuiet2}`,
       );
     } else {
       outcome('rollback', false, 'not run: the first switch did not end as expected');
     }
     watch.stop();
     const total = await load.stop();
-    detail(`load in total: ${describeCounts(total)}`);
+    detail(`load in total (both builds): ${describeCounts(total)}`);
 
     const ok = switchOk && rollbackOk;
     phase(ok ? 'DEMO PASSED: switch promoted to green, then a faulty switch back rolled back with SLI_BREACH' : `DEMO FAILED (logs kept in ${runDir})`);
@@ -415,6 +433,13 @@ async function createJob(baseUrl: string, user: string, token: string, name: str
   });
   const text = await res.text();
   if (!res.ok) throw new Error(`creating job ${name} on ${baseUrl}: HTTP ${res.status} ${text.slice(0, 200)}`);
+}
+
+/** What the controller says: true while it starts no new builds. */
+async function quietingDown(baseUrl: string, user: string, token: string): Promise<boolean> {
+  const res = await fetch(`${baseUrl}/api/json?tree=quietingDown`, { headers: { Authorization: `Basic ${Buffer.from(`${user}:${token}`).toString('base64')}` }, signal: AbortSignal.timeout(5000) });
+  if (!res.ok) throw new Error(`GET ${baseUrl}/api/json: HTTP ${res.status}`);
+  return ((await res.json()) as { quietingDown?: boolean }).quietingDown === true;
 }
 
 interface TrafficStatus {
