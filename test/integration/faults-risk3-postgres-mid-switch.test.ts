@@ -1,7 +1,7 @@
 import { eventually } from '../support/eventually';
 import { httpGet, type RpcClient, type RpcMessage } from '../support/sidecar-process-rpc';
 import type { SidecarProcess } from '../support/sidecar-process';
-import { startTrafficStack, type OwnPostgres, type TrafficStack } from '../support/traffic-stack';
+import { operationEnded, startTrafficStack, type OwnPostgres, type TrafficStack } from '../support/traffic-stack';
 import type { Team } from '../../catalog/teams-file';
 
 /**
@@ -75,11 +75,7 @@ it('Postgres stops with traffic half-moved: the rollback puts all traffic on blu
     return r.status === 200 ? r : null;
   }, 15_000);
   // The same process writes what it owes: the operation ends rolled_back, no restart needed.
-  const op = await eventually('the switch is no longer running', async () => {
-    const r = await c.call('operation.get', { operationId });
-    const rec = r.result as { status: string } | undefined;
-    return rec && rec.status !== 'running' ? rec : null;
-  }, 20_000);
+  const op = await operationEnded(c, operationId, 20_000);
   expect(op.status).toBe('rolled_back');
   const status = await eventually('desired weights blue 100 in Postgres', async () => {
     const r = (await c.call('environment.status', { team: team.team_name })).result as { weights: { blue: number; green: number } } | undefined;

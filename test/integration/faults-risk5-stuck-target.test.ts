@@ -94,6 +94,16 @@ async function expectBackOnBlue(lockToken: number | null, operationId: string): 
   expect(entries.filter((e) => e.operationType === 'traffic.switch' && e.operationId === operationId).map((e) => e.status)).toEqual(expect.arrayContaining(['rolled_back']));
 }
 
+/** Green answers its health checks again and is UP (rise 2 at 200 ms), as a switch needs before it may start. */
+async function greenAnsweringChecks(): Promise<void> {
+  green.hangHealth(false);
+  for (let i = 0; i < 50; i++) {
+    const s = (await hap.runtime.showStat()).find((x) => x.server === team.environments.green.server && x.backend === team.haproxy_backend);
+    if (s?.status === 'UP') break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function lock(ttlSec = 120): Promise<number> {
   const r = await c.call('lock.acquire', { team: team.team_name, operation: 'blue_green_switch', ttlSec, owner: 'r5/switch#1' });
   expect(r.error).toBeUndefined();
@@ -144,13 +154,7 @@ it('with minSamples 0 a target that holds every request and answers none is not 
 });
 
 it('the target stops answering its health checks too mid-switch: availability breaks, all traffic goes back to blue', async () => {
-  green.hangHealth(false);
-  // green must be UP again (rise 2 at 200 ms) before a switch may start
-  for (let i = 0; i < 50; i++) {
-    const s = (await hap.runtime.showStat()).find((x) => x.server === team.environments.green.server && x.backend === team.haproxy_backend);
-    if (s?.status === 'UP') break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await greenAnsweringChecks();
   const token = await lock();
   c.notifications.splice(0); // only this switch's progress counts below
   const answerP = c.call(
@@ -170,12 +174,7 @@ it('the target stops answering its health checks too mid-switch: availability br
 });
 
 it('the caller goes away during a stuck switch: the switch still ends by its timeout, and the lock it never released lapses at its TTL', async () => {
-  green.hangHealth(false);
-  for (let i = 0; i < 50; i++) {
-    const s = (await hap.runtime.showStat()).find((x) => x.server === team.environments.green.server && x.backend === team.haproxy_backend);
-    if (s?.status === 'UP') break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await greenAnsweringChecks();
   const token = await lock(6);
   c.notifications.splice(0);
   const load: LoadRun = startLoad(hap.httpPort, { connections: 8, maxSeconds: 30, rate: 40, path: `/${team.team_name}/job/load` });

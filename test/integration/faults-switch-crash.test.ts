@@ -1,8 +1,7 @@
-import { eventually } from '../support/eventually';
 import { startLoad, type LoadRun } from '../support/haproxy-load';
 import { RpcClient, type RpcMessage } from '../support/sidecar-process-rpc';
 import type { SidecarProcess } from '../support/sidecar-process';
-import { startTrafficStack, type TrafficStack } from '../support/traffic-stack';
+import { operationEnded, startTrafficStack, type TrafficStack } from '../support/traffic-stack';
 import type { Team } from '../../catalog/teams-file';
 
 /**
@@ -66,15 +65,7 @@ it('SIGKILL with traffic half-moved: the restarted sidecar rolls the switch back
   const a2 = await sidecar();
   const c2 = await RpcClient.connect(a2.rpcUrl, SECRET);
   try {
-    const op = await eventually(
-      'the switch is no longer running',
-      async () => {
-        const r = await c2.call('operation.get', { operationId });
-        const rec = r.result as { status: string } | undefined;
-        return rec && rec.status !== 'running' ? rec : null;
-      },
-      20_000,
-    );
+    const op = await operationEnded(c2, operationId, 20_000);
     expect(op.status).toBe('rolled_back');
     expect(await stack.weights()).toMatchObject({ green: 0 });
     expect((await stack.weights()).blue).toBeGreaterThan(0);
@@ -103,15 +94,7 @@ it('SIGTERM with traffic half-moved: the sidecar brings the switch to a safe end
   const again = await sidecar();
   const c2 = await RpcClient.connect(again.rpcUrl, SECRET);
   try {
-    const op = await eventually(
-      'the switch is no longer running',
-      async () => {
-        const r = await c2.call('operation.get', { operationId });
-        const rec = r.result as { status: string } | undefined;
-        return rec && rec.status !== 'running' ? rec : null;
-      },
-      20_000,
-    );
+    const op = await operationEnded(c2, operationId, 20_000);
     expect(op.status).toBe('rolled_back');
     expect(await stack.weights()).toMatchObject({ green: 0 });
   } finally {

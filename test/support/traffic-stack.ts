@@ -6,6 +6,7 @@ import type { Team } from '../../catalog/teams-file';
 import { freePort, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../agent/src/db/embedded-postgres';
 import { freeTeamPorts, startBackend, type Backend } from './backends';
 import { createTestDatabase } from './database';
+import { eventually } from './eventually';
 import { startHaproxy, type HaproxyProcess } from './haproxy-process';
 import { testTeam } from './haproxy-teams';
 import { RpcClient } from './sidecar-process-rpc';
@@ -84,6 +85,18 @@ export async function haproxyWeights(haproxy: HaproxyProcess, team: Team): Promi
   const stats = await haproxy.runtime.showStat();
   const w = (server: string): number => stats.find((s) => s.backend === team.haproxy_backend && s.server === server)?.weight ?? -1;
   return { blue: w(team.environments.blue.server), green: w(team.environments.green.server) };
+}
+
+/** Polls operation.get until the operation is no longer running; resolves with its record. */
+export function operationEnded(client: RpcClient, operationId: string, timeoutMs = 20_000): Promise<{ status: string }> {
+  return eventually(
+    'the switch is no longer running',
+    async () => {
+      const rec = (await client.call('operation.get', { operationId })).result as { status: string } | undefined;
+      return rec && rec.status !== 'running' ? rec : null;
+    },
+    timeoutMs,
+  );
 }
 
 async function startOwnPostgres(prefix: string): Promise<{ postgres: OwnPostgres; remove(): Promise<void> }> {
