@@ -182,6 +182,8 @@ test('the source container is removed once the copy started: green is put back b
   await docker.getContainer(t.team.environments.blue.container).putArchive(bigTar(size) as unknown as NodeJS.ReadableStream, { path: '/var/jenkins_home' });
   const before = await homeListing(green);
   expect(before.some((e) => e.path === 'jobs/app')).toBe(false);
+  // Green takes 5 s to reload: however fast the copy, the removal lands before the migration's last look at blue.
+  await standinControl(t.team, 'green', { reloadMs: 5000 });
 
   const progress: Array<Record<string, unknown>> = [];
   const running = rpc.call('state.migrate', { team, source: 'blue', target: 'green', timeoutSec: 30, includeBuilds: true }, (p) => progress.push(p));
