@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { freeTeamPorts, startBackend, type Backend } from '../support/backends';
 import { startHaproxy, type HaproxyProcess } from '../support/haproxy-process';
 import { testTeam } from '../support/haproxy-teams';
-import { callFromHost, createNetnsLab, hostClientArgv, type HostCall, type NetnsHost, type NetnsLab } from '../support/netns';
+import { createNetnsLab, expectCode, expectOk, hostCaller, hostClientArgv, type HostCall, type NetnsHost, type NetnsLab } from '../support/netns';
 import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
 import { eventually } from '../support/eventually';
 import { haproxyWeights as weightsOf, teamsYamlOf } from '../support/traffic-stack';
@@ -35,7 +35,7 @@ let team: Team;
 let hap: HaproxyProcess;
 const backends: Backend[] = [];
 const sidecars = new Map<string, SidecarProcess>();
-let client: ReturnType<typeof hostClientArgv>;
+let on: ReturnType<typeof hostCaller>;
 const TAG = randomBytes(3).toString('hex');
 
 beforeAll(async () => {
@@ -66,7 +66,7 @@ beforeAll(async () => {
     ),
   );
   l.hosts.forEach((h, i) => sidecars.set(h.name, started[i]!));
-  client = hostClientArgv(started[0]!.dir);
+  on = hostCaller(l, sidecars, hostClientArgv(started[0]!.dir));
 });
 
 afterAll(async () => {
@@ -79,19 +79,7 @@ afterAll(async () => {
 const host = (name: string): NetnsHost => lab!.hosts.find((x) => x.name === name)!;
 const idOf = (name: string): string => `${lab!.id}-${name}`;
 
-function on(name: string, method: string, params: Record<string, unknown>, timeoutMs = 15_000): Promise<HostCall> {
-  const sc = sidecars.get(name)!;
-  return callFromHost(lab!, host(name), client, { url: sc.rpcUrl, token: sc.secrets['ops']! }, method, params, timeoutMs);
-}
 
-const describeCall = (c: HostCall): string => JSON.stringify({ ok: c.ok, errorCode: c.errorCode, exit: c.exit, timedOut: c.timedOut, result: c.result, stderr: c.stderr.slice(-600) });
-function expectOk(c: HostCall): Record<string, unknown> {
-  if (!c.ok) throw new Error(`expected success, got ${describeCall(c)}`);
-  return c.result!;
-}
-function expectCode(c: HostCall, code: string): void {
-  if (c.errorCode !== code) throw new Error(`expected ${code}, got ${describeCall(c)}`);
-}
 
 /** psql inside h2's namespace (the database is reachable only from the lab's hosts). */
 async function sql(query: string): Promise<string[][]> {

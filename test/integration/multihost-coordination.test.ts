@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { callFromHost, createNetnsLab, hostClientArgv, type HostCall, type NetnsHost, type NetnsLab } from '../support/netns';
+import { createNetnsLab, expectCode, expectOk, hostCaller, hostClientArgv, type NetnsHost, type NetnsLab } from '../support/netns';
+import { eventually } from '../support/eventually';
 import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
 
 /**
@@ -20,7 +21,7 @@ const LEASE_SEC = 4;
 
 let lab: NetnsLab | undefined;
 const sidecars = new Map<string, SidecarProcess>();
-let client: ReturnType<typeof hostClientArgv>;
+let on: ReturnType<typeof hostCaller>;
 
 beforeAll(async () => {
   lab = await createNetnsLab(3);
@@ -38,7 +39,7 @@ beforeAll(async () => {
     ),
   );
   l.hosts.forEach((h, i) => sidecars.set(h.name, started[i]!));
-  client = hostClientArgv(started[0]!.dir);
+  on = hostCaller(l, sidecars, hostClientArgv(started[0]!.dir));
 });
 
 afterAll(async () => {
@@ -52,41 +53,10 @@ function host(name: string): NetnsHost {
   return h;
 }
 
-/** A call made inside `name`'s namespace to that host's own sidecar. */
-function on(name: string, method: string, params: Record<string, unknown>, timeoutMs = 15_000): Promise<HostCall> {
-  const sc = sidecars.get(name)!;
-  return callFromHost(lab!, host(name), client, { url: sc.rpcUrl, token: sc.secrets['ops']! }, method, params, timeoutMs);
-}
 
-function describeCall(c: HostCall): string {
-  return JSON.stringify({ ok: c.ok, errorCode: c.errorCode, exit: c.exit, timedOut: c.timedOut, result: c.result, stderr: c.stderr.slice(-400) });
-}
 
-/** Like expect(...).toBe but the failure shows the whole call (stderr of the client included). */
-function expectOk(c: HostCall): Record<string, unknown> {
-  if (!c.ok) throw new Error(`expected success, got ${describeCall(c)}`);
-  return c.result!;
-}
 
-function expectCode(c: HostCall, code: string): void {
-  if (c.errorCode !== code) throw new Error(`expected ${code}, got ${describeCall(c)}`);
-}
 
-/** Polls `attempt` (bounded in count and time) until it returns a value. */
-async function eventually<T>(what: string, attempt: () => Promise<T | null>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (let i = 0; i < 200 && Date.now() < deadline; i++) {
-    try {
-      const v = await attempt();
-      if (v !== null) return v;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`${what}: not reached within ${timeoutMs} ms ${last}`);
-}
 
 it('reaches consensus across three hosts, moves leadership and the lock off a cut-off host, and fences its late actions', async () => {
   const ids = lab!.hosts.map((h) => `${lab!.id}-${h.name}`);

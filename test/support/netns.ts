@@ -290,3 +290,37 @@ function parseResult(stdout: string): Record<string, unknown> {
     return JSON.parse(text.split('\n').pop() ?? 'null') as Record<string, unknown>;
   }
 }
+
+/* ---------- assertions on host calls (the failure shows the whole call) ---------- */
+
+export function describeCall(c: HostCall): string {
+  return JSON.stringify({ ok: c.ok, errorCode: c.errorCode, exit: c.exit, timedOut: c.timedOut, result: c.result, stderr: c.stderr.slice(-600) });
+}
+
+/** The result of a call that must have succeeded. */
+export function expectOk(c: HostCall): Record<string, unknown> {
+  if (!c.ok) throw new Error(`expected success, got ${describeCall(c)}`);
+  return c.result!;
+}
+
+/** A call that must have failed with the symbolic `code`. */
+export function expectCode(c: HostCall, code: string): void {
+  if (c.errorCode !== code) throw new Error(`expected ${code}, got ${describeCall(c)}`);
+}
+
+/**
+ * `on(host, method, params)`: a call made inside that host's namespace to that
+ * host's own sidecar with its `ops` token (what a pipeline on that host does).
+ */
+export function hostCaller(
+  lab: NetnsLab,
+  sidecars: ReadonlyMap<string, { rpcUrl: string; secrets: Record<string, string> }>,
+  client: (method: string, params: Record<string, unknown>) => string[],
+): (name: string, method: string, params: Record<string, unknown>, timeoutMs?: number) => Promise<HostCall> {
+  return (name, method, params, timeoutMs = 15_000) => {
+    const h = lab.hosts.find((x) => x.name === name);
+    const sc = sidecars.get(name);
+    if (!h || !sc) throw new Error(`no host ${name} with a sidecar in lab ${lab.id}`);
+    return callFromHost(lab, h, client, { url: sc.rpcUrl, token: sc.secrets['ops']! }, method, params, timeoutMs);
+  };
+}
