@@ -233,7 +233,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
     const trafficStore = { locks: store.locks, journal: store.journal, environments: lastRead.watch(store.environments), breakers: store.breakers, audit: store.audit };
     const traffic: TrafficDeps = { store: trafficStore, haproxy: haproxyDriver, teamConfig: (t) => teams.find(t), containerMetrics: dockerContainerMetrics(docker), inFlight: new InFlightSwitches(), deferred, log, webhooks: httpWebhookNotifier((t) => teams.find(t)?.webhooks) };
     registerTrafficMethods(registry, { runner, teams, traffic, lastRead });
-    registerCoordinatedExecution(registry, { store, runner, teams, docker, backupRoot: defaultBackupRoot(config.dataDir), networking: config.controllerNetworking, controllerFiles: config.controllerFiles, traffic });
+    registerCoordinatedExecution(registry, { store, runner, teams, docker, backupRoot: defaultBackupRoot(config.dataDir), networking: config.controllerNetworking, controllerFiles: config.controllerFiles, traffic, migrateSnapshotDir: migrateSnapshotDir(config.dataDir) });
     // Environment operations left running by a killed sidecar are closed; a source a migration quieted down gets its executors back.
     for (const a of await recoverEnvironmentOperations({ journal: store.journal, jenkinsFor: teamJenkinsClientFactory(), team: (n) => teams.find(n), docker }, config.instanceId).catch((err: Error) => {
       log.warn('environment operation recovery failed', { error: err.message });

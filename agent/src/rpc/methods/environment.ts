@@ -157,7 +157,7 @@ export function registerCoordinatedExecution(registry: MethodRegistry, deps: Env
       call,
       params.team ?? null,
       params,
-      (ctx) => executeCoordinated({ docker, store, jenkinsFor, networking: deps.networking ?? DEFAULT_NETWORKING, controllerFiles: deps.controllerFiles, traffic: deps.traffic, journal: store.journal }, targets, params, ctx),
+      (ctx) => executeCoordinated({ docker, store, jenkinsFor, networking: deps.networking ?? DEFAULT_NETWORKING, controllerFiles: deps.controllerFiles, traffic: deps.traffic, journal: store.journal, snapshotDir: deps.migrateSnapshotDir }, targets, params, ctx),
       params.scope === 'all' ? 'environments:*' : teamKey(params.team as string),
     );
   });
