@@ -3,6 +3,9 @@
  * WebSocket JSON-RPC client → sidecar process → PostgreSQL, audit included)
  * beside raw `pg_advisory_lock`/`pg_advisory_unlock` pairs on the same database
  * in the same run, and the sidecar's resident memory. Bounded in count and time.
+ * In-process rows show where the time goes: the store's lock calls alone, with each
+ * call's audit row as a transaction of its own (how the dispatcher wrote it before),
+ * and with the row in the lock change's transaction (how lock calls write it now).
  *
  *   npm run build && node build/bench/locks.js [pairs]
  */
@@ -15,6 +18,7 @@ import { Client } from 'pg';
 import { freePort, startEmbeddedPostgres } from '../agent/src/db/embedded-postgres';
 import { RpcConnection } from '../agent/src/rpc/client';
 import { createPgStore } from '../agent/src/store';
+import type { AuditEntry } from '../agent/src/store/contract';
 import { sha256Hex } from '../agent/src/rpc/token-auth';
 
 const PAIRS = Math.max(10, Math.min(100_000, Number(process.argv[2] ?? 2_000)));
@@ -108,8 +112,33 @@ async function main(): Promise<void> {
       storePairs++;
     }
     const storeSec = Number(process.hrtime.bigint() - t2) / 1e9;
+    const auditOf = (operationType: string): AuditEntry => ({ operationType, team: 'bench', initiatedBy: 'bench', status: 'SUCCESS', metadata: { bench: true }, actor });
+    // Audit row as its own transaction after each call: one more commit per call.
+    let separatePairs = 0;
+    const t3 = process.hrtime.bigint();
+    const stopAt4 = Date.now() + TIME_LIMIT_MS;
+    while (separatePairs < PAIRS && Date.now() < stopAt4) {
+      const g = await store.locks.acquire({ team: 'bench', operation: 'direct', ttlSec: 60, waitSec: 0, owner: 'bench', actor });
+      await store.audit.record(auditOf('lock.acquire'));
+      await store.locks.release({ team: 'bench', operation: 'direct', token: g.token, owner: 'bench', actor });
+      await store.audit.record(auditOf('lock.release'));
+      separatePairs++;
+    }
+    const separateSec = Number(process.hrtime.bigint() - t3) / 1e9;
+    // Audit row in the lock change's own statement and transaction.
+    let samePairs = 0;
+    const t4 = process.hrtime.bigint();
+    const stopAt5 = Date.now() + TIME_LIMIT_MS;
+    while (samePairs < PAIRS && Date.now() < stopAt5) {
+      const g = await store.locks.acquire({ team: 'bench', operation: 'direct', ttlSec: 60, waitSec: 0, owner: 'bench', actor, audit: auditOf('lock.acquire') });
+      await store.locks.release({ team: 'bench', operation: 'direct', token: g.token, owner: 'bench', actor, audit: auditOf('lock.release') });
+      samePairs++;
+    }
+    const sameSec = Number(process.hrtime.bigint() - t4) / 1e9;
     await store.close();
     console.log(`store calls in-process (no transport, no audit):                               ${storePairs} pairs in ${storeSec.toFixed(2)} s = ${(storePairs / storeSec).toFixed(0)} pairs/s`);
+    console.log(`store calls in-process, audit row as its own transaction (the old path):       ${separatePairs} pairs in ${separateSec.toFixed(2)} s = ${(separatePairs / separateSec).toFixed(0)} pairs/s`);
+    console.log(`store calls in-process, audit row in the lock's transaction (the RPC path now): ${samePairs} pairs in ${sameSec.toFixed(2)} s = ${(samePairs / sameSec).toFixed(0)} pairs/s`);
 
     const ours = rpcPairs / rpcSec;
     const baseline = pgPairs / pgSec;
@@ -121,6 +150,12 @@ async function main(): Promise<void> {
         rows: [
           { metric: 'lock acquire+release pairs/s (full path vs pg_advisory_lock)', ours, baseline, unit: 'pairs/s' },
           { metric: 'lock pairs/s: store in-process (no transport, no audit)', ours: storePairs / storeSec, baseline, unit: 'pairs/s' },
+          {
+            metric: 'lock pairs/s in-process: audit row in the lock transaction (ours) vs as its own transaction (baseline)',
+            ours: samePairs / sameSec,
+            baseline: separatePairs / separateSec,
+            unit: 'pairs/s',
+          },
           { metric: 'sidecar RSS after the run', ours: rssAfter, baseline: rssIdle, unit: 'MiB (baseline: idle)' },
         ],
       })}`,
