@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import Docker from 'dockerode';
+import { describeDockerError } from './docker/containers';
 import { loadTeamsFile } from '../../catalog/teams-file';
 import { ensureOpsToken } from './config/ops-token';
 import type { SidecarConfig } from './config/sidecar-config';
@@ -272,7 +273,8 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
         await docker.ping();
         return { status: 'up', detail: config.dockerHost ?? 'default socket' };
       } catch (err) {
-        return { status: 'down', detail: `Docker at ${config.dockerHost ?? '/var/run/docker.sock'}: ${(err as Error).message}` };
+        // The same words as the DEPENDENCY_DOWN answers (socket gone / refused / permission).
+        return { status: 'down', detail: `Docker at ${config.dockerHost ?? '/var/run/docker.sock'}: ${describeDockerError(err)}` };
       }
     };
     const postgresProbe: Probe = async () => {
