@@ -46,8 +46,8 @@ it('npm run demo -- --exit: switch promoted to green, faulty switch back rolled 
   const lines = out.split('\n');
   const resultLine = (name: string): string => lines.find((l) => l.includes(`DEMO RESULT ${name}:`)) ?? `(no DEMO RESULT ${name} line)\n${out.slice(-4000)}`;
 
-  expect(resultLine('switch')).toMatch(/DEMO RESULT switch: OK: promoted to green, all traffic on green \(blue=0 green=100\)/);
-  expect(resultLine('rollback')).toMatch(/DEMO RESULT rollback: OK: SLI_BREACH: .*all traffic back on green \(blue=0 green=100\)/);
+  expect(resultLine('switch')).toMatch(/DEMO RESULT switch: OK: promoted to green, all traffic on green \(blue=0 green=100\); blue stays in quiet-down/);
+  expect(resultLine('rollback')).toMatch(/DEMO RESULT rollback: OK: SLI_BREACH: .*all traffic back on green \(blue=0 green=100\).*green's quiet-down lifted/);
   expect(code).toBe(0);
 
   // The phases a user reads, in order.
@@ -61,6 +61,11 @@ it('npm run demo -- --exit: switch promoted to green, faulty switch back rolled 
   }
   // The pipeline ran in the harness against the real sidecar: its console shows the stages and the breach.
   expect(out).toContain('[Pipeline] stage (Progressive Traffic Switch)');
+  // Migrate-before-switch: in each build the migration's stage starts before the switch's, and post { failure } lifts the source's quiet-down.
+  const stageStarts = lines.filter((l) => /\[Pipeline\] stage \((State Migration & Validation|Progressive Traffic Switch)\)/.test(l)).map((l) => (l.includes('Migration') ? 'migrate' : 'switch'));
+  expect(stageStarts).toEqual(['migrate', 'switch', 'migrate', 'switch']);
+  expect(out).toMatch(/failed requests during build #1 \(deploy, migration with green's reload, switch\): \d+ of \d+/);
+  expect(out).toMatch(/quietDownEnvironment: \S+\/green accepts new builds/);
   expect(out).toContain('FAULT INJECTED');
   expect(out).toMatch(/ERROR: progressiveTrafficSwitch: SLI_BREACH/);
   expect(out).toMatch(/executeEmergencyRollback: rollback.emergency for team/);
