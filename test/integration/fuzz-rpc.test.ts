@@ -129,6 +129,7 @@ const VALID_BASE: Record<string, Record<string, unknown>> = {
   'environment.deploy': { team: TEAM, target: 'green' },
   'environment.stop': { team: TEAM, environment: 'green' },
   'environment.validate': { team: TEAM, environment: 'green' },
+  'environment.quietDown': { team: TEAM, environment: 'green', cancel: true },
   'state.migrate': { team: TEAM, source: 'blue', target: 'green' },
   'backup.create': { team: TEAM },
   'backup.list': { team: TEAM },
