@@ -38,4 +38,13 @@ describe('isDatabaseUnreachable', () => {
     const err = new SidecarError('LOCK_HELD', 'held', {}, { cause: withCode('x', 'ECONNREFUSED') });
     expect(asDependencyDown(err)).toBe(err);
   });
+
+  it("a SidecarError names its dependency: HAProxy's socket refusing is not the database, even with ECONNREFUSED as its cause", () => {
+    const haproxy = new SidecarError('DEPENDENCY_DOWN', 'HAProxy Runtime API at /run/haproxy/admin.sock refused', { dependency: 'haproxy' }, { cause: withCode('connect ECONNREFUSED', 'ECONNREFUSED') });
+    expect(isDatabaseUnreachable(haproxy)).toBe(false);
+    const docker = new SidecarError('DEPENDENCY_DOWN', 'Docker engine: no socket', {}, { cause: withCode('connect ENOENT', 'ECONNREFUSED') });
+    expect(isDatabaseUnreachable(docker)).toBe(false);
+    const postgres = asDependencyDown(withCode('connect ECONNREFUSED 127.0.0.1:5432', 'ECONNREFUSED'));
+    expect(isDatabaseUnreachable(postgres)).toBe(true);
+  });
 });

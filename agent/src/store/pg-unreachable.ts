@@ -30,6 +30,9 @@ const UNAVAILABLE_MESSAGES: readonly RegExp[] = [
 /** Walks `cause` and AggregateError's `errors` (Node's happy-eyeballs connect gives one per address), a few levels deep. */
 export function isDatabaseUnreachable(err: unknown, depth = 0): boolean {
   if (depth > 4 || !err || typeof err !== 'object') return false;
+  // Our own errors say which dependency failed: an HAProxy or Docker socket refusing
+  // (ECONNREFUSED in their cause) is not the database.
+  if (isSidecarError(err)) return err.code === 'DEPENDENCY_DOWN' && (err.data as { dependency?: unknown } | undefined)?.dependency === 'postgres';
   const e = err as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
   if (typeof e.code === 'string' && (SOCKET_CODES.has(e.code) || UNAVAILABLE_SQLSTATES.has(e.code))) return true;
   if (typeof e.message === 'string' && UNAVAILABLE_MESSAGES.some((re) => re.test(e.message as string))) return true;

@@ -249,7 +249,8 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     if (rolledBack || !moved) throw owed(err);
     // Anything else mid-switch (HAProxy or Postgres gone, a partition, shutdown): put traffic back on the source.
     const message = (err as Error).message;
-    if (isDatabaseUnreachable(err) || (isSidecarError(err) && err.code === 'DEPENDENCY_DOWN' && (err.data as { dependency?: unknown })?.dependency === 'postgres')) databaseDown = message;
+    // Only the database (not an HAProxy socket refusing): the records cannot be written, HAProxy can.
+    if (isDatabaseUnreachable(err)) databaseDown = message;
     let rbMessage = '';
     try {
       // Not the target's fault: the breaker does not count it.
