@@ -105,6 +105,8 @@ beforeAll(async () => {
     s('sidecarctl not installed', `getCurrentEnvironment()`, {}, { SIDECARCTL: '/nonexistent/sidecarctl' }),
     s('coordinated switch options', `return coordinatedExecution(operation: 'plugin_update', details: 'bump', increments: [50, 100], validation_time: '30s', rollback_triggers: ['error_rate > 5%'], min_samples: 10)`),
     s('idempotency keys', `acquireInfrastructureLock(); acquireInfrastructureLock(); acquireInfrastructureLock(operation: 'backup')`),
+    s('quiet-down set then lifted', `quietDownEnvironment(environment: 'blue', reason: 'maintenance window'); return quietDownEnvironment(environment: 'blue', cancel: true)`),
+    s('quiet-down bad reason', `quietDownEnvironment(environment: 'blue', reason: 'x\\nrm -rf /')`),
   ];
   results = byName(await runScenarios(lib, scenarios, join(root, 'work')));
 }, 240_000);
@@ -185,6 +187,17 @@ describe('every step, successful', () => {
     for (const k of ['increments', 'validationSec', 'triggers', 'minSamples']) expect(plain.params).not.toHaveProperty(k);
   });
 
+  it('quietDownEnvironment: setting and lifting quiet-down on one side are two calls with their own idempotency keys', () => {
+    const name = 'quiet-down set then lifted';
+    expect(get(name).error).toBeNull();
+    const [set, lift] = world.calls(name);
+    expect(set!.params).toMatchObject({ team: world.team, environment: 'blue', cancel: false, reason: 'maintenance window' });
+    expect(lift!.params).toMatchObject({ team: world.team, environment: 'blue', cancel: true });
+    expect(lift!.params).not.toHaveProperty('reason');
+    expect(set!.params.idempotencyKey).not.toEqual(lift!.params.idempotencyKey);
+    expect([...world.calls(name).flatMap(schemaProblems)]).toEqual([]);
+  });
+
   it('derives idempotency keys from job, build, step and operation, counting repeats', () => {
     const keys = world.calls('idempotency keys').map((c) => c.params.idempotencyKey);
     expect(keys).toEqual([
@@ -229,6 +242,7 @@ describe('argument validation names the step and the argument, and calls nothing
     ['migrate source equals target', /^migrateRuntimeState: source and target are both 'green'/],
     ['team cannot be resolved', /^getCurrentEnvironment: cannot tell which team to act on: pass team: '<name>', set env.JENKINS_TEAM, or run the job inside the team's folder \(JOB_NAME is 'top-level-job'\)$/],
     ['explicit bad team', /^getCurrentEnvironment: argument 'team': 'Bad Team;rm' does not match/],
+    ['quiet-down bad reason', /^quietDownEnvironment: argument 'reason': 'x\nrm -rf \/' does not match/],
   ])('%s', (name, message) => {
     const r = get(name);
     expect(r.result).toBe('FAILURE');
