@@ -8,6 +8,7 @@ import { startPrivateDockerd, type PrivateDockerd } from '../support/private-doc
 import { httpGet, RpcClient } from '../support/sidecar-process-rpc';
 import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
 import { ensureStandinImage } from '../support/standin-image';
+import { eventually } from '../support/eventually';
 
 /**
  * Issue 8, "the Docker engine restarting": the engine is stopped with SIGTERM
@@ -63,15 +64,6 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function eventually<T>(what: string, attempt: () => Promise<T | null>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; i < 1000 && Date.now() < deadline; i++) {
-    const v = await attempt().catch(() => null);
-    if (v !== null) return v;
-    await sleep(200);
-  }
-  throw new Error(`${what}: not reached within ${timeoutMs} ms`);
-}
 
 async function haproxyServers(): Promise<{ blue: { weight: number; status: string; reqTot: number }; green: { weight: number; status: string; reqTot: number } }> {
   const stats = await hap.runtime.showStat();

@@ -6,6 +6,7 @@ import { freePort, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '..
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { httpGet, RpcClient, type RpcMessage } from '../support/sidecar-process-rpc';
 import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
+import { eventually } from '../support/eventually';
 
 /**
  * Faults from the seed's risk list, against real processes:
@@ -19,17 +20,7 @@ import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-pro
 jest.setTimeout(90_000);
 
 const TEAM = `ft-${randomBytes(3).toString('hex')}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function eventually<T>(what: string, attempt: () => Promise<T | null>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; i < 300 && Date.now() < deadline; i++) {
-    const v = await attempt().catch(() => null);
-    if (v !== null) return v;
-    await sleep(250);
-  }
-  throw new Error(`${what}: not reached within ${timeoutMs} ms`);
-}
 
 describe('the coordination database goes down and comes back', () => {
   let dir: string;

@@ -11,6 +11,7 @@ import { testTeam } from '../support/haproxy-teams';
 import { httpGet, RpcClient } from '../support/sidecar-process-rpc';
 import { runSidecarctl, startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
 import type { Team } from '../../catalog/teams-file';
+import { eventually } from '../support/eventually';
 
 /**
  * Risk 3, the stop button: rollback.emergency while the coordination database
@@ -68,15 +69,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function eventually<T>(what: string, attempt: () => Promise<T | null>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; i < 300 && Date.now() < deadline; i++) {
-    const v = await attempt().catch(() => null);
-    if (v !== null) return v;
-    await sleep(200);
-  }
-  throw new Error(`${what}: not reached within ${timeoutMs} ms`);
-}
 
 async function haproxyWeights(): Promise<{ blue: number; green: number }> {
   const stats = await hap.runtime.showStat();
