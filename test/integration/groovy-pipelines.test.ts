@@ -78,6 +78,10 @@ beforeAll(async () => {
           'coordination.execute': sidecarError('CONFLICT', 'another operation is in flight for the team'),
         }),
         p('generated: emergency rollback to last known good', generated('emergency-rollback'), { ROLLBACK_REASON: 'Performance degradation' }, { 'environment.status': noSwitchStatus }),
+        p('generated: emergency rollback, quiet-down cannot be lifted', generated('emergency-rollback'), { ROLLBACK_REASON: 'Performance degradation', TARGET_ENVIRONMENT: 'blue' }, {
+          'environment.status': noSwitchStatus,
+          'environment.quietDown': sidecarError('DEPENDENCY_DOWN', 'PostgreSQL is not answering'),
+        }),
         p('generated: backup', generated('backup'), {}),
         { name: 'job dsl seed', kind: 'jobdsl', file: join(out, 'jobdsl', 'self-management.groovy') },
         { name: 'job dsl: deprecated triggers{} is refused', kind: 'jobdsl', script: "pipelineJob('x') { triggers { cron('H 2 * * *') } }" },
@@ -266,7 +270,16 @@ describe('generated Jenkinsfiles', () => {
     expect(get(name).result).toBe('SUCCESS');
     expect(callOf(name, 'rollback.emergency').params).toEqual(expect.not.objectContaining({ target: expect.anything() }));
     expect(callOf(name, 'rollback.emergency').params).toMatchObject({ reason: 'Performance degradation' });
-    expect(methods(name)).toEqual(['rollback.emergency', 'environment.status', 'environment.validate', 'coordination.update']);
+    // The side now serving may be a migration's source left in quiet-down: the pipeline lifts it.
+    expect(methods(name)).toEqual(['rollback.emergency', 'environment.quietDown', 'environment.status', 'environment.validate', 'coordination.update']);
+    expect(callOf(name, 'environment.quietDown').params).toMatchObject({ environment: 'blue', cancel: true });
+  });
+
+  it('emergency rollback: traffic moved is what counts; a quiet-down that cannot be lifted is a warning naming the command', () => {
+    const name = 'generated: emergency rollback, quiet-down cannot be lifted';
+    expect(get(name).result).toBe('SUCCESS');
+    expect(methods(name)).toEqual(['rollback.emergency', 'environment.quietDown', 'environment.status', 'environment.validate', 'coordination.update']);
+    expect(get(name).console.join('\n')).toMatch(/WARNING: could not lift quiet-down on blue: quietDownEnvironment: DEPENDENCY_DOWN: .*sidecarctl call environment.quietDown/);
   });
 
   it('backup creates, finds its backup in the list, records', () => {
