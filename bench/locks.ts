@@ -115,45 +115,45 @@ async function main(): Promise<void> {
     const floorSec = Number(process.hrtime.bigint() - t5) / 1e9;
     await pgClient.end();
 
-    // Context: the same store calls in-process (no WebSocket, no audit), to show where the time goes.
+    // Context: the same store calls in-process (no WebSocket), to show where the time goes:
+    // without audit, with the row as its own transaction (the old RPC path), with the row in
+    // the lock change's transaction (the RPC path now). The three run in alternating blocks so
+    // all see the same load from whatever else runs (a shared machine's load swings within seconds).
     const store = await createPgStore({ connectionString: pg.url, instanceId: 'bench-direct', poolMax: 2 });
     const actor = { tokenId: 'bench', instanceId: 'bench-direct' };
-    let storePairs = 0;
-    const t2 = process.hrtime.bigint();
-    const stopAt3 = Date.now() + TIME_LIMIT_MS;
-    while (storePairs < PAIRS && Date.now() < stopAt3) {
-      const g = await store.locks.acquire({ team: 'bench', operation: 'direct', ttlSec: 60, waitSec: 0, owner: 'bench', actor });
-      await store.locks.release({ team: 'bench', operation: 'direct', token: g.token, owner: 'bench', actor });
-      storePairs++;
-    }
-    const storeSec = Number(process.hrtime.bigint() - t2) / 1e9;
     const auditOf = (operationType: string): AuditEntry => ({ operationType, team: 'bench', initiatedBy: 'bench', status: 'SUCCESS', metadata: { bench: true }, actor });
-    // The two ways of writing the audit row run in alternating blocks, so both see the same
-    // load from whatever else runs on the machine (a shared machine's load swings within seconds).
+    const lockPair = async (audit: 'none' | 'same'): Promise<void> => {
+      const g = await store.locks.acquire({ team: 'bench', operation: 'direct', ttlSec: 60, waitSec: 0, owner: 'bench', actor, ...(audit === 'same' ? { audit: auditOf('lock.acquire') } : {}) });
+      await store.locks.release({ team: 'bench', operation: 'direct', token: g.token, owner: 'bench', actor, ...(audit === 'same' ? { audit: auditOf('lock.release') } : {}) });
+    };
+    const separatePair = async (): Promise<void> => {
+      const g = await store.locks.acquire({ team: 'bench', operation: 'direct', ttlSec: 60, waitSec: 0, owner: 'bench', actor });
+      await store.audit.record(auditOf('lock.acquire'));
+      await store.locks.release({ team: 'bench', operation: 'direct', token: g.token, owner: 'bench', actor });
+      await store.audit.record(auditOf('lock.release'));
+    };
+    const modes = [
+      { run: () => lockPair('none'), pairs: 0, ns: 0n },
+      { run: separatePair, pairs: 0, ns: 0n },
+      { run: () => lockPair('same'), pairs: 0, ns: 0n },
+    ];
     const BLOCK = 50;
-    let separatePairs = 0;
-    let samePairs = 0;
-    let separateNs = 0n;
-    let sameNs = 0n;
-    const stopAt4 = Date.now() + TIME_LIMIT_MS;
-    for (let block = 0; block < 10_000 && samePairs < PAIRS && Date.now() < stopAt4; block++) {
-      // Audit row as its own transaction after each call: one more commit per call (the old path).
-      const t3 = process.hrtime.bigint();
-      for (let i = 0; i < BLOCK; i++, separatePairs++) {
-        const g = await store.locks.acquire({ team: 'bench', operation: 'direct', ttlSec: 60, waitSec: 0, owner: 'bench', actor });
-        await store.audit.record(auditOf('lock.acquire'));
-        await store.locks.release({ team: 'bench', operation: 'direct', token: g.token, owner: 'bench', actor });
-        await store.audit.record(auditOf('lock.release'));
+    const stopAt3 = Date.now() + TIME_LIMIT_MS;
+    for (let block = 0; block < 10_000 && modes[0]!.pairs < PAIRS && Date.now() < stopAt3; block++) {
+      for (const m of block % 2 ? [...modes].reverse() : modes) {
+        const t = process.hrtime.bigint();
+        for (let i = 0; i < BLOCK; i++) await m.run();
+        m.ns += process.hrtime.bigint() - t;
+        m.pairs += BLOCK;
       }
-      separateNs += process.hrtime.bigint() - t3;
-      // Audit row in the lock change's own statement and transaction (the RPC path now).
-      const t4 = process.hrtime.bigint();
-      for (let i = 0; i < BLOCK; i++, samePairs++) {
-        const g = await store.locks.acquire({ team: 'bench', operation: 'direct', ttlSec: 60, waitSec: 0, owner: 'bench', actor, audit: auditOf('lock.acquire') });
-        await store.locks.release({ team: 'bench', operation: 'direct', token: g.token, owner: 'bench', actor, audit: auditOf('lock.release') });
-      }
-      sameNs += process.hrtime.bigint() - t4;
     }
+    const [plain, separate, same] = modes as [(typeof modes)[0], (typeof modes)[0], (typeof modes)[0]];
+    const storePairs = plain.pairs;
+    const storeSec = Number(plain.ns) / 1e9;
+    const separatePairs = separate.pairs;
+    const samePairs = same.pairs;
+    const separateNs = separate.ns;
+    const sameNs = same.ns;
     const separateSec = Number(separateNs) / 1e9;
     const sameSec = Number(sameNs) / 1e9;
     await store.close();
