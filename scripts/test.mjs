@@ -21,4 +21,7 @@ const jestArgs = process.argv.slice(2);
 step('build', 'npm', ['run', 'build']);
 step('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']);
 step('lint', 'npx', ['eslint', '.']);
-step('tests', 'npx', ['jest', '--ci', ...jestArgs]);
+// Two workers even on two cores: the integration tests mostly wait on real processes (windows,
+// leases, health checks), so a second file in parallel halves the wall time without starving them.
+const workers = jestArgs.some((a) => a.startsWith('--maxWorkers') || a === '-w' || a === '--runInBand' || a === '-i') ? [] : ['--maxWorkers=2'];
+step('tests', 'npx', ['jest', '--ci', ...workers, ...jestArgs]);
