@@ -1,22 +1,14 @@
-import { isSidecarError, SidecarError } from '../../agent/src/errors/sidecar-error';
+import { SidecarError } from '../../agent/src/errors/sidecar-error';
 import { createPgStore, PgStore } from '../../agent/src/store';
 import type { Clock } from '../../agent/src/store/contract';
 import { createTestDatabase, TestDatabase } from '../support/database';
+import { caught } from '../support/caught';
 
 // Waits on real leases and timeouts take seconds; jest's default 5 s per test is too short.
 jest.setTimeout(60_000);
 
 const actor = (instanceId: string, build?: string) => ({ tokenId: `token-${instanceId}`, build, instanceId });
 
-async function caught(p: Promise<unknown>): Promise<SidecarError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isSidecarError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a SidecarError');
-}
 
 /** Breaker time is injected; this one is moved by the test. */
 class FakeClock implements Clock {

@@ -1,10 +1,11 @@
 import { LeaderCampaign } from '../../agent/src/coordination/leader-campaign';
 import { LocalFacts, storeLocalFacts } from '../../agent/src/coordination/local-facts';
 import { Voter } from '../../agent/src/coordination/voter';
-import { isSidecarError, SidecarError } from '../../agent/src/errors/sidecar-error';
+import { isSidecarError } from '../../agent/src/errors/sidecar-error';
 import { createPgStore, PgStore } from '../../agent/src/store';
 import type { LeaderLease } from '../../agent/src/store/contract';
 import { createTestDatabase, TestDatabase } from '../support/database';
+import { caught } from '../support/caught';
 
 // Waits on real leases and timeouts take seconds; jest's default 5 s per test is too short.
 jest.setTimeout(60_000);
@@ -12,15 +13,6 @@ jest.setTimeout(60_000);
 const actor = (instanceId: string) => ({ tokenId: `token-${instanceId}`, build: 'devops/Infrastructure/Switch#9', instanceId });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function caught(p: Promise<unknown>): Promise<SidecarError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isSidecarError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a SidecarError');
-}
 
 /** Facts a test controls: healthy unless told otherwise. */
 const facts = (over: Partial<{ breakers: string[]; unhealthy: string[] }> = {}): LocalFacts => ({

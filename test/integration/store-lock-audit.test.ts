@@ -1,10 +1,10 @@
 import { Client } from 'pg';
-import { isSidecarError, type SidecarError } from '../../agent/src/errors/sidecar-error';
 import { RpcConnection, type RpcReply } from '../../agent/src/rpc/client';
 import { createPgStore, type PgStore } from '../../agent/src/store';
 import type { AuditEntry } from '../../agent/src/store/contract';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { startTestSidecar, uniqueId, type InProcessSidecar } from '../support/sidecar-harness';
+import { caught } from '../support/caught';
 
 /**
  * A lock change and its audit row commit in ONE transaction (pg-locks.ts `audit`):
@@ -43,15 +43,6 @@ function resultOf(reply: RpcReply): Record<string, unknown> {
   return reply.result as Record<string, unknown>;
 }
 
-async function caught(p: Promise<unknown>): Promise<SidecarError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isSidecarError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a SidecarError');
-}
 
 describe('PgLockStore with an audit row', () => {
   let store: PgStore;

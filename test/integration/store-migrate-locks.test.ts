@@ -1,10 +1,11 @@
 import { Pool } from 'pg';
-import { isSidecarError, SidecarError } from '../../agent/src/errors/sidecar-error';
+import { SidecarError } from '../../agent/src/errors/sidecar-error';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPgStore, loadMigrations, migrate, PgStore } from '../../agent/src/store';
 import { createTestDatabase, TestDatabase } from '../support/database';
+import { caught } from '../support/caught';
 
 // Waits on real leases and timeouts take seconds; jest's default 5 s per test is too short.
 jest.setTimeout(60_000);
@@ -12,15 +13,6 @@ jest.setTimeout(60_000);
 /** Several stores on one database stand in for several sidecars. */
 const actor = (instanceId: string) => ({ tokenId: `token-${instanceId}`, build: `devops/Infrastructure/Switch#${instanceId}`, instanceId });
 
-async function caught(p: Promise<unknown>): Promise<SidecarError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isSidecarError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a SidecarError');
-}
 
 describe('migrations', () => {
   let db: TestDatabase;

@@ -49,6 +49,42 @@ function hashingTap(onDone: (sha256: string, size: number) => void): Transform {
   });
 }
 
+/** One entry as tar-stream's extract yields it (a readable body with its header). */
+type TarEntry = ReturnType<typeof tarExtract> extends AsyncIterable<infer E> ? E : never;
+
+/**
+ * The entries of a tar stream that `select` keeps, with their path relative to
+ * `stripPrefix` (the root entry, unselected ones and devices/fifos are skipped).
+ * The consumer must read or resume each entry; the input is awaited at the end.
+ */
+async function* selectedEntries(input: NodeJS.ReadableStream, stripPrefix: string, select: EntrySelector): AsyncGenerator<{ entry: TarEntry; header: Header; rel: string; kind: Exclude<EntryKind, 'other'> }> {
+  const extract = tarExtract();
+  const feeding = pipeline(input as Readable, extract);
+  feeding.catch(() => undefined); // awaited after the loop; when the loop throws first this must not become an unhandled rejection
+  for await (const entry of extract) {
+    const header = entry.header;
+    const rel = relativeEntryName(header.name, stripPrefix);
+    const kind = kindOf(header);
+    if (rel === null || rel === '' || kind === 'other' || !select(rel, kind)) {
+      entry.resume();
+      continue;
+    }
+    yield { entry, header, rel, kind };
+  }
+  await feeding;
+}
+
+/** Reads an entry to its end: its sha256 and size, keeping nothing. */
+async function digestOf(entry: AsyncIterable<unknown>): Promise<{ sha256: string; size: number }> {
+  const h = createHash('sha256');
+  let size = 0;
+  for await (const chunk of entry) {
+    h.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { sha256: h.digest('hex'), size };
+}
+
 /**
  * Filters and re-roots a tar stream. Returns the new tar stream and a promise of
  * the files that went through (with sha256), settled when the input is consumed.
@@ -56,19 +92,9 @@ function hashingTap(onDone: (sha256: string, size: number) => void): Transform {
  */
 export function filterArchive(input: NodeJS.ReadableStream, stripPrefix: string, select: EntrySelector): { stream: Readable; files: Promise<ArchiveFile[]> } {
   const out = tarPack();
-  const extract = tarExtract();
   const files: ArchiveFile[] = [];
   const run = async (): Promise<ArchiveFile[]> => {
-    const feeding = pipeline(input as Readable, extract);
-    feeding.catch(() => undefined); // awaited after the loop; when the loop throws first this must not become an unhandled rejection
-    for await (const entry of extract) {
-      const header = entry.header;
-      const rel = relativeEntryName(header.name, stripPrefix);
-      const kind = kindOf(header);
-      if (rel === null || rel === '' || kind === 'other' || !select(rel, kind)) {
-        entry.resume();
-        continue;
-      }
+    for await (const { entry, header, rel, kind } of selectedEntries(input, stripPrefix, select)) {
       const name = kind === 'directory' ? `${rel}/` : rel;
       if (kind === 'file' && (header.size ?? 0) <= SMALL_FILE_BYTES) {
         // Most of a Jenkins home is small XML: one buffer per file is several times faster than a stream pipeline each.
@@ -85,7 +111,6 @@ export function filterArchive(input: NodeJS.ReadableStream, stripPrefix: string,
         entry.resume();
       }
     }
-    await feeding;
     out.finalize();
     return files;
   };
@@ -109,13 +134,7 @@ export async function listArchive(input: NodeJS.ReadableStream): Promise<Archive
       continue;
     }
     const rel = relativeEntryName(entry.header.name, '') ?? entry.header.name;
-    const h = createHash('sha256');
-    let size = 0;
-    for await (const chunk of entry) {
-      h.update(chunk as Buffer);
-      size += (chunk as Buffer).length;
-    }
-    files.push({ path: rel, size, sha256: h.digest('hex') });
+    files.push({ path: rel, ...(await digestOf(entry)) });
   }
   await feeding;
   return files;
@@ -153,31 +172,14 @@ export interface HomeEntry {
  * home holds before and after a migration copy, compared by path and digest.
  */
 export async function listSelectedEntries(input: NodeJS.ReadableStream, stripPrefix: string, select: EntrySelector): Promise<HomeEntry[]> {
-  const extract = tarExtract();
   const out: HomeEntry[] = [];
-  const feeding = pipeline(input as Readable, extract);
-  feeding.catch(() => undefined); // awaited after the loop; when the loop throws first this must not become an unhandled rejection
-  for await (const entry of extract) {
-    const header = entry.header;
-    const rel = relativeEntryName(header.name, stripPrefix);
-    const kind = kindOf(header);
-    if (rel === null || rel === '' || kind === 'other' || !select(rel, kind)) {
-      entry.resume();
-      continue;
-    }
+  for await (const { entry, header, rel, kind } of selectedEntries(input, stripPrefix, select)) {
     if (kind !== 'file') {
       out.push(kind === 'symlink' ? { path: rel, kind, linkname: header.linkname ?? '' } : { path: rel, kind });
       entry.resume();
       continue;
     }
-    const h = createHash('sha256');
-    let size = 0;
-    for await (const chunk of entry) {
-      h.update(chunk as Buffer);
-      size += (chunk as Buffer).length;
-    }
-    out.push({ path: rel, kind, sha256: h.digest('hex'), size });
+    out.push({ path: rel, kind, ...(await digestOf(entry)) });
   }
-  await feeding;
   return out;
 }
