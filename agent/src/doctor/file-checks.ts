@@ -3,6 +3,7 @@ import { parseTeamsDocument } from '../../../catalog/teams-file';
 import type { ConfigResult, SidecarConfig } from '../config/sidecar-config';
 import { parseTokensDocument } from '../config/tokens-file';
 import { CheckResult, fail, ok, skip, warn } from './check-result';
+import { checkTeamControllerFiles } from './controller-file-checks';
 import { DoctorProbes, errorCode } from './probes';
 
 /**
@@ -81,7 +82,10 @@ export function checkTokensFile(config: SidecarConfig, probes: DoctorProbes): Ch
   return ok(name, `${path}: ${parsed.tokens.length} token(s), ${opsCount} with ops scope, mode ${octal(facts.mode)}`);
 }
 
-/** The teams file, then every Jenkins API token file it names (those hold secrets in clear). */
+/**
+ * The teams file, then per team the Jenkins API token file it names (a secret
+ * in clear) and the files environment.deploy would mount into its controller.
+ */
 export function checkTeamsFile(config: SidecarConfig, probes: DoctorProbes): CheckResult[] {
   if (!config.teamsFile) return [skip('teams file', 'SIDECAR_TEAMS_FILE is not set')];
   const path = config.teamsFile;
@@ -102,26 +106,21 @@ export function checkTeamsFile(config: SidecarConfig, probes: DoctorProbes): Che
   if (parsed.errors.length) return [fail('teams file', `${parsed.errors.length} problem(s) in ${path}`, 'correct each line below, then restart the sidecar', parsed.errors)];
   const results: CheckResult[] = [ok('teams file', `${path}: ${parsed.teams.length} team(s): ${parsed.teams.map((t) => t.team_name).join(', ') || '(none)'}`)];
   for (const team of parsed.teams) {
-    if (!team.jenkins_token_file) continue;
-    const name = `jenkins token of ${team.team_name}`;
-    const file = team.jenkins_token_file;
-    let facts;
-    try {
-      facts = probes.stat(file);
-    } catch (err) {
-      results.push(fail(name, `cannot inspect ${file} (${errorCode(err) || (err as Error).message})`, `check the directories above ${file}`));
-      continue;
-    }
-    if (!facts) {
-      results.push(fail(name, `${file} does not exist`, `write team ${team.team_name}'s Jenkins API token for user ${team.jenkins_user} into ${file} (chmod 600), or correct jenkins_token_file`));
-      continue;
-    }
-    const perm = permissionProblem(file, facts.mode, name);
-    if (perm) {
-      results.push(perm);
-      continue;
-    }
-    results.push(ok(name, `${file} (mode ${octal(facts.mode)})`));
+    if (team.jenkins_token_file) results.push(checkJenkinsToken(team.team_name, team.jenkins_user, team.jenkins_token_file, probes));
+    // resolveConfig always sets controllerFiles; only hand-built configurations leave it out.
+    if (config.controllerFiles) results.push(checkTeamControllerFiles(team, config.controllerFiles, probes));
   }
   return results;
+}
+
+function checkJenkinsToken(team: string, user: string, file: string, probes: DoctorProbes): CheckResult {
+  const name = `jenkins token of ${team}`;
+  let facts;
+  try {
+    facts = probes.stat(file);
+  } catch (err) {
+    return fail(name, `cannot inspect ${file} (${errorCode(err) || (err as Error).message})`, `check the directories above ${file}`);
+  }
+  if (!facts) return fail(name, `${file} does not exist`, `write team ${team}'s Jenkins API token for user ${user} into ${file} (chmod 600), or correct jenkins_token_file`);
+  return permissionProblem(file, facts.mode, name) ?? ok(name, `${file} (mode ${octal(facts.mode)})`);
 }

@@ -19,7 +19,7 @@ const withCode = (message: string, code: string): Error => Object.assign(new Err
 function stat(path: string): FileFacts | null {
   try {
     const s = statSync(path);
-    return { mode: s.mode, uid: s.uid, gid: s.gid, isFile: s.isFile() };
+    return { mode: s.mode, uid: s.uid, gid: s.gid, isFile: s.isFile(), isDirectory: s.isDirectory(), size: s.size };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;

@@ -10,6 +10,8 @@ export interface FileFacts {
   uid: number;
   gid: number;
   isFile: boolean;
+  isDirectory: boolean;
+  size: number;
 }
 
 export interface PostgresFacts {
