@@ -1,16 +1,18 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../agent/src/db/embedded-postgres';
 import { doctorCommand } from '../../agent/src/doctor/command';
 import type { CheckResult } from '../../agent/src/doctor/check-result';
+import { createSecretCommand } from '../../agent/src/environments/controller-files';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 /**
  * `sidecarctl doctor` against real things: a temp tokens file and Jenkins token
  * file with real modes, a real PostgreSQL, a real haproxy with an admin and an
- * operator-level socket, the machine's Docker engine.
+ * operator-level socket, the machine's Docker engine, and the controller
+ * secrets and library directory a deploy of the team would mount.
  */
 const dir = mkdtempSync(join(tmpdir(), 'jsm-doctor-'));
 const adminSock = join(dir, 'admin.sock');
@@ -18,6 +20,10 @@ const operSock = join(dir, 'oper.sock');
 const tokensFile = join(dir, 'tokens.yml');
 const teamsFile = join(dir, 'teams.yml');
 const jenkinsToken = join(dir, 'devops.token');
+const secretsRoot = join(dir, 'teams');
+const libraryDir = join(dir, 'library.git');
+const secretsDir = join(secretsRoot, 'devops', 'secrets');
+const SECRET_FILES = ['jenkins-admin-password', 'jenkins-service-password', 'sidecar-token'];
 let db: TestDatabase;
 let haproxy: ChildProcess | undefined;
 let listenPort: number;
@@ -33,6 +39,13 @@ beforeAll(async () => {
   writeFileSync(tokensFile, `tokens:\n  - id: ops\n    sha256: ${'b'.repeat(64)}\n    teams: ["*"]\n`);
   writeFileSync(jenkinsToken, 'jenkins-api-token\n');
   writeFileSync(teamsFile, `jenkins_teams:\n  - team_name: devops\n    jenkins_token_file: ${jenkinsToken}\n`);
+  // What the operations guide says to create: readable by the controller's group 1000, nobody else.
+  mkdirSync(secretsDir, { recursive: true, mode: 0o750 });
+  mkdirSync(libraryDir);
+  for (const f of SECRET_FILES) {
+    writeFileSync(join(secretsDir, f), 'c2VjcmV0\n', { mode: 0o640 });
+    chownSync(join(secretsDir, f), 0, 1000);
+  }
   writeFileSync(
     join(dir, 'haproxy.cfg'),
     [
@@ -72,6 +85,8 @@ async function doctor(over: Record<string, string>): Promise<{ code: number; che
     SIDECAR_TEAMS_FILE: teamsFile,
     SIDECAR_HAPROXY_SOCKET: adminSock,
     SIDECAR_DATA_DIR: join(dir, 'data'),
+    SIDECAR_CONTROLLER_SECRETS_ROOT: secretsRoot,
+    SIDECAR_CONTROLLER_LIBRARY_DIR: libraryDir,
     ...over,
   };
   let json = '';
@@ -112,6 +127,7 @@ describe('sidecarctl doctor on a real host', () => {
     const r = await doctor({});
     expect(check(r.checks, 'tokens file')).toMatchObject({ status: 'ok' });
     expect(check(r.checks, 'jenkins token of devops')).toMatchObject({ status: 'ok' });
+    expect(check(r.checks, 'controller files of devops')).toMatchObject({ status: 'ok', summary: `ready to mount: 3 secret file(s) in ${secretsDir}, library ${libraryDir}` });
     expect(check(r.checks, 'haproxy')).toMatchObject({ status: 'ok', summary: expect.stringMatching(/^HAProxy 2\.\d+.* level admin$/) });
     expect(check(r.checks, 'postgres')).toMatchObject({ status: 'ok', summary: expect.stringContaining('PostgreSQL') });
     expect(check(r.checks, 'clock skew')?.status).toBe('ok');
@@ -120,6 +136,55 @@ describe('sidecarctl doctor on a real host', () => {
     expect(check(r.checks, 'sidecar')?.status).toBe('warn');
     expect(r.checks.filter((c) => c.status === 'fail')).toEqual([]);
     expect(r.code).toBe(0);
+  });
+
+  it('fails the controller files a deploy would refuse, naming each with its command, and passes once those commands ran', async () => {
+    const missing = join(secretsDir, 'jenkins-admin-password');
+    const open = join(secretsDir, 'jenkins-service-password');
+    chmodSync(tokensFile, 0o640); // every other file as in the passing case: exit 1 is the controller files' doing
+    chmodSync(jenkinsToken, 0o600);
+    rmSync(missing);
+    chmodSync(open, 0o644);
+    const r = await doctor({});
+    const files = check(r.checks, 'controller files of devops');
+    expect(files).toMatchObject({ status: 'fail', summary: 'environment.deploy would refuse 2 of 4 file(s)' });
+    expect(files?.details).toEqual([
+      `secret file ${missing} does not exist: team devops's jenkins.yaml reads it at /run/secrets/jenkins-admin-password (secrets.admin_password)`,
+      `secret file ${open} is readable by every user (mode 644, secrets.service_password)`,
+    ]);
+    const fixes = files?.fix?.split('\n') ?? [];
+    expect(fixes).toEqual([`create it: ${createSecretCommand(missing)}`, `fix it: chgrp 1000 ${open} && chmod 0640 ${open}`]);
+    expect(r.text).toContain(`[FAIL] controller files of devops: environment.deploy would refuse 2 of 4 file(s)`);
+    expect(r.code).toBe(1);
+    // The printed commands are the fix: run them as printed (temp paths only, no user text).
+    for (const line of fixes) {
+      const ran = spawnSync('sh', ['-c', line.replace(/^(create|fix) it: /, '')], { encoding: 'utf8', timeout: 10_000 });
+      expect({ line, status: ran.status, stderr: ran.stderr }).toEqual({ line, status: 0, stderr: '' });
+    }
+    const after = await doctor({});
+    expect(check(after.checks, 'controller files of devops')?.status).toBe('ok');
+    expect(after.code).toBe(0);
+  });
+
+  it('warns, exit 0, when the controller (uid/gid 1000) cannot read a secret that deploy would accept', async () => {
+    const token = join(secretsDir, 'sidecar-token');
+    chmodSync(tokensFile, 0o640);
+    chmodSync(jenkinsToken, 0o600);
+    chownSync(token, 0, 0);
+    chmodSync(token, 0o600);
+    try {
+      const r = await doctor({});
+      expect(check(r.checks, 'controller files of devops')).toMatchObject({
+        status: 'warn',
+        summary: '1 of 4 file(s) the controller cannot read',
+        details: [`the controller (uid/gid 1000) cannot read secret file ${token} (owner 0:0, mode 600, secrets.sidecar_token): it would start without it`],
+        fix: `chgrp 1000 ${token} && chmod 0640 ${token}`,
+      });
+      expect(r.code).toBe(0);
+    } finally {
+      chownSync(token, 0, 1000);
+      chmodSync(token, 0o640);
+    }
   });
 
   it('fails a Runtime API socket below admin level, found by trying an admin command', async () => {
