@@ -32,6 +32,7 @@ import { HaproxyRuntime, unconfiguredHaproxy } from './haproxy/runtime-api';
 import { dockerContainerMetrics } from './traffic/container-metrics';
 import { InFlightSwitches } from './traffic/in-flight';
 import { DeferredWrites } from './traffic/deferred-writes';
+import { OwedWritesSpool } from './traffic/owed-writes-spool';
 import { LastReadEnvironments } from './traffic/last-read-state';
 import { startWeightReconciler } from './traffic/reconcile';
 import { recoverTrafficOperations, startOrphanSweeper } from './traffic/recovery';
@@ -228,7 +229,10 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
     // Traffic: the HAProxy driver, traffic.switch / rollback.emergency / traffic.status, then startup
     // recovery of this instance's unfinished traffic operations and the desired-weights reconcile loop.
     const haproxyDriver = config.haproxySocket ? new HaproxyRuntime(config.haproxySocket) : unconfiguredHaproxy();
-    const deferred = new DeferredWrites({ journal: store.journal, environments: store.environments, log });
+    // Owed writes are kept on disk: a restart during a database outage still writes them.
+    const deferred = new DeferredWrites({ journal: store.journal, environments: store.environments, audit: store.audit, spool: new OwedWritesSpool(join(config.dataDir, 'owed-writes.jsonl'), log), log });
+    // What a previous run still owed goes first, so recovery below reads the journal as it really ended (bounded wait).
+    if (deferred.resume() > 0) await Promise.race([deferred.settled(), new Promise((r) => setTimeout(r, 10_000).unref())]);
     // Each team's environment_state as last read: rollback.emergency's target while Postgres is unreachable.
     const lastRead = new LastReadEnvironments((t) => deferred.pending(t));
     const trafficStore = { locks: store.locks, journal: store.journal, environments: lastRead.watch(store.environments), breakers: store.breakers, audit: store.audit };

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'pg';
@@ -204,4 +204,44 @@ it('with Postgres down, rollback.emergency without a target halts the switch in 
   }, 20_000);
   expect(sw.status).toBe('aborted');
   await releaseLock(token);
+});
+
+it('killed during the outage, the sidecar that starts again writes what the dead one owed (kept on disk), before recovery reads the journal', async () => {
+  await stopPostgres();
+  const ctl = await runSidecarctl(['emergency-stop', '--team', team.team_name, '--target', 'green', '--reason', 'operator moved traffic, then the host rebooted'], { SIDECAR_URL: sc.rpcUrl, SIDECAR_TOKEN: SECRET }, 20_000);
+  expect(ctl.code).toBe(0);
+  const result = JSON.parse(ctl.stdout) as { operationId: string; active: string; recordsDeferred: boolean };
+  expect(result).toMatchObject({ active: 'green', recordsDeferred: true });
+  expect(await haproxyWeights()).toEqual({ blue: 0, green: 100 });
+
+  // The host goes down with the records still owed: only the spool in the data dir has them.
+  const sidecarDir = sc.dir;
+  await c.close();
+  await sc.kill();
+  expect(readFileSync(join(sc.dataDir, 'owed-writes.jsonl'), 'utf8')).toContain(result.operationId);
+
+  pg = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), port: pgPort });
+  sc = await startSidecarProcess({
+    databaseUrl: pg.url,
+    instanceId: INSTANCE,
+    tokens: [{ id: 'ops', teams: ['*'], secret: SECRET }],
+    teamsYaml: teamsYamlOf(team),
+    env: { SIDECAR_HAPROXY_SOCKET: hap.socketPath, SIDECAR_HEARTBEAT_SEC: '1' },
+    dir: sidecarDir,
+  });
+  c = await RpcClient.connect(sc.rpcUrl, SECRET);
+  expect(sc.log()).toContain('writing records a previous run of this sidecar owed');
+
+  const op = await eventually('the emergency operation row is written and ended', async () => {
+    const rec = (await c.call('operation.get', { operationId: result.operationId })).result as { status: string; steps: Array<{ name: string; outcome: string }> } | undefined;
+    return rec && rec.status !== 'running' ? rec : null;
+  }, 20_000);
+  expect(op.status).toBe('succeeded');
+  expect(op.steps).toEqual([expect.objectContaining({ name: 'emergency-weights', outcome: 'done' })]);
+  const audit = await eventually('the audit row is written once', () => emergencyAudit(result.operationId), 15_000);
+  expect(audit).toMatchObject({ status: 'completed', targetEnvironment: 'green', rollbackReason: 'operator moved traffic, then the host rebooted', metadata: expect.objectContaining({ recordsDeferred: true }) });
+  const env = (await c.call('environment.status', { team: team.team_name })).result as { active: string; weights: { blue: number; green: number } };
+  expect(env).toMatchObject({ active: 'green', weights: { blue: 0, green: 100 } });
+  expect(await haproxyWeights()).toEqual({ blue: 0, green: 100 });
+  expect(readFileSync(join(sc.dataDir, 'owed-writes.jsonl'), 'utf8')).toBe('');
 });

@@ -95,8 +95,8 @@ describe('LastReadEnvironments', () => {
   });
 });
 
-describe('DeferredWrites.owe', () => {
-  it('runs owed writes in the order queued, behind the weights, retrying each until Postgres answers', async () => {
+describe('DeferredWrites: the owed records of an operation run without the journal', () => {
+  it('runs them in the order queued, behind the weights, retrying each until Postgres answers', async () => {
     const calls: string[] = [];
     let down = 2;
     const gate = (what: string): void => {
@@ -107,19 +107,30 @@ describe('DeferredWrites.owe', () => {
       calls.push(what);
     };
     const dw = new DeferredWrites({
-      journal: { intent: async (_op, name) => (gate(`intent ${name}`), 1), outcome: async (_op, seq) => gate(`outcome ${seq}`), finish: async (_op, status) => gate(`finish ${status}`) },
-      environments: { setDesiredWeights: async (team) => gate(`desired ${team}`) },
+      journal: {
+        intent: async (_op, name) => (gate(`intent ${name}`), 1),
+        outcome: async (_op, seq) => gate(`outcome ${seq}`),
+        finish: async (_op, status) => gate(`finish ${status}`),
+        get: async () => null,
+        begin: async (req) => (gate(`row ${req.id}`), { operation: {} as never, created: true }),
+      },
+      environments: {
+        setDesiredWeights: async (team) => gate(`desired ${team}`),
+        ensure: async (team) => (gate(`ensure ${team}`), { team, active: 'green', previous: null, lastKnownGood: 'green', weights: { blue: 0, green: 100 } } as never),
+        promote: async (_team, target) => (gate(`promote ${target}`), {} as never),
+      },
+      audit: { record: async (e) => (gate(`audit ${e.operationType} ${e.id ? 'with id' : 'no id'}`), e.id ?? '') },
       sleep: async () => undefined,
     });
-    dw.owe('alpha', 'row', async () => gate('row'));
+    dw.beginOperation('alpha', { id: 'op1', type: 'rollback.emergency', params: {}, actor: { tokenId: 'ops', instanceId: 'sc1' }, startedAt: new Date() });
     dw.weights({ team: 'alpha', opId: 'op1', weights: { blue: 100, green: 0 }, step: { name: 'emergency-weights', intent: {} }, desiredWritten: false, result: {} });
-    dw.owe('alpha', 'promote', async () => gate('promote'));
-    dw.owe('alpha', 'audit', async () => gate('audit'));
+    dw.promote('alpha', 'blue', 'blue');
+    dw.audit('alpha', { operationType: 'rollback.emergency', team: 'alpha', initiatedBy: 'ops', status: 'completed', operationId: 'op1', completedAt: new Date() });
     dw.finish('alpha', 'op1', 'succeeded', null, { active: 'blue' });
     expect(dw.pending('alpha')).toBe(true);
     await dw.settled();
     expect(dw.pending('alpha')).toBe(false);
-    expect(calls).toEqual(['row', 'desired alpha', 'intent emergency-weights', 'outcome 1', 'promote', 'audit', 'finish succeeded']);
+    expect(calls).toEqual(['row op1', 'desired alpha', 'intent emergency-weights', 'outcome 1', 'ensure alpha', 'promote blue', 'audit rollback.emergency with id', 'finish succeeded']);
   });
 });
 

@@ -44,7 +44,11 @@ export interface RunRequest {
  */
 export interface WithoutJournal {
   body: OperationBody;
-  owe(what: string, write: () => Promise<void>): void;
+  /** Where the operation's row and end are owed (the team's DeferredWrites queue: written in order, kept on disk). */
+  records: {
+    begin(operation: { id: string; type: string; params: Record<string, unknown>; actor: Actor; startedAt: Date }): void;
+    finish(id: string, status: Exclude<OperationStatus, 'running'>, result: unknown, error: OperationRecord['error']): void;
+  };
 }
 
 export interface RunOutcome {
@@ -136,7 +140,6 @@ export class OperationRunner {
 
   /** The journal is unreachable and the operation is safe without it: run it under a local id and owe its row. */
   private async runWithoutJournal(req: RunRequest, wj: WithoutJournal, cause: unknown): Promise<RunOutcome> {
-    const journal = this.deps.journal;
     const startedAt = this.deps.clock.now();
     const operation: OperationRecord = {
       id: randomUUID(),
@@ -163,13 +166,10 @@ export class OperationRunner {
       ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
       error: (cause as Error)?.message ?? String(cause),
     });
-    // The row first: every other owed write of this operation refers to it. Looking first makes a retry whose answer was lost harmless.
-    wj.owe(`row of operation ${id} (${req.type}, run while the journal was unreachable)`, async () => {
-      if (await journal.get(id)) return;
-      await journal.begin({ type: req.type, team: req.team, params: req.params, actor: req.actor, id, startedAt });
-    });
+    // The row first: every other owed write of this operation refers to it.
+    wj.records.begin({ id, type: req.type, params: req.params, actor: req.actor, startedAt });
     const following = this.follow(id, req.onProgress, req.signal, false);
-    this.start(operation, req.actor, wj.body, wj.owe);
+    this.start(operation, req.actor, wj.body, wj.records);
     const result = await following;
     return { operationId: id, created: true, result };
   }
@@ -208,8 +208,8 @@ export class OperationRunner {
     return this.running.size;
   }
 
-  /** `owe`: the operation has no row yet (journal unreachable); its end is owed, not written, and phases are not journaled. */
-  private start(operation: OperationRecord, actor: Actor, body: OperationBody, owe?: WithoutJournal['owe']): void {
+  /** `owed`: the operation has no row yet (journal unreachable); its end is owed, not written, and phases are not journaled. */
+  private start(operation: OperationRecord, actor: Actor, body: OperationBody, owed?: WithoutJournal['records']): void {
     const controller = new AbortController();
     const id = operation.id;
     let lastPhase = operation.phase;
@@ -222,7 +222,7 @@ export class OperationRunner {
         const full: ProgressEvent = { ...event, operationId: id };
         this.bus.emit('progress', full);
         // Phase changes reach the journal so attachers in other processes can follow.
-        if (!owe && event.phase && event.phase !== lastPhase) {
+        if (!owed && event.phase && event.phase !== lastPhase) {
           lastPhase = event.phase;
           this.deps.journal.phase(id, event.phase, { message: event.message }).catch((err: unknown) => {
             this.log.warn('could not journal phase', { operationId: id, error: String(err) });
@@ -242,10 +242,8 @@ export class OperationRunner {
         if (!isSidecarError(err)) this.log.error('operation failed unexpectedly', { operationId: id, type: operation.type, error: String((err as Error)?.stack ?? err) });
       }
       try {
-        if (owe) {
-          const { status, result, error } = end;
-          owe(`end (${status}) of operation ${id}`, () => this.deps.journal.finish(id, status, result ?? null, error ?? null));
-        } else await this.deps.journal.finish(id, end.status, end.result, end.error ?? null);
+        if (owed) owed.finish(id, end.status, end.result ?? null, end.error ?? null);
+        else await this.deps.journal.finish(id, end.status, end.result, end.error ?? null);
       } catch (err) {
         this.log.error('could not journal the end of an operation; recovery will see it running', { operationId: id, error: String(err) });
       }

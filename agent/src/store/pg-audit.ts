@@ -41,6 +41,8 @@ const toEntry = (r: Row): AuditEntry => ({
   operationId: r.operation_id,
 });
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** The columns of one deployment_audit row, in the order auditRow() gives their values. */
 export const AUDIT_COLUMNS =
   'id, operation_type, team_name, source_environment, target_environment, initiated_by, started_at, completed_at, ' +
@@ -52,7 +54,8 @@ export const AUDIT_COLUMNS =
  * its audit row commit together). Every value is a parameter; nothing is spliced in.
  */
 export function auditRow(e: AuditEntry, first: number): { id: string; values: string; params: unknown[] } {
-  const id = randomUUID();
+  // An id chosen by the caller (a record owed during an outage) makes writing it twice harmless.
+  const id = e.id && UUID.test(e.id) ? e.id : randomUUID();
   const p = (n: number): string => `$${first + n - 1}`;
   const values =
     `${p(1)}::uuid, ${p(2)}::text, ${p(3)}::text, ${p(4)}::text, ${p(5)}::text, ${p(6)}::text, COALESCE(${p(7)}::timestamptz, now()), ` +
@@ -85,7 +88,7 @@ export class PgAuditLog implements AuditLog {
 
   async record(e: AuditEntry): Promise<string> {
     const row = auditRow(e, 1);
-    await this.pool.query(`INSERT INTO deployment_audit (${AUDIT_COLUMNS}) VALUES (${row.values})`, row.params);
+    await this.pool.query(`INSERT INTO deployment_audit (${AUDIT_COLUMNS}) VALUES (${row.values}) ON CONFLICT (id) DO NOTHING`, row.params);
     return row.id;
   }
 

@@ -7,6 +7,7 @@ import type { LastReadEnvironments } from './last-read-state';
 import type { TrafficDeps } from './switch';
 import { discoverTeamBackends, splitWeights, type Weights } from './team-backends';
 import { applyWeights } from './weights';
+import type { DeferredWrites } from './deferred-writes';
 
 /**
  * rollback.emergency (and `sidecarctl emergency-stop`): halt the team's
@@ -96,7 +97,7 @@ export async function runEmergencyRollback(deps: TrafficDeps, params: RollbackEm
   ctx.progress({ phase: 'done', message: `emergency rollback: all ${team} traffic on ${target} after ${elapsedMs} ms`, responseMs: elapsedMs });
 
   /** Writes now, or owes the write once the database is unreachable (or earlier writes are owed). */
-  const write = async (what: string, run: () => Promise<void>): Promise<void> => {
+  const write = async (run: () => Promise<void>, owe: (d: DeferredWrites) => void): Promise<void> => {
     if (!owing) {
       try {
         await run();
@@ -105,17 +106,20 @@ export async function runEmergencyRollback(deps: TrafficDeps, params: RollbackEm
         outage(err);
       }
     }
-    deferred!.owe(team, `${what} of operation ${opId}`, run);
+    owe(deferred!);
   };
 
   // The halted switch's own end is written by its runner; when that cannot reach Postgres, this one is owed.
   if (owing && halted && deferred) {
     deferred.finish(team, halted, 'aborted', { code: 'CONFLICT', message: `switch of ${team} was halted by emergency rollback ${opId}: ${params.reason}`, data: { operationStatus: 'aborted', haltedBy: opId } });
   }
-  await write('promote', async () => {
-    const now = await store.environments.ensure(team, initialActive);
-    if (now.active !== target) await store.environments.promote(team, target);
-  });
+  await write(
+    async () => {
+      const now = await store.environments.ensure(team, initialActive);
+      if (now.active !== target) await store.environments.promote(team, target);
+    },
+    (d) => d.promote(team, target, initialActive),
+  );
   if (owing) opts.lastRead?.noteEmergencyMove(team, target, ctx.clock.now());
 
   // Other sidecars' switches of this team: the journal says which ones were running (unknown while it is unreachable).
@@ -139,11 +143,13 @@ export async function runEmergencyRollback(deps: TrafficDeps, params: RollbackEm
     operationId: opId,
     completedAt: ctx.clock.now(),
   };
-  await write('audit record', async () => {
-    // A retry whose first answer was lost must not record the rollback twice.
-    if (owing && (await store.audit.list({ team, operationType: 'rollback.emergency', limit: 50 })).some((e) => e.operationId === opId)) return;
-    await store.audit.record({ ...entry, metadata: { weights, halted, runningSwitches: running, elapsedMs, recordsDeferred: owing } });
-  });
+  await write(
+    async () => {
+      await store.audit.record({ ...entry, metadata: { weights, halted, runningSwitches: running, elapsedMs, recordsDeferred: false } });
+    },
+    // Owed with its id fixed now: written twice, it is still one row.
+    (d) => d.audit(team, { ...entry, metadata: { weights, halted, runningSwitches: running, elapsedMs, recordsDeferred: true } }),
+  );
   if (owing) deps.log?.warn('rollback.emergency applied without PostgreSQL; its records are written when it answers again', { team, target, lastRead: known ?? null, operationId: opId, actor: ctx.actor, elapsedMs });
   return { operationId: opId, active: target, weights, halted, elapsedMs, recordsDeferred: owing };
 }

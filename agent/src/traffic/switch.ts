@@ -307,12 +307,8 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
       completedAt: ctx.clock.now(),
     };
     if (rollbackDeferred && deps.deferred) {
-      // Written with the other owed records, in order, once the database answers (looked up first: a retry must not duplicate it).
-      const startedAt = ctx.operation.startedAt;
-      deps.deferred.owe(team, `audit record of the rollback of operation ${opId}`, async () => {
-        const seen = await store.audit.list({ team, operationType: 'traffic.switch', since: startedAt, limit: 200 });
-        if (!seen.some((a) => a.operationId === opId && a.status === 'rolled_back')) await store.audit.record(entry);
-      });
+      // Written with the other owed records, in order, once the database answers (its id fixed now: one row however often it is retried).
+      deps.deferred.audit(team, entry);
     } else {
       await store.audit.record(entry).catch((e: unknown) => deps.log?.warn('could not write the audit record of a rollback', { team, operationId: opId, error: String(e) }));
     }

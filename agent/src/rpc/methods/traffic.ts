@@ -1,7 +1,8 @@
 import { TRAFFIC_METHODS, type RollbackEmergencyParams, type TrafficSwitchParams } from '../../../../catalog/methods/traffic';
 import type { TeamDirectory } from '../../config/team-directory';
 import type { OperationRunner } from '../../operations/runner';
-import type { OperationContext } from '../../store/contract';
+import type { OperationContext, OperationRecord, OperationStatus } from '../../store/contract';
+import type { OwedOperationRow } from '../../traffic/deferred-writes';
 import { runEmergencyRollback } from '../../traffic/emergency';
 import type { LastReadEnvironments } from '../../traffic/last-read-state';
 import { trafficStatus } from '../../traffic/status';
@@ -51,7 +52,13 @@ export function registerTrafficMethods(registry: MethodRegistry, deps: TrafficMe
     const lastRead = deps.lastRead;
     const opts = lastRead ? { lastRead } : {};
     const withoutJournal = deferred
-      ? { body: (ctx: OperationContext) => runEmergencyRollback(traffic, params, ctx, { ...opts, journalDown: true }), owe: (what: string, write: () => Promise<void>) => deferred.owe(params.team, what, write) }
+      ? {
+          body: (ctx: OperationContext) => runEmergencyRollback(traffic, params, ctx, { ...opts, journalDown: true }),
+          records: {
+            begin: (op: OwedOperationRow) => deferred.beginOperation(params.team, op),
+            finish: (id: string, status: Exclude<OperationStatus, 'running'>, result: unknown, error: OperationRecord['error']) => deferred.finish(params.team, id, status, error, result),
+          },
+        }
       : undefined;
     return runJournaled(runner, call, params.team, params, (ctx) => runEmergencyRollback(traffic, params, ctx, opts), undefined, withoutJournal);
   });
