@@ -22,7 +22,9 @@ import type { Team } from '../../catalog/teams-file';
  * with higher fencing tokens. When the network heals, h1 writes what it owes
  * (the journal of the rollback, the operation's end, the desired weights, the
  * audit row saying why) without a restart; h1's late action with its old grant
- * is FENCED; HAProxy still has all traffic on blue, in sync with Postgres.
+ * is FENCED; HAProxy still has all traffic on blue, in sync with Postgres. The
+ * emergency stop, pressed on the cut-off host, answers without the journal and
+ * its records land after the heal too.
  */
 jest.setTimeout(120_000);
 
@@ -113,6 +115,7 @@ it('the coordinating host, partitioned mid-switch, puts traffic back on blue by 
   const cutAt = Date.now();
   lab!.partition(host('h1'));
   let answer: HostCall;
+  let stopId = '';
   try {
     // h1 notices within its answer timeout and puts all traffic on blue WITHOUT the database.
     const safe = await eventually('all traffic back on blue during the partition', async () => {
@@ -130,6 +133,12 @@ it('the coordinating host, partitioned mid-switch, puts traffic back on blue by 
     expect(answer.stderr).toContain('moved back to blue');
     expect(answer.stderr).toMatch(/"recordsDeferred":true/);
     expect(answer.stderr).toMatch(/"operationStatus":"rolled_back"/);
+
+    // The stop button still works on the cut-off host: it does not wait for the silent journal.
+    const stop = expectOk(await on('h1', 'rollback.emergency', { team: name, target: 'blue', reason: 'operator stop during the partition' }, 20_000));
+    expect(stop).toMatchObject({ active: 'blue', recordsDeferred: true });
+    stopId = String(stop.operationId);
+    expect((await haproxyWeights()).green).toBe(0);
 
     // h2 takes over once h1's leadership lease lapses, with a higher fencing token.
     const lead2 = await eventually('h2 becomes leader', async () => {
@@ -171,6 +180,17 @@ it('the coordinating host, partitioned mid-switch, puts traffic back on blue by 
   }, 20_000);
   expect(audit[0]![0]).toBe('rolled_back');
   expect(audit[0]![1]).toMatch(/PostgreSQL|database/i);
+  // ...and the emergency stop made during the partition: its row, ended, and its audit row (once).
+  const stopRow = await eventually('the emergency stop row written and ended', async () => {
+    const rows = await sql(`SELECT status FROM jenkins_coordination WHERE id = '${stopId}'`);
+    return rows[0] && rows[0][0] !== 'running' ? rows[0] : null;
+  }, 30_000);
+  expect(stopRow).toEqual(['succeeded']);
+  const stopAudit = await eventually('the emergency stop audit row', async () => {
+    const rows = await sql(`SELECT status, rollback_reason FROM deployment_audit WHERE operation_id = '${stopId}' AND operation_type = 'rollback.emergency'`);
+    return rows.length > 0 ? rows : null;
+  }, 20_000);
+  expect(stopAudit).toEqual([['completed', 'operator stop during the partition']]);
 
   // h1's late action with its old grant is refused; h2's grant is intact.
   const late = await eventually('h1 answers again', async () => {

@@ -44,6 +44,8 @@ export interface RunRequest {
  */
 export interface WithoutJournal {
   body: OperationBody;
+  /** Run without the journal when it has not answered within this (else only once it fails). */
+  beginWithinMs?: number;
   /** Where the operation's row and end are owed (the team's DeferredWrites queue: written in order, kept on disk). */
   records: {
     begin(operation: { id: string; type: string; params: Record<string, unknown>; actor: Actor; startedAt: Date }): void;
@@ -105,20 +107,28 @@ export class OperationRunner {
     if (this.closed) {
       throw new SidecarError('DEPENDENCY_DOWN', 'the sidecar is shutting down and starts no new operations; retry against another sidecar or after restart');
     }
-    let begun: { operation: OperationRecord; created: boolean };
+    // An operation that is safe without the journal picks its id first: when the database does not
+    // answer in time (a partition answers nothing) it runs at once, and a row that lands late has
+    // that same id, which the owed row write looks up before inserting.
+    const wj = req.withoutJournal;
+    const local = wj ? { id: randomUUID(), startedAt: this.deps.clock.now() } : null;
+    let begun: { operation: OperationRecord; created: boolean } | null;
     try {
-      begun = await this.deps.journal.begin({
+      const beginning = this.deps.journal.begin({
         type: req.type,
         team: req.team,
         params: req.params,
         ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
         actor: req.actor,
         ...(req.beginExtras ?? {}),
+        ...(local ?? {}),
       });
+      begun = wj?.beginWithinMs ? await answeredWithin(beginning, wj.beginWithinMs) : await beginning;
     } catch (err) {
-      if (!req.withoutJournal || !isDatabaseUnreachable(err)) throw err;
-      return this.runWithoutJournal(req, req.withoutJournal, err);
+      if (!wj || !local || !isDatabaseUnreachable(err)) throw err;
+      return this.runWithoutJournal(req, wj, err, local);
     }
+    if (begun === null) return this.runWithoutJournal(req, wj!, new Error(`the operations journal did not answer within ${wj!.beginWithinMs} ms`), local!);
     const { operation, created } = begun;
     if (!created) {
       if (operation.type !== req.type) {
@@ -138,11 +148,11 @@ export class OperationRunner {
     return { operationId: operation.id, created: true, result };
   }
 
-  /** The journal is unreachable and the operation is safe without it: run it under a local id and owe its row. */
-  private async runWithoutJournal(req: RunRequest, wj: WithoutJournal, cause: unknown): Promise<RunOutcome> {
-    const startedAt = this.deps.clock.now();
+  /** The journal is unreachable and the operation is safe without it: run it under its local id and owe its row. */
+  private async runWithoutJournal(req: RunRequest, wj: WithoutJournal, cause: unknown, local: { id: string; startedAt: Date }): Promise<RunOutcome> {
+    const startedAt = local.startedAt;
     const operation: OperationRecord = {
-      id: randomUUID(),
+      id: local.id,
       type: req.type,
       team: req.team,
       status: 'running',
@@ -365,4 +375,15 @@ export function replay(record: OperationRecord): unknown {
   if (status === 'succeeded') return record.result;
   if (status === 'running') throw new Error('replay() of a running operation');
   throw toSidecarError(record.error, record.id);
+}
+
+/** The promise's value, or null when it has not settled within `ms` (it goes on; a late rejection is ignored). */
+async function answeredWithin<T>(p: Promise<T>, ms: number): Promise<T | null> {
+  p.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

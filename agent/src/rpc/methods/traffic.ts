@@ -25,6 +25,9 @@ export interface TrafficMethodDeps {
 
 const spec = (name: string) => specNamed(TRAFFIC_METHODS, name);
 
+/** A healthy journal begins an operation in milliseconds; the answer timeout (10 s) is too long for the stop button. */
+const EMERGENCY_BEGIN_WITHIN_MS = 2_000;
+
 export function registerTrafficMethods(registry: MethodRegistry, deps: TrafficMethodDeps): void {
   const { runner, teams, traffic } = deps;
 
@@ -54,6 +57,8 @@ export function registerTrafficMethods(registry: MethodRegistry, deps: TrafficMe
     const withoutJournal = deferred
       ? {
           body: (ctx: OperationContext) => runEmergencyRollback(traffic, params, ctx, { ...opts, journalDown: true }),
+          // The stop button does not wait out a partition: a journal silent this long is treated as down.
+          beginWithinMs: EMERGENCY_BEGIN_WITHIN_MS,
           records: {
             begin: (op: OwedOperationRow) => deferred.beginOperation(params.team, op),
             finish: (id: string, status: Exclude<OperationStatus, 'running'>, result: unknown, error: OperationRecord['error']) => deferred.finish(params.team, id, status, error, result),
