@@ -21,6 +21,8 @@ const TOOLS = [
   { bin: 'ip', pkgs: ['iproute2'] },
   { bin: 'iptables', pkgs: ['iptables'] },
   { bin: 'systemd-analyze', pkgs: ['systemd'] },
+  // The systemd-notify test receives the sidecar's datagrams with a few lines of python3.
+  { bin: 'python3', pkgs: ['python3'] },
   { bin: 'chromium', pkgs: ['chromium'] },
   // executeAnsiblePlaybook runs the real ansible-playbook in the Groovy harness tests.
   { bin: 'ansible-playbook', pkgs: ['ansible-core'], noRecommends: true },

@@ -7,6 +7,7 @@
  */
 import { loadConfig } from '../config/load-config';
 import { startSidecar, StartupError } from '../sidecar';
+import { systemdNotifier } from '../supervisor/systemd-notify';
 
 const USAGE = 'usage: jenkins-sidecar [--config FILE]   (configuration by environment: SIDECAR_LISTEN, SIDECAR_DATABASE_URL, SIDECAR_DATA_DIR, ...)';
 
@@ -40,6 +41,9 @@ async function main(): Promise<void> {
   }
   for (const n of notices) process.stderr.write(`jenkins-sidecar: ${n}\n`);
   process.stderr.write(`jenkins-sidecar: ${handle.instanceId} listening on ${handle.httpUrl} (JSON-RPC at ${handle.rpcUrl})\n`);
+  // Under systemd (Type=notify): ready now that the store, recovery and the listener are up; watchdog pings from here on.
+  const systemd = systemdNotifier(process.env, { warn: (m, meta) => process.stderr.write(`jenkins-sidecar: warning: ${m} ${JSON.stringify(meta ?? {})}\n`) });
+  systemd?.ready(`${handle.instanceId} listening on ${handle.httpUrl}`);
 
   const h = handle;
   let signals = 0;
@@ -49,6 +53,8 @@ async function main(): Promise<void> {
     // Bounded: the grace period for operations plus time to close connections.
     const deadline = setTimeout(() => fail(1, 'shutdown did not finish in time; unfinished operations resume at next start'), (h.config.shutdownGraceSec + 15) * 1000);
     deadline.unref();
+    systemd?.stopping();
+    systemd?.close();
     h.stop(sig)
       .then(() => process.exit(0))
       .catch((err: Error) => fail(1, `error during shutdown: ${err.message}`));
