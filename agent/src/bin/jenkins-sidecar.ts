@@ -53,8 +53,8 @@ async function main(): Promise<void> {
     // Bounded: the grace period for operations plus time to close connections.
     const deadline = setTimeout(() => fail(1, 'shutdown did not finish in time; unfinished operations resume at next start'), (h.config.shutdownGraceSec + 15) * 1000);
     deadline.unref();
+    // Watchdog pings go on during the graceful stop (it may take the grace period); the process exit ends them.
     systemd?.stopping();
-    systemd?.close();
     h.stop(sig)
       .then(() => process.exit(0))
       .catch((err: Error) => fail(1, `error during shutdown: ${err.message}`));
