@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { freeTeamPorts, startBackend, type Backend } from '../support/backends';
 import { startHaproxy, type HaproxyProcess } from '../support/haproxy-process';
 import { testTeam } from '../support/haproxy-teams';
-import { createNetnsLab, expectCode, expectOk, hostCaller, hostClientArgv, type HostCall, type NetnsHost, type NetnsLab } from '../support/netns';
-import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
+import { createNetnsLab, expectCode, expectOk, startLabSidecars, type HostCall, type LabSidecars, type NetnsHost, type NetnsLab } from '../support/netns';
 import { eventually } from '../support/eventually';
 import { haproxyWeights as weightsOf, teamsYamlOf } from '../support/traffic-stack';
 import type { Team } from '../../catalog/teams-file';
@@ -36,8 +35,8 @@ let lab: NetnsLab | undefined;
 let team: Team;
 let hap: HaproxyProcess;
 const backends: Backend[] = [];
-const sidecars = new Map<string, SidecarProcess>();
-let on: ReturnType<typeof hostCaller>;
+let hosts: LabSidecars | undefined;
+let on: LabSidecars['on'];
 const TAG = randomBytes(3).toString('hex');
 
 beforeAll(async () => {
@@ -47,32 +46,20 @@ beforeAll(async () => {
   // h1's HAProxy (its admin socket is a file, reachable from h1's namespace); h2 has none of its own here.
   hap = await startHaproxy([team]);
   const teamsYaml = teamsYamlOf(team);
-  const l = lab;
-  const started = await Promise.all(
-    l.hosts.map((h) =>
-      startSidecarProcess({
-        databaseUrl: l.databaseUrl,
-        instanceId: `${l.id}-${h.name}`,
-        tokens: [{ id: 'ops', teams: ['*'] }],
-        teamsYaml,
-        wrap: ['ip', 'netns', 'exec', h.ns],
-        env: {
-          ...(h.name === 'h1' ? { SIDECAR_HAPROXY_SOCKET: hap.socketPath } : {}),
-          SIDECAR_HEARTBEAT_SEC: '1',
-          SIDECAR_LIVE_WITHIN_SEC: '3',
-          SIDECAR_SHUTDOWN_GRACE_SEC: '2',
-          SIDECAR_DATABASE_ANSWER_TIMEOUT_SEC: String(ANSWER_TIMEOUT_SEC),
-        },
-        startTimeoutMs: 40_000,
-      }),
-    ),
-  );
-  l.hosts.forEach((h, i) => sidecars.set(h.name, started[i]!));
-  on = hostCaller(l, sidecars, hostClientArgv(started[0]!.dir));
+  hosts = await startLabSidecars(lab, {
+    teamsYaml,
+    env: (h) => ({
+      ...(h.name === 'h1' ? { SIDECAR_HAPROXY_SOCKET: hap.socketPath } : {}),
+      SIDECAR_HEARTBEAT_SEC: '1',
+      SIDECAR_LIVE_WITHIN_SEC: '3',
+      SIDECAR_DATABASE_ANSWER_TIMEOUT_SEC: String(ANSWER_TIMEOUT_SEC),
+    }),
+  });
+  on = hosts.on;
 });
 
 afterAll(async () => {
-  await Promise.all([...sidecars.values()].map((s) => s.stop(5_000).catch(() => undefined)));
+  await hosts?.stop();
   await hap?.stop();
   await Promise.all(backends.map((b) => b.close()));
   await lab?.destroy();
@@ -210,5 +197,5 @@ it('the coordinating host, partitioned mid-switch, puts traffic back on blue by 
   const final = await haproxyWeights();
   expect(final.green).toBe(0);
   expect(final.blue).toBeGreaterThan(0);
-  for (const s of sidecars.values()) expect(s.exited()).toBe(false);
+  for (const s of hosts!.sidecars.values()) expect(s.exited()).toBe(false);
 });

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createNetnsLab, expectCode, expectOk, hostCaller, hostClientArgv, type NetnsHost, type NetnsLab } from '../support/netns';
+import { createNetnsLab, expectCode, expectOk, startLabSidecars, type LabSidecars, type NetnsHost, type NetnsLab } from '../support/netns';
 import { eventually } from '../support/eventually';
-import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
 
 /**
  * Three sidecars as three hosts (network namespaces on one bridge), one
@@ -20,30 +19,17 @@ const LIVE_WITHIN_SEC = 3;
 const LEASE_SEC = 4;
 
 let lab: NetnsLab | undefined;
-const sidecars = new Map<string, SidecarProcess>();
-let on: ReturnType<typeof hostCaller>;
+let hosts: LabSidecars | undefined;
+let on: LabSidecars['on'];
 
 beforeAll(async () => {
   lab = await createNetnsLab(3);
-  const l = lab;
-  const started = await Promise.all(
-    l.hosts.map((h) =>
-      startSidecarProcess({
-        databaseUrl: l.databaseUrl,
-        instanceId: `${l.id}-${h.name}`,
-        tokens: [{ id: 'ops', teams: ['*'] }],
-        wrap: ['ip', 'netns', 'exec', h.ns],
-        env: { SIDECAR_HEARTBEAT_SEC: String(HEARTBEAT_SEC), SIDECAR_LIVE_WITHIN_SEC: String(LIVE_WITHIN_SEC), SIDECAR_SHUTDOWN_GRACE_SEC: '2' },
-        startTimeoutMs: 40_000,
-      }),
-    ),
-  );
-  l.hosts.forEach((h, i) => sidecars.set(h.name, started[i]!));
-  on = hostCaller(l, sidecars, hostClientArgv(started[0]!.dir));
+  hosts = await startLabSidecars(lab, { env: () => ({ SIDECAR_HEARTBEAT_SEC: String(HEARTBEAT_SEC), SIDECAR_LIVE_WITHIN_SEC: String(LIVE_WITHIN_SEC) }) });
+  on = hosts.on;
 });
 
 afterAll(async () => {
-  await Promise.all([...sidecars.values()].map((s) => s.stop(5_000).catch(() => undefined)));
+  await hosts?.stop();
   await lab?.destroy();
 });
 
@@ -52,11 +38,6 @@ function host(name: string): NetnsHost {
   if (!h) throw new Error(`no host ${name}`);
   return h;
 }
-
-
-
-
-
 
 it('reaches consensus across three hosts, moves leadership and the lock off a cut-off host, and fences its late actions', async () => {
   const ids = lab!.hosts.map((h) => `${lab!.id}-${h.name}`);
@@ -143,7 +124,7 @@ it('reaches consensus across three hosts, moves leadership and the lock off a cu
   const locks = await on('h3', 'lock.list', { team: TEAM });
   expectOk(locks);
   expect(locks.result!.locks).toEqual([expect.objectContaining({ lockName: `${TEAM}:blue_green_switch`, token: t2, holder: 'h2-switch#1' })]);
-  for (const s of sidecars.values()) expect(s.exited()).toBe(false);
+  for (const s of hosts!.sidecars.values()) expect(s.exited()).toBe(false);
 });
 
 it('a silently partitioned host (packets dropped) cannot act; the others keep working and its lock lapses to them', async () => {
@@ -172,5 +153,5 @@ it('a silently partitioned host (packets dropped) cannot act; the others keep wo
     30_000,
   );
   expectCode(late, 'FENCED');
-  for (const s of sidecars.values()) expect(s.exited()).toBe(false);
+  for (const s of hosts!.sidecars.values()) expect(s.exited()).toBe(false);
 });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { binaryDir } from '../../agent/src/db/embedded-postgres';
 import { ERROR_CODES } from '../../catalog/error-codes';
-import { REPO_ROOT, SIDECARCTL_BIN } from './sidecar-process';
+import { REPO_ROOT, SIDECARCTL_BIN, startSidecarProcess, type SidecarProcess } from './sidecar-process';
 
 /**
  * Test hosts as Linux network namespaces. One "hub" namespace holds a bridge
@@ -323,4 +323,42 @@ export function hostCaller(
     if (!h || !sc) throw new Error(`no host ${name} with a sidecar in lab ${lab.id}`);
     return callFromHost(lab, h, client, { url: sc.rpcUrl, token: sc.secrets['ops']! }, method, params, timeoutMs);
   };
+}
+
+/* ---------- one sidecar per lab host ---------- */
+
+export interface LabSidecars {
+  /** host name → its sidecar process (instance id `<lab id>-<host name>`, token `ops` for every team). */
+  sidecars: Map<string, SidecarProcess>;
+  on: ReturnType<typeof hostCaller>;
+  /** Stops every sidecar (SIGTERM, SIGKILL after 5 s); call before lab.destroy(). */
+  stop(): Promise<void>;
+}
+
+/** Starts a jenkins-sidecar inside every host's namespace against the lab's PostgreSQL. */
+export async function startLabSidecars(lab: NetnsLab, opts: { env?: (host: NetnsHost) => Record<string, string>; teamsYaml?: string } = {}): Promise<LabSidecars> {
+  const started = await Promise.allSettled(
+    lab.hosts.map((h) =>
+      startSidecarProcess({
+        databaseUrl: lab.databaseUrl,
+        instanceId: `${lab.id}-${h.name}`,
+        tokens: [{ id: 'ops', teams: ['*'] }],
+        ...(opts.teamsYaml ? { teamsYaml: opts.teamsYaml } : {}),
+        wrap: ['ip', 'netns', 'exec', h.ns],
+        env: { SIDECAR_SHUTDOWN_GRACE_SEC: '2', ...(opts.env?.(h) ?? {}) },
+        startTimeoutMs: 40_000,
+      }),
+    ),
+  );
+  const sidecars = new Map<string, SidecarProcess>();
+  started.forEach((r, i) => r.status === 'fulfilled' && sidecars.set(lab.hosts[i]!.name, r.value));
+  const stop = async (): Promise<void> => {
+    await Promise.all([...sidecars.values()].map((s) => s.stop(5_000).catch(() => undefined)));
+  };
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await stop();
+    throw failed.reason;
+  }
+  return { sidecars, on: hostCaller(lab, sidecars, hostClientArgv([...sidecars.values()][0]!.dir)), stop };
 }
