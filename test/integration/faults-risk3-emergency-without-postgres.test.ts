@@ -50,15 +50,21 @@ beforeAll(async () => {
   team = testTeam({ prefix: 'r3e', ...(await freeTeamPorts()) });
   backends.push(await startBackend(team.environments.blue.web_port, 'blue'), await startBackend(team.environments.green.web_port, 'green'));
   hap = await startHaproxy([team]);
-  sc = await startSidecarProcess({
-    databaseUrl: pg.url,
+  sc = await startOurSidecar();
+  c = await RpcClient.connect(sc.rpcUrl, SECRET);
+});
+
+/** This test's sidecar; `dir` reuses a dead one's data dir (its owed-writes spool) as a restart does. */
+function startOurSidecar(dir?: string): Promise<SidecarProcess> {
+  return startSidecarProcess({
+    databaseUrl: pg!.url,
     instanceId: INSTANCE,
     tokens: [{ id: 'ops', teams: ['*'], secret: SECRET }],
     teamsYaml: teamsYamlOf(team),
     env: { SIDECAR_HAPROXY_SOCKET: hap.socketPath, SIDECAR_HEARTBEAT_SEC: '1' },
+    ...(dir ? { dir } : {}),
   });
-  c = await RpcClient.connect(sc.rpcUrl, SECRET);
-});
+}
 
 afterAll(async () => {
   await c?.close();
@@ -221,14 +227,7 @@ it('killed during the outage, the sidecar that starts again writes what the dead
   expect(readFileSync(join(sc.dataDir, 'owed-writes.jsonl'), 'utf8')).toContain(result.operationId);
 
   pg = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), port: pgPort });
-  sc = await startSidecarProcess({
-    databaseUrl: pg.url,
-    instanceId: INSTANCE,
-    tokens: [{ id: 'ops', teams: ['*'], secret: SECRET }],
-    teamsYaml: teamsYamlOf(team),
-    env: { SIDECAR_HAPROXY_SOCKET: hap.socketPath, SIDECAR_HEARTBEAT_SEC: '1' },
-    dir: sidecarDir,
-  });
+  sc = await startOurSidecar(sidecarDir);
   c = await RpcClient.connect(sc.rpcUrl, SECRET);
   expect(sc.log()).toContain('writing records a previous run of this sidecar owed');
 
