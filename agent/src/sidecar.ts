@@ -214,7 +214,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
     });
     metrics.watchBus(runner.bus);
     const registry = new MethodRegistry();
-    registerCoreMethods(registry, { store, runner, teams, instanceId: config.instanceId, metrics });
+    registerCoreMethods(registry, { store, runner, teams, instanceId: config.instanceId, metrics, docker });
     registerEnvironmentMethods(registry, { store, runner, teams, docker, backupRoot: defaultBackupRoot(config.dataDir), migrateSnapshotDir: migrateSnapshotDir(config.dataDir), networking: config.controllerNetworking, controllerFiles: config.controllerFiles });
     const backups = startSidecarBackups({
       docker,

@@ -143,6 +143,7 @@ export const CORE_METHODS: MethodSpec[] = [
       operation: 'the operation in flight for the team, or null',
       lastKnownGood: 'blue | green',
       buildSwitch: '{from, to, status} of the latest traffic.switch started by `build`, or null',
+      containers: "{blue, green}: each controller's {container, state (Docker's, or missing / foreign / unknown with detail), health, image}; null without a teams-file entry. Bounded: a slow or stopped Docker gives state unknown, not an error",
     },
     mutating: false,
     scope: 'team',

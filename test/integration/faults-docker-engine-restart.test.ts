@@ -163,6 +163,10 @@ it('dockerd stopped under a serving blue and started again: the sidecar reports 
   expect((await locks()).filter((l) => l.holder !== 'dr/switch#1')).toEqual([]);
   const during = await c.call('environment.status', { team });
   expect(during.result).toMatchObject({ active: 'blue', operation: null, weights: { blue: 100, green: 0 } });
+  // The status still answers, and says Docker could not be asked (not an error, not a hang).
+  const duringContainers = (during.result as { containers: Record<string, { state: string; detail?: string }> }).containers;
+  expect(duringContainers.blue).toMatchObject({ container: blueName, state: 'unknown' });
+  expect(duringContainers.blue!.detail).toContain(engine.socketPath);
   const hapDuring = await haproxyServers();
   expect(hapDuring.blue.weight).toBe(100);
   expect(hapDuring.green.weight).toBe(0);
@@ -185,7 +189,12 @@ it('dockerd stopped under a serving blue and started again: the sidecar reports 
   await eventually('haproxy sees blue UP again', async () => ((await haproxyServers()).blue.status === 'UP' ? true : null), 15_000);
   expect((await httpGet(`http://127.0.0.1:${hap.httpPort}/login`)).status).toBe(200);
   const after = await c.call('environment.status', { team });
-  expect(after.result).toMatchObject({ active: 'blue', operation: null, weights: { blue: 100, green: 0 } });
+  expect(after.result).toMatchObject({
+    active: 'blue',
+    operation: null,
+    weights: { blue: 100, green: 0 },
+    containers: { blue: { container: blueName, state: 'running', health: 'healthy' }, green: { container: t.team.environments.green.container, state: 'missing' } },
+  });
 
   const green = await c.call('environment.deploy', { team, target: 'green', timeoutSec: 60 }, 70_000);
   expect(green.error).toBeUndefined();

@@ -1,3 +1,4 @@
+import type Docker from 'dockerode';
 import { z } from 'zod';
 import { CORE_METHODS } from '../../../../catalog/methods/core';
 import type { TeamDirectory } from '../../config/team-directory';
@@ -5,6 +6,7 @@ import { SidecarError, isSidecarError } from '../../errors/sidecar-error';
 import type { SidecarMetrics } from '../../metrics/sidecar-metrics';
 import type { OperationBody, OperationRunner } from '../../operations/runner';
 import type { AuditEntry, LockGrant, OperationRecord, Store } from '../../store/contract';
+import { controllerContainers } from '../../environments/container-status';
 import { mayActOn, visibleTeams } from '../principal';
 import { specNamed, type CallContext, type MethodRegistry } from '../registry';
 
@@ -23,6 +25,8 @@ export interface CoreMethodDeps {
   teams: TeamDirectory;
   instanceId: string;
   metrics?: SidecarMetrics;
+  /** environment.status reports the controllers' containers through it (bounded; `unknown` when Docker does not answer). */
+  docker?: Docker;
 }
 
 const spec = (name: string) => specNamed(CORE_METHODS, name);
@@ -164,6 +168,9 @@ export function registerCoreMethods(registry: MethodRegistry, deps: CoreMethodDe
 
   registry.register(spec('environment.status'), async (p, call) => {
     const { team } = p as { team: string };
+    // Asked at once, beside the database reads: the containers as Docker sees them (teams-file teams only).
+    const config = teams.find(team);
+    const containers = deps.docker && config ? controllerContainers(deps.docker, config) : Promise.resolve(null);
     const state = (await store.environments.get(team)) ?? (await store.environments.ensure(team, teams.initialActive(team)));
     const recent = await store.journal.list({ team, limit: 50 });
     const running = recent.find((o) => o.status === 'running');
@@ -178,6 +185,7 @@ export function registerCoreMethods(registry: MethodRegistry, deps: CoreMethodDe
       operation: running ? operationSummary(running) : null,
       lastKnownGood: state.lastKnownGood,
       buildSwitch: mine ? { from: target === 'blue' ? 'green' : target === 'green' ? 'blue' : null, to: target, status: mine.status, operationId: mine.id } : null,
+      containers: await containers,
     };
   });
 
