@@ -249,7 +249,8 @@ describe('methods over the wire', () => {
     const c = await connect('devops-ci');
     expect(await c.call('environment.status', { team: 'devops', build: 'devops/x#1' })).toEqual({
       ok: true,
-      result: { active: 'blue', previous: null, weights: { blue: 100, green: 0 }, operation: null, lastKnownGood: 'blue', buildSwitch: null },
+      // containers: null — this sidecar has no teams file, so it knows no container names for the team.
+      result: { active: 'blue', previous: null, weights: { blue: 100, green: 0 }, operation: null, lastKnownGood: 'blue', buildSwitch: null, containers: null },
     });
   });
 
