@@ -135,7 +135,13 @@ export const CORE_METHODS: MethodSpec[] = [
   defineMethod({
     name: 'environment.status',
     summary: "The team's active and previous environment, desired weights, operation in flight and the calling build's switch.",
-    params: z.object({ team: teamParam }).strict(),
+    params: z
+      .object({
+        team: teamParam,
+        /** Also ask Docker for both controllers' containers (ops views); pipelines leave it off and stay on the database alone. */
+        containers: z.boolean().default(false),
+      })
+      .strict(),
     result: {
       active: 'blue | green',
       previous: 'blue | green | null',
@@ -143,7 +149,7 @@ export const CORE_METHODS: MethodSpec[] = [
       operation: 'the operation in flight for the team, or null',
       lastKnownGood: 'blue | green',
       buildSwitch: '{from, to, status} of the latest traffic.switch started by `build`, or null',
-      containers: "{blue, green}: each controller's {container, state (Docker's, or missing / foreign / unknown with detail), health, image}; null without a teams-file entry. Bounded: a slow or stopped Docker gives state unknown, not an error",
+      containers: "with containers:true only — {blue, green}: each controller's {container, state (Docker's, or missing / foreign / unknown with detail), health, image}; null without a teams-file entry. Bounded: a slow or stopped Docker gives state unknown, not an error",
     },
     mutating: false,
     scope: 'team',

@@ -161,7 +161,7 @@ it('dockerd stopped under a serving blue and started again: the sidecar reports 
   );
   expect(greenOps.map((o) => o.status)).toEqual(['failed']);
   expect((await locks()).filter((l) => l.holder !== 'dr/switch#1')).toEqual([]);
-  const during = await c.call('environment.status', { team });
+  const during = await c.call('environment.status', { team, containers: true });
   expect(during.result).toMatchObject({ active: 'blue', operation: null, weights: { blue: 100, green: 0 } });
   // The status still answers, and says Docker could not be asked (not an error, not a hang).
   const duringContainers = (during.result as { containers: Record<string, { state: string; detail?: string }> }).containers;
@@ -188,7 +188,7 @@ it('dockerd stopped under a serving blue and started again: the sidecar reports 
   expect(sc.pid).toBe(sidecarPid);
   await eventually('haproxy sees blue UP again', async () => ((await haproxyServers()).blue.status === 'UP' ? true : null), 15_000);
   expect((await httpGet(`http://127.0.0.1:${hap.httpPort}/login`)).status).toBe(200);
-  const after = await c.call('environment.status', { team });
+  const after = await c.call('environment.status', { team, containers: true });
   expect(after.result).toMatchObject({
     active: 'blue',
     operation: null,

@@ -249,9 +249,10 @@ describe('methods over the wire', () => {
     const c = await connect('devops-ci');
     expect(await c.call('environment.status', { team: 'devops', build: 'devops/x#1' })).toEqual({
       ok: true,
-      // containers: null — this sidecar has no teams file, so it knows no container names for the team.
-      result: { active: 'blue', previous: null, weights: { blue: 100, green: 0 }, operation: null, lastKnownGood: 'blue', buildSwitch: null, containers: null },
+      result: { active: 'blue', previous: null, weights: { blue: 100, green: 0 }, operation: null, lastKnownGood: 'blue', buildSwitch: null },
     });
+    // Containers only when asked; null here: without a teams file the sidecar knows no container names.
+    expect(await c.call('environment.status', { team: 'devops', containers: true })).toMatchObject({ ok: true, result: { active: 'blue', containers: null } });
   });
 
   it('coordination.update records one audit entry', async () => {

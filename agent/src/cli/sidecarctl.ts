@@ -157,7 +157,7 @@ export async function runSidecarctl(argv: string[], io: CtlIO): Promise<number> 
     .command('status')
     .description("a team's environments (environment.status), or every team (GET /api/v1/teams)")
     .option('--team <team>', 'one team')
-    .action(async (o: { team?: string }) => (o.team ? rpc('environment.status', { team: o.team }) : rest('/api/v1/teams')));
+    .action(async (o: { team?: string }) => (o.team ? rpc('environment.status', { team: o.team, containers: true }) : rest('/api/v1/teams')));
 
   program
     .command('locks')

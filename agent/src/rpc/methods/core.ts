@@ -167,10 +167,10 @@ export function registerCoreMethods(registry: MethodRegistry, deps: CoreMethodDe
   });
 
   registry.register(spec('environment.status'), async (p, call) => {
-    const { team } = p as { team: string };
-    // Asked at once, beside the database reads: the containers as Docker sees them (teams-file teams only).
+    const { team, containers: withContainers } = p as { team: string; containers: boolean };
+    // Only when asked (pipelines call this often and need the database alone): Docker is asked beside the database reads.
     const config = teams.find(team);
-    const containers = deps.docker && config ? controllerContainers(deps.docker, config) : Promise.resolve(null);
+    const containers = withContainers ? (deps.docker && config ? controllerContainers(deps.docker, config) : Promise.resolve(null)) : undefined;
     const state = (await store.environments.get(team)) ?? (await store.environments.ensure(team, teams.initialActive(team)));
     const recent = await store.journal.list({ team, limit: 50 });
     const running = recent.find((o) => o.status === 'running');
@@ -185,7 +185,7 @@ export function registerCoreMethods(registry: MethodRegistry, deps: CoreMethodDe
       operation: running ? operationSummary(running) : null,
       lastKnownGood: state.lastKnownGood,
       buildSwitch: mine ? { from: target === 'blue' ? 'green' : target === 'green' ? 'blue' : null, to: target, status: mine.status, operationId: mine.id } : null,
-      containers: await containers,
+      ...(containers ? { containers: await containers } : {}),
     };
   });
 
