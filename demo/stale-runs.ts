@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
+import { pidAlive } from '../agent/src/supervisor/pid-alive';
 import { removeTeamObjects } from '../test/support/docker-teams';
 
 /**
@@ -21,15 +22,6 @@ const PIDS_FILE = 'pids.json';
 
 export function recordPids(runDir: string, pids: RunPids): void {
   writeFileSync(join(runDir, PIDS_FILE), JSON.stringify(pids), { mode: 0o600 });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** True when /proc says the pid belongs to this run (so a reused pid is never signalled). */
@@ -59,8 +51,8 @@ function processesNaming(runDir: string): number[] {
 async function stopPid(pid: number, timeoutMs: number): Promise<void> {
   process.kill(pid, 'SIGTERM');
   const deadline = Date.now() + timeoutMs;
-  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  if (alive(pid)) process.kill(pid, 'SIGKILL');
+  while (pidAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
 }
 
 /** Stops and removes what earlier, dead demo runs under `demoRoot` left running. Returns one line per run cleaned. */
@@ -75,14 +67,14 @@ export async function sweepStaleRuns(demoRoot: string, docker: Docker): Promise<
     } catch {
       continue; // a failed run's kept logs, or one that never started anything
     }
-    if (alive(pids.demo)) continue; // another demo that is still running
+    if (pidAlive(pids.demo)) continue; // another demo that is still running
     const stopped: string[] = [];
     // The sidecar first: its graceful stop also stops its embedded PostgreSQL.
     for (const [what, pid, graceMs] of [
       ['jenkins-sidecar', pids.sidecar, 25_000],
       ['haproxy', pids.haproxy, 5_000],
     ] as const) {
-      if (pid && alive(pid) && belongsTo(pid, runDir)) {
+      if (pid && pidAlive(pid) && belongsTo(pid, runDir)) {
         await stopPid(pid, graceMs);
         stopped.push(`${what} pid ${pid}`);
       }

@@ -2,6 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, realpathSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type Docker from 'dockerode';
+import { pidAlive } from '../../agent/src/supervisor/pid-alive';
 
 /**
  * Shared plumbing of the locally built test images (no registry is reachable):
@@ -47,14 +48,6 @@ export async function imageLabel(docker: Docker, ref: string, label: string): Pr
   }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** O_EXCL lock file holding the owner's pid; a dead owner's or an older-than-staleMs lock is taken over. */
 export async function withFileLock<T>(lockFile: string, staleMs: number, fn: () => Promise<T>): Promise<T> {

