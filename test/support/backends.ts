@@ -4,15 +4,20 @@ import { createServer as createNetServer } from 'node:net';
 /**
  * Small HTTP servers standing in for Jenkins controllers behind HAProxy. The
  * health path always answers 200 (HAProxy keeps the server UP) while ordinary
- * requests can be switched to fail or to answer slowly.
+ * requests can be switched to fail, to answer slowly, or to be held open until
+ * the test releases them (a session a drain has to wait for).
  */
 export interface Backend {
   port: number;
   name: string;
   /** Ordinary requests answered so far. */
   requests(): number;
-  /** errorRate 0..1 of ordinary requests answer 500; delayMs before each ordinary answer. */
-  set(mode: { errorRate?: number; delayMs?: number }): void;
+  /** errorRate 0..1 of ordinary requests answer 500; delayMs before each ordinary answer; hold: see release(). */
+  set(mode: { errorRate?: number; delayMs?: number; hold?: boolean }): void;
+  /** Ordinary requests received while hold was on and not answered yet. */
+  held(): number;
+  /** Answers every held request now (as errorRate says) and turns hold off. */
+  release(): void;
   close(): Promise<void>;
 }
 
@@ -23,6 +28,10 @@ export async function startBackend(port: number, name: string): Promise<Backend>
   let delayMs = 0;
   let count = 0;
   let errorBudget = 0;
+  let hold = false;
+  // A long request a controller really keeps open, e.g. the CLI's upload side
+  // (jenkinsci/jenkins core/src/main/java/jenkins/util/FullDuplexHttpService.java, upload(): waits until the command completed).
+  const holding: Array<() => void> = [];
   const server: Server = createHttpServer((req, res) => {
     if (req.url === HEALTH_PATH) {
       res.writeHead(200, { 'content-type': 'text/plain' });
@@ -38,7 +47,14 @@ export async function startBackend(port: number, name: string): Promise<Backend>
       res.writeHead(fail ? 500 : 200, { 'content-type': 'text/plain', 'x-backend': name });
       res.end(fail ? 'injected failure' : `hello from ${name}`);
     };
-    if (delayMs > 0) setTimeout(answer, delayMs);
+    if (hold) {
+      holding.push(answer);
+      // A client that gave up is no longer held.
+      res.once('close', () => {
+        const i = holding.indexOf(answer);
+        if (i >= 0) holding.splice(i, 1);
+      });
+    } else if (delayMs > 0) setTimeout(answer, delayMs);
     else answer();
   });
   server.keepAliveTimeout = 30000;
@@ -53,6 +69,12 @@ export async function startBackend(port: number, name: string): Promise<Backend>
     set(mode) {
       if (mode.errorRate !== undefined) errorRate = mode.errorRate;
       if (mode.delayMs !== undefined) delayMs = mode.delayMs;
+      if (mode.hold !== undefined) hold = mode.hold;
+    },
+    held: () => holding.length,
+    release() {
+      hold = false;
+      for (const answer of holding.splice(0)) answer();
     },
     close: () =>
       new Promise<void>((resolve) => {
