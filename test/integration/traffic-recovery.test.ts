@@ -178,3 +178,12 @@ it('a sidecar that never comes back: a live one adopts its switch and brings tra
   // A second sweep finds nothing left to do.
   expect(await adoptOrphanedTrafficOperations(deps, instanceId, { now: () => new Date() }, 30)).toEqual([]);
 });
+
+it('crash after 100% validated, with the drain of the old side journaled but not yet set in HAProxy: recovery completes it', async () => {
+  const { opId, target } = await crashedSwitch({ kind: 'after-intent', name: 'drain-old' });
+  expect(target).toBe('green');
+  const blueStat = async (): Promise<string | undefined> => (await hap.runtime.showStat()).find((s) => s.backend === team.haproxy_backend && s.server === team.environments.blue.server)?.status;
+  expect(await blueStat()).toBe('UP'); // the old side was never drained
+  await expectConsistent(opId, 'completed-promotion', 'green');
+  expect(await blueStat()).toBe('MAINT');
+});
