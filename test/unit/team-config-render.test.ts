@@ -96,7 +96,7 @@ describe('renderTeamFiles', () => {
   it('registers the generated library (name, default version, modernSCM git retriever, library path) and the seed job file', () => {
     const j = jcascOf(teamFrom(['    shared_library:', '      scm_url: git@git.example.com:ops/jsm.git', '      default_version: v1.2.0', '      credentials_id: git-ssh']));
     expect(j.unclassified.globalLibraries.libraries).toEqual([
-      { name: 'jenkins-selfmanage', defaultVersion: 'v1.2.0', implicit: false, retriever: { modernSCM: { scm: { git: { remote: 'git@git.example.com:ops/jsm.git', credentialsId: 'git-ssh' } }, libraryPath: 'library/' } } },
+      { name: 'jenkins-selfmanage', defaultVersion: 'v1.2.0', implicit: true, retriever: { modernSCM: { scm: { git: { remote: 'git@git.example.com:ops/jsm.git', credentialsId: 'git-ssh' } }, libraryPath: 'library/' } } },
     ]);
     expect(j.jobs).toEqual([{ file: '/usr/share/jenkins/casc/seedJob.groovy' }]);
     expect(j.security.globalJobDslSecurityConfiguration.useScriptSecurity).toBe(false);
