@@ -1,5 +1,6 @@
 import { stringify } from 'yaml';
 import type { SecretSource, Team, TeamAgent } from '../../../catalog/teams-file';
+import { coordinationNode } from './coordination-agent';
 import { usesDockerCloud } from './team-plugins';
 
 /**
@@ -76,6 +77,8 @@ export function buildJcasc(team: Team, opts: JcascOptions): Record<string, unkno
       },
     },
     authorizationStrategy: { loggedInUsersCanDoAnything: { allowAnonymousRead: false } },
+    // The generated Infrastructure jobs run there (docs/coordination-agent.md).
+    nodes: [coordinationNode(team)],
   };
   if (usesDockerCloud(team)) {
     jenkins.clouds = [
