@@ -135,7 +135,7 @@ describe("seed Pipeline A (verbatim)", () => {
   it('a consensus denial fails the build; post always releases nothing (no lock was taken) and records FAILURE', () => {
     const r = get('A: consensus denied');
     expect(r.result).toBe('FAILURE');
-    expect(r.error).toBeNull();
+    expect(r.error).toBe('❌ Consensus denied: denied by 2 of 3');
     expect(stage('A: consensus denied', 'Pre-Switch Coordination')).toBe('failed');
     expect(stage('A: consensus denied', 'Deploy Target Environment')).toBe('skipped (earlier failure)');
     expect(r.console.join('\n')).toContain('Consensus denied: denied by 2 of 3');
