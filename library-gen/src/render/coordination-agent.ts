@@ -37,6 +37,9 @@ export function coordinationNode(team: Team): Record<string, unknown> {
       remoteFS: `${AGENT_STATE_ROOT}/${team.team_name}-\${JENKINS_ENVIRONMENT}`,
       launcher: { inbound: { webSocket: true, workDirSettings: { disabled: false, failIfWorkDirIsMissing: false, internalDir: 'remoting' } } },
       retentionStrategy: 'always',
+      // Which controller this is, for builds that must act only on the serving one (backup):
+      // JCasC resolves the variable when the controller loads the file.
+      nodeProperties: [{ envVars: { env: [{ key: 'JSM_CONTROLLER_ENVIRONMENT', value: '${JENKINS_ENVIRONMENT:-unknown}' }] } }],
     },
   };
 }
