@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeWorld, schemaProblems } from '../groovy/fake-scenario';
@@ -129,6 +129,17 @@ const get = (name: string): ScenarioResult => {
 const methods = (name: string) => world.calls(name).map((c) => c.method);
 const callOf = (name: string, method: string) => world.calls(name).find((c) => c.method === method)!;
 const stage = (name: string, stageName: string) => get(name).stages.find((x) => x.name === stageName)?.status;
+
+describe('the seed pipelines run in the generated installation', () => {
+  it('Pipeline A and B, unmodified, get the library implicitly and run on the coordination node jenkins.yaml declares', () => {
+    for (const name of ['A: switch to green', 'B: plugin update']) {
+      expect(readFileSync(name.startsWith('A') ? seedA : seedB, 'utf8')).not.toMatch(/@Library|\blibrary\s*\(/);
+      expect(get(name).libraries).toEqual(['jenkins-selfmanage']);
+      expect(get(name).console).toContain(`Running on ${world.team}-coordination in ${get(name).workspace}`);
+      expect(get(name).result).toBe('SUCCESS');
+    }
+  });
+});
 
 describe("seed Pipeline A (verbatim)", () => {
   it('switches: leadership, consensus, lock, deploy, switch, migrate from the old side, validate, release, record', () => {
