@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { PINNED_AGENT_IMAGE, PINNED_CORE } from './jenkins-platform';
 
 /**
  * The teams file: the seed's `jenkins_teams:` YAML list, read by library-gen and
@@ -45,7 +46,7 @@ const selfManagementConfig = z
 
 /** A Docker image reference: registry/name:tag or @digest, nothing a shell or YAML could misread. */
 const IMAGE_REF_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$/;
-const imageRef = z.string().regex(IMAGE_REF_PATTERN, 'expected a Docker image reference such as jenkins/jenkins:2.479.3-lts-jdk17');
+const imageRef = z.string().regex(IMAGE_REF_PATTERN, 'expected a Docker image reference such as jenkins/jenkins:2.568.2-lts-jdk21');
 /** Plugin short names as the update center spells them (e.g. configuration-as-code). */
 export const PLUGIN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 /** A pinned plugin version (e.g. 1850.va_a_8c31d3158b_, 5.2.1) or `latest`. */
@@ -62,13 +63,15 @@ const DOCKER_HOST_PATTERN = /^(unix:\/\/\/[A-Za-z0-9_./-]+|tcp:\/\/[A-Za-z0-9.-]
 /** The seed's four agent types ("Multi-Type Agent Architecture"), in the order they are rendered. */
 export const AGENT_TYPES = ['maven', 'python', 'nodejs', 'dind'] as const;
 export type AgentType = (typeof AGENT_TYPES)[number];
+// The seed's jenkins/jenkins-agent-<type> images are not published: every type defaults to the official
+// jenkins/agent (java, git, remoting; jenkins-platform.ts). Set `image` to one FROM it with the type's tools.
 const AGENT_DEFAULTS: Record<AgentType, { image: string; capabilities: string[]; privileged: boolean }> = {
-  maven: { image: 'jenkins/jenkins-agent-maven', capabilities: ['java', 'maven', 'git'], privileged: false },
-  python: { image: 'jenkins/jenkins-agent-python', capabilities: ['python', 'pip', 'git'], privileged: false },
-  nodejs: { image: 'jenkins/jenkins-agent-nodejs', capabilities: ['node', 'npm', 'git'], privileged: false },
-  dind: { image: 'jenkins/jenkins-agent-dind', capabilities: ['docker', 'docker-compose', 'kubernetes'], privileged: true },
+  maven: { image: PINNED_AGENT_IMAGE.image, capabilities: ['java', 'git'], privileged: false },
+  python: { image: PINNED_AGENT_IMAGE.image, capabilities: ['java', 'git'], privileged: false },
+  nodejs: { image: PINNED_AGENT_IMAGE.image, capabilities: ['java', 'git'], privileged: false },
+  dind: { image: PINNED_AGENT_IMAGE.image, capabilities: ['java', 'git'], privileged: true },
 };
-export const DEFAULT_JENKINS_BASE_IMAGE = 'jenkins/jenkins:2.479.3-lts-jdk17';
+export const DEFAULT_JENKINS_BASE_IMAGE = PINNED_CORE.image;
 
 const agentTypeSchema = z
   .object({
