@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { compareWithDisk, hasDrift, writePlan, type Drift } from '../apply-plan';
 import { planFromTeamsText } from '../plan';
 import { loadTemplates } from '../template-source';
+import { verifyTeamsText } from '../verify/verify-command';
 
 /** Entry point: the only place that touches the process (exit codes, stdout). */
 function describe(d: Drift): string[] {
@@ -54,6 +55,25 @@ program
   .option('--templates <dir>', 'repository root holding vars-templates/, pipelines/, jobdsl/ (default: this installation)')
   .action((opts) => {
     process.exitCode = build(opts);
+  });
+program
+  .command('verify')
+  .description('check that what build generates works on the pinned Jenkins: plugins, JCasC keys and lookups, variables and files deploy provides, agent labels, mounts')
+  .requiredOption('--teams <file>', 'teams file (the jenkins_teams: YAML list)')
+  .option('--templates <dir>', 'repository root holding vars-templates/, pipelines/, jobdsl/ (default: this installation)')
+  .action((opts: { teams: string; templates?: string }) => {
+    let text: string;
+    try {
+      text = readFileSync(opts.teams, 'utf8');
+    } catch (err) {
+      process.stderr.write(`library-gen: ${opts.teams}: cannot read: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    const r = verifyTeamsText(text, opts.teams, loadTemplates(opts.templates ? resolve(opts.templates) : undefined));
+    for (const line of r.lines) process.stderr.write(`library-gen: ${line}\n`);
+    if (r.ok) process.stdout.write(`library-gen: ${opts.teams}: ${r.teams} self-managed team(s) conform to the pinned Jenkins\n`);
+    process.exitCode = r.ok ? 0 : 1;
   });
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`library-gen: ${(err as Error).message}\n`);
