@@ -1,3 +1,5 @@
+import { loadTemplates } from '../../library-gen/src/template-source';
+import { verifyTeamsText } from '../../library-gen/src/verify/verify-command';
 import type { ConfigResult, SidecarConfig } from '../../agent/src/config/sidecar-config';
 import { exitCodeFor, formatReport } from '../../agent/src/doctor/check-result';
 import { runDoctor } from '../../agent/src/doctor/doctor';
@@ -290,5 +292,17 @@ describe('sidecarctl doctor: controller files of each team', () => {
     const libDir: ControllerFileMount = { kind: 'library', field: 'shared_library.scm_url', source: '/srv/lib.git', target: '/var/lib/x/lib.git' };
     expect(controllerFileVerdict('devops', libDir, facts({ isFile: true }))).toMatchObject({ code: 'CONFLICT', problem: expect.stringContaining('/srv/lib.git is not a directory') });
     expect(controllerFileVerdict('devops', libDir, facts({ isFile: false, isDirectory: true }))).toBeNull();
+  });
+  it('reports, per self-managed team, what library-gen verify reports (the same lines)', async () => {
+    const extra = '    self_management_enabled: true\n    dynamic_agents:\n      mount_docker_socket: true\n';
+    const files = { ...healthy(), '/etc/jenkins-sidecar/teams.yml': { mode: 0o100640, text: teamsText(extra) } };
+    const results = await run(files);
+    expect(results.find((r) => r.name === 'jenkins conformance of devops')).toBeUndefined();
+    const qa = results.find((r) => r.name === 'jenkins conformance of qa');
+    const verify = verifyTeamsText(teamsText(extra), '/etc/jenkins-sidecar/teams.yml', loadTemplates());
+    expect(qa).toMatchObject({ status: 'fail', details: verify.lines });
+    expect(qa?.details).toContain(
+      '/etc/jenkins-sidecar/teams.yml: team qa: teams/qa/jenkins.yaml: no unclassified.location.url: builds would have no JENKINS_URL or BUILD_URL; fix: set jenkins_configuration.public_url to the address users reach the team at',
+    );
   });
 });

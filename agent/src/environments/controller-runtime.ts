@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
+import { LIBRARY_HOST_DIR_ENV } from '../../../catalog/jenkins-platform';
 import type { Team } from '../../../catalog/teams-file';
 import { SECRET_NAMES, teamSecretsDir, type ControllerFileMount, type ControllerFilesConfig } from '../docker/controller-mounts';
 import { SidecarError } from '../errors/sidecar-error';
@@ -12,7 +13,7 @@ import { controllerFileVerdict, unreadableVerdict, verdictError, type HostFileFa
  * mounts into agents as `${JSM_LIBRARY_HOST_DIR}`), and the Docker socket with
  * its group when the team asked for it (dynamic_agents.mount_docker_socket).
  */
-export const LIBRARY_HOST_DIR_ENV = 'JSM_LIBRARY_HOST_DIR';
+export { LIBRARY_HOST_DIR_ENV };
 
 export interface ControllerEnvSecret {
   /** The teams-file field (`secrets.sidecar_token`). */
