@@ -76,6 +76,20 @@ describe('renderTeamFiles', () => {
     expect(byName['devops-dind'].dockerTemplateBase.environmentsString).toContain('JSM_AGENT_CAPABILITIES=java,git');
   });
 
+  it('a file:// library is mounted read-only into every agent template from JSM_LIBRARY_HOST_DIR (the seed job clones it there); a remote one is not', () => {
+    const local = jcascOf(teamFrom([])).jenkins.clouds?.[0].docker.templates ?? [];
+    expect(local).toHaveLength(4);
+    for (const t of local) expect((t.dockerTemplateBase as Record<string, unknown>).mountsString).toBe('type=bind,source=${JSM_LIBRARY_HOST_DIR},destination=/var/lib/jenkins-selfmanage/library.git,readonly');
+    for (const t of jcascOf(devops).jenkins.clouds?.[0].docker.templates ?? []) expect(t.dockerTemplateBase).not.toHaveProperty('mountsString');
+  });
+
+  it('public_url becomes unclassified.location.url (JENKINS_URL, BUILD_URL); without it there is no location', () => {
+    const withUrl = parse(fileOf(renderTeamFiles(teamFrom(['    jenkins_configuration:', '      public_url: https://ci.example.com/devops'])), 'jenkins.yaml')) as { unclassified: Record<string, unknown> };
+    expect(withUrl.unclassified.location).toEqual({ url: 'https://ci.example.com/devops/' });
+    const without = parse(fileOf(renderTeamFiles(devops), 'jenkins.yaml')) as { unclassified: Record<string, unknown> };
+    expect(without.unclassified).not.toHaveProperty('location');
+  });
+
   it('honours agent overrides, disabled types and a team without dynamic agents (no cloud, no docker-plugin)', () => {
     const t = teamFrom([
       '    dynamic_agents:',
