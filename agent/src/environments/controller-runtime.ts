@@ -46,7 +46,12 @@ export function dockerSocketPath(team: Team): string | null {
   const uri = team.dynamic_agents.docker_host;
   const cloud = team.jenkins_configuration.dynamic_agents && team.dynamic_agents.agents.length > 0;
   if (!cloud || !team.dynamic_agents.mount_docker_socket || !uri.startsWith('unix://')) return null;
-  return uri.slice('unix://'.length);
+  const path = uri.slice('unix://'.length);
+  // It is bind-mounted read-write: only a plain absolute path (and, at deploy, only a socket).
+  if (posix.normalize(path) !== path || path.split('/').includes('..')) {
+    throw new SidecarError('CONFLICT', `dynamic_agents.docker_host ${uri} of team ${team.team_name} is not a plain absolute path; name the socket itself`, { uri });
+  }
+  return path;
 }
 
 export interface ControllerRuntime {
