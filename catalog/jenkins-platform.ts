@@ -93,7 +93,7 @@ export const CASC_KEYS: ReadonlyArray<{ path: string; plugin: string; source: st
   { path: 'jobs[].file', plugin: 'job-dsl', source: 'job-dsl-plugin casc JobsConfigurator (jobs: root element, file/script)' },
 ];
 
-/** Where a key under `credentials:` lives: the root element itself is the credentials plugin's. */
+/** The plugin that defines each JCasC root element (`credentials:` is the credentials plugin's, `jobs:` job-dsl's). */
 export const CASC_ROOT_PLUGINS: Readonly<Record<string, string>> = {
   jenkins: 'core',
   security: 'core',

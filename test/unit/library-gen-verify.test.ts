@@ -95,6 +95,8 @@ describe('library-gen verify finds each defect class', () => {
       'jenkins.yaml: jenkins.systemMessage reads /etc/elsewhere, which environment.deploy does not mount',
       'jenkins.yaml: key jenkins.quietPeriod is not known to exist in the pinned plugins or core 2.568.2',
     ]);
+    const extraRoot = { ...jcasc, tool: { git: { installations: [] } } };
+    expect(jcascProblems(team, '2.568.2', extraRoot).map((p) => p.problem)).toEqual(['root element tool is not one configuration-as-code knows with the pinned plugins', 'key tool.git.installations is not known to exist in the pinned plugins or core 2.568.2']);
   });
 
   it('{env: NAME} secrets and the library host directory count as given: deploy provides them', () => {

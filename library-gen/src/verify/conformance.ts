@@ -1,4 +1,4 @@
-import { CASC_KEYS, CASC_LOOKUPS, LIBRARY_HOST_DIR_ENV, PINNED_CORE, compareVersions, coreOfImage, pluginPin } from '../../../catalog/jenkins-platform';
+import { CASC_KEYS, CASC_LOOKUPS, CASC_ROOT_PLUGINS, LIBRARY_HOST_DIR_ENV, PINNED_CORE, compareVersions, coreOfImage, pluginPin } from '../../../catalog/jenkins-platform';
 import type { Team } from '../../../catalog/teams-file';
 import { controllerContainerSpec } from '../../../agent/src/docker/container-spec';
 import { controllerFileMounts } from '../../../agent/src/docker/controller-mounts';
@@ -72,6 +72,11 @@ export function jcascProblems(team: Team, core: string | null, jcasc: Record<str
   const mounted = controllerFileMounts(team, { secretsRoot: '/verify', libraryDir: null });
   if (mounted.some((m) => m.kind === 'library')) provided.add(LIBRARY_HOST_DIR_ENV);
   const casc = installed.get('configuration-as-code') ?? 'latest';
+  for (const root of Object.keys(jcasc)) {
+    const owner = CASC_ROOT_PLUGINS[root];
+    if (!owner) out.push({ file: 'jenkins.yaml', problem: `root element ${root} is not one configuration-as-code knows with the pinned plugins`, fix: 'record its owner in catalog/jenkins-platform.ts CASC_ROOT_PLUGINS, or stop emitting it' });
+    else if (owner !== 'core' && !installed.has(owner)) out.push({ file: 'jenkins.yaml', problem: `root element ${root} needs plugin ${owner}, which plugins.txt does not install`, fix: `add ${owner} under plugins:` });
+  }
   for (const { path, value } of all) {
     const entry = keyEntry(path);
     if (!entry) out.push({ file: 'jenkins.yaml', problem: `key ${path} is not known to exist in the pinned plugins or core ${core ?? '?'}`, fix: 'look it up in the plugin source and record it in catalog/jenkins-platform.ts CASC_KEYS, or stop emitting it' });
