@@ -81,6 +81,28 @@ describe('library-gen build (CLI)', () => {
   });
 });
 
+describe('library-gen verify (CLI)', () => {
+  it('exits 1 with one line per problem naming the teams file, the team, the generated file and the fix', () => {
+    const bad = join(scratch, 'old-core.yml');
+    writeFileSync(bad, ['jenkins_teams:', '  - team_name: legacy', '    self_management_enabled: true', '    jenkins_base_image: jenkins/jenkins:2.479.3-lts-jdk17'].join('\n'));
+    const r = libraryGen('verify', '--teams', bad);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toContain(
+      `library-gen: ${bad}: team legacy: teams/legacy/plugins.txt: plugin configuration-as-code 2117.vc05a_0b_e6b_f4e requires Jenkins 2.541.1, but jenkins_base_image jenkins/jenkins:2.479.3-lts-jdk17 is 2.479.3; fix: use jenkins_base_image jenkins/jenkins:2.568.2-lts-jdk21`,
+    );
+    expect(lines.every((l) => l.startsWith(`library-gen: ${bad}: team legacy: `) && l.includes('; fix: '))).toBe(true);
+  });
+
+  it('on examples/teams.yml reports only the coordination-agent label, which the coordination agent node provides', () => {
+    const r = libraryGen('verify', '--teams', examples);
+    const lines = r.stderr.trim().split('\n').filter(Boolean);
+    expect(lines.filter((l) => !l.includes('needs an agent labelled coordination-agent'))).toEqual([]);
+    expect(r.status).toBe(lines.length ? 1 : 0);
+  });
+});
+
 describe('the generated files pass the real tools', () => {
   it('groovyc (Groovy 2.4) compiles every generated Groovy file and Jenkinsfile', () => {
     const src = join(scratch, 'groovyc-src');

@@ -58,6 +58,7 @@ const DOCUMENTED_KEYS: Record<string, string> = {
   'jenkins.clouds[].docker.templates[].dockerTemplateBase.image': 'configuration-as-code demos/docker/README.md',
   'jenkins.clouds[].docker.templates[].dockerTemplateBase.privileged': 'docker-plugin DockerTemplateBase#setPrivileged (@DataBoundSetter)',
   'jenkins.clouds[].docker.templates[].dockerTemplateBase.environmentsString': 'configuration-as-code demos/docker/README.md',
+  'jenkins.clouds[].docker.templates[].dockerTemplateBase.mountsString': 'docker-plugin DockerTemplateBase#setMountsString (@DataBoundSetter; help-mountsString.html: one type=bind,src=,dst= per line)',
   'jenkins.clouds[].docker.templates[].remoteFs': 'configuration-as-code demos/docker/README.md',
   'jenkins.clouds[].docker.templates[].connector': 'configuration-as-code demos/docker/README.md',
   'jenkins.clouds[].docker.templates[].connector.attach': 'configuration-as-code demos/docker/README.md',
@@ -79,6 +80,8 @@ const DOCUMENTED_KEYS: Record<string, string> = {
   'credentials.system.domainCredentials[].credentials[].string.secret': 'configuration-as-code demos/credentials/credentials.yaml',
   'credentials.system.domainCredentials[].credentials[].string.description': 'configuration-as-code demos/credentials/credentials.yaml',
   unclassified: 'configuration-as-code demos/pipeline-groovy-lib/README.md',
+  'unclassified.location': 'configuration-as-code demos/jenkins/jenkins.yaml (location: url:)',
+  'unclassified.location.url': 'configuration-as-code demos/jenkins/jenkins.yaml; jenkins.model.JenkinsLocationConfiguration#setUrl',
   'unclassified.globalLibraries': 'configuration-as-code demos/pipeline-groovy-lib/README.md',
   'unclassified.globalLibraries.libraries': 'configuration-as-code demos/pipeline-groovy-lib/README.md',
   'unclassified.globalLibraries.libraries[].name': 'configuration-as-code demos/pipeline-groovy-lib/README.md',
@@ -119,8 +122,15 @@ function team(extra: string[]): Team {
   return teams[0];
 }
 
-// Everything switched on: credentials for the library, a path, all four agent types.
-const FULL = team(['    shared_library:', '      scm_url: git@git.example.com:jenkins/jsm.git', '      credentials_id: git-ssh', '      library_path: library/']);
+// Everything switched on: a local (file://) library with credentials and a path, all four agent types, a public URL.
+const FULL = team([
+  '    shared_library:',
+  '      scm_url: file:///var/lib/jenkins-selfmanage/library.git',
+  '      credentials_id: git-ssh',
+  '      library_path: library/',
+  '    jenkins_configuration:',
+  '      public_url: https://jenkins.example.com/devops/',
+]);
 
 describe('jenkins.yaml uses only documented configuration-as-code keys', () => {
   const rendered = renderTeamFiles(FULL).find((f) => f.path.endsWith('jenkins.yaml'))?.content ?? '';
