@@ -98,9 +98,13 @@ export function jcascProblems(team: Team, core: string | null, jcasc: Record<str
   return out;
 }
 
-/** Labels in `label 'x'`, `label "x"` and `node('x')`. */
+/**
+ * Labels in `label 'x'`, `label "x"` and `node('x')`, outside `//` comments: a comment such as
+ * "the coordination node's envVars" must not read as a label.
+ */
 export function requestedLabels(text: string): string[] {
-  return [...text.matchAll(/\b(?:label|node)\s*\(?\s*['"]([^'"]+)['"]/g)].map((m) => m[1]);
+  const code = text.replace(/^\s*\/\/.*$/gm, '');
+  return [...code.matchAll(/\blabel\s*\(?\s*(['"])([^'"\n]+)\1|\bnode\s*\(\s*(['"])([^'"\n]+)\3/g)].map((m) => m[2] ?? m[4]);
 }
 
 function providedLabels(team: Team): Set<string> {
