@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { PINNED_AGENT_IMAGE, PINNED_CORE } from './jenkins-platform';
 
 /**
  * The teams file: the seed's `jenkins_teams:` YAML list, read by library-gen and
@@ -45,7 +46,7 @@ const selfManagementConfig = z
 
 /** A Docker image reference: registry/name:tag or @digest, nothing a shell or YAML could misread. */
 const IMAGE_REF_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$/;
-const imageRef = z.string().regex(IMAGE_REF_PATTERN, 'expected a Docker image reference such as jenkins/jenkins:2.479.3-lts-jdk17');
+const imageRef = z.string().regex(IMAGE_REF_PATTERN, 'expected a Docker image reference such as jenkins/jenkins:2.568.2-lts-jdk21');
 /** Plugin short names as the update center spells them (e.g. configuration-as-code). */
 export const PLUGIN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 /** A pinned plugin version (e.g. 1850.va_a_8c31d3158b_, 5.2.1) or `latest`. */
@@ -62,13 +63,15 @@ const DOCKER_HOST_PATTERN = /^(unix:\/\/\/[A-Za-z0-9_./-]+|tcp:\/\/[A-Za-z0-9.-]
 /** The seed's four agent types ("Multi-Type Agent Architecture"), in the order they are rendered. */
 export const AGENT_TYPES = ['maven', 'python', 'nodejs', 'dind'] as const;
 export type AgentType = (typeof AGENT_TYPES)[number];
+// The seed's jenkins/jenkins-agent-<type> images are not published: every type defaults to the official
+// jenkins/agent (java, git, remoting; jenkins-platform.ts). Set `image` to one FROM it with the type's tools.
 const AGENT_DEFAULTS: Record<AgentType, { image: string; capabilities: string[]; privileged: boolean }> = {
-  maven: { image: 'jenkins/jenkins-agent-maven', capabilities: ['java', 'maven', 'git'], privileged: false },
-  python: { image: 'jenkins/jenkins-agent-python', capabilities: ['python', 'pip', 'git'], privileged: false },
-  nodejs: { image: 'jenkins/jenkins-agent-nodejs', capabilities: ['node', 'npm', 'git'], privileged: false },
-  dind: { image: 'jenkins/jenkins-agent-dind', capabilities: ['docker', 'docker-compose', 'kubernetes'], privileged: true },
+  maven: { image: PINNED_AGENT_IMAGE.image, capabilities: ['java', 'git'], privileged: false },
+  python: { image: PINNED_AGENT_IMAGE.image, capabilities: ['java', 'git'], privileged: false },
+  nodejs: { image: PINNED_AGENT_IMAGE.image, capabilities: ['java', 'git'], privileged: false },
+  dind: { image: PINNED_AGENT_IMAGE.image, capabilities: ['java', 'git'], privileged: true },
 };
-export const DEFAULT_JENKINS_BASE_IMAGE = 'jenkins/jenkins:2.479.3-lts-jdk17';
+export const DEFAULT_JENKINS_BASE_IMAGE = PINNED_CORE.image;
 
 const agentTypeSchema = z
   .object({
@@ -85,6 +88,11 @@ const agentTypeSchema = z
 const dynamicAgentsSchema = z
   .object({
     docker_host: z.string().regex(DOCKER_HOST_PATTERN, 'expected unix:///path or tcp://host:port').default('unix:///var/run/docker.sock'),
+    /**
+     * Mount the unix docker_host socket into the controller (with its group): whoever controls
+     * the controller then controls the host's Docker, which is root on that host. Off unless said.
+     */
+    mount_docker_socket: z.boolean().default(false),
     maven_agents: agentTypeSchema.optional(),
     python_agents: agentTypeSchema.optional(),
     nodejs_agents: agentTypeSchema.optional(),
@@ -126,6 +134,13 @@ const jenkinsConfigurationSchema = z
     controller_executors: z.number().int().min(0).max(16).default(0),
     admin_user: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/).default('admin'),
     system_message: z.string().max(500).regex(/^[^\r\n]*$/, 'expected one line').optional(),
+    /** The address users reach this team at (through HAProxy): JCasC unclassified.location.url, so builds get JENKINS_URL and BUILD_URL. */
+    public_url: z
+      .string()
+      .max(500)
+      .regex(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?(\/[A-Za-z0-9._~/-]*)?$/, 'expected an http(s) URL such as https://jenkins.example.com/devops/')
+      .transform((u) => (u.endsWith('/') ? u : `${u}/`))
+      .optional(),
     seed_job_label: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'expected one label').optional(),
     // Every logged-in user administers these controllers (loggedInUsersCanDoAnything), so Job DSL's
     // script approval would only block the generated seed job on each fresh environment.
@@ -217,7 +232,7 @@ export interface Team {
   /** The generated library as Jenkins loads it; URL, version and credentials default to self_management_config's pipelines_* (the same repository). */
   shared_library: { name: string; scm_url: string; default_version: string; credentials_id: string | undefined; library_path: string };
   /** Docker cloud endpoint and the enabled agent types, labels resolved. */
-  dynamic_agents: { docker_host: string; agents: TeamAgent[] };
+  dynamic_agents: { docker_host: string; mount_docker_socket: boolean; agents: TeamAgent[] };
   jenkins_configuration: z.output<typeof jenkinsConfigurationSchema>;
   secrets: z.output<typeof secretsSchema>;
   /** Derived: per-environment ports and controller URLs. */
@@ -274,7 +289,7 @@ function normalise(t: z.output<typeof teamSchema>): Team {
     jenkins_base_image: t.jenkins_base_image,
     plugins: t.plugins,
     shared_library: resolveSharedLibrary(t.shared_library, t.self_management_config),
-    dynamic_agents: { docker_host: t.dynamic_agents.docker_host, agents: resolveAgents(t.team_name, t.dynamic_agents) },
+    dynamic_agents: { docker_host: t.dynamic_agents.docker_host, mount_docker_socket: t.dynamic_agents.mount_docker_socket, agents: resolveAgents(t.team_name, t.dynamic_agents) },
     jenkins_configuration: t.jenkins_configuration,
     secrets: t.secrets,
     environments: envs,

@@ -1,9 +1,11 @@
 // Runs ONE Jenkinsfile through the Groovy 2.4 pipeline harness (test/groovy/jsm/harness)
 // and prints its console while it runs, so the demo's terminal shows the build live.
 // Usage: groovy -cp HARNESS_CLASSES demo/RunPipeline.groovy SPEC.json
-// SPEC: {library, workspace, file, env, params, credentials, out, prefix}. OUT: result, error, stages.
+// SPEC: {library, installation, workspace, file, env, params, credentials, out, prefix}. OUT: result, error, stages.
+// `installation`: the team's generated jenkins.yaml as test/groovy/jenkins-installation.ts reads it.
 import groovy.json.JsonOutput
 import groovy.json.JsonSlurperClassic
+import jsm.harness.Installation
 import jsm.harness.PipelineHarness
 import jsm.harness.VarsLibrary
 
@@ -11,8 +13,8 @@ import jsm.harness.VarsLibrary
 class LiveHarness extends PipelineHarness {
     final String prefix
 
-    LiveHarness(VarsLibrary library, File workspace, Map env, Map params, Map credentials, String prefix) {
-        super(library, workspace, env, params, credentials, 300)
+    LiveHarness(VarsLibrary library, Installation installation, File workspace, Map env, Map params, Map credentials, String prefix) {
+        super(library, installation, workspace, env, params, credentials, [:], 300)
         this.prefix = prefix
     }
 
@@ -29,7 +31,7 @@ class LiveHarness extends PipelineHarness {
 Map spec = (Map) new JsonSlurperClassic().parse(new File(args[0]))
 VarsLibrary library = new VarsLibrary(new File(spec.library as String))
 File file = new File(spec.file as String)
-LiveHarness h = new LiveHarness(library, new File(spec.workspace as String), (Map) spec.env, (Map) spec.params, (Map) spec.credentials, (spec.prefix ?: '') as String)
+LiveHarness h = new LiveHarness(library, new Installation((Map) spec.installation), new File(spec.workspace as String), (Map) spec.env, (Map) spec.params, (Map) spec.credentials, (spec.prefix ?: '') as String)
 Map r = h.run(file.getText('UTF-8'), file.name)
 List stages = h.stages.collect { Map s -> [name: String.valueOf(s.name), status: String.valueOf(s.status)] }
 new File(spec.out as String).setText(JsonOutput.toJson([result: r.result, error: r.error, stages: stages]), 'UTF-8')

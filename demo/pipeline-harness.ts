@@ -1,8 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { installationFromFile } from '../test/groovy/jenkins-installation';
 import { prefixed } from './terminal';
 
 /**
@@ -59,6 +60,8 @@ export async function runPipeline(opts: {
   runner: string;
   workDir: string;
   library: string;
+  /** Whose generated teams/<team>/jenkins.yaml (beside `library`) the build runs in. */
+  team: string;
   file: string;
   env: Record<string, string>;
   params: Record<string, string>;
@@ -70,7 +73,8 @@ export async function runPipeline(opts: {
   const outFile = join(opts.workDir, 'result.json');
   writeFileSync(
     specFile,
-    JSON.stringify({ library: opts.library, workspace: join(opts.workDir, 'workspace'), file: opts.file, env: opts.env, params: opts.params, credentials: opts.credentials, out: outFile, prefix: '    | ' }),
+    // The harness runs the build only as that installation allows (library loading, agent labels).
+    JSON.stringify({ library: opts.library, installation: installationFromFile(join(dirname(opts.library), 'teams', opts.team, 'jenkins.yaml'), { JENKINS_ENVIRONMENT: 'blue' }), workspace: join(opts.workDir, 'workspace'), file: opts.file, env: opts.env, params: opts.params, credentials: opts.credentials, out: outFile, prefix: '    | ' }),
     { mode: 0o600 },
   );
   const child = spawn('groovy', ['-cp', opts.classes, opts.runner, specFile], { env: groovyEnv(), stdio: ['ignore', 'pipe', 'pipe'] });

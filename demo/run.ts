@@ -301,6 +301,7 @@ async function main(): Promise<number> {
         runner: join(root, 'demo', 'RunPipeline.groovy'),
         workDir: join(runDir, `build-${build}`),
         library: join(generated, 'library'),
+        team,
         file: demoSwitchFile,
         env: {
           JOB_NAME: `${team}/${SWITCH_JOB}`,

@@ -162,7 +162,7 @@ export const CORE_METHODS: MethodSpec[] = [
       .object({
         team: teamParam,
         operation: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'expected 1-100 characters of [A-Za-z0-9_.:-]'),
-        status: z.enum(['SUCCESS', 'FAILURE', 'UNSTABLE', 'ABORTED']).nullable().default('SUCCESS'),
+        status: z.enum(['SUCCESS', 'UNSTABLE', 'FAILURE', 'NOT_BUILT', 'ABORTED']).nullable().default('SUCCESS'),
         environment: environmentParam.optional(),
         details: details.optional(),
       })

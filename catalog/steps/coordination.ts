@@ -115,7 +115,7 @@ export const COORDINATION_STEPS: StepSpec[] = [
     discriminator: 'operation',
     params: [
       operationParam('The operation whose outcome this is.', { required: true }),
-      { name: 'status', type: 'status', default: null, enum: ['SUCCESS', 'FAILURE', 'UNSTABLE', 'ABORTED'], doc: 'Build result; null means SUCCESS.', rpc: 'status' },
+      { name: 'status', type: 'status', default: null, enum: ['SUCCESS', 'UNSTABLE', 'FAILURE', 'NOT_BUILT', 'ABORTED'], doc: 'Build result (any hudson.model.Result); null means SUCCESS.', rpc: 'status' },
       { name: 'environment', type: 'environment', doc: 'Environment the operation targeted.', rpc: 'environment' },
       { name: 'details', type: 'map', doc: 'Anything else to record.', rpc: 'details' },
     ],

@@ -29,7 +29,7 @@ export const LOCK_STEPS: StepSpec[] = [
     summary: 'Take the team lock <team>:<operation>, owned by this build.',
     description: [
       'The lock is named from the team and the operation; its owner is this build (JOB_NAME#BUILD_NUMBER), so releaseInfrastructureLock() without arguments releases it, and the same build asking again gets the same grant back.',
-      "The fencing token is kept in the build environment (JSM_LOCK_TOKEN_<OPERATION>) and passed by progressiveTrafficSwitch as lockToken: the sidecar refuses to move traffic for a holder whose lease has been taken over (FENCED).",
+      "The fencing token is kept in the build environment (JSM_LOCK_TOKEN_<TEAM>_<OPERATION>, upper-cased, other characters as _) and passed by progressiveTrafficSwitch as lockToken: the sidecar refuses to move traffic for a holder whose lease has been taken over (FENCED).",
     ],
     rpc: 'lock.acquire',
     mutating: true,

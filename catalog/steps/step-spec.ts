@@ -14,7 +14,7 @@ export type StepParamType =
   | 'duration'
   /** 'blue' or 'green'. */
   | 'environment'
-  /** A build result: SUCCESS, FAILURE, UNSTABLE, ABORTED; null (a succeeding build) means SUCCESS. */
+  /** A build result: SUCCESS, UNSTABLE, FAILURE, NOT_BUILT, ABORTED; null (a succeeding build) means SUCCESS. */
   | 'status'
   | 'stringList'
   | 'integerList'

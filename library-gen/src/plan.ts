@@ -6,6 +6,7 @@ import { renderLibraryResources } from './render/library-resources';
 import { renderLibraryVars } from './render/library-steps';
 import { renderMonitoring } from './render/monitoring';
 import { renderStepsMarkdown } from './render/step-help';
+import { renderCoordinationAgentFiles } from './render/coordination-agent';
 import { renderSystemdUnit } from './render/systemd-unit';
 import { renderTeamFiles } from './render/team-files';
 import type { TemplateSource } from './template-source';
@@ -29,6 +30,7 @@ export function planFromTeams(teams: Team[], templates: TemplateSource): Plan {
     new Map([['haproxy/haproxy.cfg', renderHaproxyConfig(teams)]]),
     renderMonitoring(),
     renderSystemdUnit(templates.root),
+    renderCoordinationAgentFiles(teams),
     new Map([['docs/steps.md', renderStepsMarkdown()]]),
     // One controller configuration per self-managed team, run as blue and as green (issue 6).
     new Map(teams.filter((t) => t.self_management_enabled).flatMap((t) => renderTeamFiles(t).map((f) => [f.path, f.content] as [string, string]))),

@@ -1,9 +1,13 @@
 // Runs many harness scenarios in one JVM (a cold Groovy start costs 1-2 s).
 // Usage: groovy -cp test/groovy test/groovy/RunScenarios.groovy SPEC.json OUT.json
 // SPEC: {library, workRoot, scenarios: [{name, kind: pipeline|jobdsl, file | script,
-//        env, params, credentials}]}. OUT: one result per scenario, for jest to check.
+//        env, params, credentials, installation, node, build}]}. OUT: one result per
+//        scenario, for jest to check. A `file` is a Jenkinsfile; a `script` runs as the
+//        body of `node(<node>) { }`. `installation` is the generated jenkins.yaml as
+//        test/groovy/jenkins-installation.ts reads it.
 import groovy.json.JsonOutput
 import groovy.json.JsonSlurperClassic
+import jsm.harness.Installation
 import jsm.harness.JobDsl
 import jsm.harness.PipelineHarness
 import jsm.harness.VarsLibrary
@@ -43,8 +47,9 @@ for (Object o : (List) spec.scenarios) {
         continue
     }
     File ws = new File(workRoot, "ws-${index++}")
-    PipelineHarness h = new PipelineHarness(library, ws, (Map) sc.env, (Map) sc.params, (Map) sc.credentials)
-    Map r = h.run(text, sc.file ? new File(sc.file as String).name : "scenario_${index}")
+    Installation installation = new Installation((Map) sc.installation)
+    PipelineHarness h = new PipelineHarness(library, installation, ws, (Map) sc.env, (Map) sc.params, (Map) sc.credentials, (Map) sc.build)
+    Map r = sc.file ? h.run(text, new File(sc.file as String).name) : h.run(text, "scenario_${index}", sc.node as String)
     results << [
         name: sc.name,
         result: r.result,
@@ -54,6 +59,9 @@ for (Object o : (List) spec.scenarios) {
         stages: plain(h.stages),
         steps: h.calls.collect { it.step },
         env: plain(h.env.baseVars()),
+        libraries: h.loadedLibraries,
+        options: plain(h.declared?.options ?: []),
+        parametersAfter: plain(h.parametersAfterBuild()),
         workspace: ws.absolutePath,
         millis: (System.nanoTime() - started).intdiv(1000000),
     ]

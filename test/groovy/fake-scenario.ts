@@ -29,6 +29,7 @@ export class FakeWorld {
     writeFileSync(join(dir, 'answers.json'), JSON.stringify({ ...defaultAnswers(this.team, this.build), ...answers }));
     return {
       name,
+      team: this.team,
       ...s,
       env: {
         JOB_NAME: this.job,

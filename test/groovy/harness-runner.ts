@@ -2,11 +2,12 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { writePlan } from '../../library-gen/src/apply-plan';
 import { planFromTeamsText } from '../../library-gen/src/plan';
 import { loadTemplates } from '../../library-gen/src/template-source';
+import { installationFromFile, type HarnessInstallation } from './jenkins-installation';
 
 /**
  * Drives the Groovy harness from jest: compiles test/groovy/jsm (groovyc, once
@@ -27,7 +28,29 @@ export interface Scenario {
   env?: Record<string, string>;
   params?: Record<string, unknown>;
   credentials?: Record<string, string>;
+  /**
+   * The team whose generated teams/<team>/jenkins.yaml configures the installation the
+   * build runs in (default: env.JENKINS_TEAM, else the first folder of JOB_NAME).
+   */
+  team?: string;
+  /** The controller's environment JCasC resolves from (default: JENKINS_ENVIRONMENT blue). */
+  controllerEnv?: Record<string, string>;
+  /** A `script` runs as the body of `node(<node>) { }` (default: the label generated pipelines ask for). */
+  node?: string;
+  build?: {
+    /** The previous completed build's result, for post { changed / fixed / regression }. */
+    previousResult?: 'SUCCESS' | 'FAILURE' | 'UNSTABLE' | 'ABORTED' | 'NOT_BUILT';
+    /** A user aborts the build while an `sh` runs whose environment has these values (e.g. JSM_METHOD). */
+    abortWhen?: Record<string, string>;
+    /** The job's parameter definitions (as the Job DSL seed created them), before this build. */
+    jobParameters?: Record<string, unknown>[];
+    /** Names the previous build's Jenkinsfile declared in `parameters {}`. */
+    previousJenkinsfileParameters?: string[];
+  };
 }
+
+/** The label every generated pipeline asks for (library-gen AGENT_LABEL). */
+export const COORDINATION_LABEL = 'coordination-agent';
 
 export interface ScenarioResult {
   name: string;
@@ -40,6 +63,9 @@ export interface ScenarioResult {
   env: Record<string, string>;
   workspace: string;
   jobs?: Record<string, unknown>[];
+  libraries: string[];
+  options: { name: string; args: unknown[] }[];
+  parametersAfter: Record<string, unknown>[];
 }
 
 function groovyFiles(dir: string): string[] {
@@ -87,11 +113,24 @@ export async function runScenarios(library: string | null, scenarios: Scenario[]
   mkdirSync(workRoot, { recursive: true });
   const specFile = join(workRoot, 'spec.json');
   const outFile = join(workRoot, 'results.json');
-  writeFileSync(specFile, JSON.stringify({ library, workRoot, scenarios }));
+  const specs = scenarios.map((sc) => (sc.kind === 'jobdsl' ? sc : { ...sc, node: sc.node ?? COORDINATION_LABEL, installation: installationFor(library, sc) }));
+  writeFileSync(specFile, JSON.stringify({ library, workRoot, scenarios: specs }));
   await run('groovy', ['-cp', classes, join(HARNESS_DIR, 'RunScenarios.groovy'), specFile, outFile], { env: groovyEnv(), timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
   const results = JSON.parse(readFileSync(outFile, 'utf8')) as ScenarioResult[];
   if (results.length !== scenarios.length) throw new Error(`harness ran ${results.length} of ${scenarios.length} scenarios`);
   return results;
+}
+
+/**
+ * The installation a pipeline scenario runs in: the generated jenkins.yaml of its team,
+ * next to the generated library (out/teams/<team>/jenkins.yaml beside out/library).
+ */
+function installationFor(library: string | null, sc: Scenario): HarnessInstallation {
+  const team = sc.team ?? sc.env?.JENKINS_TEAM ?? sc.env?.JOB_NAME?.split('/')[0];
+  if (!library || !team) throw new Error(`scenario ${sc.name}: no team and generated library to read teams/<team>/jenkins.yaml from; the harness runs builds only in a generated installation`);
+  const file = join(dirname(library), 'teams', team, 'jenkins.yaml');
+  if (!existsSync(file)) throw new Error(`scenario ${sc.name}: ${file} does not exist (generate the team's files first)`);
+  return installationFromFile(file, sc.controllerEnv ?? { JENKINS_ENVIRONMENT: 'blue' });
 }
 
 /** Generates the full output of library-gen for a teams file into `outDir` (in-process). */

@@ -6,7 +6,8 @@ import { createPgStore, type PgStore } from '../../agent/src/store';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { makeTestTeam, seedServiceUser, type TestTeam } from '../support/docker-teams';
 import { createServer } from 'node:net';
-import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { controllerEnvSecrets, LIBRARY_HOST_DIR_ENV } from '../../agent/src/environments/controller-runtime';
 import { PassThrough } from 'node:stream';
 import { controllerFileMounts } from '../../agent/src/docker/controller-mounts';
 import { TEST_CONTROLLER_FILES } from '../support/controller-files';
@@ -165,8 +166,8 @@ test('a container that exits at start fails fast with DEPENDENCY_DOWN naming doc
 /* ---------- the files jenkins.yaml reads: secrets and the file:// library ---------- */
 
 /** Runs a command in the container (the stand-in ships node) and returns its exit code and output. */
-async function execIn(container: string, cmd: string[]): Promise<{ code: number | null; out: string }> {
-  const exec = await docker.getContainer(container).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+async function execIn(container: string, cmd: string[], user?: string): Promise<{ code: number | null; out: string }> {
+  const exec = await docker.getContainer(container).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, ...(user ? { User: user } : {}) });
   const stream = await exec.start({ hijack: true, stdin: false });
   const chunks: Buffer[] = [];
   const sink = new PassThrough();
@@ -254,6 +255,47 @@ test('a redeploy refused for a missing secret keeps the running container as it 
     expect(after.Id).toBe(before.Id);
     expect(after.State.Running).toBe(true);
     expect(after.Config.Image).toBe('jsm-standin-jenkins:1');
+  } finally {
+    await other.cleanup(docker);
+  }
+});
+
+/* ---------- what the controller gets at run time: env secrets, the Docker socket ---------- */
+
+test('a {env: NAME} secret reaches the controller as that variable, read from the team secrets directory; the Docker socket is mounted with its group', async () => {
+  const other = await makeTestTeam({
+    prefix: 'envs',
+    extra: ['    secrets:', '      sidecar_token: { env: SIDECAR_TOKEN }', '    dynamic_agents:', '      mount_docker_socket: true', '      docker_host: unix:///var/run/docker.sock'],
+  });
+  try {
+    const withFiles: EnvironmentDeps = { ...deps, controllerFiles: TEST_CONTROLLER_FILES };
+    const [secret] = controllerEnvSecrets(other.team, TEST_CONTROLLER_FILES);
+    expect(secret).toMatchObject({ field: 'secrets.sidecar_token', name: 'SIDECAR_TOKEN' });
+    // Missing value: refused before anything is created, with the fix.
+    await expect(deployEnvironment(withFiles, other.team, { target: 'blue', timeoutSec: 30, replace: true })).rejects.toMatchObject({ code: 'NOT_FOUND', data: { path: secret.source } });
+    expect(await teamObjects(other.team.team_name)).toEqual({ containers: 0, volumes: 0 });
+    writeFileSync(secret.source, 'team-token-value\n', { mode: 0o600 });
+
+    await deployEnvironment(withFiles, other.team, { target: 'blue', timeoutSec: 60, replace: true });
+    const name = other.team.environments.blue.container;
+    const info = await docker.getContainer(name).inspect();
+    expect(envOf(info)).toMatchObject({ SIDECAR_TOKEN: 'team-token-value', [LIBRARY_HOST_DIR_ENV]: TEST_CONTROLLER_FILES.libraryDir });
+    // The process itself sees it (not only the container's config).
+    expect(await execIn(name, ['/usr/bin/node', '-e', 'process.stdout.write(process.env.SIDECAR_TOKEN || "")'])).toEqual({ code: 0, out: 'team-token-value' });
+    const sockGid = String(statSync('/var/run/docker.sock').gid);
+    expect(info.HostConfig.GroupAdd).toEqual([sockGid]);
+    expect(info.Mounts.filter((m) => m.Destination === '/var/run/docker.sock').map((m) => [m.Type, m.Source, m.RW])).toEqual([['bind', '/var/run/docker.sock', true]]);
+    // As the official image's jenkins user (uid/gid 1000) the Docker API answers through the mounted socket.
+    const ping = await execIn(
+      name,
+      [
+        '/usr/bin/node',
+        '-e',
+        "const s=require('net').connect('/var/run/docker.sock',()=>s.write('GET /_ping HTTP/1.0\\r\\nHost: docker\\r\\n\\r\\n'));let b='';s.on('data',d=>b+=d);s.on('end',()=>process.stdout.write(b.split('\\r\\n\\r\\n')[1]||''));s.on('error',e=>{process.stdout.write(e.code);process.exit(3)})",
+      ],
+      '1000:1000',
+    );
+    expect(ping).toEqual({ code: 0, out: 'OK' });
   } finally {
     await other.cleanup(docker);
   }

@@ -258,7 +258,7 @@ describe('argument validation names the step and the argument, and calls nothing
   it('treats status null as SUCCESS and refuses an unknown status', () => {
     const r = get('status null and bogus');
     expect(callOf('status null and bogus', 'coordination.update').params.status).toBe('SUCCESS');
-    expect(r.error).toMatch(/^updateCoordinationState: argument 'status': 'BOGUS' is not one of: SUCCESS, FAILURE, UNSTABLE, ABORTED$/);
+    expect(r.error).toMatch(/^updateCoordinationState: argument 'status': 'BOGUS' is not one of: SUCCESS, UNSTABLE, FAILURE, NOT_BUILT, ABORTED$/);
   });
 });
 

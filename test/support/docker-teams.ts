@@ -55,7 +55,8 @@ export interface TestTeam {
   cleanup(docker: Docker): Promise<void>;
 }
 
-export async function makeTestTeam(opts: { prefix?: string; image?: string; requiredAgents?: string[]; token?: string } = {}): Promise<TestTeam> {
+/** `extra`: more YAML lines of the team's entry (indented 4 spaces, e.g. `    secrets:`). */
+export async function makeTestTeam(opts: { prefix?: string; image?: string; requiredAgents?: string[]; token?: string; extra?: string[] } = {}): Promise<TestTeam> {
   const name = `${opts.prefix ?? 't'}${randomBytes(4).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), `jsm-${name}-`));
   const token = opts.token ?? randomBytes(12).toString('hex');
@@ -72,6 +73,7 @@ export async function makeTestTeam(opts: { prefix?: string; image?: string; requ
     `    jenkins_user: ${TEST_JENKINS_USER}`,
     `    jenkins_token_file: ${tokenFile}`,
     `    required_agents: ${JSON.stringify(opts.requiredAgents ?? [])}`,
+    ...(opts.extra ?? []),
   ].join('\n');
   const parsed = parseTeamsDocument(yaml, 'test-teams.yml');
   if (parsed.errors.length) throw new Error(parsed.errors.join('\n'));

@@ -1,3 +1,5 @@
+import { loadTemplates } from '../../library-gen/src/template-source';
+import { verifyTeamsText } from '../../library-gen/src/verify/verify-command';
 import type { ConfigResult, SidecarConfig } from '../../agent/src/config/sidecar-config';
 import { exitCodeFor, formatReport } from '../../agent/src/doctor/check-result';
 import { runDoctor } from '../../agent/src/doctor/doctor';
@@ -256,13 +258,16 @@ describe('sidecarctl doctor: controller files of each team', () => {
     expect(r?.fix).toContain(`git init --bare ${lib}`);
   });
 
-  it('has nothing to check for secrets from the environment and a remote library, and fails paths deploy cannot mount', async () => {
+  it('checks {env: NAME} secrets as files NAME in the team secrets directory (deploy reads them from there), and fails paths deploy cannot mount', async () => {
     const envOnly =
       '  - team_name: remote\n    web_port: 8082\n    agent_port: 50002\n    shared_library: {scm_url: "https://git.example.com/lib.git"}\n    secrets:\n      admin_password: {env: ADMIN_PW}\n      service_password: {env: SERVICE_PW}\n      sidecar_token: {env: SIDECAR_TOKEN}\n' +
       '  - team_name: clash\n    web_port: 8083\n    agent_port: 50003\n    secrets:\n      admin_password: {file: /run/a/pw}\n      service_password: {file: /run/b/pw}\n';
-    const files = { ...healthy(), '/etc/jenkins-sidecar/teams.yml': { mode: 0o100640, text: teamsText(envOnly) } };
+    const files: Record<string, FakeFile> = { ...healthy(), '/etc/jenkins-sidecar/teams.yml': { mode: 0o100640, text: teamsText(envOnly) } };
     const results = await run(files);
-    expect(named(results, 'remote')).toMatchObject({ status: 'ok', summary: 'nothing to mount (secrets from the environment, library not file://)' });
+    expect(named(results, 'remote')).toMatchObject({ status: 'fail', summary: 'environment.deploy would refuse 3 of 3 file(s)' });
+    expect(named(results, 'remote')?.details).toContain(`secret file ${sec('remote', 'SIDECAR_TOKEN')} does not exist: team remote's jenkins.yaml reads it at $SIDECAR_TOKEN (secrets.sidecar_token)`);
+    for (const n of ['ADMIN_PW', 'SERVICE_PW', 'SIDECAR_TOKEN']) files[sec('remote', n)] = { mode: 0o100600, size: 33 };
+    expect(named(await run(files), 'remote')).toMatchObject({ status: 'ok', summary: `ready to mount: 3 secret file(s) in ${root}/remote/secrets` });
     expect(named(results, 'clash')).toMatchObject({ status: 'fail', summary: expect.stringContaining("share the file name 'pw'"), fix: expect.stringContaining('in the teams file') });
   });
 
@@ -290,5 +295,17 @@ describe('sidecarctl doctor: controller files of each team', () => {
     const libDir: ControllerFileMount = { kind: 'library', field: 'shared_library.scm_url', source: '/srv/lib.git', target: '/var/lib/x/lib.git' };
     expect(controllerFileVerdict('devops', libDir, facts({ isFile: true }))).toMatchObject({ code: 'CONFLICT', problem: expect.stringContaining('/srv/lib.git is not a directory') });
     expect(controllerFileVerdict('devops', libDir, facts({ isFile: false, isDirectory: true }))).toBeNull();
+  });
+  it('reports, per self-managed team, what library-gen verify reports (the same lines)', async () => {
+    const extra = '    self_management_enabled: true\n    dynamic_agents:\n      mount_docker_socket: true\n';
+    const files = { ...healthy(), '/etc/jenkins-sidecar/teams.yml': { mode: 0o100640, text: teamsText(extra) } };
+    const results = await run(files);
+    expect(results.find((r) => r.name === 'jenkins conformance of devops')).toBeUndefined();
+    const qa = results.find((r) => r.name === 'jenkins conformance of qa');
+    const verify = verifyTeamsText(teamsText(extra), '/etc/jenkins-sidecar/teams.yml', loadTemplates());
+    expect(qa).toMatchObject({ status: 'fail', details: verify.lines });
+    expect(qa?.details).toContain(
+      '/etc/jenkins-sidecar/teams.yml: team qa: teams/qa/jenkins.yaml: no unclassified.location.url: builds would have no JENKINS_URL or BUILD_URL; fix: set jenkins_configuration.public_url to the address users reach the team at',
+    );
   });
 });

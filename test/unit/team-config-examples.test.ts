@@ -17,5 +17,5 @@ test('examples/teams.yml renders the four files for each self-managed team (devo
   const maYaml = parse(files.find((f) => f.path === 'teams/ma/jenkins.yaml')?.content ?? '') as { credentials: unknown };
   expect(JSON.stringify(maYaml.credentials)).toContain('"id":"sidecar-token-ma"');
   expect(JSON.stringify(maYaml.credentials)).toContain('"secret":"${SIDECAR_TOKEN}"');
-  expect(files.find((f) => f.path === 'teams/devops/plugins.txt')?.content).toContain('timestamper:latest');
+  expect(files.find((f) => f.path === 'teams/devops/plugins.txt')?.content).toContain('timestamper:1.30');
 });

@@ -24,6 +24,27 @@ const DOCUMENTED_KEYS: Record<string, string> = {
   'jenkins.authorizationStrategy': 'configuration-as-code demos/jenkins/jenkins.yaml',
   'jenkins.authorizationStrategy.loggedInUsersCanDoAnything': 'configuration-as-code demos/jenkins/jenkins.yaml',
   'jenkins.authorizationStrategy.loggedInUsersCanDoAnything.allowAnonymousRead': 'configuration-as-code demos/jenkins/jenkins.yaml',
+  'jenkins.nodes': 'configuration-as-code demos/build_agents/README.md',
+  'jenkins.nodes[].permanent': 'configuration-as-code demos/build_agents/README.md',
+  'jenkins.nodes[].permanent.name': 'configuration-as-code demos/build_agents/README.md',
+  'jenkins.nodes[].permanent.nodeDescription': 'jenkins core hudson.model.Slave#setNodeDescription (@DataBoundSetter; JCasC configures DataBoundSetters by name)',
+  'jenkins.nodes[].permanent.labelString': 'configuration-as-code demos/build_agents/README.md',
+  'jenkins.nodes[].permanent.mode': 'configuration-as-code demos/build_agents/README.md',
+  'jenkins.nodes[].permanent.numExecutors': 'configuration-as-code demos/build_agents/README.md',
+  'jenkins.nodes[].permanent.remoteFS': 'configuration-as-code demos/build_agents/README.md',
+  'jenkins.nodes[].permanent.launcher': 'configuration-as-code demos/build_agents/README.md',
+  'jenkins.nodes[].permanent.launcher.inbound': 'configuration-as-code demos/build_agents/README.md (JNLPLauncher @Symbol({"inbound", "jnlp"}) since core 2.376)',
+  'jenkins.nodes[].permanent.launcher.inbound.webSocket': 'configuration-as-code demos/build_agents/README.md (JNLPLauncher#setWebSocket)',
+  'jenkins.nodes[].permanent.launcher.inbound.workDirSettings': 'configuration-as-code demos/build_agents/README.md',
+  'jenkins.nodes[].permanent.launcher.inbound.workDirSettings.disabled': 'configuration-as-code demos/build_agents/README.md',
+  'jenkins.nodes[].permanent.launcher.inbound.workDirSettings.failIfWorkDirIsMissing': 'configuration-as-code demos/build_agents/README.md',
+  'jenkins.nodes[].permanent.launcher.inbound.workDirSettings.internalDir': 'configuration-as-code demos/build_agents/README.md',
+  'jenkins.nodes[].permanent.nodeProperties': 'configuration-as-code test-harness core/SetEnvironmentVariable.yml (nodeProperties: - envVars: env: - key/value)',
+  'jenkins.nodes[].permanent.nodeProperties[].envVars': 'configuration-as-code test-harness core/SetEnvironmentVariable.yml (nodeProperties: - envVars: env: - key/value)',
+  'jenkins.nodes[].permanent.nodeProperties[].envVars.env': 'configuration-as-code test-harness core/SetEnvironmentVariable.yml (nodeProperties: - envVars: env: - key/value)',
+  'jenkins.nodes[].permanent.nodeProperties[].envVars.env[].key': 'configuration-as-code test-harness core/SetEnvironmentVariable.yml (nodeProperties: - envVars: env: - key/value)',
+  'jenkins.nodes[].permanent.nodeProperties[].envVars.env[].value': 'configuration-as-code test-harness core/SetEnvironmentVariable.yml (nodeProperties: - envVars: env: - key/value)',
+  'jenkins.nodes[].permanent.retentionStrategy': 'configuration-as-code test-harness core/ConfigureLabels.yml (retentionStrategy: "always", RetentionStrategy.Always @Symbol("always"))',
   'jenkins.clouds': 'configuration-as-code demos/docker/README.md',
   'jenkins.clouds[].docker': 'configuration-as-code demos/docker/README.md',
   'jenkins.clouds[].docker.name': 'configuration-as-code demos/docker/README.md',
@@ -37,6 +58,7 @@ const DOCUMENTED_KEYS: Record<string, string> = {
   'jenkins.clouds[].docker.templates[].dockerTemplateBase.image': 'configuration-as-code demos/docker/README.md',
   'jenkins.clouds[].docker.templates[].dockerTemplateBase.privileged': 'docker-plugin DockerTemplateBase#setPrivileged (@DataBoundSetter)',
   'jenkins.clouds[].docker.templates[].dockerTemplateBase.environmentsString': 'configuration-as-code demos/docker/README.md',
+  'jenkins.clouds[].docker.templates[].dockerTemplateBase.mountsString': 'docker-plugin DockerTemplateBase#setMountsString (@DataBoundSetter; help-mountsString.html: one type=bind,src=,dst= per line)',
   'jenkins.clouds[].docker.templates[].remoteFs': 'configuration-as-code demos/docker/README.md',
   'jenkins.clouds[].docker.templates[].connector': 'configuration-as-code demos/docker/README.md',
   'jenkins.clouds[].docker.templates[].connector.attach': 'configuration-as-code demos/docker/README.md',
@@ -58,6 +80,8 @@ const DOCUMENTED_KEYS: Record<string, string> = {
   'credentials.system.domainCredentials[].credentials[].string.secret': 'configuration-as-code demos/credentials/credentials.yaml',
   'credentials.system.domainCredentials[].credentials[].string.description': 'configuration-as-code demos/credentials/credentials.yaml',
   unclassified: 'configuration-as-code demos/pipeline-groovy-lib/README.md',
+  'unclassified.location': 'configuration-as-code demos/jenkins/jenkins.yaml (location: url:)',
+  'unclassified.location.url': 'configuration-as-code demos/jenkins/jenkins.yaml; jenkins.model.JenkinsLocationConfiguration#setUrl',
   'unclassified.globalLibraries': 'configuration-as-code demos/pipeline-groovy-lib/README.md',
   'unclassified.globalLibraries.libraries': 'configuration-as-code demos/pipeline-groovy-lib/README.md',
   'unclassified.globalLibraries.libraries[].name': 'configuration-as-code demos/pipeline-groovy-lib/README.md',
@@ -98,8 +122,15 @@ function team(extra: string[]): Team {
   return teams[0];
 }
 
-// Everything switched on: credentials for the library, a path, all four agent types.
-const FULL = team(['    shared_library:', '      scm_url: git@git.example.com:jenkins/jsm.git', '      credentials_id: git-ssh', '      library_path: library/']);
+// Everything switched on: a local (file://) library with credentials and a path, all four agent types, a public URL.
+const FULL = team([
+  '    shared_library:',
+  '      scm_url: file:///var/lib/jenkins-selfmanage/library.git',
+  '      credentials_id: git-ssh',
+  '      library_path: library/',
+  '    jenkins_configuration:',
+  '      public_url: https://jenkins.example.com/devops/',
+]);
 
 describe('jenkins.yaml uses only documented configuration-as-code keys', () => {
   const rendered = renderTeamFiles(FULL).find((f) => f.path.endsWith('jenkins.yaml'))?.content ?? '';

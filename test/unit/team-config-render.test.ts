@@ -68,12 +68,26 @@ describe('renderTeamFiles', () => {
     expect(cloud?.name).toBe('docker-devops');
     const byName = Object.fromEntries((cloud?.templates ?? []).map((t) => [t.name, t]));
     expect(Object.keys(byName)).toEqual(['devops-maven', 'devops-python', 'devops-nodejs', 'devops-dind']);
-    expect(byName['devops-maven']).toMatchObject({ labelString: 'devops-maven maven-devops', dockerTemplateBase: { image: 'jenkins/jenkins-agent-maven', privileged: false } });
+    expect(byName['devops-maven']).toMatchObject({ labelString: 'devops-maven maven-devops', dockerTemplateBase: { image: 'jenkins/agent:3355.v388858a_47b_33-5-jdk21', privileged: false } });
     expect(byName['devops-python'].labelString).toBe('devops-python python-devops');
     expect(byName['devops-nodejs'].labelString).toBe('devops-nodejs nodejs-devops');
-    expect(byName['devops-dind']).toMatchObject({ labelString: 'devops-dind dind-devops docker-devops', dockerTemplateBase: { image: 'jenkins/jenkins-agent-dind', privileged: true } });
-    expect(byName['devops-maven'].dockerTemplateBase.environmentsString).toContain('JSM_AGENT_CAPABILITIES=java,maven,git');
-    expect(byName['devops-dind'].dockerTemplateBase.environmentsString).toContain('JSM_AGENT_CAPABILITIES=docker,docker-compose,kubernetes');
+    expect(byName['devops-dind']).toMatchObject({ labelString: 'devops-dind dind-devops docker-devops', dockerTemplateBase: { image: 'jenkins/agent:3355.v388858a_47b_33-5-jdk21', privileged: true } });
+    expect(byName['devops-maven'].dockerTemplateBase.environmentsString).toContain('JSM_AGENT_CAPABILITIES=java,git');
+    expect(byName['devops-dind'].dockerTemplateBase.environmentsString).toContain('JSM_AGENT_CAPABILITIES=java,git');
+  });
+
+  it('a file:// library is mounted read-only into every agent template from JSM_LIBRARY_HOST_DIR (the seed job clones it there); a remote one is not', () => {
+    const local = jcascOf(teamFrom([])).jenkins.clouds?.[0].docker.templates ?? [];
+    expect(local).toHaveLength(4);
+    for (const t of local) expect((t.dockerTemplateBase as Record<string, unknown>).mountsString).toBe('type=bind,source=${JSM_LIBRARY_HOST_DIR},destination=/var/lib/jenkins-selfmanage/library.git,readonly');
+    for (const t of jcascOf(devops).jenkins.clouds?.[0].docker.templates ?? []) expect(t.dockerTemplateBase).not.toHaveProperty('mountsString');
+  });
+
+  it('public_url becomes unclassified.location.url (JENKINS_URL, BUILD_URL); without it there is no location', () => {
+    const withUrl = parse(fileOf(renderTeamFiles(teamFrom(['    jenkins_configuration:', '      public_url: https://ci.example.com/devops'])), 'jenkins.yaml')) as { unclassified: Record<string, unknown> };
+    expect(withUrl.unclassified.location).toEqual({ url: 'https://ci.example.com/devops/' });
+    const without = parse(fileOf(renderTeamFiles(devops), 'jenkins.yaml')) as { unclassified: Record<string, unknown> };
+    expect(without.unclassified).not.toHaveProperty('location');
   });
 
   it('honours agent overrides, disabled types and a team without dynamic agents (no cloud, no docker-plugin)', () => {
@@ -96,28 +110,29 @@ describe('renderTeamFiles', () => {
   it('registers the generated library (name, default version, modernSCM git retriever, library path) and the seed job file', () => {
     const j = jcascOf(teamFrom(['    shared_library:', '      scm_url: git@git.example.com:ops/jsm.git', '      default_version: v1.2.0', '      credentials_id: git-ssh']));
     expect(j.unclassified.globalLibraries.libraries).toEqual([
-      { name: 'jenkins-selfmanage', defaultVersion: 'v1.2.0', implicit: false, retriever: { modernSCM: { scm: { git: { remote: 'git@git.example.com:ops/jsm.git', credentialsId: 'git-ssh' } }, libraryPath: 'library/' } } },
+      { name: 'jenkins-selfmanage', defaultVersion: 'v1.2.0', implicit: true, retriever: { modernSCM: { scm: { git: { remote: 'git@git.example.com:ops/jsm.git', credentialsId: 'git-ssh' } }, libraryPath: 'library/' } } },
     ]);
     expect(j.jobs).toEqual([{ file: '/usr/share/jenkins/casc/seedJob.groovy' }]);
     expect(j.security.globalJobDslSecurityConfiguration.useScriptSecurity).toBe(false);
   });
 
-  it('plugins.txt lists what the configuration needs, sorted, with pins from the teams file', () => {
+  it('plugins.txt lists what the configuration needs, sorted, pinned from the catalog unless the teams file names a version', () => {
     const t = teamFrom(['    plugins:', '      configuration-as-code: "1850.va_a_8c31d3158b_"', '      timestamper: latest']);
     const lines = fileOf(renderTeamFiles(t), 'plugins.txt').split('\n').filter((l) => l && !l.startsWith('#'));
     const names = lines.map((l) => l.split(':')[0]);
     expect(names).toEqual([...names].sort());
+    expect(lines.filter((l) => l.endsWith(':latest'))).toEqual([]);
     expect(lines).toEqual(
       expect.arrayContaining([
         'configuration-as-code:1850.va_a_8c31d3158b_',
-        'job-dsl:latest',
-        'workflow-aggregator:latest',
-        'git:latest',
-        'credentials-binding:latest',
-        'plain-credentials:latest',
-        'pipeline-groovy-lib:latest',
-        'docker-plugin:latest',
-        'timestamper:latest',
+        'job-dsl:3654.vdf58f53e2d15',
+        'workflow-aggregator:608.v67378e9d3db_1',
+        'git:5.10.1',
+        'credentials-binding:728.v902a_273b_8947',
+        'plain-credentials:199.v9f8e1f741799',
+        'pipeline-groovy-lib:798.v5cc688825312',
+        'docker-plugin:1324.v2fb_b_df97fe1d',
+        'timestamper:1.30',
       ]),
     );
   });

@@ -4,16 +4,18 @@ const doc = (lines: string[]): string => ['jenkins_teams:', '  - team_name: devo
 const errorsOf = (lines: string[]): string[] => parseTeamsDocument(doc(lines), 'teams.yml').errors;
 
 describe('teams file: per-team Jenkins configuration fields', () => {
-  it("defaults to the seed's agents, the official base image and secrets under /run/secrets", () => {
+  // The seed's jenkins/jenkins-agent-<type> images are not published; jenkins/agent is (jenkinsci/docker-agent).
+  const AGENT = 'jenkins/agent:3355.v388858a_47b_33-5-jdk21';
+  it("defaults to the seed's agent types on the official jenkins/agent image, the official base image and secrets under /run/secrets", () => {
     const { teams, errors } = parseTeamsDocument(doc([]), 'teams.yml');
     expect(errors).toEqual([]);
     const t = teams[0];
-    expect(t.jenkins_base_image).toMatch(/^jenkins\/jenkins:/);
+    expect(t.jenkins_base_image).toBe('jenkins/jenkins:2.568.2-lts-jdk21');
     expect(t.dynamic_agents.agents.map((a) => [a.type, a.labels.join(' '), a.image, a.privileged])).toEqual([
-      ['maven', 'devops-maven maven-devops', 'jenkins/jenkins-agent-maven', false],
-      ['python', 'devops-python python-devops', 'jenkins/jenkins-agent-python', false],
-      ['nodejs', 'devops-nodejs nodejs-devops', 'jenkins/jenkins-agent-nodejs', false],
-      ['dind', 'devops-dind dind-devops docker-devops', 'jenkins/jenkins-agent-dind', true],
+      ['maven', 'devops-maven maven-devops', AGENT, false],
+      ['python', 'devops-python python-devops', AGENT, false],
+      ['nodejs', 'devops-nodejs nodejs-devops', AGENT, false],
+      ['dind', 'devops-dind dind-devops docker-devops', AGENT, true],
     ]);
     expect(t.secrets.sidecar_token).toEqual({ file: '/run/secrets/sidecar-token' });
     expect(t.shared_library).toMatchObject({ name: 'jenkins-selfmanage', default_version: 'main', library_path: 'library/' });
@@ -33,6 +35,9 @@ describe('teams file: per-team Jenkins configuration fields', () => {
     [['    dynamic_agents:', '      maven_agents:', '        labels: ["two words"]'], 'field dynamic_agents.maven_agents.labels.0: expected a label without spaces'],
     [['    jenkins_configuration:', '      system_message: "line1\\nline2"'], 'field jenkins_configuration.system_message: expected one line'],
     [['    jenkins_configuration:', '      controller_executors: -1'], 'field jenkins_configuration.controller_executors'],
+    [['    jenkins_configuration:', '      public_url: "https://x.example/${HOME}"'], 'field jenkins_configuration.public_url: expected an http(s) URL'],
+    [['    jenkins_configuration:', '      public_url: "javascript:alert(1)"'], 'field jenkins_configuration.public_url: expected an http(s) URL'],
+    [['    dynamic_agents:', '      mount_docker_socket: "yes"'], 'field dynamic_agents.mount_docker_socket'],
   ])('rejects %j naming file, team and field', (lines, expected) => {
     const errors = errorsOf(lines);
     expect(errors.length).toBeGreaterThan(0);

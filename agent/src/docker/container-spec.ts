@@ -27,6 +27,10 @@ export interface ControllerSpecInput {
   extraEnv?: Record<string, string>;
   /** Host files the controller reads (secrets, file:// library), bind-mounted read-only at their targets. */
   fileMounts?: ControllerFileMount[];
+  /** Read-write or read-only binds decided at run time (the Docker socket a team asked for). */
+  runtimeMounts?: Array<{ source: string; target: string; readOnly: boolean }>;
+  /** Supplementary groups of the controller's user (e.g. the Docker socket's gid). */
+  groupAdd?: string[];
 }
 
 /**
@@ -42,10 +46,12 @@ export function controllerContainerSpec(input: ControllerSpecInput): Docker.Cont
       { Type: 'volume', Source: volumeNameFor(team.team_name, environment), Target: JENKINS_HOME_IN_CONTAINER },
       // Read-only: a controller (or a build on it) must not rewrite its secrets or the library it loads.
       ...(input.fileMounts ?? []).map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target, ReadOnly: true })),
+      ...(input.runtimeMounts ?? []).map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
     ],
     // The sidecar (or systemd) decides when a controller runs; Docker brings it back after a daemon restart.
     RestartPolicy: { Name: 'unless-stopped' },
   };
+  if (input.groupAdd?.length) hostConfig.GroupAdd = [...input.groupAdd];
   const spec: Docker.ContainerCreateOptions = {
     name: ports.container,
     Image: image,

@@ -1,6 +1,7 @@
 import type { Team } from '../../../catalog/teams-file';
 import { controllerFileMounts, teamSecretsDir, type ControllerFileMount, type ControllerFilesConfig } from '../docker/controller-mounts';
 import { CONTROLLER_GID, CONTROLLER_UID, controllerFileVerdict, secretModeCommand, unreadableVerdict, type HostFileFacts } from '../environments/controller-files';
+import { controllerEnvSecrets, envSecretAsMount } from '../environments/controller-runtime';
 import { CheckResult, fail, ok, warn } from './check-result';
 import { DoctorProbes, errorCode } from './probes';
 
@@ -51,11 +52,13 @@ export function checkTeamControllerFiles(team: Team, cfg: ControllerFilesConfig,
   } catch (err) {
     return fail(name, (err as Error).message, 'correct secrets.*.file or shared_library.scm_url in the teams file, or SIDECAR_CONTROLLER_SECRETS_ROOT / SIDECAR_CONTROLLER_LIBRARY_DIR');
   }
-  if (mounts.length === 0) return ok(name, 'nothing to mount (secrets from the environment, library not file://)');
+  // `{env: NAME}` secrets: deploy reads each value from the team's secrets directory, with the same refusals.
+  const envSecrets = controllerEnvSecrets(team, cfg).map(envSecretAsMount);
+  if (mounts.length === 0 && envSecrets.length === 0) return ok(name, 'nothing to mount (library not file://, no secret files)');
   const refused: string[] = [];
   const unreadable: string[] = [];
   const fixes: string[] = [];
-  for (const m of mounts) {
+  for (const m of [...mounts, ...envSecrets]) {
     let st: HostFileFacts | null;
     try {
       st = probes.stat(m.source);
@@ -72,17 +75,17 @@ export function checkTeamControllerFiles(team: Team, cfg: ControllerFilesConfig,
     if (verdict) {
       refused.push(verdict.problem);
       fixes.push(verdict.fix);
-    } else if (st && !controllerCanRead(st, m.kind === 'library')) {
+    } else if (st && !m.target.startsWith('$') && !controllerCanRead(st, m.kind === 'library')) {
       const u = unreadableByController(team.team_name, m, st);
       unreadable.push(u.problem);
       fixes.push(u.fix);
     }
   }
   if (refused.length) {
-    return fail(name, `environment.deploy would refuse ${refused.length} of ${mounts.length} file(s)`, fixes.join('\n'), [...refused, ...unreadable]);
+    return fail(name, `environment.deploy would refuse ${refused.length} of ${mounts.length + envSecrets.length} file(s)`, fixes.join('\n'), [...refused, ...unreadable]);
   }
   if (unreadable.length) return warn(name, `${unreadable.length} of ${mounts.length} file(s) the controller cannot read`, fixes.join('\n'), unreadable);
-  const secrets = mounts.filter((m) => m.kind === 'secret').length;
+  const secrets = mounts.filter((m) => m.kind === 'secret').length + envSecrets.length;
   const library = mounts.find((m) => m.kind === 'library');
   const parts = [...(secrets ? [`${secrets} secret file(s) in ${teamSecretsDir(cfg, team.team_name)}`] : []), ...(library ? [`library ${library.source}`] : [])];
   return ok(name, `ready to mount: ${parts.join(', ')}`);

@@ -3,6 +3,7 @@ import { parseTeamsDocument } from '../../../catalog/teams-file';
 import type { ConfigResult, SidecarConfig } from '../config/sidecar-config';
 import { parseTokensDocument } from '../config/tokens-file';
 import { CheckResult, fail, ok, skip, warn } from './check-result';
+import { checkTeamConformance } from './conformance-check';
 import { checkTeamControllerFiles } from './controller-file-checks';
 import { DoctorProbes, errorCode } from './probes';
 
@@ -109,6 +110,7 @@ export function checkTeamsFile(config: SidecarConfig, probes: DoctorProbes): Che
     if (team.jenkins_token_file) results.push(checkJenkinsToken(team.team_name, team.jenkins_user, team.jenkins_token_file, probes));
     // resolveConfig always sets controllerFiles; only hand-built configurations leave it out.
     if (config.controllerFiles) results.push(checkTeamControllerFiles(team, config.controllerFiles, probes));
+    if (team.self_management_enabled) results.push(checkTeamConformance(path, team));
   }
   return results;
 }

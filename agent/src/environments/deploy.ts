@@ -8,6 +8,7 @@ import { volumeNameFor } from '../docker/labels';
 import { SidecarError } from '../errors/sidecar-error';
 import type { EnvironmentStateStore, OperationContext } from '../store/contract';
 import { checkControllerFiles, type StatFile } from './controller-files';
+import { controllerRuntime, type ControllerRuntime } from './controller-runtime';
 import type { JenkinsClientFactory } from './controllers';
 import { journaled, report, type StepJournal } from './journal-step';
 import { isServing } from './serving-side';
@@ -98,6 +99,8 @@ export async function deployEnvironment(deps: EnvironmentDeps, team: Team, param
     fileMounts = controllerFileMounts(team, deps.controllerFiles);
     await checkControllerFiles(team.team_name, fileMounts, deps.statFile);
   }
+  // `{env: NAME}` secrets, the library's host path for agent mounts, the Docker socket: read and checked here too.
+  const runtime: ControllerRuntime = await controllerRuntime(team, deps.controllerFiles, fileMounts.find((m) => m.kind === 'library'), { statFile: deps.statFile });
 
   await journaled(deps.journal, ctx, 'ensure_volume', { volume }, () => ensureManagedVolume(deps.docker, volume, team.team_name, env), (v) => v);
   if (existing) {
@@ -107,7 +110,16 @@ export async function deployEnvironment(deps: EnvironmentDeps, team: Team, param
       await removeManaged(deps.docker, existing);
     });
   }
-  const spec = controllerContainerSpec({ team, environment: env, image, networking: deps.networking, extraEnv: deps.controllerEnv, fileMounts });
+  const spec = controllerContainerSpec({
+    team,
+    environment: env,
+    image,
+    networking: deps.networking,
+    extraEnv: { ...(deps.controllerEnv ?? {}), ...runtime.env },
+    fileMounts,
+    runtimeMounts: runtime.mounts,
+    groupAdd: runtime.groupAdd,
+  });
   report(ctx, 'start', `starting ${ports.container} from ${image} on port ${ports.web_port}`);
   const id = await journaled(
     deps.journal,

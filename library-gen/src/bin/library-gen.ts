@@ -5,6 +5,8 @@ import { Command } from 'commander';
 import { compareWithDisk, hasDrift, writePlan, type Drift } from '../apply-plan';
 import { planFromTeamsText } from '../plan';
 import { loadTemplates } from '../template-source';
+import { smokeCommand, type SmokeCommandOptions } from '../smoke/smoke-command';
+import { verifyTeamsText } from '../verify/verify-command';
 
 /** Entry point: the only place that touches the process (exit codes, stdout). */
 function describe(d: Drift): string[] {
@@ -54,6 +56,41 @@ program
   .option('--templates <dir>', 'repository root holding vars-templates/, pipelines/, jobdsl/ (default: this installation)')
   .action((opts) => {
     process.exitCode = build(opts);
+  });
+program
+  .command('verify')
+  .description('check that what build generates works on the pinned Jenkins: plugins, JCasC keys and lookups, variables and files deploy provides, agent labels, mounts')
+  .requiredOption('--teams <file>', 'teams file (the jenkins_teams: YAML list)')
+  .option('--templates <dir>', 'repository root holding vars-templates/, pipelines/, jobdsl/ (default: this installation)')
+  .action((opts: { teams: string; templates?: string }) => {
+    let text: string;
+    try {
+      text = readFileSync(opts.teams, 'utf8');
+    } catch (err) {
+      process.stderr.write(`library-gen: ${opts.teams}: cannot read: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    const r = verifyTeamsText(text, opts.teams, loadTemplates(opts.templates ? resolve(opts.templates) : undefined));
+    for (const line of r.lines) process.stderr.write(`library-gen: ${line}\n`);
+    if (r.ok) process.stdout.write(`library-gen: ${opts.teams}: ${r.teams} self-managed team(s) conform to the pinned Jenkins\n`);
+    process.exitCode = r.ok ? 0 : 1;
+  });
+program
+  .command('smoke')
+  .description('on a machine that can pull images: build the team image, start a throw-away blue, check over REST that the library, the Infrastructure jobs and the coordination agent are there')
+  .requiredOption('--teams <file>', 'teams file')
+  .requiredOption('--team <name>', 'the team to smoke-test')
+  .option('--base-image <image>', 'FROM instead of jenkins_base_image (a registry mirror)')
+  .option('--secrets-root <dir>', 'host root of the team secrets (default: SIDECAR_CONTROLLER_SECRETS_ROOT, as the sidecar)')
+  .option('--library-dir <dir>', 'host directory of a file:// library (default: SIDECAR_CONTROLLER_LIBRARY_DIR, else its own path)')
+  .option('--port <n>', 'web port of the throw-away controller (default: a free one)')
+  .option('--agent-port <n>', 'agent port (default: a free one)')
+  .option('--timeout <sec>', 'how long to wait for Jenkins, the seed job and the agent (default 600)')
+  .option('--keep', 'leave the container, volume and image for a look afterwards')
+  .option('--templates <dir>', 'repository root holding vars-templates/, pipelines/, jobdsl/ (default: this installation)')
+  .action(async (opts: SmokeCommandOptions) => {
+    process.exitCode = await smokeCommand(opts, (l) => process.stdout.write(`library-gen smoke: ${l}\n`));
   });
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`library-gen: ${(err as Error).message}\n`);

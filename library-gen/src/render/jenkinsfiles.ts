@@ -32,6 +32,8 @@ export function renderJenkinsfiles(templates: TemplateSource): Map<string, strin
     operations: groovyLiteral([...COORDINATION_OPERATIONS]),
     consensusTimeout: String(stepDefault('buildConsensus', 'timeout')),
     operationTimeout: '45m',
+    // A whole switch: the 30 min lease, renewed once by the traffic switch, plus its rollback.
+    switchTimeoutMinutes: 90,
   };
   const out = new Map<string, string>();
   for (const name of JENKINSFILES) {

@@ -1,6 +1,15 @@
 import { stringify } from 'yaml';
+import { LIBRARY_HOST_DIR_ENV } from '../../../catalog/jenkins-platform';
 import type { SecretSource, Team, TeamAgent } from '../../../catalog/teams-file';
+import { coordinationNode } from './coordination-agent';
 import { usesDockerCloud } from './team-plugins';
+
+
+/** The path a file:// library URL names, else null. */
+function localLibraryPath(team: Team): string | null {
+  const url = team.shared_library.scm_url;
+  return url.startsWith('file://') ? url.slice('file://'.length) : null;
+}
 
 /**
  * jenkins.yaml (configuration-as-code) for one team, as a plain object first
@@ -42,6 +51,7 @@ function agentTemplate(team: Team, agent: TeamAgent): Record<string, unknown> {
       privileged: agent.privileged,
       // Capabilities travel as environment so a build can check what its agent offers.
       environmentsString: [`JSM_TEAM=${team.team_name}`, `JSM_AGENT_TYPE=${agent.type}`, `JSM_AGENT_CAPABILITIES=${agent.capabilities.join(',')}`].join('\n'),
+      ...libraryMount(team),
     },
     remoteFs: agent.remote_fs,
     connector: { attach: { user: 'jenkins' } },
@@ -49,6 +59,16 @@ function agentTemplate(team: Team, agent: TeamAgent): Record<string, unknown> {
     mode: 'EXCLUSIVE',
     retentionStrategy: { idleMinutes: 1 },
   };
+}
+
+/**
+ * A file:// library is a path on the Docker host: an agent that clones it (the seed job) needs it
+ * mounted. The agent runs on the host's engine, so the source is the host path deploy passes in.
+ * docker-plugin DockerTemplateBase#setMountsString: one `type=bind,src=...,dst=...` per line.
+ */
+function libraryMount(team: Team): Record<string, string> {
+  const path = localLibraryPath(team);
+  return path ? { mountsString: `type=bind,source=\${${LIBRARY_HOST_DIR_ENV}},destination=${path},readonly` } : {};
 }
 
 export function buildJcasc(team: Team, opts: JcascOptions): Record<string, unknown> {
@@ -76,6 +96,8 @@ export function buildJcasc(team: Team, opts: JcascOptions): Record<string, unkno
       },
     },
     authorizationStrategy: { loggedInUsersCanDoAnything: { allowAnonymousRead: false } },
+    // The generated Infrastructure jobs run there (docs/coordination-agent.md).
+    nodes: [coordinationNode(team)],
   };
   if (usesDockerCloud(team)) {
     jenkins.clouds = [
@@ -114,8 +136,13 @@ export function buildJcasc(team: Team, opts: JcascOptions): Record<string, unkno
       },
     },
     unclassified: {
+      // Without it builds have no JENKINS_URL or BUILD_URL (jenkins.model.JenkinsLocationConfiguration).
+      ...(cfg.public_url ? { location: { url: cfg.public_url } } : {}),
       globalLibraries: {
-        libraries: [{ name: lib.name, defaultVersion: lib.default_version, implicit: false, retriever: { modernSCM: retriever } }],
+        // implicit: every Pipeline of the team gets the library without an @Library line
+        // (pipeline-groovy-lib LibraryAdder.add loads implicit libraries for every build), so
+        // the seed's Jenkinsfiles run unmodified; a Jenkinsfile may still pin `@Library('name@v') _`.
+        libraries: [{ name: lib.name, defaultVersion: lib.default_version, implicit: true, retriever: { modernSCM: retriever } }],
       },
     },
     jobs: [{ file: `${opts.cascDir}/seedJob.groovy` }],

@@ -30,7 +30,8 @@ class BuildEnv extends GroovyObjectSupport {
 
     @Override
     void setProperty(String name, Object value) {
-        base[name] = value == null ? null : value.toString()
+        // workflow-cps EnvActionImpl.setProperty: String.valueOf, so null is stored as "null".
+        base[name] = String.valueOf(value)
     }
 
     Map<String, String> effective() {

@@ -40,7 +40,7 @@ class AgentDsl {
     Map spec = [:]
     Map collect(Closure c) { Dsl.run(c, this); return spec }
     void label(String l) { spec.label = l }
-    void node(Closure c) { spec.node = true }
+    void node(Closure c) { spec.putAll(new AgentDsl().collect(c)) }
     void docker(Object d) { spec.docker = d }
 }
 
@@ -83,7 +83,8 @@ class StageDsl {
     void steps(Closure c) { steps = c }
     void when(Closure c) { Dsl.run(c, new WhenDsl(conditions: when)) }
     void post(Closure c) { Dsl.run(c, new PostDsl(conditions: post)) }
-    void agent(Object a) { }
+    Object agent
+    void agent(Object a) { agent = a instanceof Closure ? new AgentDsl().collect((Closure) a) : a }
     void options(Closure c) { }
     void environment(Closure c) { throw new UnsupportedOperationException('stage-level environment is not emulated') }
     void stages(Closure c) { throw new UnsupportedOperationException('nested stages are not emulated') }
@@ -127,11 +128,10 @@ class WhenDsl {
 }
 
 class PostDsl {
-    static final List<String> ORDER = ['always', 'changed', 'fixed', 'regression', 'aborted', 'failure', 'success', 'unstable', 'unsuccessful', 'cleanup']
     Map<String, Closure> conditions
     def methodMissing(String name, Object args) {
         Object[] a = (Object[]) args
-        if (!(name in ORDER) || a.length != 1 || !(a[0] instanceof Closure)) {
+        if (!(name in PostConditions.ORDER) || a.length != 1 || !(a[0] instanceof Closure)) {
             throw new MissingMethodException(name, PostDsl, a)
         }
         conditions[name] = (Closure) a[0]
