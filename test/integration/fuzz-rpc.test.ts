@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client, escapeIdentifier } from 'pg';
 import { createTestDatabase, type TestDatabase } from '../support/database';
+import { eventually } from '../support/eventually';
 import { httpGet, RpcClient, type RpcMessage } from '../support/sidecar-process-rpc';
 import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
 
@@ -12,7 +13,8 @@ import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-pro
  * container names and file paths). Bounded to 20 s of sending. Asserts: every
  * frame gets a proper JSON-RPC error (or, for broken frames, the socket is
  * closed with the right code), the process stays up, and the database is
- * exactly as it was.
+ * exactly as it was but for one FAILURE audit row per refused call of a
+ * mutating method.
  */
 jest.setTimeout(60_000);
 
@@ -285,6 +287,21 @@ function envelopeCases(): FuzzCase[] {
   ];
 }
 
+/** Whether the sidecar's dispatcher sees this frame as a call of a mutating method (and so audits its refusal). */
+function reachesMutatingMethod(frame: string, mutating: ReadonlySet<string>): boolean {
+  let m: unknown;
+  try {
+    m = JSON.parse(frame);
+  } catch {
+    return false;
+  }
+  if (!m || typeof m !== 'object' || Array.isArray(m)) return false;
+  const { jsonrpc, id, method, params } = m as Record<string, unknown>;
+  const idOk = id === undefined || id === null || typeof id === 'string' || typeof id === 'number';
+  const paramsOk = params === undefined || (params !== null && typeof params === 'object' && !Array.isArray(params));
+  return jsonrpc === '2.0' && idOk && typeof method === 'string' && mutating.has(method) && paramsOk;
+}
+
 it('answers every hostile frame with a proper JSON-RPC error, stays up and changes nothing in the database', async () => {
   const discovered = await ops.call('rpc.discover', {});
   const methods = (discovered.result as { methods: Array<{ name: string; params: JsonSchema }> }).methods;
@@ -313,8 +330,9 @@ it('answers every hostile frame with a proper JSON-RPC error, stays up and chang
 
   // A team token gets the same treatment (its scope check comes after validation).
   const team = await RpcClient.connect(sc.rpcUrl, sc.secrets['team-ci']!);
+  const teamCases = methodCases('lock.acquire', methods.find((m) => m.name === 'lock.acquire')!.params).slice(0, 40);
   try {
-    for (const c of methodCases('lock.acquire', methods.find((m) => m.name === 'lock.acquire')!.params).slice(0, 40)) {
+    for (const c of teamCases) {
       expectProperError(await team.sendAndWait(c.frame, c.expectId), c.expectCode, c.expectId, `team token: ${c.what}`);
     }
   } finally {
@@ -322,10 +340,28 @@ it('answers every hostile frame with a proper JSON-RPC error, stays up and chang
   }
 
   // Notifications (no id) with bad params get no answer and break nothing.
-  ops.ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'lock.acquire', params: { team: "x'; DROP TABLE coordination_locks; --" } }));
+  const notification = JSON.stringify({ jsonrpc: '2.0', method: 'lock.acquire', params: { team: "x'; DROP TABLE coordination_locks; --" } });
+  ops.ws.send(notification);
+  // Its refusal is audited too (frames on one socket are answered concurrently: wait for its row below).
 
-  const after = await snapshot();
-  expect(after).toEqual(before);
+  // Nothing changed but the audit trail, which gained one FAILURE row per refused call of a mutating method.
+  const mutating = new Set(methods.filter((m) => (m as { mutating?: boolean }).mutating).map((m) => m.name));
+  const expectAudited = [...cases.slice(0, sent), ...teamCases, { frame: notification }].filter((c) => reachesMutatingMethod(c.frame, mutating)).length;
+  const { deployment_audit: auditBefore = [], ...restBefore } = before;
+  const after = await eventually(
+    'the audit row of every refused call',
+    async () => {
+      const s = await snapshot();
+      return (s['deployment_audit'] ?? []).length - auditBefore.length >= expectAudited ? s : null;
+    },
+    30_000,
+  );
+  const { deployment_audit: auditAfter = [], ...restAfter } = after;
+  expect(restAfter).toEqual(restBefore);
+  const added = auditAfter.filter((r) => !auditBefore.includes(r)).map((r) => JSON.parse(r) as { status: string; operation_type: string });
+  expect(added.every((a) => a.status === 'FAILURE')).toBe(true);
+  expect(added.length).toBe(expectAudited);
+  process.stderr.write(`fuzz: ${added.length} refused calls of mutating methods, each with its FAILURE audit row\n`);
   expect(sc.exited()).toBe(false);
   expect((await httpGet(`${sc.httpUrl}/healthz`)).status).toBe(200);
   const still = await ops.call('lock.list', { team: TEAM });

@@ -41,6 +41,21 @@ const PLACEHOLDER = `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <body><h1>jenkins-sidecar</h1><p>The dashboard is not part of this build. Read API: <code>/api/v1/teams</code>, <code>/api/v1/operations</code>,
 <code>/api/v1/locks</code>, <code>/api/v1/breakers</code>, <code>/api/v1/audit</code> (bearer token); <code>/healthz</code>, <code>/readyz</code>, <code>/metrics</code>.</p></body></html>`;
 
+/** An audit page is at most this much JSON (rows are bounded too: details ≤ 16 KiB, params ≤ 32 KiB). */
+export const AUDIT_PAGE_MAX_BYTES = 1024 * 1024;
+
+/** The newest rows that fit AUDIT_PAGE_MAX_BYTES; `truncated` says the rest was left off (ask with a smaller limit or a type). */
+function boundedPage<T>(entries: readonly T[]): { audit: T[]; truncated?: true } {
+  const audit: T[] = [];
+  let bytes = 64;
+  for (const e of entries) {
+    bytes += Buffer.byteLength(JSON.stringify(e), 'utf8') + 1;
+    if (bytes > AUDIT_PAGE_MAX_BYTES) return { audit, truncated: true };
+    audit.push(e);
+  }
+  return { audit };
+}
+
 export function createHttpApp(deps: HttpAppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -149,7 +164,7 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
     if (!q) return;
     const visible = visibleTeams(req.principal!);
     const entries = await deps.store.audit.list({ ...(q.team ? { team: q.team } : {}), ...(q.type ? { operationType: q.type } : {}), limit: q.limit });
-    res.json({ audit: entries.filter((e) => !visible || (e.team !== null && visible.has(e.team))) });
+    res.json(boundedPage(entries.filter((e) => !visible || (e.team !== null && visible.has(e.team)))));
   });
 
   if (deps.dashboard) app.use(deps.dashboard);
