@@ -24,6 +24,8 @@ export interface HttpAppDeps {
   /** The dashboard (GET /, live events, emergency stop); a placeholder page when absent. */
   dashboard?: Router;
   startedAt: Date;
+  /** Why the process cannot go on (the embedded PostgreSQL is gone), or null: /healthz then answers 503. */
+  health?: () => string | null;
 }
 
 type Authed = Request & { principal?: Principal };
@@ -62,7 +64,14 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
   app.set('etag', false);
 
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok', instanceId: deps.instanceId, uptimeSec: Math.round((Date.now() - deps.startedAt.getTime()) / 1000) });
+    const uptimeSec = Math.round((Date.now() - deps.startedAt.getTime()) / 1000);
+    // Not "process up" alone: a sidecar whose embedded database is gone must be restarted, not kept.
+    const failure = deps.health?.() ?? null;
+    if (failure) {
+      res.status(503).json({ status: 'failed', reason: failure, instanceId: deps.instanceId, uptimeSec });
+      return;
+    }
+    res.json({ status: 'ok', instanceId: deps.instanceId, uptimeSec });
   });
 
   app.get('/readyz', async (_req, res) => {
