@@ -53,6 +53,8 @@ export const PLUGIN_VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$/;
 /** One Jenkins label atom (labels are space-separated, so no spaces). */
 const LABEL_ATOM_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 const ABSOLUTE_PATH_PATTERN = /^\/[A-Za-z0-9_./-]{0,254}$/;
+/** Jenkins user ids the generated jenkins.yaml creates (admin_user, jenkins_user). */
+const JENKINS_USER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const ENV_NAME_PATTERN = /^[A-Z_][A-Z0-9_]{0,99}$/;
 const CREDENTIALS_ID_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
 /** Git remotes: https/http/ssh/git/file URLs or scp-like `git@host:path`; no spaces, quotes or `${`. */
@@ -124,7 +126,7 @@ const jenkinsConfigurationSchema = z
     team_isolation: z.literal(true).default(true),
     dynamic_agents: z.boolean().default(true),
     controller_executors: z.number().int().min(0).max(16).default(0),
-    admin_user: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/).default('admin'),
+    admin_user: z.string().regex(JENKINS_USER_PATTERN, 'expected a Jenkins user id: letters, digits, _ . - (max 64), starting with a letter or digit').default('admin'),
     system_message: z.string().max(500).regex(/^[^\r\n]*$/, 'expected one line').optional(),
     seed_job_label: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'expected one label').optional(),
     // Every logged-in user administers these controllers (loggedInUsersCanDoAnything), so Job DSL's
@@ -167,12 +169,14 @@ const teamSchema = z
     web_port: port.default(8080),
     agent_port: port.default(50000),
     haproxy_backend: z.string().regex(RUNTIME_NAME_PATTERN, 'expected only [A-Za-z0-9_.:-]').optional(),
-    jenkins_user: z.string().min(1).max(100).default('sidecar'),
-    jenkins_token_file: z.string().min(1).optional(),
+    // A user id in jenkins.yaml's local realm: a pattern, not escaping, so `${readFile:...}` (which JCasC
+    // would resolve into a visible user name), quotes and newlines never get there; as admin_user.
+    jenkins_user: z.string().regex(JENKINS_USER_PATTERN, 'expected a Jenkins user id: letters, digits, _ . - (max 64), starting with a letter or digit').default('sidecar'),
+    jenkins_token_file: z.string().regex(ABSOLUTE_PATH_PATTERN, 'expected an absolute path').optional(),
     jenkins_url_blue: z.string().url().optional(),
     jenkins_url_green: z.string().url().optional(),
     sidecar_credentials_id: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/).default('sidecar-token'),
-    required_agents: z.array(z.string().min(1).max(100)).default([]),
+    required_agents: z.array(z.string().min(1).max(100).regex(/^[^\p{Cc}]+$/u, 'expected an agent (node) name')).max(100).default([]),
     webhooks: webhooksSchema.optional(),
     jenkins_base_image: imageRef.default(DEFAULT_JENKINS_BASE_IMAGE),
     plugins: z
