@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 
@@ -324,11 +324,21 @@ function resolveAgents(team: string, cfg: z.output<typeof dynamicAgentsSchema>):
 /** Pure: YAML text in, teams and every problem out. Nothing is written. */
 export function parseTeamsDocument(text: string, file: string): TeamsParseResult {
   const errors: string[] = [];
-  const doc = parseDocument(text, { prettyErrors: false });
-  if (doc.errors.length > 0) {
-    return { teams: [], errors: doc.errors.map((e) => `${file}: YAML: ${e.message.split('\n')[0]}`) };
+  const size = Buffer.byteLength(text, 'utf8');
+  if (size > TEAMS_FILE_MAX_BYTES) return { teams: [], errors: [`${file}: ${size} bytes; a teams file is at most ${TEAMS_FILE_MAX_BYTES} bytes`] };
+  // Hostile YAML (an alias bomb, nesting deep enough to overflow the parser's stack) throws: say so naming the file.
+  let value: unknown;
+  try {
+    const doc = parseDocument(text, { prettyErrors: false });
+    if (doc.errors.length > 0) {
+      return { teams: [], errors: doc.errors.map((e) => `${file}: YAML: ${e.message.split('\n')[0]}`) };
+    }
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    const why = err instanceof RangeError ? 'nested too deeply' : String((err as Error)?.message ?? err).split('\n')[0];
+    return { teams: [], errors: [`${file}: YAML: ${why}`] };
   }
-  const top = fileSchema.safeParse(doc.toJS());
+  const top = fileSchema.safeParse(value);
   if (!top.success) {
     return { teams: [], errors: top.error.issues.map((i) => describeIssue(file, 'top level', i)) };
   }
@@ -391,10 +401,15 @@ function jenkinsConfigurationProblems(team: Team, file: string): string[] {
   return problems;
 }
 
+/** A teams file of hundreds of teams is tens of KB; the bound keeps a stray 50 MB file from being read whole. */
+export const TEAMS_FILE_MAX_BYTES = 1024 * 1024;
+
 /** Thin loader: reads the file, then parses. Errors name the file. */
 export function loadTeamsFile(path: string): TeamsParseResult {
   let text: string;
   try {
+    const size = statSync(path).size;
+    if (size > TEAMS_FILE_MAX_BYTES) return { teams: [], errors: [`${path}: ${size} bytes; a teams file is at most ${TEAMS_FILE_MAX_BYTES} bytes`] };
     text = readFileSync(path, 'utf8');
   } catch (err) {
     return { teams: [], errors: [`${path}: cannot read: ${(err as Error).message}`] };

@@ -407,6 +407,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
       dashboard,
       startedAt,
       health: () => health.failure(),
+      allowedHosts: config.allowedHosts ?? [],
     });
     const server: Server = createServer(app);
     server.keepAliveTimeout = 5_000;

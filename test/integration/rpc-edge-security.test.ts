@@ -157,3 +157,33 @@ describe('bounds', () => {
     expect(body.audit.length).toBeGreaterThan(10);
   });
 });
+
+describe('scope of team tokens and of the teams file', () => {
+  it('the global leadership lease needs the ops token; a team token keeps to its team scope', async () => {
+    const global = await qa.call('leadership.establish', {});
+    expect(global.error).toMatchObject({ code: -32000, data: { code: 'FORBIDDEN' } });
+    expect(global.error?.message).toContain('global');
+    expect((await qa.call('leadership.establish', { team: QA })).result).toMatchObject({ scope: `team:${QA}` });
+    expect((await ops.call('leadership.establish', {})).result).toMatchObject({ scope: 'global' });
+  });
+
+  it('coordination.update records only teams of the teams file', async () => {
+    const ghost = await ops.call('coordination.update', { team: 'ghost-team', operation: 'deploy' });
+    expect(ghost.error).toMatchObject({ code: -32000, data: { code: 'NOT_FOUND' } });
+    expect((await auditOf('ghost-team', 'deploy')).length).toBe(0);
+  });
+});
+
+describe('the HTTP listener answers only for its own host names (DNS rebinding)', () => {
+  it('refuses a foreign Host header on /metrics and the read API, and serves loopback names', async () => {
+    const port = new URL(sc.handle.httpUrl).port;
+    for (const path of ['/metrics', '/api/v1/teams', '/healthz']) {
+      const foreign = await httpGet(`${sc.handle.httpUrl}${path}`, { Host: `rebind.attacker.example:${port}`, Authorization: `Bearer ${sc.secrets['ops']}` });
+      expect(foreign.status).toBe(421);
+      expect(foreign.body).not.toContain(QA);
+    }
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]) {
+      expect((await httpGet(`${sc.handle.httpUrl}/metrics`, { Host: host })).status).toBe(200);
+    }
+  });
+});

@@ -7,6 +7,7 @@ import { teamOfBreaker } from '../rpc/methods/core';
 import { visibleTeams, type Principal } from '../rpc/principal';
 import type { TokenAuthenticator } from '../rpc/token-auth';
 import type { OperationStatus, Store } from '../store/contract';
+import { hostAllowed } from './host-check';
 import type { ReadinessReport } from './readiness';
 
 /**
@@ -24,6 +25,8 @@ export interface HttpAppDeps {
   /** The dashboard (GET /, live events, emergency stop); a placeholder page when absent. */
   dashboard?: Router;
   startedAt: Date;
+  /** Host names answered besides IP literals, localhost and the instance id (host-check.ts). */
+  allowedHosts?: readonly string[];
   /** Why the process cannot go on (the embedded PostgreSQL is gone), or null: /healthz then answers 503. */
   health?: () => string | null;
 }
@@ -62,6 +65,11 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  const hostNames = new Set([deps.instanceId.toLowerCase(), ...(deps.allowedHosts ?? [])]);
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (hostAllowed(req.headers.host, hostNames)) return next();
+    res.status(421).json({ error: { code: 'FORBIDDEN', message: 'this sidecar does not answer for that Host name; add it to SIDECAR_ALLOWED_HOSTS if it is yours' } });
+  });
 
   app.get('/healthz', (_req, res) => {
     const uptimeSec = Math.round((Date.now() - deps.startedAt.getTime()) / 1000);
