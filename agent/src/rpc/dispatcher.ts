@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { BUILD_PATTERN, TRANSPORT_PARAMS } from '../../../catalog/methods/core';
+import { BUILD_PATTERN, IDEMPOTENCY_KEY_PATTERN, TRANSPORT_PARAMS } from '../../../catalog/methods/core';
 import type { MethodSpec } from '../../../catalog/methods/method-spec';
 import { TEAM_NAME_PATTERN } from '../../../catalog/teams-file';
 import { SidecarError, isSidecarError } from '../errors/sidecar-error';
@@ -214,6 +214,7 @@ export class Dispatcher {
     if (!spec.mutating || !this.deps.audit) return refusal;
     const team = typeof rawParams.team === 'string' && TEAM_NAME_PATTERN.test(rawParams.team) ? rawParams.team : null;
     const build = typeof rawParams.build === 'string' && BUILD_PATTERN.test(rawParams.build) && !unstorableReason(rawParams.build) ? rawParams.build : undefined;
+    const key = typeof rawParams.idempotencyKey === 'string' && IDEMPOTENCY_KEY_PATTERN.test(rawParams.idempotencyKey) ? rawParams.idempotencyKey : undefined;
     const actor: Actor = { tokenId: caller.principal.tokenId, instanceId: this.deps.instanceId, ...(build ? { build } : {}) };
     const error =
       refusal instanceof RpcFailure
@@ -225,7 +226,15 @@ export class Dispatcher {
         team,
         initiatedBy: build ?? actor.tokenId,
         status: 'FAILURE',
-        metadata: { tokenId: actor.tokenId, build: build ?? null, instanceId: actor.instanceId, refused: true, paramNames: Object.keys(rawParams).slice(0, 50).map(printableKey), error },
+        metadata: {
+          tokenId: actor.tokenId,
+          build: build ?? null,
+          instanceId: actor.instanceId,
+          refused: true,
+          paramNames: Object.keys(rawParams).slice(0, 50).map(printableKey),
+          ...(key ? { idempotencyKey: key } : {}),
+          error,
+        },
         actor,
         completedAt: new Date(),
       });
