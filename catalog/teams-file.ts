@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { PINNED_AGENT_IMAGE, PINNED_CORE } from './jenkins-platform';
@@ -54,6 +54,8 @@ export const PLUGIN_VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$/;
 /** One Jenkins label atom (labels are space-separated, so no spaces). */
 const LABEL_ATOM_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 const ABSOLUTE_PATH_PATTERN = /^\/[A-Za-z0-9_./-]{0,254}$/;
+/** Jenkins user ids the generated jenkins.yaml creates (admin_user, jenkins_user). */
+const JENKINS_USER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const ENV_NAME_PATTERN = /^[A-Z_][A-Z0-9_]{0,99}$/;
 const CREDENTIALS_ID_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
 /** Git remotes: https/http/ssh/git/file URLs or scp-like `git@host:path`; no spaces, quotes or `${`. */
@@ -132,7 +134,7 @@ const jenkinsConfigurationSchema = z
     team_isolation: z.literal(true).default(true),
     dynamic_agents: z.boolean().default(true),
     controller_executors: z.number().int().min(0).max(16).default(0),
-    admin_user: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/).default('admin'),
+    admin_user: z.string().regex(JENKINS_USER_PATTERN, 'expected a Jenkins user id: letters, digits, _ . - (max 64), starting with a letter or digit').default('admin'),
     system_message: z.string().max(500).regex(/^[^\r\n]*$/, 'expected one line').optional(),
     /** The address users reach this team at (through HAProxy): JCasC unclassified.location.url, so builds get JENKINS_URL and BUILD_URL. */
     public_url: z
@@ -182,12 +184,14 @@ const teamSchema = z
     web_port: port.default(8080),
     agent_port: port.default(50000),
     haproxy_backend: z.string().regex(RUNTIME_NAME_PATTERN, 'expected only [A-Za-z0-9_.:-]').optional(),
-    jenkins_user: z.string().min(1).max(100).default('sidecar'),
-    jenkins_token_file: z.string().min(1).optional(),
+    // A user id in jenkins.yaml's local realm: a pattern, not escaping, so `${readFile:...}` (which JCasC
+    // would resolve into a visible user name), quotes and newlines never get there; as admin_user.
+    jenkins_user: z.string().regex(JENKINS_USER_PATTERN, 'expected a Jenkins user id: letters, digits, _ . - (max 64), starting with a letter or digit').default('sidecar'),
+    jenkins_token_file: z.string().regex(ABSOLUTE_PATH_PATTERN, 'expected an absolute path').optional(),
     jenkins_url_blue: z.string().url().optional(),
     jenkins_url_green: z.string().url().optional(),
     sidecar_credentials_id: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/).default('sidecar-token'),
-    required_agents: z.array(z.string().min(1).max(100)).default([]),
+    required_agents: z.array(z.string().min(1).max(100).regex(/^[^\p{Cc}]+$/u, 'expected an agent (node) name')).max(100).default([]),
     webhooks: webhooksSchema.optional(),
     jenkins_base_image: imageRef.default(DEFAULT_JENKINS_BASE_IMAGE),
     plugins: z
@@ -335,11 +339,21 @@ function resolveAgents(team: string, cfg: z.output<typeof dynamicAgentsSchema>):
 /** Pure: YAML text in, teams and every problem out. Nothing is written. */
 export function parseTeamsDocument(text: string, file: string): TeamsParseResult {
   const errors: string[] = [];
-  const doc = parseDocument(text, { prettyErrors: false });
-  if (doc.errors.length > 0) {
-    return { teams: [], errors: doc.errors.map((e) => `${file}: YAML: ${e.message.split('\n')[0]}`) };
+  const size = Buffer.byteLength(text, 'utf8');
+  if (size > TEAMS_FILE_MAX_BYTES) return { teams: [], errors: [`${file}: ${size} bytes; a teams file is at most ${TEAMS_FILE_MAX_BYTES} bytes`] };
+  // Hostile YAML (an alias bomb, nesting deep enough to overflow the parser's stack) throws: say so naming the file.
+  let value: unknown;
+  try {
+    const doc = parseDocument(text, { prettyErrors: false });
+    if (doc.errors.length > 0) {
+      return { teams: [], errors: doc.errors.map((e) => `${file}: YAML: ${e.message.split('\n')[0]}`) };
+    }
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    const why = err instanceof RangeError ? 'nested too deeply' : String((err as Error)?.message ?? err).split('\n')[0];
+    return { teams: [], errors: [`${file}: YAML: ${why}`] };
   }
-  const top = fileSchema.safeParse(doc.toJS());
+  const top = fileSchema.safeParse(value);
   if (!top.success) {
     return { teams: [], errors: top.error.issues.map((i) => describeIssue(file, 'top level', i)) };
   }
@@ -402,10 +416,15 @@ function jenkinsConfigurationProblems(team: Team, file: string): string[] {
   return problems;
 }
 
+/** A teams file of hundreds of teams is tens of KB; the bound keeps a stray 50 MB file from being read whole. */
+export const TEAMS_FILE_MAX_BYTES = 1024 * 1024;
+
 /** Thin loader: reads the file, then parses. Errors name the file. */
 export function loadTeamsFile(path: string): TeamsParseResult {
   let text: string;
   try {
+    const size = statSync(path).size;
+    if (size > TEAMS_FILE_MAX_BYTES) return { teams: [], errors: [`${path}: ${size} bytes; a teams file is at most ${TEAMS_FILE_MAX_BYTES} bytes`] };
     text = readFileSync(path, 'utf8');
   } catch (err) {
     return { teams: [], errors: [`${path}: cannot read: ${(err as Error).message}`] };

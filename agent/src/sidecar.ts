@@ -13,6 +13,7 @@ import { storeLocalFacts } from './coordination/local-facts';
 import { Voter } from './coordination/voter';
 import { liveEventsFromBus } from './dashboard/bus-adapter';
 import { createDashboardRouter } from './dashboard/router';
+import { lockDataDir, type DataDirLock } from './db/data-dir-lock';
 import { firstUnsearchableDir, startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded-postgres';
 import { SidecarError } from './errors/sidecar-error';
 import { createHttpApp } from './http/app';
@@ -74,6 +75,10 @@ export interface SidecarHandle {
   log: Logger;
   /** Where the generated ops token lives when no tokens file is configured. */
   opsTokenFile: string | null;
+  /** Why the sidecar can no longer work (its embedded database is gone), or null; /healthz answers 503 with it. */
+  failure(): string | null;
+  /** Called once when the sidecar fails that way (the entry point stops the systemd watchdog pings). */
+  onFailure(listener: (why: string) => void): void;
   /** Graceful: stop accepting, abort in-flight operations to a safe point, leave (release leases), close. Idempotent. */
   stop(reason?: string): Promise<void>;
 }
@@ -109,6 +114,32 @@ function loadTokens(config: SidecarConfig, notice: (l: string) => void): { token
       `export SIDECAR_TOKEN="$(cat ${ops.path})" to use sidecarctl`,
   );
   return { tokens: [ops.entry], opsTokenFile: ops.path };
+}
+
+function lockOurDataDir(config: SidecarConfig): DataDirLock {
+  try {
+    return lockDataDir(config.dataDir, { instanceId: config.instanceId, listen: `${config.listen.host}:${config.listen.port}` });
+  } catch (err) {
+    throw new StartupError((err as Error).message);
+  }
+}
+
+/** A failure the process cannot recover from by itself, remembered for /healthz and told once to listeners. */
+function processHealth(): { fail(why: string): void; failure(): string | null; onFailure(l: (why: string) => void): void } {
+  let failed: string | null = null;
+  const listeners: Array<(why: string) => void> = [];
+  return {
+    fail(why) {
+      if (failed !== null) return;
+      failed = why;
+      for (const l of listeners) l(why);
+    },
+    failure: () => failed,
+    onFailure(l) {
+      if (failed !== null) l(failed);
+      else listeners.push(l);
+    },
+  };
 }
 
 function prepareDataDir(dir: string): void {
@@ -155,12 +186,16 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
   const notice = opts.notice ?? (() => undefined);
   const log = opts.log ?? createLogger({ level: config.logLevel, instanceId: config.instanceId });
   const cleanups: Array<() => Promise<void>> = [];
+  const health = processHealth();
   const undo = async (): Promise<void> => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   };
 
   try {
     prepareDataDir(config.dataDir);
+    // Before anything in the directory is touched: a second instance there stops here, naming the first.
+    const dirLock = lockOurDataDir(config);
+    cleanups.push(async () => dirLock.release());
     const { tokens, opsTokenFile } = loadTokens(config, notice);
     const auth = new TokenAuthenticator(tokens);
 
@@ -182,6 +217,11 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
       }
       const pg = embedded;
       cleanups.push(() => pg.stop());
+      // Without its database the sidecar can do nothing: /healthz (the supervisor's view) says so from then on.
+      pg.onUnexpectedExit((why) => {
+        log.error('embedded PostgreSQL is gone; restart the sidecar', { reason: why });
+        health.fail(why);
+      });
       databaseUrl = pg.url;
       log.info('embedded PostgreSQL started', { dataDir: pg.dataDir, port: pg.port });
     }
@@ -366,6 +406,8 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
       readiness: () => readiness({ postgres: postgresProbe, haproxy, docker: dockerProbe }),
       dashboard,
       startedAt,
+      health: () => health.failure(),
+      allowedHosts: config.allowedHosts ?? [],
     });
     const server: Server = createServer(app);
     server.keepAliveTimeout = 5_000;
@@ -413,6 +455,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
         await closed;
         await store.close().catch(() => undefined);
         if (embedded) await embedded.stop();
+        dirLock.release();
         log.info('stopped', { reason });
       })();
       return stopping;
@@ -433,6 +476,8 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
       metrics,
       log,
       opsTokenFile,
+      failure: () => health.failure(),
+      onFailure: (l) => health.onFailure(l),
       stop,
     };
   } catch (err) {

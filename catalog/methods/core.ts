@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ENVIRONMENTS, TEAM_NAME_PATTERN } from '../teams-file';
+import { detailsParam } from './details-param';
 import { defineMethod, type MethodSpec } from './method-spec';
 
 /**
@@ -32,7 +33,13 @@ export const lockOperationParam = z.string().regex(/^[A-Za-z0-9_.-]{1,50}$/, 'ex
 /** The seed's locked_by VARCHAR(255); the store refuses longer owners (pg-locks.ts). */
 const ownerParam = z.string().regex(/^[^\p{Cc}]{1,255}$/u, 'expected 1-255 printable characters');
 const fencingToken = z.number().int().positive();
-const details = z.record(z.string(), z.unknown());
+const details = detailsParam;
+/**
+ * What a coordination step or a proposal is for (version_upgrade, Deploy-Green). One limit for every method
+ * that takes it: it is recorded as deployment_audit.operation_type VARCHAR(50), so a longer name would be cut
+ * there and two different operations could share one audit name.
+ */
+export const operationNameParam = z.string().regex(/^[A-Za-z0-9_.:-]{1,50}$/, 'expected 1-50 characters of [A-Za-z0-9_.:-]');
 export const operationIdParam = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected an operation id');
 
 const lockResult = {
@@ -99,7 +106,7 @@ export const CORE_METHODS: MethodSpec[] = [
         team: teamParam.optional(),
         leaseSec: z.number().int().min(2).max(3_600).default(30),
         /** What the leadership is for (e.g. version_upgrade); recorded in the audit, does not change the scope. */
-        operation: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'expected 1-100 characters of [A-Za-z0-9_.:-]').optional(),
+        operation: operationNameParam.optional(),
       })
       .strict(),
     result: { scope: 'team:<team> or global', leader: 'instance id', token: 'integer, increases on every change of leader', expiresAt: 'ISO-8601', isLeader: 'boolean' },
@@ -113,7 +120,7 @@ export const CORE_METHODS: MethodSpec[] = [
     params: z
       .object({
         team: teamParam,
-        operation: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'expected 1-100 characters of [A-Za-z0-9_.:-]'),
+        operation: operationNameParam,
         target: environmentParam.optional(),
         details: details.optional(),
         coordinator: ownerParam.optional(),
@@ -161,7 +168,7 @@ export const CORE_METHODS: MethodSpec[] = [
     params: z
       .object({
         team: teamParam,
-        operation: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'expected 1-100 characters of [A-Za-z0-9_.:-]'),
+        operation: operationNameParam,
         status: z.enum(['SUCCESS', 'UNSTABLE', 'FAILURE', 'NOT_BUILT', 'ABORTED']).nullable().default('SUCCESS'),
         environment: environmentParam.optional(),
         details: details.optional(),

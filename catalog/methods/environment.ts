@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { detailsParam } from './details-param';
 import { BUILD_PATTERN, environmentParam, teamParam } from './core';
 import { defineMethod, type MethodSpec } from './method-spec';
 import { trafficSwitchParams } from './traffic';
@@ -78,7 +79,7 @@ export const coordinationExecuteParams = z
     team: teamParam.optional(),
     scope: z.enum(['team', 'all']).default('team'),
     operation: z.enum(COORDINATED_OPERATIONS),
-    details: z.record(z.string(), z.unknown()).default({}),
+    details: detailsParam.default({}),
     /** The image to roll out (else details.image, else the team's image rebuilt under its tag). */
     image: imageParam.optional(),
     /** false: stop after deploy, migrate and validate of the idle side (traffic stays). */

@@ -105,7 +105,7 @@ describe('the upgrade request', () => {
 });
 
 describe('a team token', () => {
-  it("acts on its own team, is FORBIDDEN on another team's, and the refusal changes nothing", async () => {
+  it("acts on its own team, is FORBIDDEN on another team's, and the refusal changes nothing but the audit trail", async () => {
     const alpha = await RpcClient.connect(sc.rpcUrl, sc.secrets['alpha-ci']!);
     const beta = await RpcClient.connect(sc.rpcUrl, sc.secrets['beta-ci']!);
     try {
@@ -127,7 +127,9 @@ describe('a team token', () => {
         expect(theirs.error!.message).toContain(BETA);
       }
       expect(await countRows('SELECT count(*) AS n FROM coordination_locks')).toBe(locksBefore);
-      expect(await countRows('SELECT count(*) AS n FROM deployment_audit')).toBe(auditBefore);
+      // Each refused mutating call is on the audit trail as a FAILURE (FORBIDDEN) row; nothing else changed.
+      expect(await countRows('SELECT count(*) AS n FROM deployment_audit')).toBe(auditBefore + 4);
+      expect(await countRows("SELECT count(*) AS n FROM deployment_audit WHERE status = 'FAILURE' AND audit_metadata->'error'->>'code' = 'FORBIDDEN'")).toBe(4);
 
       // Listings show only the token's own teams.
       const betaLock = await beta.call('lock.acquire', { team: BETA, operation: 'auth_probe', ttlSec: 60, idempotencyKey: `beta-${suffix}` });
@@ -138,9 +140,9 @@ describe('a team token', () => {
       expect(names).not.toContain(`${BETA}:auth_probe`);
 
       // Another team's operation cannot be read by id either.
-      const ops = await beta.call('operation.get', { operationId: await journalIdOf(`beta-${suffix}`) });
+      const ops = await beta.call('operation.get', { operationId: await journalIdOf(`team:${BETA}/beta-${suffix}`) });
       expect(ops.error).toBeUndefined();
-      const peek = await alpha.call('operation.get', { operationId: await journalIdOf(`beta-${suffix}`) });
+      const peek = await alpha.call('operation.get', { operationId: await journalIdOf(`team:${BETA}/beta-${suffix}`) });
       expect(peek.error).toMatchObject({ data: { code: 'FORBIDDEN' } });
 
       // Ops-only methods refuse team tokens... and the ops token acts on every team.
@@ -158,6 +160,7 @@ describe('a team token', () => {
   });
 });
 
+/** The journal keeps a key within its team (`team:<team>/<key>`, see the dispatcher). */
 async function journalIdOf(idempotencyKey: string): Promise<string> {
   const c = new Client({ connectionString: db.url });
   await c.connect();

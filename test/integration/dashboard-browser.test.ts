@@ -32,6 +32,7 @@ const WAIT = { timeout: 15_000 };
 const scratch = mkdtempSync(join(tmpdir(), 'jsm-dash-'));
 const opsToken = `ops_${randomBytes(24).toString('hex')}`;
 const teamToken = `team_${randomBytes(24).toString('hex')}`;
+const otherTeamToken = `team_${randomBytes(24).toString('hex')}`;
 let db: TestDatabase;
 let team: Team;
 let haproxy: HaproxyProcess;
@@ -54,7 +55,7 @@ beforeAll(async () => {
   const tokensFile = join(scratch, 'tokens.yml');
   writeFileSync(
     tokensFile,
-    `tokens:\n  - id: ops\n    sha256: ${sha(opsToken)}\n    teams: ["*"]\n  - id: ${team.team_name}-ci\n    sha256: ${sha(teamToken)}\n    teams: [${team.team_name}]\n`,
+    `tokens:\n  - id: ops\n    sha256: ${sha(opsToken)}\n    teams: ["*"]\n  - id: ${team.team_name}-ci\n    sha256: ${sha(teamToken)}\n    teams: [${team.team_name}]\n  - id: other-ci\n    sha256: ${sha(otherTeamToken)}\n    teams: [other-team]\n`,
     { mode: 0o600 },
   );
   const dataDir = join(scratch, 'data');
@@ -249,21 +250,22 @@ describe('dashboard in headless Chromium', () => {
     await page.waitForSelector(`#audit tbody tr:has-text("traffic.switch")`, WAIT);
   });
 
-  it('refuses the emergency stop without a token and with a team token, and changes nothing', async () => {
+  it("refuses the emergency stop without a token and with another team's token, and changes nothing", async () => {
     await signIn(teamToken);
     const before = await weightsInHaproxy();
 
     await page.click(`${card()} [data-role="stop"]`);
-    expect(await page.inputValue('#stop-token')).toBe(''); // a team session does not pre-fill a token
+    expect(await page.inputValue('#stop-token')).toBe(teamToken); // the team's own session may stop its switch
+    await page.fill('#stop-token', '');
     await page.fill('#stop-reason', 'pressing the button without a token');
     await page.click('#stop-confirm');
     expect(await waitNotice(/emergency stop refused/)).toContain('UNAUTHORIZED');
 
     await page.click(`${card()} [data-role="stop"]`);
-    await page.fill('#stop-token', teamToken);
-    await page.fill('#stop-reason', 'pressing the button with a team token');
+    await page.fill('#stop-token', otherTeamToken);
+    await page.fill('#stop-reason', "pressing the button with another team's token");
     await page.click('#stop-confirm');
-    expect(await waitNotice(/emergency stop refused: FORBIDDEN/)).toContain('needs the ops token');
+    expect(await waitNotice(/emergency stop refused: FORBIDDEN/)).toContain(`not ${team.team_name}`);
 
     expect(await weightsInHaproxy()).toEqual(before);
   });

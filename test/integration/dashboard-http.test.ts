@@ -58,10 +58,10 @@ afterAll(async () => {
 const bearer = (t: string): Record<string, string> => ({ Authorization: `Bearer ${t}` });
 
 /** Opens the live channel and returns a reader of whole SSE frames. */
-async function openStream(token: string, lastEventId?: number): Promise<{ next(): Promise<{ event: string; id?: number; data: Record<string, unknown> }>; close(): void }> {
+async function openStream(token: string, lastEventId?: number, at = base): Promise<{ next(): Promise<{ event: string; id?: number; data: Record<string, unknown> }>; close(): void }> {
   const ctl = new AbortController();
   const headers = { ...bearer(token), ...(lastEventId === undefined ? {} : { 'Last-Event-ID': String(lastEventId) }) };
-  const res = await fetch(`${base}/api/v1/events`, { headers, signal: ctl.signal });
+  const res = await fetch(`${at}/api/v1/events`, { headers, signal: ctl.signal });
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toContain('text/event-stream');
   const reader = res.body!.getReader();
@@ -201,15 +201,17 @@ describe('dashboard router over HTTP', () => {
     b.close();
   });
 
-  it('emergency stop: 401 without a token, 403 with a team token, 400 for a bad body, the operation with the ops token', async () => {
+  it("emergency stop: 401 without a token, 403 with another team's token, 400 for a bad body, the operation with the team's own token or the ops token", async () => {
     const post = (headers: Record<string, string>, body: string): Promise<Response> =>
       fetch(`${base}/api/v1/emergency-stop`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body });
     const ok = JSON.stringify({ team: 'alpha', reason: 'errors climbing', target: 'blue' });
 
     expect((await post({}, ok)).status).toBe(401);
-    const forbidden = await post(bearer(TEAM), ok);
+    // A team token may stop its own team's switch (as rollback.emergency over RPC and the team's
+    // Emergency-Rollback job allow), never another team's.
+    const forbidden = await post(bearer(TEAM), JSON.stringify({ team: 'beta', reason: 'not mine' }));
     expect(forbidden.status).toBe(403);
-    expect(((await forbidden.json()) as { error: { message: string } }).error.message).toContain('needs the ops token');
+    expect(((await forbidden.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'FORBIDDEN', message: expect.stringContaining('not beta') });
 
     const bad = await post(bearer(OPS), JSON.stringify({ team: 'Alpha; rm', reason: 'x' }));
     expect(bad.status).toBe(400);
@@ -224,9 +226,63 @@ describe('dashboard router over HTTP', () => {
     expect(done.status).toBe(200);
     expect(await done.json()).toEqual({ ok: true, result: { active: 'blue', weights: { blue: 100, green: 0 } } });
     expect(stops).toEqual([{ req: { team: 'alpha', reason: 'errors climbing', target: 'blue' }, who: 'ops' }]);
+    const own = await post(bearer(TEAM), ok);
+    expect(own.status).toBe(200);
+    expect(stops[1]).toEqual({ req: { team: 'alpha', reason: 'errors climbing', target: 'blue' }, who: 'alpha-ci' });
 
     const missing = await post(bearer(OPS), JSON.stringify({ team: 'ghost', reason: 'no such team' }));
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+  });
+});
+
+describe('live streams per token', () => {
+  const BETA = 'beta-secret-0123456789abcdef';
+  const capped = new TokenAuthenticator([
+    { id: 'ops', sha256: sha256Hex(OPS), teams: ['*'] },
+    { id: 'alpha-ci', sha256: sha256Hex(TEAM), teams: ['alpha'] },
+    { id: 'beta-ci', sha256: sha256Hex(BETA), teams: ['beta'] },
+  ]);
+  let cappedServer: Server;
+  let at: string;
+  beforeAll(async () => {
+    const app = express();
+    app.use(
+      createDashboardRouter({
+        authenticate: (token) => {
+          const a = capped.authenticate(`Bearer ${token}`);
+          return a.ok ? { id: a.principal.tokenId, teams: a.principal.teams } : null;
+        },
+        events: live,
+        maxStreams: 4,
+        maxStreamsPerToken: 2,
+        opsReservedStreams: 1,
+        emergencyStop: async () => ({}),
+      }),
+    );
+    cappedServer = createServer(app);
+    await new Promise<void>((r) => cappedServer.listen(0, '127.0.0.1', r));
+    at = `http://127.0.0.1:${(cappedServer.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    cappedServer.closeAllConnections();
+    await new Promise<void>((r) => cappedServer.close(() => r()));
+  });
+
+  it("caps each token's streams (429) and keeps room for the ops token when team tokens fill the rest (503 for them only)", async () => {
+    const open = [await openStream(TEAM, undefined, at), await openStream(TEAM, undefined, at)];
+    for (const s of open) await s.next();
+    const third = await fetch(`${at}/api/v1/events`, { headers: bearer(TEAM) });
+    expect(third.status).toBe(429);
+    expect(((await third.json()) as { error: { message: string } }).error.message).toContain('alpha-ci already has 2 live dashboard streams');
+    open.push(await openStream(BETA, undefined, at));
+    await open[2]!.next();
+    // Team tokens now hold 3 of 4; the last one is kept for the ops token.
+    const full = await fetch(`${at}/api/v1/events`, { headers: bearer(BETA) });
+    expect(full.status).toBe(503);
+    const ops = await openStream(OPS, undefined, at);
+    expect((await ops.next()).event).toBe('hello');
+    ops.close();
+    for (const s of open) s.close();
   });
 });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client, escapeIdentifier } from 'pg';
 import { createTestDatabase, type TestDatabase } from '../support/database';
+import { eventually } from '../support/eventually';
 import { httpGet, RpcClient, type RpcMessage } from '../support/sidecar-process-rpc';
 import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
 
@@ -12,11 +13,15 @@ import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-pro
  * container names and file paths). Bounded to 20 s of sending. Asserts: every
  * frame gets a proper JSON-RPC error (or, for broken frames, the socket is
  * closed with the right code), the process stays up, and the database is
- * exactly as it was.
+ * exactly as it was but for one FAILURE audit row per refused call of a
+ * mutating method. A last case sends the classes that must be answered AND
+ * audited — cross-team idempotency keys, unstorable text, depth and size
+ * bounds — plus the per-token live-stream cap, and prints how many of each.
  */
 jest.setTimeout(60_000);
 
 const TEAM = `fz-${randomBytes(3).toString('hex')}`;
+const TEAM2 = `fy-${randomBytes(3).toString('hex')}`;
 const FUZZ_BUDGET_MS = 20_000;
 
 let db: TestDatabase;
@@ -30,8 +35,11 @@ beforeAll(async () => {
     tokens: [
       { id: 'ops', teams: ['*'] },
       { id: 'team-ci', teams: [TEAM] },
+      { id: 'team2-ci', teams: [TEAM2] },
     ],
-    teamsYaml: `jenkins_teams:\n  - team_name: ${TEAM}\n    web_port: ${20_000 + Math.floor(Math.random() * 20_000)}\n    agent_port: ${45_000 + Math.floor(Math.random() * 10_000)}\n`,
+    teamsYaml:
+      `jenkins_teams:\n  - team_name: ${TEAM}\n    web_port: ${20_000 + Math.floor(Math.random() * 10_000)}\n    agent_port: ${45_000 + Math.floor(Math.random() * 5_000)}\n` +
+      `  - team_name: ${TEAM2}\n    web_port: ${30_000 + Math.floor(Math.random() * 10_000)}\n    agent_port: ${50_000 + Math.floor(Math.random() * 5_000)}\n`,
   });
   ops = await RpcClient.connect(sc.rpcUrl, sc.secrets['ops']!);
   // Let the sidecar's own first writes (team state, heartbeat) settle before the snapshot.
@@ -285,6 +293,21 @@ function envelopeCases(): FuzzCase[] {
   ];
 }
 
+/** Whether the sidecar's dispatcher sees this frame as a call of a mutating method (and so audits its refusal). */
+function reachesMutatingMethod(frame: string, mutating: ReadonlySet<string>): boolean {
+  let m: unknown;
+  try {
+    m = JSON.parse(frame);
+  } catch {
+    return false;
+  }
+  if (!m || typeof m !== 'object' || Array.isArray(m)) return false;
+  const { jsonrpc, id, method, params } = m as Record<string, unknown>;
+  const idOk = id === undefined || id === null || typeof id === 'string' || typeof id === 'number';
+  const paramsOk = params === undefined || (params !== null && typeof params === 'object' && !Array.isArray(params));
+  return jsonrpc === '2.0' && idOk && typeof method === 'string' && mutating.has(method) && paramsOk;
+}
+
 it('answers every hostile frame with a proper JSON-RPC error, stays up and changes nothing in the database', async () => {
   const discovered = await ops.call('rpc.discover', {});
   const methods = (discovered.result as { methods: Array<{ name: string; params: JsonSchema }> }).methods;
@@ -313,8 +336,9 @@ it('answers every hostile frame with a proper JSON-RPC error, stays up and chang
 
   // A team token gets the same treatment (its scope check comes after validation).
   const team = await RpcClient.connect(sc.rpcUrl, sc.secrets['team-ci']!);
+  const teamCases = methodCases('lock.acquire', methods.find((m) => m.name === 'lock.acquire')!.params).slice(0, 40);
   try {
-    for (const c of methodCases('lock.acquire', methods.find((m) => m.name === 'lock.acquire')!.params).slice(0, 40)) {
+    for (const c of teamCases) {
       expectProperError(await team.sendAndWait(c.frame, c.expectId), c.expectCode, c.expectId, `team token: ${c.what}`);
     }
   } finally {
@@ -322,10 +346,28 @@ it('answers every hostile frame with a proper JSON-RPC error, stays up and chang
   }
 
   // Notifications (no id) with bad params get no answer and break nothing.
-  ops.ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'lock.acquire', params: { team: "x'; DROP TABLE coordination_locks; --" } }));
+  const notification = JSON.stringify({ jsonrpc: '2.0', method: 'lock.acquire', params: { team: "x'; DROP TABLE coordination_locks; --" } });
+  ops.ws.send(notification);
+  // Its refusal is audited too (frames on one socket are answered concurrently: wait for its row below).
 
-  const after = await snapshot();
-  expect(after).toEqual(before);
+  // Nothing changed but the audit trail, which gained one FAILURE row per refused call of a mutating method.
+  const mutating = new Set(methods.filter((m) => (m as { mutating?: boolean }).mutating).map((m) => m.name));
+  const expectAudited = [...cases.slice(0, sent), ...teamCases, { frame: notification }].filter((c) => reachesMutatingMethod(c.frame, mutating)).length;
+  const { deployment_audit: auditBefore = [], ...restBefore } = before;
+  const after = await eventually(
+    'the audit row of every refused call',
+    async () => {
+      const s = await snapshot();
+      return (s['deployment_audit'] ?? []).length - auditBefore.length >= expectAudited ? s : null;
+    },
+    30_000,
+  );
+  const { deployment_audit: auditAfter = [], ...restAfter } = after;
+  expect(restAfter).toEqual(restBefore);
+  const added = auditAfter.filter((r) => !auditBefore.includes(r)).map((r) => JSON.parse(r) as { status: string; operation_type: string });
+  expect(added.every((a) => a.status === 'FAILURE')).toBe(true);
+  expect(added.length).toBe(expectAudited);
+  process.stderr.write(`fuzz: ${added.length} refused calls of mutating methods, each with its FAILURE audit row\n`);
   expect(sc.exited()).toBe(false);
   expect((await httpGet(`${sc.httpUrl}/healthz`)).status).toBe(200);
   const still = await ops.call('lock.list', { team: TEAM });
@@ -375,4 +417,131 @@ it('refuses well-formed calls it must not act on (unknown team, stale fencing to
   expect((listed.result as { locks: Array<{ holder: string }> }).locks.map((l) => l.holder)).toEqual([owner]);
   const released = await ops.call('lock.release', { team: TEAM, operation: 'free_text', owner });
   expect(released.result).toEqual({ released: true });
+});
+
+/* ---------- classes that must be answered AND leave their audit row ---------- */
+
+async function auditRows(sql: string, params: unknown[]): Promise<Array<{ status: string; operation_id: string | null; token_id: string }>> {
+  const c = new Client({ connectionString: db.url });
+  await c.connect();
+  try {
+    return (await c.query(sql, params)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+const refusedRows = async (): Promise<number> =>
+  (await auditRows("SELECT status, operation_id, token_id FROM deployment_audit WHERE audit_metadata->>'refused' = 'true'", [])).length;
+
+function expectFieldRefusal(m: RpcMessage, id: string, field: RegExp, what: string): void {
+  expectProperError(m, -32602, id, what);
+  const fields = ((m.error?.data?.issues ?? []) as Array<{ field: string }>).map((i) => i.field);
+  if (!fields.some((f) => field.test(f))) throw new Error(`${what}: refusal names ${fields.join(', ') || 'no field'}, expected ${field}`);
+}
+
+it('cross-team keys, unstorable text, depth and size bounds, per-token stream caps: every frame answered, every call audited', async () => {
+  const team = await RpcClient.connect(sc.rpcUrl, sc.secrets['team-ci']!);
+  const team2 = await RpcClient.connect(sc.rpcUrl, sc.secrets['team2-ci']!);
+  const counts: Record<string, { sent: number; answered: number; audited: number | string }> = {};
+  try {
+    // 1. Cross-team idempotency keys: the same key from two teams is two operations; the other team's own team is FORBIDDEN.
+    const crossKeys = Array.from({ length: 15 }, (_, i) => `${TEAM}/Infrastructure/Switch#${i}:acquireInfrastructureLock:1`);
+    let answered = 0;
+    for (const [i, key] of crossKeys.entries()) {
+      const mine = await team.call('lock.acquire', { team: TEAM, operation: `xk${i}`, ttlSec: 30, idempotencyKey: key });
+      const theirs = await team2.call('lock.acquire', { team: TEAM2, operation: `xk${i}`, ttlSec: 30, idempotencyKey: key });
+      const steal = await team2.call('lock.acquire', { team: TEAM, operation: `xk${i}`, ttlSec: 30, idempotencyKey: key });
+      expect(mine.result).toMatchObject({ lockName: `${TEAM}:xk${i}` });
+      expect(theirs.result).toMatchObject({ lockName: `${TEAM2}:xk${i}` });
+      expect(steal.error).toMatchObject({ code: -32000, data: { code: 'FORBIDDEN' } });
+      answered += 3;
+      await team.call('lock.release', { team: TEAM, operation: `xk${i}` });
+      await team2.call('lock.release', { team: TEAM2, operation: `xk${i}` });
+    }
+    let audited = 0;
+    for (const key of crossKeys) {
+      const rows = await auditRows("SELECT status, operation_id, token_id FROM deployment_audit WHERE operation_type = 'lock.acquire' AND audit_metadata->>'idempotencyKey' = $1::text", [key]);
+      const ok = rows.filter((r) => r.status === 'SUCCESS');
+      expect(ok).toHaveLength(2);
+      expect(new Set(ok.map((r) => r.operation_id)).size).toBe(2);
+      expect(rows.filter((r) => r.status === 'FAILURE' && r.token_id === 'team2-ci')).toHaveLength(1);
+      audited += rows.length;
+    }
+    counts['cross-team keys'] = { sent: crossKeys.length * 3, answered, audited };
+
+    // 2. Text PostgreSQL cannot store, in every string param of every mutating method, and as a key.
+    const mutating = (await ops.call('rpc.discover', {})).result as { methods: Array<{ name: string; mutating: boolean; params: JsonSchema }> };
+    const bad = ['a\u0000b', 'x\ud800', '\udc00y'];
+    const before2 = await refusedRows();
+    let sent2 = 0;
+    for (const m of mutating.methods.filter((x) => x.mutating && VALID_BASE[x.name])) {
+      const base = VALID_BASE[m.name]!;
+      const stringProps = Object.keys(m.params.properties ?? {}).filter((p) => typeOf(m.params.properties![p]!) === 'string');
+      for (const prop of [...stringProps, 'build']) {
+        for (const v of bad) {
+          const id = `u-${++sent2}`;
+          expectFieldRefusal(await ops.sendAndWait(JSON.stringify({ jsonrpc: '2.0', id, method: m.name, params: { ...base, [prop]: v } }), id), id, new RegExp(`^${prop}$`), `${m.name}.${prop}=${JSON.stringify(v)}`);
+        }
+      }
+      const id = `u-${++sent2}`;
+      expectFieldRefusal(await ops.sendAndWait(JSON.stringify({ jsonrpc: '2.0', id, method: m.name, params: { ...base, 'k\u0000': 1 } }), id), id, /^k\\u0000$/, `${m.name} NUL key`);
+    }
+    counts['unstorable text'] = { sent: sent2, answered: sent2, audited: (await refusedRows()) - before2 };
+    expect(counts['unstorable text']!.audited).toBe(sent2);
+
+    // 3. Depth and size bounds: deep arrays anywhere, details too deep, too big, with bad keys.
+    const before3 = await refusedRows();
+    const deepArray = (n: number): unknown => JSON.parse(`${'['.repeat(n)}${']'.repeat(n)}`);
+    let nested: unknown = 1;
+    for (let i = 0; i < 12; i++) nested = { n: nested };
+    const shapes: Array<[string, Record<string, unknown>, RegExp]> = [
+      ['coordination.update', { team: TEAM, operation: 'd', details: { x: deepArray(40) } }, /^details\.x(\[0\])+$/],
+      ['coordination.update', { team: TEAM, operation: 'd', details: { n: nested } }, /^details$/],
+      ['coordination.update', { team: TEAM, operation: 'd', details: { text: 'x'.repeat(20_000) } }, /^details$/],
+      ['coordination.update', { team: TEAM, operation: 'd', details: { 'bad key': 1 } }, /^details/],
+      ['consensus.request', { team: TEAM, operation: 'd', details: { text: 'y'.repeat(20_000) } }, /^details$/],
+      ['lock.acquire', { team: TEAM, operation: 'd', owner: deepArray(40) }, /^owner(\[0\])+$/],
+      ['coordination.execute', { team: TEAM, operation: 'version_upgrade', details: { n: nested } }, /^details$/],
+      ['coordination.update', { team: TEAM, operation: 'o'.repeat(51) }, /^operation$/],
+    ];
+    let sent3 = 0;
+    for (const [method, params, field] of shapes) {
+      for (let rep = 0; rep < 3; rep++) {
+        const id = `d-${++sent3}`;
+        expectFieldRefusal(await ops.sendAndWait(JSON.stringify({ jsonrpc: '2.0', id, method, params }), id), id, field, `${method} ${field}`);
+      }
+    }
+    counts['depth and size bounds'] = { sent: sent3, answered: sent3, audited: (await refusedRows()) - before3 };
+    expect(counts['depth and size bounds']!.audited).toBe(sent3);
+  } finally {
+    await team.close();
+    await team2.close();
+  }
+
+  // 4. Per-token live-stream caps: a team token gets 8 streams, the 9th is 429; ops still gets one.
+  const streams: AbortController[] = [];
+  const open = async (token: string): Promise<number> => {
+    const ctl = new AbortController();
+    streams.push(ctl);
+    const r = await fetch(`${sc.httpUrl}/api/v1/events`, { headers: { Authorization: `Bearer ${token}` }, signal: ctl.signal });
+    return r.status;
+  };
+  try {
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) statuses.push(await open(sc.secrets['team-ci']!));
+    statuses.push(await open(sc.secrets['team-ci']!));
+    statuses.push(await open(sc.secrets['ops']!));
+    expect(statuses).toEqual([...Array(8).fill(200), 429, 200]);
+    counts['per-token stream caps'] = { sent: statuses.length, answered: statuses.length, audited: 'n/a (reads are not audited)' };
+  } finally {
+    for (const c of streams) c.abort();
+  }
+
+  process.stderr.write(
+    `fuzz classes:\n${Object.entries(counts)
+      .map(([k, v]) => `  ${k}: ${v.sent} frames sent, ${v.answered} properly answered, audit rows ${v.audited}`)
+      .join('\n')}\n`,
+  );
+  expect(sc.exited()).toBe(false);
 });

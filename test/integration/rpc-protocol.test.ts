@@ -202,7 +202,7 @@ describe('methods over the wire', () => {
     const second = await c.call('lock.acquire', { team: 'devops', operation: 'idem_test', ttlSec: 60, idempotencyKey: key });
     expect(first.ok).toBe(true);
     expect(second).toEqual(first); // the same grant, not LOCK_HELD against ourselves, not a second token
-    const ops = (await sc.handle.store.journal.list({ team: 'devops', limit: 100 })).filter((o) => o.idempotencyKey === key);
+    const ops = (await sc.handle.store.journal.list({ team: 'devops', limit: 100 })).filter((o) => o.idempotencyKey === `team:devops/${key}`);
     expect(ops).toHaveLength(1);
   });
 
@@ -221,7 +221,7 @@ describe('methods over the wire', () => {
     expect(ra.ok && rb.ok).toBe(true);
     expect(rb).toEqual(ra);
     expect(ra).toMatchObject({ ok: true, result: { approved: true, quorum: 1, participants: 1 } });
-    const ops = (await sc.handle.store.journal.list({ team: 'devops', limit: 100 })).filter((o) => o.idempotencyKey === key);
+    const ops = (await sc.handle.store.journal.list({ team: 'devops', limit: 100 })).filter((o) => o.idempotencyKey === `team:devops/${key}`);
     expect(ops).toHaveLength(1);
     expect(ops[0]).toMatchObject({ type: 'consensus.request', status: 'succeeded' });
     const audited = (await sc.handle.store.audit.list({ team: 'devops', operationType: 'consensus.request' })).filter((e) => e.metadata?.idempotencyKey === key);

@@ -190,7 +190,7 @@ describe('lock calls through the RPC dispatcher: one row per call, same who/what
     ]);
     expect(rows[1]!.audit_metadata).toMatchObject({ error: { code: 'LOCK_HELD' }, params: { owner: 'someone-else' } });
     expect(rows[1]!.completed_at).toBeInstanceOf(Date);
-    const [op] = (await sc.handle.store.journal.list({ team: 'devops', limit: 50 })).filter((o) => o.idempotencyKey === key);
+    const [op] = (await sc.handle.store.journal.list({ team: 'devops', limit: 50 })).filter((o) => o.idempotencyKey === `team:devops/${key}`);
     expect(rows[5]).toMatchObject({ operation_id: op!.id, audit_metadata: { idempotencyKey: key } });
     await c.call('lock.release', { team: 'devops', operation: 'rpc_audit_j', token: journaled.token as number });
   });

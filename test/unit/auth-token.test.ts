@@ -14,10 +14,18 @@ describe('TokenAuthenticator', () => {
     expect(auth.authenticate(`Bearer ${OPS}`)).toEqual({ ok: true, principal: { tokenId: 'ops', teams: ['*'] } });
   });
 
+  it('takes the scheme name in any case (RFC 7235 section 2.1: auth-scheme is case-insensitive)', () => {
+    for (const scheme of ['bearer', 'BEARER', 'beaRer']) {
+      expect(auth.authenticate(`${scheme} ${TEAM}`)).toEqual({ ok: true, principal: { tokenId: 'devops-ci', teams: ['devops'] } });
+    }
+  });
+
   it('refuses missing, malformed and unknown tokens with a reason', () => {
     expect(auth.authenticate(undefined)).toEqual({ ok: false, reason: 'missing Authorization: Bearer <token> header (set SIDECAR_TOKEN)' });
     expect(auth.authenticate(`Basic ${TEAM}`)).toEqual({ ok: false, reason: 'malformed Authorization header: expected "Bearer <token>"' });
-    expect(auth.authenticate('Bearer short')).toEqual({ ok: false, reason: 'malformed Authorization header: expected "Bearer <token>"' });
+    expect(auth.authenticate('Bearer short')).toEqual({ ok: false, reason: 'malformed bearer token: tokens are 16–512 printable characters (ASCII 0x21–0x7e); this one has 5' });
+    expect(auth.authenticate(`Bearer ${'x'.repeat(513)}`)).toMatchObject({ ok: false, reason: expect.stringContaining('tokens are 16–512 printable characters') });
+    expect(auth.authenticate(`Bearer ${TEAM} extra`)).toMatchObject({ ok: false, reason: expect.stringContaining('tokens are 16–512 printable characters') });
     expect(auth.authenticate(`Bearer ${TEAM}x`)).toEqual({ ok: false, reason: 'unknown token: it matches no entry of the tokens file' });
   });
 });

@@ -43,4 +43,18 @@ describe('teams file', () => {
     const bad = parseTeamsDocument('jenkins_teams:\n  - team_name: devops\n    webhooks:\n      step: file:///etc/passwd\n', 't.yml');
     expect(bad.errors.join('\n')).toMatch(/team devops .*field webhooks\.step/);
   });
+
+  it('names the file when the YAML itself is hostile: an alias bomb, deep nesting, a huge file', () => {
+    const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 9 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(',')}]`), 'jenkins_teams: []'].join('\n');
+    const r1 = parseTeamsDocument(bomb, 'bomb.yml');
+    expect(r1.teams).toEqual([]);
+    expect(r1.errors[0]).toMatch(/^bomb\.yml: /);
+    const deep = `jenkins_teams: ${'['.repeat(50_000)}${']'.repeat(50_000)}`;
+    const r2 = parseTeamsDocument(deep, 'deep.yml');
+    expect(r2.teams).toEqual([]);
+    expect(r2.errors[0]).toMatch(/^deep\.yml: /);
+    const huge = `jenkins_teams:\n  - team_name: devops\n# ${'x'.repeat(2 * 1024 * 1024)}\n`;
+    const r3 = parseTeamsDocument(huge, 'huge.yml');
+    expect(r3.errors).toEqual([expect.stringMatching(/^huge\.yml: .*bytes; a teams file is at most/)]);
+  });
 });

@@ -45,6 +45,12 @@ async function main(): Promise<void> {
   const systemd = systemdNotifier(process.env, { warn: (m, meta) => process.stderr.write(`jenkins-sidecar: warning: ${m} ${JSON.stringify(meta ?? {})}\n`) });
   systemd?.ready(`${handle.instanceId} listening on ${handle.httpUrl}`);
 
+  // A sidecar that lost its embedded database stops the watchdog pings: systemd restarts it (WatchdogSec).
+  handle.onFailure((why) => {
+    process.stderr.write(`jenkins-sidecar: ${why}; /healthz answers 503 and the watchdog pings stop\n`);
+    systemd?.close();
+  });
+
   const h = handle;
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {

@@ -21,6 +21,8 @@ export interface SidecarConfig {
   /** null → dockerode's default (DOCKER_HOST unset: /var/run/docker.sock). */
   dockerHost: string | null;
   instanceId: string;
+  /** Host names the HTTP listener answers for besides IP literals, localhost, the hostname and the instance id (DNS rebinding). */
+  allowedHosts?: string[];
   teamsFile: string | null;
   tokensFile: string | null;
   logLevel: 'error' | 'warn' | 'info' | 'debug';
@@ -62,6 +64,7 @@ const fileSchema = z
     haproxy_socket: z.string().optional(),
     docker_host: z.string().optional(),
     instance_id: z.string().optional(),
+    allowed_hosts: z.string().optional(),
     teams_file: z.string().optional(),
     tokens_file: z.string().optional(),
     log_level: z.enum(['error', 'warn', 'info', 'debug']).optional(),
@@ -199,6 +202,11 @@ export function resolveConfig(env: Record<string, string | undefined>, host: Hos
     errors.push(`${idIn.value ? idIn.source : 'hostname'}: instance id '${instanceId}' must be 1-100 characters of [A-Za-z0-9_.:-]; set SIDECAR_INSTANCE_ID`);
   }
 
+  const hostsIn = pick('SIDECAR_ALLOWED_HOSTS', f.allowed_hosts);
+  const extraHosts = (hostsIn.value ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+  for (const h of extraHosts) if (!/^[a-z0-9.-]{1,253}$/.test(h)) errors.push(`${hostsIn.source}: '${h}' is not a host name (comma-separated names such as sidecar.example.com)`);
+  const allowedHosts = [host.hostname.toLowerCase(), ...extraHosts];
+
   const teamsIn = pick('SIDECAR_TEAMS_FILE', f.teams_file);
   const teamsFile = teamsIn.value ? fileRel(teamsIn.value) : null;
   if (!teamsFile) warnings.push('SIDECAR_TEAMS_FILE is not set: any valid team name is accepted and starts on blue');
@@ -233,7 +241,7 @@ export function resolveConfig(env: Record<string, string | undefined>, host: Hos
   }
   if (errors.length) return { config: null, warnings, errors };
   return {
-    config: { listen, databaseUrl, dataDir, haproxySocket, dockerHost, instanceId, teamsFile, tokensFile, logLevel, limits, heartbeatSec, liveWithinSec, shutdownGraceSec, databaseAnswerTimeoutSec, controllerNetworking, controllerFiles },
+    config: { listen, databaseUrl, dataDir, haproxySocket, dockerHost, instanceId, allowedHosts, teamsFile, tokensFile, logLevel, limits, heartbeatSec, liveWithinSec, shutdownGraceSec, databaseAnswerTimeoutSec, controllerNetworking, controllerFiles },
     warnings,
     errors,
   };

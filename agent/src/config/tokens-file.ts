@@ -6,7 +6,9 @@ import { TEAM_NAME_PATTERN } from '../../../catalog/teams-file';
  * SIDECAR_TOKENS_FILE: YAML `tokens:` list of `{id, sha256, teams}`; `sha256` is
  * the hex SHA-256 of the secret, `teams: ["*"]` makes an ops token. The file
  * holds no secrets in clear, but it decides who may move traffic, so a
- * world-readable (or world-writable) file is refused.
+ * world-readable (or world-writable) file is refused. A digest cannot say how long its
+ * secret was: the 16-512 printable characters rule (rpc/token-auth.ts TOKEN_RULE) is
+ * enforced, and stated, when a token is presented.
  */
 export interface TokenEntry {
   id: string;

@@ -29,6 +29,7 @@ export const httpStatusFor = (code: ErrorCode): number => STATUS[code] ?? 500;
  */
 export function bearerToken(header: string | undefined): string | null {
   if (!header) return null;
-  const m = /^Bearer ([\x21-\x7e]{16,512})$/.exec(header.trim());
+  // The scheme is case-insensitive (RFC 7235 section 2.1), as in rpc/token-auth.ts.
+  const m = /^Bearer ([\x21-\x7e]{16,512})$/i.exec(header.trim());
   return m ? m[1] : null;
 }

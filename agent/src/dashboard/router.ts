@@ -9,7 +9,7 @@ import { DashboardIdentity, isOps, LiveEvent, LiveEventSource, maySee, sseFrame,
 /**
  * The dashboard: `GET /` (one HTML, one JS, one CSS file, no build step),
  * the live channel `GET /api/v1/events` (Server-Sent Events from the runner's
- * event bus) and `POST /api/v1/emergency-stop` (ops token only). The page
+ * event bus) and `POST /api/v1/emergency-stop` (the team's token or the ops token). The page
  * reads everything else from the read API (`/api/v1/teams`, `operations`,
  * `locks`, `breakers`, `audit`) that the HTTP app serves.
  *
@@ -30,6 +30,10 @@ export interface DashboardDeps {
   keepAliveMs?: number;
   /** Open live streams at most; more are refused with 503. Default 64. */
   maxStreams?: number;
+  /** Open live streams of one token at most; more are refused with 429 (like the RPC connection limit). Default 8. */
+  maxStreamsPerToken?: number;
+  /** Streams of the pool only the ops token may take, so team tokens can never starve ops. Default maxStreams / 8 (8 of 64). */
+  opsReservedStreams?: number;
   /** Bytes queued for a slow reader before its stream is dropped (it reconnects). Default 1 MiB. */
   maxBufferedBytes?: number;
   log?: (level: 'info' | 'warn' | 'error', message: string, meta?: Record<string, unknown>) => void;
@@ -72,7 +76,11 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
   const maxStreams = deps.maxStreams ?? 64;
   const maxBuffered = deps.maxBufferedBytes ?? 1 << 20;
   const log = deps.log ?? (() => undefined);
+  const perToken = deps.maxStreamsPerToken ?? 8;
+  const opsReserved = Math.max(0, Math.min(deps.opsReservedStreams ?? Math.floor(maxStreams / 8), maxStreams - 1));
   let openStreams = 0;
+  let teamStreams = 0;
+  const streamsOf = new Map<string, number>();
 
   for (const [path, asset] of Object.entries(assets)) {
     router.get(path, (_req, res) => {
@@ -103,11 +111,19 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
 
   router.get('/api/v1/events', authenticate, (req: Authed, res) => {
     const who = req.who as DashboardIdentity;
-    if (openStreams >= maxStreams) {
+    const ops = isOps(who);
+    const mine = streamsOf.get(who.id) ?? 0;
+    if (mine >= perToken) {
+      res.status(429).json({ error: { code: 'CONFLICT', message: `token ${who.id} already has ${mine} live dashboard streams (limit ${perToken} per token); close other dashboard tabs and retry` } });
+      return;
+    }
+    if (openStreams >= maxStreams || (!ops && teamStreams >= maxStreams - opsReserved)) {
       res.status(503).json({ error: { code: 'DEPENDENCY_DOWN', message: `too many live dashboard streams (${maxStreams}); close other dashboard tabs and retry` } });
       return;
     }
     openStreams += 1;
+    if (!ops) teamStreams += 1;
+    streamsOf.set(who.id, mine + 1);
     res.status(200).set({
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-store',
@@ -139,6 +155,10 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
       if (closed) return;
       closed = true;
       openStreams -= 1;
+      if (!ops) teamStreams -= 1;
+      const left = (streamsOf.get(who.id) ?? 1) - 1;
+      if (left > 0) streamsOf.set(who.id, left);
+      else streamsOf.delete(who.id);
       clearInterval(timer);
       unsubscribe();
       res.end();
@@ -153,13 +173,16 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
 
   router.post('/api/v1/emergency-stop', authenticate, express.json({ limit: '8kb' }), async (req: Authed, res) => {
     const who = req.who as DashboardIdentity;
-    if (!isOps(who)) {
-      res.status(403).json({ error: { code: 'FORBIDDEN', message: `token ${who.id} is a team token; the emergency stop needs the ops token` } });
-      return;
-    }
     const parsed = emergencyStopRequest.safeParse(req.body ?? {});
     if (!parsed.success) {
       res.status(400).json({ error: { code: 'INVALID_PARAMS', message: 'invalid emergency-stop request', fields: describeIssues(parsed.error) } });
+      return;
+    }
+    // A team stopping its own switch is the button's purpose (rollback.emergency is team-scoped over RPC too).
+    if (!maySee(who, { team: parsed.data.team })) {
+      res.status(403).json({
+        error: { code: 'FORBIDDEN', message: `token ${who.id} may act on team(s) ${who.teams.join(', ')}, not ${parsed.data.team}; use that team's token or the ops token` },
+      });
       return;
     }
     try {

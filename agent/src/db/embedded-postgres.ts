@@ -13,13 +13,15 @@ import { pidAlive } from '../supervisor/pid-alive';
  * package's ESM wrapper: as root the server must run as the `postgres` user (who
  * must be able to reach the binaries), a failed start must say why, and a
  * server orphaned by a SIGKILLed parent keeps postmaster.pid, so the next start
- * stops it first (it is ours: same data directory).
+ * stops it first, but only when its parent is really gone (see stopOrphan).
  */
 export interface EmbeddedPostgresHandle {
   url: string;
   port: number;
   dataDir: string;
   pid: number;
+  /** Called once if the server ends without stop() (stopped or killed by someone else): the sidecar is then unhealthy. */
+  onUnexpectedExit(listener: (why: string) => void): void;
   stop(): Promise<void>;
 }
 
@@ -139,11 +141,31 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
   return !pidAlive(pid);
 }
 
+/** The parent pid of `pid` (field 4 of /proc/<pid>/stat, after the parenthesised command name), or null. */
+function parentPid(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return Number.isInteger(ppid) ? ppid : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A server left running on `dataDir` is stopped only when it is an orphan: the process that
+ * started it is gone (the kernel then re-parents the postmaster to init, pid 1). A postmaster
+ * whose parent lives belongs to a running sidecar (or to us): refuse, naming both.
+ */
 async function stopOrphan(dataDir: string, log: (l: string) => void): Promise<void> {
   const pidFile = join(dataDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
   if (!Number.isInteger(pid) || pid <= 0 || !pidAlive(pid)) return;
+  const owner = parentPid(pid);
+  if (owner !== null && owner > 1 && pidAlive(owner)) {
+    throw new Error(`embedded PostgreSQL: ${dataDir} is in use by a running server (pid ${pid}) started by pid ${owner}, which is alive; stop that process first or use another data directory`);
+  }
   log(`stopping orphaned PostgreSQL pid ${pid} that still holds ${dataDir}`);
   process.kill(pid, 'SIGINT'); // fast shutdown: aborts sessions, keeps data consistent
   if (!(await waitGone(pid, 15_000))) {
@@ -212,12 +234,24 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     );
   });
   const pid = child.pid ?? 0;
+  let stopping = false;
+  let exitedWith: string | null = null;
+  const exitListeners: Array<(why: string) => void> = [];
+  child.on('exit', (code, signal) => {
+    exitedWith = signal ? `signal ${signal}` : `exit code ${code}`;
+    if (!stopping) for (const l of exitListeners) l(`the embedded PostgreSQL (pid ${pid}, ${dataDir}) exited (${exitedWith}) while the sidecar was using it`);
+  });
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
     port,
     dataDir,
     pid,
+    onUnexpectedExit(listener) {
+      if (exitedWith !== null && !stopping) listener(`the embedded PostgreSQL (pid ${pid}, ${dataDir}) exited (${exitedWith}) while the sidecar was using it`);
+      else exitListeners.push(listener);
+    },
     async stop() {
+      stopping = true;
       if (!pidAlive(pid)) return;
       child.kill('SIGINT');
       if (!(await waitGone(pid, 15_000))) child.kill('SIGKILL');

@@ -7,6 +7,7 @@ import { teamOfBreaker } from '../rpc/methods/core';
 import { visibleTeams, type Principal } from '../rpc/principal';
 import type { TokenAuthenticator } from '../rpc/token-auth';
 import type { OperationStatus, Store } from '../store/contract';
+import { hostAllowed } from './host-check';
 import type { ReadinessReport } from './readiness';
 
 /**
@@ -24,6 +25,10 @@ export interface HttpAppDeps {
   /** The dashboard (GET /, live events, emergency stop); a placeholder page when absent. */
   dashboard?: Router;
   startedAt: Date;
+  /** Host names answered besides IP literals, localhost and the instance id (host-check.ts). */
+  allowedHosts?: readonly string[];
+  /** Why the process cannot go on (the embedded PostgreSQL is gone), or null: /healthz then answers 503. */
+  health?: () => string | null;
 }
 
 type Authed = Request & { principal?: Principal };
@@ -41,13 +46,40 @@ const PLACEHOLDER = `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <body><h1>jenkins-sidecar</h1><p>The dashboard is not part of this build. Read API: <code>/api/v1/teams</code>, <code>/api/v1/operations</code>,
 <code>/api/v1/locks</code>, <code>/api/v1/breakers</code>, <code>/api/v1/audit</code> (bearer token); <code>/healthz</code>, <code>/readyz</code>, <code>/metrics</code>.</p></body></html>`;
 
+/** An audit page is at most this much JSON (rows are bounded too: details ≤ 16 KiB, params ≤ 32 KiB). */
+export const AUDIT_PAGE_MAX_BYTES = 1024 * 1024;
+
+/** The newest rows that fit AUDIT_PAGE_MAX_BYTES; `truncated` says the rest was left off (ask with a smaller limit or a type). */
+function boundedPage<T>(entries: readonly T[]): { audit: T[]; truncated?: true } {
+  const audit: T[] = [];
+  let bytes = 64;
+  for (const e of entries) {
+    bytes += Buffer.byteLength(JSON.stringify(e), 'utf8') + 1;
+    if (bytes > AUDIT_PAGE_MAX_BYTES) return { audit, truncated: true };
+    audit.push(e);
+  }
+  return { audit };
+}
+
 export function createHttpApp(deps: HttpAppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  const hostNames = new Set([deps.instanceId.toLowerCase(), ...(deps.allowedHosts ?? [])]);
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (hostAllowed(req.headers.host, hostNames)) return next();
+    res.status(421).json({ error: { code: 'FORBIDDEN', message: 'this sidecar does not answer for that Host name; add it to SIDECAR_ALLOWED_HOSTS if it is yours' } });
+  });
 
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok', instanceId: deps.instanceId, uptimeSec: Math.round((Date.now() - deps.startedAt.getTime()) / 1000) });
+    const uptimeSec = Math.round((Date.now() - deps.startedAt.getTime()) / 1000);
+    // Not "process up" alone: a sidecar whose embedded database is gone must be restarted, not kept.
+    const failure = deps.health?.() ?? null;
+    if (failure) {
+      res.status(503).json({ status: 'failed', reason: failure, instanceId: deps.instanceId, uptimeSec });
+      return;
+    }
+    res.json({ status: 'ok', instanceId: deps.instanceId, uptimeSec });
   });
 
   app.get('/readyz', async (_req, res) => {
@@ -149,7 +181,7 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
     if (!q) return;
     const visible = visibleTeams(req.principal!);
     const entries = await deps.store.audit.list({ ...(q.team ? { team: q.team } : {}), ...(q.type ? { operationType: q.type } : {}), limit: q.limit });
-    res.json({ audit: entries.filter((e) => !visible || (e.team !== null && visible.has(e.team))) });
+    res.json(boundedPage(entries.filter((e) => !visible || (e.team !== null && visible.has(e.team)))));
   });
 
   if (deps.dashboard) app.use(deps.dashboard);

@@ -1,12 +1,16 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { TRANSPORT_PARAMS } from '../../../catalog/methods/core';
+import { BUILD_PATTERN, IDEMPOTENCY_KEY_PATTERN, TRANSPORT_PARAMS } from '../../../catalog/methods/core';
+import type { MethodSpec } from '../../../catalog/methods/method-spec';
+import { TEAM_NAME_PATTERN } from '../../../catalog/teams-file';
 import { SidecarError, isSidecarError } from '../errors/sidecar-error';
 import type { Actor, AuditEntry, AuditLog } from '../store/contract';
 import { asDependencyDown } from '../store/pg-unreachable';
 import type { RunnerLog } from '../operations/runner';
 import type { SidecarMetrics } from '../metrics/sidecar-metrics';
 import { isOps, mayActOn, type Principal } from './principal';
-import { errorMessage, invalidParams, methodNotFound, notificationMessage, parseMessage, resultMessage, toRpcError, type RpcErrorBody } from './protocol';
+import { firstUnstorableParam, printableKey, storableText, unstorableReason } from './param-bounds';
+import { errorMessage, invalidParams, invalidParamsFrom, methodNotFound, notificationMessage, parseMessage, resultMessage, toRpcError, type RpcErrorBody } from './protocol';
 import type { CallContext, MethodRegistry } from './registry';
 
 /**
@@ -48,6 +52,8 @@ export interface DispatcherDeps {
 }
 
 const transportSchema = z.object(TRANSPORT_PARAMS);
+/** Above this the audit row keeps the params' names and size, not the params. */
+const AUDIT_PARAMS_MAX_BYTES = 32 * 1024;
 
 export class Dispatcher {
   private readonly inFlight = new Map<string, number>();
@@ -128,45 +134,42 @@ export class Dispatcher {
       throw new RpcFailure(methodNotFound(methodName));
     }
     const spec = method.spec;
+    // Before any schema: text PostgreSQL cannot store and nesting no walk after us survives.
+    const unstorable = firstUnstorableParam(rawParams);
+    if (unstorable) throw await this.refused(spec, rawParams, caller, new RpcFailure(invalidParamsFrom([unstorable])));
     const { idempotencyKey, build, ...rest } = rawParams;
     const transport = transportSchema.safeParse({ idempotencyKey, build });
-    if (!transport.success) {
-      this.count(spec.name, 'invalid_params');
-      throw new RpcFailure(invalidParams(transport.error.issues));
-    }
+    if (!transport.success) throw await this.refused(spec, rawParams, caller, new RpcFailure(invalidParams(transport.error.issues)));
     const params = spec.params.safeParse(rest);
-    if (!params.success) {
-      this.count(spec.name, 'invalid_params');
-      throw new RpcFailure(invalidParams(params.error.issues));
-    }
+    if (!params.success) throw await this.refused(spec, rawParams, caller, new RpcFailure(invalidParams(params.error.issues)));
     const team = typeof params.data.team === 'string' ? params.data.team : null;
     const denied = authorize(caller.principal, spec.scope, team, spec.name);
-    if (denied) {
-      this.count(spec.name, denied.code);
-      throw denied;
-    }
+    if (denied) throw await this.refused(spec, rawParams, caller, denied);
     const tokenId = caller.principal.tokenId;
     const current = this.inFlight.get(tokenId) ?? 0;
     if (current >= this.deps.maxInFlightPerToken) {
-      this.count(spec.name, 'CONFLICT');
-      throw new SidecarError('CONFLICT', `token ${tokenId} already has ${current} calls in flight (limit ${this.deps.maxInFlightPerToken}); wait for one to finish`, {
+      const busy = new SidecarError('CONFLICT', `token ${tokenId} already has ${current} calls in flight (limit ${this.deps.maxInFlightPerToken}); wait for one to finish`, {
         limit: this.deps.maxInFlightPerToken,
       });
+      throw await this.refused(spec, rawParams, caller, busy);
     }
     this.inFlight.set(tokenId, current + 1);
     const started = process.hrtime.bigint();
     const actor = { tokenId, instanceId: this.deps.instanceId, ...(transport.data.build ? { build: transport.data.build } : {}) };
-    const audited = spec.mutating && !this.deps.selfAudited?.has(spec.name) && this.deps.audit !== undefined;
+    // A self-audited method writes its own SUCCESS row; its failures are recorded here like any other.
+    const selfAudited = this.deps.selfAudited?.has(spec.name) ?? false;
+    const audited = spec.mutating && this.deps.audit !== undefined;
     // Set when the handler's store write carried the SUCCESS row (one commit for the change and its record).
     let auditedInStore: string | undefined;
     const call: CallContext = {
       method: spec.name,
       actor,
       principal: caller.principal,
-      ...(spec.mutating && transport.data.idempotencyKey ? { idempotencyKey: transport.data.idempotencyKey } : {}),
+      // The journal sees the key within its team (or, without one, its token): another team's key is another operation.
+      ...(spec.mutating && transport.data.idempotencyKey ? { idempotencyKey: scopedIdempotencyKey(transport.data.idempotencyKey, team, tokenId) } : {}),
       signal: caller.signal,
       progress: caller.progress,
-      ...(audited
+      ...(audited && !selfAudited
         ? {
             audit: {
               // completedAt left out: the store's now() when the change commits (a lock wait may come first).
@@ -194,11 +197,51 @@ export class Dispatcher {
     this.deps.metrics?.rpcDuration.observe({ method: spec.name }, Number(process.hrtime.bigint() - started) / 1e9);
     // A success whose row the store already committed needs no second one. A failure is recorded here even
     // then (a handler failing after its store write: the row of the change and the row of the failed call).
-    if (audited && !(outcome.ok && auditedInStore)) {
+    if (audited && !(outcome.ok && (auditedInStore || selfAudited))) {
       await this.audit(spec.name, team, actor, params.data, transport.data.idempotencyKey, outcome, call.operationId);
     }
     if (outcome.ok) return outcome.result;
     throw outcome.error;
+  }
+
+  /**
+   * A call refused before its handler ran: counted, and for a mutating method audited as a FAILURE
+   * row before the answer goes out. The row holds what is safe to store (the refusal, the param
+   * names, the team and build only when they are valid), never the refused text itself.
+   */
+  private async refused(spec: MethodSpec, rawParams: Record<string, unknown>, caller: Caller, refusal: RpcFailure | SidecarError): Promise<RpcFailure | SidecarError> {
+    this.count(spec.name, refusal instanceof RpcFailure ? 'invalid_params' : refusal.code);
+    if (!spec.mutating || !this.deps.audit) return refusal;
+    const team = typeof rawParams.team === 'string' && TEAM_NAME_PATTERN.test(rawParams.team) ? rawParams.team : null;
+    const build = typeof rawParams.build === 'string' && BUILD_PATTERN.test(rawParams.build) && !unstorableReason(rawParams.build) ? rawParams.build : undefined;
+    const key = typeof rawParams.idempotencyKey === 'string' && IDEMPOTENCY_KEY_PATTERN.test(rawParams.idempotencyKey) ? rawParams.idempotencyKey : undefined;
+    const actor: Actor = { tokenId: caller.principal.tokenId, instanceId: this.deps.instanceId, ...(build ? { build } : {}) };
+    const error =
+      refusal instanceof RpcFailure
+        ? { code: 'INVALID_PARAMS', message: storableText(refusal.body.message, 1_000), fields: fieldsOf(refusal.body) }
+        : { code: refusal.code, message: storableText(refusal.message, 1_000) };
+    try {
+      await this.deps.audit.record({
+        operationType: spec.name,
+        team,
+        initiatedBy: build ?? actor.tokenId,
+        status: 'FAILURE',
+        metadata: {
+          tokenId: actor.tokenId,
+          build: build ?? null,
+          instanceId: actor.instanceId,
+          refused: true,
+          paramNames: Object.keys(rawParams).slice(0, 50).map(printableKey),
+          ...(key ? { idempotencyKey: key } : {}),
+          error,
+        },
+        actor,
+        completedAt: new Date(),
+      });
+    } catch (err) {
+      this.deps.log.warn('could not write the audit record of a refused call', { method: spec.name, team, error: String(err) });
+    }
+    return refusal;
   }
 
   private count(method: string, result: string): void {
@@ -244,13 +287,35 @@ function auditEntry(
       tokenId: actor.tokenId,
       build: actor.build ?? null,
       instanceId: actor.instanceId,
-      params,
+      params: boundedForAudit(params),
       ...(idempotencyKey ? { idempotencyKey } : {}),
       ...(error ? { error } : {}),
     },
     actor,
     ...(operationId ? { operationId } : {}),
   };
+}
+
+/** Params as an audit row keeps them: whole when small, else their names and size (a row stays a few KB). */
+function boundedForAudit(params: Record<string, unknown>): Record<string, unknown> {
+  const bytes = Buffer.byteLength(JSON.stringify(params), 'utf8');
+  if (bytes <= AUDIT_PARAMS_MAX_BYTES) return params;
+  return { truncated: true, bytes, names: Object.keys(params).map(printableKey) };
+}
+
+const fieldsOf = (body: RpcErrorBody): string[] =>
+  Array.isArray(body.data?.issues) ? (body.data.issues as Array<{ field?: unknown }>).slice(0, 20).map((i) => storableText(String(i.field ?? ''), 100)) : [];
+
+/**
+ * The key the journal stores for a caller's idempotencyKey: namespaced by the team the call acts on,
+ * else by the calling token. A key is only ever shared by callers allowed on the same team, so
+ * another team's token can neither read an operation's result by its key nor squat a key a
+ * build will use. Keys that would not fit the journal's 200 characters are hashed.
+ */
+export function scopedIdempotencyKey(key: string, team: string | null, tokenId: string): string {
+  const scope = team !== null ? `team:${team}/` : `token:${tokenId}/`;
+  const scoped = `${scope}${key}`;
+  return scoped.length <= 200 ? scoped : `${scope}sha256:${createHash('sha256').update(key).digest('hex')}`.slice(0, 200);
 }
 
 /** MethodSpec.scope → FORBIDDEN or null. `team` scope without a team param lets the handler filter by visible teams. */

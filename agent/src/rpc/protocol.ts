@@ -77,6 +77,12 @@ export function invalidParams(issues: readonly z.core.$ZodIssue[], prefix = ''):
   return { code: RPC_CODES.INVALID_PARAMS, message: `invalid params: ${text}`, data: { issues: list } };
 }
 
+/** Issues found before the schema (param-bounds.ts) → -32602 of the same shape. */
+export function invalidParamsFrom(list: ReadonlyArray<{ field: string; message: string; code: string }>): RpcErrorBody {
+  const text = list.map((i) => `${i.field}: ${i.message}`).join('; ');
+  return { code: RPC_CODES.INVALID_PARAMS, message: `invalid params: ${text}`, data: { issues: list.map((i) => ({ ...i })) } };
+}
+
 export function methodNotFound(method: string): RpcErrorBody {
   return { code: RPC_CODES.METHOD_NOT_FOUND, message: `method ${method} not found; rpc.discover lists the methods this sidecar serves` };
 }

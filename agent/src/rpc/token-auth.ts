@@ -10,7 +10,14 @@ import type { Principal } from './principal';
  */
 export type AuthResult = { ok: true; principal: Principal } | { ok: false; reason: string };
 
-const BEARER = /^Bearer ([\x21-\x7e]{16,512})$/;
+/** RFC 7235 section 2.1: the auth-scheme is case-insensitive ("bearer" is "Bearer"). */
+const BEARER = /^Bearer +(.*)$/is;
+/**
+ * The rule for every secret: 16-512 printable ASCII characters. The tokens file holds only
+ * sha256 digests, so a shorter secret cannot be caught at load; it is refused here, saying so.
+ */
+export const TOKEN_PATTERN = /^[\x21-\x7e]{16,512}$/;
+export const TOKEN_RULE = 'tokens are 16–512 printable characters (ASCII 0x21–0x7e)';
 
 export class TokenAuthenticator {
   private readonly entries: Array<{ digest: Buffer; principal: Principal }>;
@@ -23,7 +30,9 @@ export class TokenAuthenticator {
     if (!authorization) return { ok: false, reason: 'missing Authorization: Bearer <token> header (set SIDECAR_TOKEN)' };
     const m = BEARER.exec(authorization.trim());
     if (!m) return { ok: false, reason: 'malformed Authorization header: expected "Bearer <token>"' };
-    const presented = sha256(m[1]!);
+    const token = m[1]!;
+    if (!TOKEN_PATTERN.test(token)) return { ok: false, reason: `malformed bearer token: ${TOKEN_RULE}; this one has ${token.length}` };
+    const presented = sha256(token);
     let found: Principal | undefined;
     for (const e of this.entries) {
       if (timingSafeEqual(presented, e.digest) && !found) found = e.principal;

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { TEAMS_FILE_MAX_BYTES } from '../../../catalog/teams-file';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { compareWithDisk, hasDrift, writePlan, type Drift } from '../apply-plan';
@@ -16,6 +17,11 @@ function describe(d: Drift): string[] {
 function build(opts: { teams: string; out: string; check?: boolean; templates?: string }): number {
   let text: string;
   try {
+    const size = statSync(opts.teams).size;
+    if (size > TEAMS_FILE_MAX_BYTES) {
+      process.stderr.write(`library-gen: ${opts.teams}: ${size} bytes; a teams file is at most ${TEAMS_FILE_MAX_BYTES} bytes\n`);
+      return 1;
+    }
     text = readFileSync(opts.teams, 'utf8');
   } catch (err) {
     process.stderr.write(`library-gen: ${opts.teams}: cannot read: ${(err as Error).message}\n`);

@@ -524,8 +524,9 @@
     $('stop-team').textContent = team;
     $('stop-reason').value = '';
     $('stop-target').value = '';
-    // An ops session fills its own token in; anyone else must type the ops token.
-    $('stop-token').value = state.who && state.who.ops ? state.token : '';
+    // A session whose token may act on this team (the ops token, or the team's own) fills it in; else type one.
+    const mayStop = state.who && (state.who.ops || (state.who.teams || []).indexOf(team) >= 0);
+    $('stop-token').value = mayStop ? state.token : '';
     $('stop-dialog').showModal();
   }
 

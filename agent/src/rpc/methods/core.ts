@@ -7,7 +7,7 @@ import type { SidecarMetrics } from '../../metrics/sidecar-metrics';
 import type { OperationBody, OperationRunner } from '../../operations/runner';
 import type { AuditEntry, LockGrant, OperationRecord, Store } from '../../store/contract';
 import { controllerContainers } from '../../environments/container-status';
-import { mayActOn, visibleTeams } from '../principal';
+import { isOps, mayActOn, visibleTeams } from '../principal';
 import { specNamed, type CallContext, type MethodRegistry } from '../registry';
 
 /**
@@ -132,6 +132,12 @@ export function registerCoreMethods(registry: MethodRegistry, deps: CoreMethodDe
   registry.register(spec('leadership.establish'), async (p, call) => {
     const { team, leaseSec, operation } = p as { team?: string; leaseSec: number; operation?: string };
     if (team) teams.require(team);
+    // The global lease coordinates every team: a team's token keeps to its own team's scope.
+    else if (!isOps(call.principal)) {
+      throw new SidecarError('FORBIDDEN', `the global leadership lease needs an ops token; token ${call.principal.tokenId} may take team:<team> leases of ${call.principal.teams.join(', ')} (pass team)`, {
+        tokenId: call.principal.tokenId,
+      });
+    }
     const scope = team ? `team:${team}` : 'global';
     const establish = async () => {
       const lease = await store.leadership.establish({ scope, candidate: instanceId, leaseSec });
@@ -191,6 +197,7 @@ export function registerCoreMethods(registry: MethodRegistry, deps: CoreMethodDe
 
   registry.register(spec('coordination.update'), async (p, call) => {
     const params = p as { team: string; operation: string; status: string | null; environment?: string; details?: Record<string, unknown> };
+    teams.require(params.team);
     const record = async () => {
       const auditId = await store.audit.record({
         operationType: params.operation,
