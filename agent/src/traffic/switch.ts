@@ -21,6 +21,11 @@ import type { WebhookNotifier } from './webhooks';
  * about once a second for the window, judge the triggers on the window's
  * deltas; on a breach put everything back at once. At 100% validated: drain the
  * old side, then maint, then promote in environment_state.
+ *
+ * The weights place new sessions only: HAProxy pins each person to the controller
+ * holding their session (haproxy.cfg's cookie). The 100% step is the final cut
+ * (the old side at 0 loses its pinned people, each once); a rollback puts the
+ * target at 0, which moves everyone off it, pinned or not.
  */
 export interface TrafficDeps {
   store: {
@@ -187,7 +192,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
         return await rollBack(`target ${tb.servers[target]} is ${ts.status} before the ${percent}% step`, null, percent);
       }
       await move(weights, { name: 'weights', step: percent, from: lastApplied, reason: 'progressive step' });
-      ctx.progress({ phase: `step-${percent}`, message: `${percent}% of ${team} traffic on ${target}`, step: percent, weights });
+      ctx.progress({ phase: `step-${percent}`, message: `${percent}% of new ${team} sessions on ${target} (signed-in people stay on the controller holding their session until the final cut)`, step: percent, weights });
       if (deps.webhooks) deps.webhooks.notify(team, 'step', { operationId: opId, percent, weights }).catch((e: unknown) => deps.log?.warn('step webhook failed', { team, error: String(e) }));
 
       const seq = await store.journal.intent(opId, 'validate', { step: percent, validationSec: params.validationSec });
@@ -291,7 +296,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     const rollbackMs = rolledBackAt - detectedAt;
     const owedNote = rollbackDeferred ? `; Postgres is unreachable (${rollbackDeferred}): the records are written when it answers again` : '';
     if (rollbackDeferred) deps.log?.warn('rolled back without Postgres; records owed', { team, operationId: opId, error: rollbackDeferred });
-    ctx.progress({ phase: 'rolled-back', message: `rolled back: all ${team} traffic on ${source} (${reason})${owedNote}`, weights, figures: figures ?? null, recordsDeferred: rollbackDeferred !== null, responseMs: rollbackMs });
+    ctx.progress({ phase: 'rolled-back', message: `rolled back: all ${team} traffic on ${source}, signed-in people on ${target} included (${reason})${owedNote}`, weights, figures: figures ?? null, recordsDeferred: rollbackDeferred !== null, responseMs: rollbackMs });
     if (found || code === 'SLI_BREACH') await store.breakers.recordFailure(breakerNameFor(team), reason).catch(() => undefined);
     const entry: AuditEntry = {
       operationType: 'traffic.switch',
@@ -458,7 +463,7 @@ async function drainOld(
   const server = tb.servers[source];
   const seq = await deps.store.journal.intent(opId, 'drain-old', { server, timeoutSec: params.drainTimeoutSec });
   await deps.haproxy.setState(tb.web, server, 'drain');
-  ctx.progress({ phase: 'drain', message: `draining ${server}: waiting for its sessions to end (up to ${params.drainTimeoutSec}s)` });
+  ctx.progress({ phase: 'drain', message: `draining ${server}: people pinned to it moved at 100%; waiting for its open requests to end (up to ${params.drainTimeoutSec}s)` });
   const started = ctx.clock.now().getTime();
   let sessions = 0;
   for (;;) {

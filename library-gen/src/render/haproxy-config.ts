@@ -8,7 +8,8 @@ import { ENVIRONMENTS, RUNTIME_NAME_PATTERN, TEAM_NAME_PATTERN, type Environment
  * `jenkins_backend_<team>` (or the team's haproxy_backend) with `<team>-blue` at
  * the base port and `<team>-green` at base+100, both active, weights 100/0 for
  * the active side. The sidecar moves weights through the Runtime API; this file
- * only fixes the starting point, so rendering is deterministic.
+ * only fixes the starting point, so rendering is deterministic. A cookie pins each
+ * person to the controller holding their session, so weights place new sessions.
  */
 export interface HaproxyRenderOptions {
   /** Address the frontends bind (default 0.0.0.0). */
@@ -108,7 +109,16 @@ export function renderHaproxyConfig(teams: Team[], opts: HaproxyRenderOptions = 
     const agentListenPort = agentPortOffset === null ? undefined : team.agent_port + agentPortOffset;
     if (agentListenPort !== undefined) check(isPort(agentListenPort), `team ${team.team_name}: agent listen port ${agentListenPort} out of range`);
     const hostNames = [team.team_name, ...(opts.hostDomain ? [`${team.team_name}.${opts.hostDomain}`] : [])].join(' ');
-    return { name: team.team_name, backend: team.haproxy_backend, agentBackend: agentBackendName(team.team_name), hostNames, servers, agentListenPort };
+    return {
+      name: team.team_name,
+      backend: team.haproxy_backend,
+      agentBackend: agentBackendName(team.team_name),
+      cookieName: affinityCookieName(team.team_name),
+      peopleTable: peopleTableName(team.team_name),
+      hostNames,
+      servers,
+      agentListenPort,
+    };
   });
   let defaultBackend: string | undefined;
   if (opts.defaultTeam !== undefined) {
@@ -132,6 +142,19 @@ export function renderHaproxyConfig(teams: Team[], opts: HaproxyRenderOptions = 
     defaultBackend,
     teams: views,
   });
+}
+
+/**
+ * The cookie in which HAProxy names the controller a person's session lives on; its value is
+ * the environment (blue/green). Team names are [a-z0-9_-], all valid in a cookie name.
+ */
+export function affinityCookieName(team: string): string {
+  return `JSM_${team}`;
+}
+
+/** The stick table counting, per server, answers to signed-in people and the errors among them. */
+export function peopleTableName(team: string): string {
+  return `jsm_people_${team}`;
 }
 
 /** The TCP backend for a team's inbound agents; its servers carry the same names and weights. */
