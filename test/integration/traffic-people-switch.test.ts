@@ -1,3 +1,4 @@
+import { crowd, crowdFigures, newcomers as joinLater, type Crowd } from '../support/crowd';
 import type { Person } from '../support/person';
 import { startPeopleStack, type PeopleStack } from '../support/people-stack';
 
@@ -20,50 +21,7 @@ afterAll(async () => {
 });
 
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** People browsing until stop(); at most `maxRounds` rounds each. */
-function crowd(maxRounds = 3000): { add(p: Person): void; stop(): Promise<void> } {
-  let stopped = false;
-  const loops: Promise<void>[] = [];
-  return {
-    add(p) {
-      loops.push(
-        (async () => {
-          for (let i = 0; i < maxRounds && !stopped; i += 1) {
-            if (!(await p.browse())) await p.signIn();
-            await pause(25);
-          }
-        })(),
-      );
-    },
-    async stop() {
-      stopped = true;
-      await Promise.all(loops);
-    },
-  };
-}
-
-/** New people signing in every `everyMs` until stop(), joining the crowd; bounded in count. */
-function newcomers(c: ReturnType<typeof crowd>, everyMs: number, max = 60): { people: Person[]; stop(): Promise<void> } {
-  let stopped = false;
-  const people: Person[] = [];
-  const loop = (async () => {
-    for (let i = 0; i < max && !stopped; i += 1) {
-      const p = stack.person();
-      await p.signIn();
-      people.push(p);
-      c.add(p);
-      await pause(everyMs);
-    }
-  })();
-  return {
-    people,
-    async stop() {
-      stopped = true;
-      await loop;
-    },
-  };
-}
+const newcomers = (c: Crowd, everyMs: number): ReturnType<typeof joinLater> => joinLater(c, () => stack.person(), everyMs);
 
 async function served(server: string): Promise<number> {
   const s = (await stack.haproxy.runtime.showStat()).find((x) => x.backend === stack.team.haproxy_backend && x.server === server);
@@ -88,10 +46,7 @@ test('a full switch: nobody fails before the final cut, each person at most once
   expect(answer.result).toMatchObject({ status: 'promoted', to: 'green' });
 
   const everyone = [...early, ...late.people];
-  const requests = everyone.reduce((n, p) => n + p.requests, 0);
-  const beforeCut = everyone.reduce((n, p) => n + (p.failures - p.failuresAtMove), 0);
-  const atCut = everyone.reduce((n, p) => n + p.failuresAtMove, 0);
-  const worst = Math.max(...everyone.map((p) => p.failuresAtMove));
+  const { requests, failedBeforeCut: beforeCut, failedAtCut: atCut, worstPerPerson: worst } = crowdFigures(everyone);
   const landed = { blue: late.people.filter((p) => p.firstAnsweredBy === 'blue').length, green: late.people.filter((p) => p.firstAnsweredBy === 'green').length };
   const steps = (answer.result as { steps: Array<{ percent: number; figures: { sessionRequests: number; sessionErrors: number; synthetic: unknown } }> }).steps;
   process.stdout.write(
