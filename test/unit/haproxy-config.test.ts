@@ -53,6 +53,22 @@ describe('renderHaproxyConfig', () => {
     expect(cfg).toContain('server devops-green 127.0.0.1:50100 weight 0 track jenkins_backend_devops/devops-green');
   });
 
+  it('sets the forwarded scheme and port itself, and terminates TLS when told', () => {
+    expect(cfg).toContain('http-request set-header X-Forwarded-Proto http unless { ssl_fc }');
+    expect(cfg).not.toContain(' ssl crt ');
+    const tls = renderHaproxyConfig(teams, { tls: { httpsPort: 443, certificate: '/etc/haproxy/certs/jenkins.pem' } });
+    expect(tls).toContain('bind 0.0.0.0:443 ssl crt /etc/haproxy/certs/jenkins.pem');
+    expect(tls).toContain('http-request redirect scheme https code 301 unless { ssl_fc } || { src 127.0.0.1 }');
+    expect(tls).toContain('cookie JSM_devops insert indirect nocache httponly secure');
+    const noRedirect = renderHaproxyConfig(teams, { tls: { httpsPort: 8443, certificate: '/etc/haproxy/j.pem', redirectHttp: false } });
+    expect(noRedirect).not.toContain('http-request redirect');
+    expect(noRedirect).toContain('httponly\n');
+    expect(renderHaproxyConfig(teams, { tls: { httpsPort: 8443, certificate: '/etc/haproxy/j.pem' } })).toContain('redirect location https://%[req.hdr(host),field(1,:)]:8443%[capture.req.uri] code 301');
+    expect(() => renderHaproxyConfig(teams, { tls: { httpsPort: 443, certificate: 'relative.pem' } })).toThrow('tls.certificate');
+    expect(() => renderHaproxyConfig(teams, { tls: { httpsPort: 80, certificate: '/a.pem' } })).toThrow('tls.httpsPort');
+    expect(() => renderHaproxyConfig(teams, { tls: { httpsPort: 443, certificate: '/a.pem\n  bind x' } })).toThrow('tls.certificate');
+  });
+
   it('is deterministic whatever the order of teams', () => {
     expect(renderHaproxyConfig([...teams].reverse(), { statsSocket: '/run/h/admin.sock', hostDomain: 'jenkins.example.com' })).toBe(cfg);
   });

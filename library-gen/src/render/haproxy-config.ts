@@ -16,6 +16,11 @@ export interface HaproxyRenderOptions {
   bindAddress?: string;
   /** HTTP frontend port (default 80). */
   httpPort?: number;
+  /**
+   * TLS termination: an HTTPS bind on `httpsPort` with the PEM (certificate + key) at
+   * `certificate`; `redirectHttp` sends browsers from HTTP to HTTPS (default true).
+   */
+  tls?: { httpsPort: number; certificate: string; redirectHttp?: boolean };
   /** Runtime API: a unix socket path or `host:port` (default /run/haproxy/admin.sock). */
   statsSocket?: string;
   /** Where `show servers state` is saved before a reload (default /var/lib/haproxy/server-state). */
@@ -90,6 +95,7 @@ export function renderHaproxyConfig(teams: Team[], opts: HaproxyRenderOptions = 
   check(Number.isInteger(maxconn) && maxconn > 0 && maxconn <= 1_000_000, 'maxconn must be a positive integer');
   if (opts.hostDomain !== undefined) check(DOMAIN_PATTERN.test(opts.hostDomain), `hostDomain is not a DNS name: ${JSON.stringify(opts.hostDomain)}`);
   if (agentPortOffset !== null) check(Number.isInteger(agentPortOffset), 'agentPortOffset must be an integer or null');
+  const tls = tlsView(opts.tls, httpPort);
 
   const sorted = [...teams].sort((a, b) => a.team_name.localeCompare(b.team_name));
   const views = sorted.map((team) => {
@@ -140,8 +146,19 @@ export function renderHaproxyConfig(teams: Team[], opts: HaproxyRenderOptions = 
     healthPath,
     checkIntervalMs,
     defaultBackend,
+    tls: tls ?? null,
+    tlsRedirect: tls?.redirect ?? false,
     teams: views,
   });
+}
+
+function tlsView(tls: HaproxyRenderOptions['tls'], httpPort: number): { httpsPort: number; certificate: string; redirect: boolean; redirectTarget: string } | undefined {
+  if (!tls) return undefined;
+  check(isPort(tls.httpsPort) && tls.httpsPort !== httpPort, `tls.httpsPort must be a port number other than httpPort, got ${tls.httpsPort}`);
+  check(PATH_PATTERN.test(tls.certificate), `tls.certificate must be an absolute path to a PEM file, got ${JSON.stringify(tls.certificate)}`);
+  // `redirect scheme` keeps the Host header's port: only right when HTTPS is on 443.
+  const redirectTarget = tls.httpsPort === 443 ? 'scheme https' : `location https://%[req.hdr(host),field(1,:)]:${tls.httpsPort}%[capture.req.uri]`;
+  return { httpsPort: tls.httpsPort, certificate: tls.certificate, redirect: tls.redirectHttp !== false, redirectTarget };
 }
 
 /**
