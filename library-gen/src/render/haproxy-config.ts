@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Handlebars from 'handlebars';
+import type { HaproxySettings } from '../../../catalog/haproxy-settings';
 import { ENVIRONMENTS, RUNTIME_NAME_PATTERN, TEAM_NAME_PATTERN, type EnvironmentName, type Team } from '../../../catalog/teams-file';
 
 /**
@@ -159,6 +160,20 @@ function tlsView(tls: HaproxyRenderOptions['tls'], httpPort: number): { httpsPor
   // `redirect scheme` keeps the Host header's port: only right when HTTPS is on 443.
   const redirectTarget = tls.httpsPort === 443 ? 'scheme https' : `location https://%[req.hdr(host),field(1,:)]:${tls.httpsPort}%[capture.req.uri]`;
   return { httpsPort: tls.httpsPort, certificate: tls.certificate, redirect: tls.redirectHttp !== false, redirectTarget };
+}
+
+/** The teams file's `haproxy:` section as render options (the renderer checks each value again). */
+export function haproxyOptionsFromSettings(s: HaproxySettings): HaproxyRenderOptions {
+  return {
+    bindAddress: s.bind_address,
+    httpPort: s.http_port,
+    ...(s.tls ? { tls: { httpsPort: s.tls.https_port, certificate: s.tls.certificate, redirectHttp: s.tls.redirect_http } } : {}),
+    statsSocket: s.stats_socket,
+    serverStateFile: s.server_state_file,
+    agentPortOffset: s.agent_port_offset,
+    ...(s.host_domain ? { hostDomain: s.host_domain } : {}),
+    ...(s.default_team ? { defaultTeam: s.default_team } : {}),
+  };
 }
 
 /**
