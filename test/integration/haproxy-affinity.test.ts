@@ -1,5 +1,8 @@
 import { createServer, request, type Server } from 'node:http';
 import type { Team } from '../../catalog/teams-file';
+import { createPgStore } from '../../agent/src/store';
+import { reconcileWeightsOnce } from '../../agent/src/traffic/reconcile';
+import { createTestDatabase } from '../support/database';
 import { affinityCookieName, peopleTableName } from '../../library-gen/src/render/haproxy-config';
 import { freeTeamPorts } from '../support/backends';
 import { startHaproxy, type HaproxyProcess } from '../support/haproxy-process';
@@ -148,6 +151,25 @@ describe('session affinity in the generated haproxy.cfg (real haproxy)', () => {
     await get(hap.httpPort, '/crumb', `${cookie}=blue; ${session}`);
     const after = (await hap.runtime.peopleCounters(table)).get(green);
     expect(after).toEqual({ requests: base.requests + 3, errors: base.errors + 2 });
+  });
+
+  it('after a reload that lost the weights, the reconcile loop\'s weights alone move pinned people off the bad side again', async () => {
+    // A rollback to blue was recorded (desired blue 100 / green 0); green's people were moved.
+    const db = await createTestDatabase('af');
+    const store = await createPgStore({ connectionString: db.url, instanceId: 'af-test' });
+    try {
+      await store.environments.ensure(team.team_name, 'blue');
+      await store.environments.setDesiredWeights(team.team_name, { blue: 100, green: 0 });
+      // HAProxy restarts from a config whose starting weights are 50/50 and no saved state.
+      await hap.reload({ weights: { [team.team_name]: { blue: 50, green: 50 } } }, false);
+      expect(await many(5, hap.httpPort, '/', `${cookie}=green`)).toEqual({ green: 5 });
+      const repairs = await reconcileWeightsOnce({ environments: store.environments, haproxy: hap.runtime, teamConfig: () => team });
+      expect(repairs).toEqual([expect.objectContaining({ team: team.team_name, desired: { blue: 100, green: 0 } })]);
+      expect(await many(10, hap.httpPort, '/', `${cookie}=green`)).toEqual({ blue: 10 });
+    } finally {
+      await store.close();
+      await db.drop();
+    }
   });
 
   it('says NOT_FOUND for a table haproxy does not have', async () => {
