@@ -3,7 +3,7 @@ import type { Team } from '../../catalog/teams-file';
 import { createPgStore } from '../../agent/src/store';
 import { reconcileWeightsOnce } from '../../agent/src/traffic/reconcile';
 import { createTestDatabase } from '../support/database';
-import { affinityCookieName, peopleTableName } from '../../library-gen/src/render/haproxy-config';
+import { affinityCookieName, peopleTableName, signedInCookieName } from '../../library-gen/src/render/haproxy-config';
 import { freeTeamPorts } from '../support/backends';
 import { startHaproxy, type HaproxyProcess } from '../support/haproxy-process';
 import { testTeam } from '../support/haproxy-teams';
@@ -32,6 +32,11 @@ function jenkinsShapes(name: string): Server {
       // hudson.security.csrf.CrumbFilter#doFilter: sendError(403, "No valid crumb was included in the request")
       res.writeHead(403, { 'content-type': 'text/html' });
       res.end('<html><body><h2>HTTP ERROR 403 No valid crumb was included in the request</h2></body></html>');
+    } else if (url === '/j_spring_security_check' || url === '/logout') {
+      // AuthenticationProcessingFilter2: a successful login redirects (to `from`); a failed one to /loginError.
+      const failed = req.headers['x-test-login'] === 'fail';
+      res.writeHead(302, { location: failed ? '/loginError' : '/' });
+      res.end();
     } else if (url === '/anonymous') {
       // hudson.security.HudsonAuthenticationEntryPoint#commence: 403, AccessDeniedException3#reportAsHeaders
       res.writeHead(403, { 'content-type': 'text/html', 'x-you-are-authenticated-as': 'anonymous' });
@@ -43,9 +48,9 @@ function jenkinsShapes(name: string): Server {
   });
 }
 
-function get(port: number, path: string, cookie?: string): Promise<Answer> {
+function get(port: number, path: string, cookie?: string, method = 'GET', extra: Record<string, string> = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false, headers: cookie ? { cookie } : {} }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, method, agent: false, headers: { ...(cookie ? { cookie } : {}), ...extra } }, (res) => {
       res.resume();
       res.on('end', () => {
         const sc = res.headers['set-cookie'];
@@ -133,22 +138,34 @@ describe('session affinity in the generated haproxy.cfg (real haproxy)', () => {
     await hap.runtime.setState(team.haproxy_backend, team.environments.green.server, 'ready');
   });
 
-  it('counts person-visible errors per server, only for a session on its own controller', async () => {
+  it('marks where a person signed in, and clears it at logout', async () => {
+    await setWeights(0, 100);
+    const signedIn = signedInCookieName(team.team_name);
+    expect((await get(hap.httpPort, '/j_spring_security_check', undefined, 'POST')).setCookie).toContain(`${signedIn}=green; path=/; HttpOnly`);
+    expect((await get(hap.httpPort, '/j_spring_security_check', undefined, 'POST', { 'x-test-login': 'fail' })).setCookie ?? '').not.toContain(signedIn);
+    expect((await get(hap.httpPort, '/j_spring_security_check')).setCookie ?? '').not.toContain(signedIn);
+    expect((await get(hap.httpPort, '/logout', `${cookie}=green; ${signedIn}=green`)).setCookie).toContain(`${signedIn}=; path=/; Max-Age=0`);
+  });
+
+  it('counts person-visible errors per server, only for a person signed in on that controller', async () => {
     await setWeights(50, 50);
     const table = peopleTableName(team.team_name);
+    const signedIn = signedInCookieName(team.team_name);
     const before = await hap.runtime.peopleCounters(table);
     const green = team.environments.green.server;
     const base = before.get(green) ?? { requests: 0, errors: 0 };
     const session = 'JSESSIONID.1a2b3c4d=abc';
-    await get(hap.httpPort, '/crumb', `${cookie}=green; ${session}`);
+    await get(hap.httpPort, '/crumb', `${cookie}=green; ${signedIn}=green; ${session}`);
+    await get(hap.httpPort, '/anonymous', `${cookie}=green; ${signedIn}=green; ${session}`);
+    await get(hap.httpPort, '/', `${cookie}=green; ${signedIn}=green; ${session}`);
+    // Not counted: no session cookie; pinned to green but never signed in there (an anonymous
+    // session, or a person just moved from blue who has not signed in again).
+    await get(hap.httpPort, '/crumb', `${cookie}=green; ${signedIn}=green`);
     await get(hap.httpPort, '/anonymous', `${cookie}=green; ${session}`);
-    await get(hap.httpPort, '/', `${cookie}=green; ${session}`);
-    // Not counted: no session cookie, or no pin (a new visitor's first request).
-    await get(hap.httpPort, '/crumb', `${cookie}=green`);
-    await get(hap.httpPort, '/crumb', session);
+    await get(hap.httpPort, '/anonymous', `${cookie}=green; ${signedIn}=blue; ${session}`);
     // Pinned to blue but blue is at 0: served by green, a session green never had.
     await setWeights(0, 100);
-    await get(hap.httpPort, '/crumb', `${cookie}=blue; ${session}`);
+    await get(hap.httpPort, '/crumb', `${cookie}=blue; ${signedIn}=blue; ${session}`);
     const after = (await hap.runtime.peopleCounters(table)).get(green);
     expect(after).toEqual({ requests: base.requests + 3, errors: base.errors + 2 });
   });

@@ -121,6 +121,7 @@ export function renderHaproxyConfig(teams: Team[], opts: HaproxyRenderOptions = 
       backend: team.haproxy_backend,
       agentBackend: agentBackendName(team.team_name),
       cookieName: affinityCookieName(team.team_name),
+      authCookie: signedInCookieName(team.team_name),
       peopleTable: peopleTableName(team.team_name),
       hostNames,
       servers,
@@ -182,6 +183,11 @@ export function haproxyOptionsFromSettings(s: HaproxySettings): HaproxyRenderOpt
  */
 export function affinityCookieName(team: string): string {
   return `JSM_${team}`;
+}
+
+/** The cookie naming the controller a person last signed in on (its value: blue/green); only the people table reads it. */
+export function signedInCookieName(team: string): string {
+  return `JSM_${team}_signed_in`;
 }
 
 /** The stick table counting, per server, answers to signed-in people and the errors among them. */
