@@ -3,7 +3,9 @@
  *  1. a full blue→green switch with 1 s validation windows: total time and the overhead over the windows' sum;
  *  2. breach → all traffic back: median and max over several runs (target answers 500 to 30%);
  *  3. Runtime API command latency (set weight, show stat);
- *  4. errors under load: a Runtime API switch beside a config-rewrite + reload switch, same run.
+ *  4. errors under load: a Runtime API switch beside a config-rewrite + reload switch, same run;
+ *  5. failed requests of signed-in people (cookie jars, crumbs; stand-in controllers) beside
+ *     anonymous traffic through the same switch.
  * Real haproxy, real backends on 127.0.0.1, embedded PostgreSQL in a temp dir.
  * Ends with `BENCH_JSON {...}` for scripts/bench.mjs.
  */
@@ -20,6 +22,7 @@ import { freeTeamPorts, startBackend } from '../test/support/backends';
 import { startHaproxy } from '../test/support/haproxy-process';
 import { startLoad } from '../test/support/haproxy-load';
 import { testTeam } from '../test/support/haproxy-teams';
+import { benchPeopleBesideAnonymous } from './_switch-people';
 
 const RUNS = Number(process.env.BENCH_SWITCH_RUNS ?? 5);
 const median = (xs: number[]): number => {
@@ -168,6 +171,9 @@ async function main(): Promise<void> {
     const reloadTotals = await reloadLoad.stop();
     out(`errors under load (20 keep-alive connections, 2 × 5 steps): runtime API ${runtimeTotals.errors} errors / ${runtimeTotals.non2xx} non-2xx of ${runtimeTotals.requests}; config rewrite + reload ${reloadTotals.errors} errors / ${reloadTotals.non2xx} non-2xx of ${reloadTotals.requests}`);
     rows.push({ metric: 'socket errors during switch under load', ours: runtimeTotals.errors + runtimeTotals.non2xx, baseline: reloadTotals.errors + reloadTotals.non2xx, unit: 'errors (baseline: config rewrite + reload)' });
+
+    // ---- 5. signed-in people beside anonymous traffic, one switch ----
+    rows.push(...(await benchPeopleBesideAnonymous(store, runner, actor, out)));
   } finally {
     await runner.drain(5000);
     await hap.stop();

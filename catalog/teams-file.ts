@@ -1,6 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { haproxySettingsSchema, type HaproxySettings } from './haproxy-settings';
 import { PINNED_AGENT_IMAGE, PINNED_CORE } from './jenkins-platform';
 
 /**
@@ -246,9 +247,11 @@ export interface Team {
 export interface TeamsParseResult {
   teams: Team[];
   errors: string[];
+  /** The top-level `haproxy:` section, defaults filled in (catalog/haproxy-settings.ts); absent when the file has errors. */
+  haproxy?: HaproxySettings;
 }
 
-const fileSchema = z.object({ jenkins_teams: z.array(z.unknown()) }).strict();
+const fileSchema = z.object({ jenkins_teams: z.array(z.unknown()), haproxy: z.unknown().optional() }).strict();
 
 function describeIssue(file: string, where: string, issue: z.core.$ZodIssue): string {
   const field = issue.path.map(String).join('.');
@@ -391,7 +394,12 @@ export function parseTeamsDocument(text: string, file: string): TeamsParseResult
     }
   }
   for (const team of teams) errors.push(...jenkinsConfigurationProblems(team, file));
-  return errors.length ? { teams: [], errors } : { teams, errors };
+  const haproxy = haproxySettingsSchema.safeParse(top.data.haproxy ?? {});
+  if (!haproxy.success) for (const issue of haproxy.error.issues) errors.push(describeIssue(file, 'haproxy', issue));
+  else if (haproxy.data.default_team && !teams.some((t) => t.team_name === haproxy.data.default_team)) {
+    errors.push(`${file}: haproxy: field default_team: ${haproxy.data.default_team} is not in jenkins_teams`);
+  }
+  return errors.length || !haproxy.success ? { teams: [], errors } : { teams, errors, haproxy: haproxy.data };
 }
 
 /** Per-team rules on the Jenkins configuration that a schema cannot express. */

@@ -26,6 +26,8 @@ const TOOLS = [
   { bin: 'chromium', pkgs: ['chromium'] },
   // executeAnsiblePlaybook runs the real ansible-playbook in the Groovy harness tests.
   { bin: 'ansible-playbook', pkgs: ['ansible-core'], noRecommends: true },
+  // The TLS proxy test makes a throwaway self-signed certificate with openssl.
+  { bin: 'openssl', pkgs: ['openssl'] },
 ];
 
 function has(bin) {

@@ -38,6 +38,7 @@ import { LastReadEnvironments } from './traffic/last-read-state';
 import { startWeightReconciler } from './traffic/reconcile';
 import { recoverTrafficOperations, startOrphanSweeper } from './traffic/recovery';
 import type { TrafficDeps } from './traffic/switch';
+import { haproxySyntheticCheck } from './traffic/synthetic';
 import { httpWebhookNotifier } from './traffic/webhooks';
 import { MethodRegistry } from './rpc/registry';
 import { TokenAuthenticator } from './rpc/token-auth';
@@ -277,6 +278,8 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
     const lastRead = new LastReadEnvironments((t) => deferred.pending(t));
     const trafficStore = { locks: store.locks, journal: store.journal, environments: lastRead.watch(store.environments), breakers: store.breakers, audit: store.audit };
     const traffic: TrafficDeps = { store: trafficStore, haproxy: haproxyDriver, teamConfig: (t) => teams.find(t), containerMetrics: dockerContainerMetrics(docker), inFlight: new InFlightSwitches(), deferred, log, webhooks: httpWebhookNotifier((t) => teams.find(t)?.webhooks) };
+    // Each validation window also runs a synthetic Jenkins transaction on the target through HAProxy.
+    if (config.haproxyFrontend) traffic.synthetic = haproxySyntheticCheck({ frontend: config.haproxyFrontend });
     registerTrafficMethods(registry, { runner, teams, traffic, lastRead });
     registerCoordinatedExecution(registry, { store, runner, teams, docker, backupRoot: defaultBackupRoot(config.dataDir), networking: config.controllerNetworking, controllerFiles: config.controllerFiles, traffic, migrateSnapshotDir: migrateSnapshotDir(config.dataDir) });
     // Environment operations left running by a killed sidecar are closed; a source a migration quieted down gets its executors back.

@@ -1,5 +1,6 @@
+import { DEFAULT_HAPROXY_SETTINGS, type HaproxySettings } from '../../catalog/haproxy-settings';
 import { parseTeamsDocument, type Team } from '../../catalog/teams-file';
-import { renderHaproxyConfig } from './render/haproxy-config';
+import { haproxyOptionsFromSettings, renderHaproxyConfig } from './render/haproxy-config';
 import { renderJenkinsfiles } from './render/jenkinsfiles';
 import { renderJobDsl } from './render/job-dsl';
 import { renderLibraryResources } from './render/library-resources';
@@ -21,13 +22,13 @@ export type Plan = ReadonlyMap<string, string>;
 /** Top-level folders and files library-gen owns in the output directory. */
 export const MANAGED_ROOTS = ['library', 'pipelines', 'jobdsl', 'haproxy', 'monitoring', 'systemd', 'teams', 'docs/steps.md'] as const;
 
-export function planFromTeams(teams: Team[], templates: TemplateSource): Plan {
+export function planFromTeams(teams: Team[], templates: TemplateSource, haproxy: HaproxySettings = DEFAULT_HAPROXY_SETTINGS): Plan {
   const parts: Map<string, string>[] = [
     renderLibraryVars(templates),
     renderLibraryResources(templates, teams),
     renderJenkinsfiles(templates),
     renderJobDsl(templates, teams),
-    new Map([['haproxy/haproxy.cfg', renderHaproxyConfig(teams)]]),
+    new Map([['haproxy/haproxy.cfg', renderHaproxyConfig(teams, haproxyOptionsFromSettings(haproxy))]]),
     renderMonitoring(),
     renderSystemdUnit(templates.root),
     renderCoordinationAgentFiles(teams),
@@ -49,8 +50,8 @@ export type PlanResult = { ok: true; plan: Plan; teams: Team[] } | { ok: false; 
 
 /** Teams-file text to plan; a bad teams file gives its errors and no plan. */
 export function planFromTeamsText(text: string, file: string, templates: TemplateSource): PlanResult {
-  const { teams, errors } = parseTeamsDocument(text, file);
+  const { teams, errors, haproxy } = parseTeamsDocument(text, file);
   if (errors.length) return { ok: false, errors };
   if (teams.length === 0) return { ok: false, errors: [`${file}: jenkins_teams is empty: nothing to generate`] };
-  return { ok: true, plan: planFromTeams(teams, templates), teams };
+  return { ok: true, plan: planFromTeams(teams, templates, haproxy), teams };
 }

@@ -1,5 +1,5 @@
 import { parseTriggers, DEFAULT_TRIGGERS } from '../../catalog/triggers';
-import { describeBreaches, judge, stuck, windowFigures, windowMeanResponseMs, type SliSample } from '../../agent/src/traffic/sli';
+import { describeBreaches, judge, stuck, windowFigures, windowMeanResponseMs, withSynthetic, type SliSample } from '../../agent/src/traffic/sli';
 
 const s = (at: number, reqTot: number, hrsp5xx = 0, rtime = 10, status = 'UP', extra: Partial<SliSample['target']> = {}): SliSample => ({
   at,
@@ -99,5 +99,29 @@ describe('judge', () => {
     expect(busy).toMatchObject({ requests: 100, held: 4, answered: 99 });
     expect(judge(triggers, busy, 20, true)?.kind).toBe('pass');
     expect(judge(triggers, windowFigures([s(0, 0), s(2000, 0)]), 0, true)?.kind).toBe('pass');
+  });
+});
+
+describe('what signed-in people see, and the synthetic transaction', () => {
+  const triggers = parseTriggers(DEFAULT_TRIGGERS);
+  const p = (at: number, reqTot: number, requests: number, errors: number): SliSample => ({ ...s(at, reqTot), people: { requests, errors } });
+
+  it('counts crumb refusals and lost sessions of people on their own controller as errors (no 5xx involved)', () => {
+    const f = windowFigures([p(0, 100, 40, 1), p(1000, 150, 70, 4), p(2000, 200, 100, 7)]);
+    expect(f).toMatchObject({ requests: 100, sessionRequests: 60, sessionErrors: 6, errors: 6, errorRate: 6 });
+    expect(judge(triggers, f, 20, true)).toMatchObject({ kind: 'breach', breaches: [expect.objectContaining({ metric: 'error_rate', value: 6 })] });
+  });
+
+  it('one failed synthetic transaction is a breach, however few requests the window saw', () => {
+    const quiet = windowFigures([s(0, 0), s(1000, 2)]);
+    const failed = withSynthetic(quiet, [{ ok: true, ms: 20 }, { ok: false, failure: 'GET /crumbIssuer/api/json on green: HTTP 503', ms: 30 }]);
+    expect(failed.synthetic).toEqual({ runs: 2, failures: 1, lastFailure: 'GET /crumbIssuer/api/json on green: HTTP 503' });
+    const verdict = judge(triggers, failed, 20, false);
+    expect(verdict).toMatchObject({ kind: 'breach', breaches: [expect.objectContaining({ metric: 'synthetic', value: 1 })] });
+    expect(describeBreaches(verdict?.kind === 'breach' ? verdict.breaches : [])).toBe('1 failed synthetic Jenkins transaction on the target (GET /crumbIssuer/api/json on green: HTTP 503)');
+    // Too few real requests and a passing synthetic check: still not a pass.
+    expect(judge(triggers, withSynthetic(quiet, [{ ok: true, ms: 20 }]), 20, true)?.kind).toBe('insufficient');
+    // No synthetic check configured: the figures say so (null), nothing is invented.
+    expect(withSynthetic(quiet, null).synthetic).toBeNull();
   });
 });

@@ -18,6 +18,8 @@ export interface SidecarConfig {
   databaseUrl: string | null;
   dataDir: string;
   haproxySocket: HaproxyEndpoint | null;
+  /** HAProxy's HTTP frontend on this host, where switches run their synthetic Jenkins transaction; null: none. */
+  haproxyFrontend?: { host: string; port: number } | null;
   /** null → dockerode's default (DOCKER_HOST unset: /var/run/docker.sock). */
   dockerHost: string | null;
   instanceId: string;
@@ -60,6 +62,7 @@ const fileSchema = z
   .object({
     listen: z.union([z.string(), z.number()]).optional(),
     database_url: z.string().optional(),
+    haproxy_frontend: z.string().optional(),
     data_dir: z.string().optional(),
     haproxy_socket: z.string().optional(),
     docker_host: z.string().optional(),
@@ -190,6 +193,16 @@ export function resolveConfig(env: Record<string, string | undefined>, host: Hos
     warnings.push('SIDECAR_HAPROXY_SOCKET is not set: traffic methods cannot reach HAProxy (/readyz reports it as not configured)');
   }
 
+  const feIn = pick('SIDECAR_HAPROXY_FRONTEND', f.haproxy_frontend);
+  let haproxyFrontend: { host: string; port: number } | null = null;
+  if (feIn.value !== undefined) {
+    const m = /^(\d{1,3}(?:\.\d{1,3}){3}|localhost):(\d{1,5})$/.exec(feIn.value);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) errors.push(`${feIn.source}: expected host:port of HAProxy's HTTP frontend (e.g. 127.0.0.1:80), got '${feIn.value}'`);
+    else haproxyFrontend = { host: m[1], port: Number(m[2]) };
+  } else if (haIn.value !== undefined) {
+    warnings.push('SIDECAR_HAPROXY_FRONTEND is not set: switches run no synthetic Jenkins transaction on the target (real traffic alone decides)');
+  }
+
   const dockerIn = pick('DOCKER_HOST', f.docker_host);
   const dockerHost = dockerIn.value ?? null;
   if (dockerHost !== null && !/^(unix|tcp|http|https|ssh|npipe):\/\/\S+$/.test(dockerHost)) {
@@ -241,7 +254,7 @@ export function resolveConfig(env: Record<string, string | undefined>, host: Hos
   }
   if (errors.length) return { config: null, warnings, errors };
   return {
-    config: { listen, databaseUrl, dataDir, haproxySocket, dockerHost, instanceId, allowedHosts, teamsFile, tokensFile, logLevel, limits, heartbeatSec, liveWithinSec, shutdownGraceSec, databaseAnswerTimeoutSec, controllerNetworking, controllerFiles },
+    config: { listen, databaseUrl, dataDir, haproxySocket, haproxyFrontend, dockerHost, instanceId, allowedHosts, teamsFile, tokensFile, logLevel, limits, heartbeatSec, liveWithinSec, shutdownGraceSec, databaseAnswerTimeoutSec, controllerNetworking, controllerFiles },
     warnings,
     errors,
   };

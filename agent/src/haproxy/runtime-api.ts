@@ -8,6 +8,7 @@ import {
   showServersStateCommand,
   type ServerAdminState,
 } from './commands';
+import { parseShowTable, showTableCommand, type PeopleCounters } from './people-table';
 import { parseServersState, parseShowStat, type ServerStat, type ServerState } from './stats';
 
 /**
@@ -36,6 +37,8 @@ export interface HaproxyDriver {
   setState(backend: string, server: string, state: ServerAdminState): Promise<void>;
   showStat(): Promise<ServerStat[]>;
   showServersState(backend?: string): Promise<ServerState[]>;
+  /** A team's people table (people-table.ts) by server; absent in drivers that have none. */
+  peopleCounters?(table: string): Promise<Map<string, PeopleCounters>>;
 }
 
 export interface HaproxyRuntimeOptions {
@@ -114,6 +117,14 @@ export class HaproxyRuntime implements HaproxyDriver {
       throw new SidecarError('NOT_FOUND', `HAProxy has no backend ${backend}; regenerate and reload the HAProxy config (library-gen build)`, { backend });
     }
     return parseServersState(reply);
+  }
+
+  async peopleCounters(table: string): Promise<Map<string, PeopleCounters>> {
+    const reply = await this.send(showTableCommand(table));
+    if (/^No such table/m.test(reply)) {
+      throw new SidecarError('NOT_FOUND', `HAProxy has no table ${table}; regenerate and reload the HAProxy config (library-gen build)`, { table });
+    }
+    return parseShowTable(reply);
   }
 
   /** Readiness probe: any answer from the API. */

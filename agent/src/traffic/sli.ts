@@ -15,6 +15,16 @@ export interface SliSample {
   };
   /** Target container's Docker stats, when a Docker engine is configured. */
   container?: { cpuPercent: number; memoryPercent: number } | null;
+  /** The target's row of the team's people table (haproxy/people-table.ts); absent: not read. */
+  people?: { requests: number; errors: number } | null;
+}
+
+/** One synthetic Jenkins transaction on the target through HAProxy (synthetic.ts). */
+export interface SyntheticOutcome {
+  ok: boolean;
+  /** What failed, in words a person can act on; absent when ok. */
+  failure?: string;
+  ms: number;
 }
 
 export interface WindowFigures {
@@ -22,7 +32,7 @@ export interface WindowFigures {
   durationMs: number;
   requests: number;
   errors: number;
-  /** percent of requests (5xx + connection/response errors); 0 when no requests */
+  /** percent of requests (5xx + connection/response errors + session errors of signed-in people); 0 when no requests */
   errorRate: number;
   /** mean response time of the window's requests, ms; null when none answered */
   responseTimeMs: number | null;
@@ -38,6 +48,12 @@ export interface WindowFigures {
   answered: number;
   cpuPercent: number | null;
   memoryPercent: number | null;
+  /** Answers to signed-in people on the controller holding their session (HAProxy's people table). */
+  sessionRequests: number;
+  /** Of those, a crumb refusal or a lost session: counted in `errors` too. */
+  sessionErrors: number;
+  /** The window's synthetic transactions: run / failed (null: none configured). */
+  synthetic: { runs: number; failures: number; lastFailure: string | null } | null;
 }
 
 /** HAProxy's rtime is a sliding average over this many requests (TIME_STATS_SAMPLES). */
@@ -67,12 +83,21 @@ export function windowFigures(samples: readonly SliSample[]): WindowFigures {
   let errors = 0;
   let weightedRt = 0;
   let rtRequests = 0;
+  let sessionRequests = 0;
+  let sessionErrors = 0;
   for (let i = 1; i < samples.length; i += 1) {
     const a = samples[i - 1].target;
     const b = samples[i].target;
     const k = delta(a.reqTot, b.reqTot);
     requests += k;
     errors += delta(a.hrsp5xx, b.hrsp5xx) + delta(a.econ, b.econ) + delta(a.eresp, b.eresp);
+    const pa = samples[i - 1].people;
+    const pb = samples[i].people;
+    if (pa && pb) {
+      // A 403 or a redirect is no 5xx: these errors are not counted above.
+      sessionRequests += delta(pa.requests, pb.requests);
+      sessionErrors += delta(pa.errors, pb.errors);
+    }
     const m = windowMeanResponseMs(a, b);
     if (m !== null) {
       weightedRt += m * k;
@@ -83,6 +108,7 @@ export function windowFigures(samples: readonly SliSample[]): WindowFigures {
   const up = samples.filter((s) => isServerUp(s.target)).length;
   const containers = samples.map((s) => s.container).filter((c): c is { cpuPercent: number; memoryPercent: number } => !!c);
   const mean = (xs: number[]): number | null => (xs.length ? xs.reduce((x, y) => x + y, 0) / xs.length : null);
+  errors += sessionErrors;
   const denominator = Math.max(requests, errors);
   const heldAtStart = samples.length ? (samples[0].target.scur ?? 0) : 0;
   const held = samples.length ? (samples[samples.length - 1].target.scur ?? 0) : 0;
@@ -98,7 +124,17 @@ export function windowFigures(samples: readonly SliSample[]): WindowFigures {
     answered: Math.max(0, heldAtStart + requests - held - errors),
     cpuPercent: nullableRound(mean(containers.map((c) => c.cpuPercent))),
     memoryPercent: nullableRound(mean(containers.map((c) => c.memoryPercent))),
+    sessionRequests,
+    sessionErrors,
+    synthetic: null,
   };
+}
+
+/** The window's figures with its synthetic transactions so far (null: no synthetic check configured). */
+export function withSynthetic(f: WindowFigures, outcomes: readonly SyntheticOutcome[] | null): WindowFigures {
+  if (outcomes === null) return f;
+  const failed = outcomes.filter((o) => !o.ok);
+  return { ...f, synthetic: { runs: outcomes.length, failures: failed.length, lastFailure: failed.length ? (failed[failed.length - 1].failure ?? 'failed') : null } };
 }
 
 const round2 = (x: number): number => Math.round(x * 100) / 100;
@@ -106,9 +142,12 @@ const nullableRound = (x: number | null): number | null => (x === null ? null : 
 
 export interface Breach {
   trigger: string;
-  metric: Trigger['metric'];
+  /** 'synthetic': a synthetic Jenkins transaction on the target failed (value: failures, threshold 0). */
+  metric: Trigger['metric'] | 'synthetic';
   threshold: number;
   value: number;
+  /** For 'synthetic': what failed. */
+  detail?: string;
 }
 
 export type Verdict =
@@ -141,6 +180,10 @@ function metricValue(t: Trigger, f: WindowFigures): number | null {
 export function judge(triggers: readonly Trigger[], figures: WindowFigures, minSamples: number, final: boolean): Verdict | null {
   const enough = figures.requests >= minSamples && !stuck(figures);
   const found: Breach[] = [];
+  // One failed synthetic transaction is a breach on any sample count: it is a person's failure seen first-hand.
+  if (figures.synthetic && figures.synthetic.failures > 0) {
+    found.push({ trigger: 'synthetic Jenkins transaction', metric: 'synthetic', threshold: 0, value: figures.synthetic.failures, detail: figures.synthetic.lastFailure ?? undefined });
+  }
   for (const t of triggers) {
     const requestBased = t.metric === 'error_rate' || t.metric === 'response_time';
     if (requestBased && !enough) continue;
@@ -165,5 +208,11 @@ export function stuck(f: WindowFigures): boolean {
 }
 
 export function describeBreaches(bs: readonly Breach[]): string {
-  return bs.map((b) => `${b.metric} ${b.value}${b.metric === 'response_time' ? 'ms' : '%'} (trigger '${b.trigger}')`).join(', ');
+  return bs
+    .map((b) =>
+      b.metric === 'synthetic'
+        ? `${b.value} failed synthetic Jenkins transaction${b.value === 1 ? '' : 's'} on the target (${b.detail ?? 'failed'})`
+        : `${b.metric} ${b.value}${b.metric === 'response_time' ? 'ms' : '%'} (trigger '${b.trigger}')`,
+    )
+    .join(', ');
 }

@@ -9,7 +9,9 @@ import { lockNameFor, type AuditEntry, type AuditLog, type BreakerStore, type En
 import type { ContainerMetrics } from './container-metrics';
 import type { DeferredWrites } from './deferred-writes';
 import type { InFlightSwitches } from './in-flight';
-import { describeBreaches, judge, stuck, windowFigures, type Breach, type SliSample, type WindowFigures } from './sli';
+import { peopleTableName } from '../../../library-gen/src/render/haproxy-config';
+import { describeBreaches, judge, stuck, windowFigures, withSynthetic, type Breach, type SliSample, type SyntheticOutcome, type WindowFigures } from './sli';
+import type { SyntheticCheck } from './synthetic';
 import { discoverTeamBackends, otherSide, splitWeights, type TeamBackends, type Weights } from './team-backends';
 import { applyWeights } from './weights';
 import type { WebhookNotifier } from './webhooks';
@@ -21,6 +23,11 @@ import type { WebhookNotifier } from './webhooks';
  * about once a second for the window, judge the triggers on the window's
  * deltas; on a breach put everything back at once. At 100% validated: drain the
  * old side, then maint, then promote in environment_state.
+ *
+ * The weights place new sessions only: HAProxy pins each person to the controller
+ * holding their session (haproxy.cfg's cookie). The 100% step is the final cut
+ * (the old side at 0 loses its pinned people, each once); a rollback puts the
+ * target at 0, which moves everyone off it, pinned or not.
  */
 export interface TrafficDeps {
   store: {
@@ -38,6 +45,8 @@ export interface TrafficDeps {
   inFlight?: InFlightSwitches;
   /** Records owed to Postgres after a rollback applied without it (see weights.ts). */
   deferred?: DeferredWrites;
+  /** A synthetic Jenkins transaction on the target through HAProxy, run during every window (synthetic.ts). */
+  synthetic?: SyntheticCheck;
   /** Waits; resolves early when the signal fires. Tests may pass a faster one. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   log?: { info(m: string, meta?: Record<string, unknown>): void; warn(m: string, meta?: Record<string, unknown>): void };
@@ -187,7 +196,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
         return await rollBack(`target ${tb.servers[target]} is ${ts.status} before the ${percent}% step`, null, percent);
       }
       await move(weights, { name: 'weights', step: percent, from: lastApplied, reason: 'progressive step' });
-      ctx.progress({ phase: `step-${percent}`, message: `${percent}% of ${team} traffic on ${target}`, step: percent, weights });
+      ctx.progress({ phase: `step-${percent}`, message: `${percent}% of new ${team} sessions on ${target} (signed-in people stay on the controller that has their session until the final cut)`, step: percent, weights });
       if (deps.webhooks) deps.webhooks.notify(team, 'step', { operationId: opId, percent, weights }).catch((e: unknown) => deps.log?.warn('step webhook failed', { team, error: String(e) }));
 
       const seq = await store.journal.intent(opId, 'validate', { step: percent, validationSec: params.validationSec });
@@ -291,7 +300,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     const rollbackMs = rolledBackAt - detectedAt;
     const owedNote = rollbackDeferred ? `; Postgres is unreachable (${rollbackDeferred}): the records are written when it answers again` : '';
     if (rollbackDeferred) deps.log?.warn('rolled back without Postgres; records owed', { team, operationId: opId, error: rollbackDeferred });
-    ctx.progress({ phase: 'rolled-back', message: `rolled back: all ${team} traffic on ${source} (${reason})${owedNote}`, weights, figures: figures ?? null, recordsDeferred: rollbackDeferred !== null, responseMs: rollbackMs });
+    ctx.progress({ phase: 'rolled-back', message: `rolled back: all ${team} traffic on ${source}, signed-in people on ${target} included (${reason})${owedNote}`, weights, figures: figures ?? null, recordsDeferred: rollbackDeferred !== null, responseMs: rollbackMs });
     if (found || code === 'SLI_BREACH') await store.breakers.recordFailure(breakerNameFor(team), reason).catch(() => undefined);
     const entry: AuditEntry = {
       operationType: 'traffic.switch',
@@ -332,7 +341,9 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
 }
 
 function summarise(f: WindowFigures): string {
-  return `${f.requests} requests, error rate ${f.errorRate}%, response time ${f.responseTimeMs ?? '-'} ms, availability ${f.availability}%`;
+  const people = `${f.sessionRequests} from signed-in people (${f.sessionErrors} crumb refusals or lost sessions)`;
+  const synthetic = f.synthetic ? `, ${f.synthetic.runs} synthetic Jenkins transactions passed` : ', no synthetic check (no jenkins_token_file or SIDECAR_HAPROXY_FRONTEND)';
+  return `${f.requests} requests (${people}), error rate ${f.errorRate}%, response time ${f.responseTimeMs ?? '-'} ms, availability ${f.availability}%${synthetic}`;
 }
 
 async function prepareTarget(
@@ -400,11 +411,17 @@ async function validateWindow(
       .catch(() => undefined)
       .finally(() => (pendingContainer = false));
   };
+  const readPeople = async (): Promise<SliSample['people']> => {
+    if (!deps.haproxy.peopleCounters) return null;
+    // A config rendered before the people table existed has none: the window goes on without it.
+    const table = await deps.haproxy.peopleCounters(peopleTableName(params.team)).catch(() => null);
+    return table ? (table.get(tb.servers[target]) ?? { requests: 0, errors: 0 }) : null;
+  };
   const sample = async (): Promise<SliSample> => {
     pollContainer();
     const s = (await deps.haproxy.showStat()).find((x) => x.backend === tb.web && x.server === tb.servers[target]);
     if (!s) throw new SidecarError('NOT_FOUND', `HAProxy no longer has ${tb.web}/${tb.servers[target]}`, { team: params.team });
-    return { at: ctx.clock.now().getTime(), target: s, container: latestContainer };
+    return { at: ctx.clock.now().getTime(), target: s, container: latestContainer, people: await readPeople() };
   };
   const start = ctx.clock.now().getTime();
   const windowEnd = start + params.validationSec * 1000;
@@ -413,35 +430,86 @@ async function validateWindow(
   const samples: SliSample[] = [await sample()];
   let announcedExtension = false;
   let announcedHold = false;
-  for (let tick = 0; tick < 1_000_000; tick += 1) {
-    const nextAt = start + (tick + 1) * params.sampleIntervalMs;
-    await sleep(Math.max(0, nextAt - ctx.clock.now().getTime()), signal);
-    await checkHalted();
-    if (ctx.signal.aborted) throw new SidecarError('DEPENDENCY_DOWN', 'the sidecar is shutting down', {});
-    samples.push(await sample());
-    const now = ctx.clock.now().getTime();
-    const figures = windowFigures(samples);
-    const final = now >= windowEnd;
-    const verdict = judge(triggers, figures, params.minSamples, final);
-    if (verdict === null) continue;
-    if (verdict.kind !== 'insufficient') return { verdict, windowSec: Math.round((now - start) / 100) / 10, samples: samples.length, decidedAt: now };
-    if (now < extendedEnd) {
-      if (!announcedExtension) {
-        announcedExtension = true;
-        ctx.progress({ phase: `step-${percent}`, message: `window at ${percent}% saw only ${figures.requests} of ${params.minSamples} requests needed; extending up to ${(extendedEnd - start) / 1000}s`, step: percent, figures });
+  const synthetic = startSyntheticRuns(deps, params, target, signal);
+  try {
+    for (let tick = 0; tick < 1_000_000; tick += 1) {
+      const nextAt = start + (tick + 1) * params.sampleIntervalMs;
+      await sleep(Math.max(0, nextAt - ctx.clock.now().getTime()), signal);
+      await checkHalted();
+      if (ctx.signal.aborted) throw new SidecarError('DEPENDENCY_DOWN', 'the sidecar is shutting down', {});
+      samples.push(await sample());
+      const now = ctx.clock.now().getTime();
+      const final = now >= windowEnd;
+      // The window is not judged a pass before one synthetic transaction has ended (each is bounded by its timeout).
+      if (final) await synthetic.settled();
+      const figures = withSynthetic(windowFigures(samples), synthetic.outcomes());
+      const verdict = judge(triggers, figures, params.minSamples, final);
+      if (verdict === null) continue;
+      if (verdict.kind !== 'insufficient') return { verdict, windowSec: Math.round((now - start) / 100) / 10, samples: samples.length, decidedAt: now };
+      if (now < extendedEnd) {
+        if (!announcedExtension) {
+          announcedExtension = true;
+          ctx.progress({ phase: `step-${percent}`, message: `window at ${percent}% saw only ${figures.requests} of ${params.minSamples} requests needed; extending up to ${(extendedEnd - start) / 1000}s`, step: percent, figures });
+        }
+        continue;
       }
-      continue;
-    }
-    if (params.onInsufficientSamples === 'hold' && now < holdEnd) {
-      if (!announcedHold) {
-        announcedHold = true;
-        ctx.progress({ phase: `step-${percent}`, message: `holding at ${percent}%: ${figures.requests} of ${params.minSamples} requests; waiting up to ${params.holdSec}s more for traffic before rolling back`, step: percent, figures });
+      if (params.onInsufficientSamples === 'hold' && now < holdEnd) {
+        if (!announcedHold) {
+          announcedHold = true;
+          ctx.progress({ phase: `step-${percent}`, message: `holding at ${percent}%: ${figures.requests} of ${params.minSamples} requests; waiting up to ${params.holdSec}s more for traffic before rolling back`, step: percent, figures });
+        }
+        continue;
       }
-      continue;
+      return { verdict, windowSec: Math.round((now - start) / 100) / 10, samples: samples.length, decidedAt: now };
     }
-    return { verdict, windowSec: Math.round((now - start) / 100) / 10, samples: samples.length, decidedAt: now };
+  } finally {
+    synthetic.stop();
   }
   throw new SidecarError('TIMEOUT', 'validation window did not end', {});
+}
+
+/**
+ * Synthetic transactions on the target for one window: the first at once, then one after
+ * another at most every half window, until the window is judged (stop()) or one fails.
+ */
+function startSyntheticRuns(
+  deps: TrafficDeps,
+  params: TrafficSwitchParams,
+  target: EnvironmentName,
+  signal: AbortSignal,
+): { outcomes(): SyntheticOutcome[] | null; settled(): Promise<void>; stop(): void } {
+  const team = deps.teamConfig?.(params.team);
+  if (!deps.synthetic || !team) return { outcomes: () => null, settled: async () => undefined, stop: () => undefined };
+  const check = deps.synthetic;
+  const windowDone = new AbortController();
+  const both = AbortSignal.any([signal, windowDone.signal]);
+  const done: SyntheticOutcome[] = [];
+  let configured = true;
+  let firstIn: () => void = () => undefined;
+  const first = new Promise<void>((resolve) => (firstIn = resolve));
+  const everyMs = Math.max(1000, (params.validationSec * 1000) / 2);
+  const loop = async (): Promise<void> => {
+    for (let i = 0; i < 1000 && !both.aborted; i += 1) {
+      const started = Date.now();
+      const r = await check.run(team, target, both);
+      if (r === null) {
+        configured = false;
+        return;
+      }
+      // A transaction cut short because the window ended says nothing about the target.
+      if (windowDone.signal.aborted) return;
+      done.push(r);
+      firstIn();
+      if (!r.ok) return; // one failure decides the window
+      await realSleep(Math.max(0, everyMs - (Date.now() - started)), both);
+    }
+  };
+  void loop().finally(() => firstIn());
+  return {
+    outcomes: () => (configured ? [...done] : null),
+    settled: () => first,
+    stop: () => windowDone.abort(),
+  };
 }
 
 async function drainOld(
@@ -458,7 +526,7 @@ async function drainOld(
   const server = tb.servers[source];
   const seq = await deps.store.journal.intent(opId, 'drain-old', { server, timeoutSec: params.drainTimeoutSec });
   await deps.haproxy.setState(tb.web, server, 'drain');
-  ctx.progress({ phase: 'drain', message: `draining ${server}: waiting for its sessions to end (up to ${params.drainTimeoutSec}s)` });
+  ctx.progress({ phase: 'drain', message: `draining ${server}: people pinned to it moved at 100%; waiting for its open requests to end (up to ${params.drainTimeoutSec}s)` });
   const started = ctx.clock.now().getTime();
   let sessions = 0;
   for (;;) {

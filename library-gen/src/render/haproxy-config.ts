@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Handlebars from 'handlebars';
+import type { HaproxySettings } from '../../../catalog/haproxy-settings';
 import { ENVIRONMENTS, RUNTIME_NAME_PATTERN, TEAM_NAME_PATTERN, type EnvironmentName, type Team } from '../../../catalog/teams-file';
 
 /**
@@ -8,13 +9,19 @@ import { ENVIRONMENTS, RUNTIME_NAME_PATTERN, TEAM_NAME_PATTERN, type Environment
  * `jenkins_backend_<team>` (or the team's haproxy_backend) with `<team>-blue` at
  * the base port and `<team>-green` at base+100, both active, weights 100/0 for
  * the active side. The sidecar moves weights through the Runtime API; this file
- * only fixes the starting point, so rendering is deterministic.
+ * only fixes the starting point, so rendering is deterministic. A cookie pins each
+ * person to the controller holding their session, so weights place new sessions.
  */
 export interface HaproxyRenderOptions {
   /** Address the frontends bind (default 0.0.0.0). */
   bindAddress?: string;
   /** HTTP frontend port (default 80). */
   httpPort?: number;
+  /**
+   * TLS termination: an HTTPS bind on `httpsPort` with the PEM (certificate + key) at
+   * `certificate`; `redirectHttp` sends browsers from HTTP to HTTPS (default true).
+   */
+  tls?: { httpsPort: number; certificate: string; redirectHttp?: boolean };
   /** Runtime API: a unix socket path or `host:port` (default /run/haproxy/admin.sock). */
   statsSocket?: string;
   /** Where `show servers state` is saved before a reload (default /var/lib/haproxy/server-state). */
@@ -89,6 +96,7 @@ export function renderHaproxyConfig(teams: Team[], opts: HaproxyRenderOptions = 
   check(Number.isInteger(maxconn) && maxconn > 0 && maxconn <= 1_000_000, 'maxconn must be a positive integer');
   if (opts.hostDomain !== undefined) check(DOMAIN_PATTERN.test(opts.hostDomain), `hostDomain is not a DNS name: ${JSON.stringify(opts.hostDomain)}`);
   if (agentPortOffset !== null) check(Number.isInteger(agentPortOffset), 'agentPortOffset must be an integer or null');
+  const tls = tlsView(opts.tls, httpPort);
 
   const sorted = [...teams].sort((a, b) => a.team_name.localeCompare(b.team_name));
   const views = sorted.map((team) => {
@@ -108,7 +116,17 @@ export function renderHaproxyConfig(teams: Team[], opts: HaproxyRenderOptions = 
     const agentListenPort = agentPortOffset === null ? undefined : team.agent_port + agentPortOffset;
     if (agentListenPort !== undefined) check(isPort(agentListenPort), `team ${team.team_name}: agent listen port ${agentListenPort} out of range`);
     const hostNames = [team.team_name, ...(opts.hostDomain ? [`${team.team_name}.${opts.hostDomain}`] : [])].join(' ');
-    return { name: team.team_name, backend: team.haproxy_backend, agentBackend: agentBackendName(team.team_name), hostNames, servers, agentListenPort };
+    return {
+      name: team.team_name,
+      backend: team.haproxy_backend,
+      agentBackend: agentBackendName(team.team_name),
+      cookieName: affinityCookieName(team.team_name),
+      authCookie: signedInCookieName(team.team_name),
+      peopleTable: peopleTableName(team.team_name),
+      hostNames,
+      servers,
+      agentListenPort,
+    };
   });
   let defaultBackend: string | undefined;
   if (opts.defaultTeam !== undefined) {
@@ -130,8 +148,51 @@ export function renderHaproxyConfig(teams: Team[], opts: HaproxyRenderOptions = 
     healthPath,
     checkIntervalMs,
     defaultBackend,
+    tls: tls ?? null,
+    tlsRedirect: tls?.redirect ?? false,
     teams: views,
   });
+}
+
+function tlsView(tls: HaproxyRenderOptions['tls'], httpPort: number): { httpsPort: number; certificate: string; redirect: boolean; redirectTarget: string } | undefined {
+  if (!tls) return undefined;
+  check(isPort(tls.httpsPort) && tls.httpsPort !== httpPort, `tls.httpsPort must be a port number other than httpPort, got ${tls.httpsPort}`);
+  check(PATH_PATTERN.test(tls.certificate), `tls.certificate must be an absolute path to a PEM file, got ${JSON.stringify(tls.certificate)}`);
+  // `redirect scheme` keeps the Host header's port: only right when HTTPS is on 443.
+  const redirectTarget = tls.httpsPort === 443 ? 'scheme https' : `location https://%[req.hdr(host),field(1,:)]:${tls.httpsPort}%[capture.req.uri]`;
+  return { httpsPort: tls.httpsPort, certificate: tls.certificate, redirect: tls.redirectHttp !== false, redirectTarget };
+}
+
+/** The teams file's `haproxy:` section as render options (the renderer checks each value again). */
+export function haproxyOptionsFromSettings(s: HaproxySettings): HaproxyRenderOptions {
+  return {
+    bindAddress: s.bind_address,
+    httpPort: s.http_port,
+    ...(s.tls ? { tls: { httpsPort: s.tls.https_port, certificate: s.tls.certificate, redirectHttp: s.tls.redirect_http } } : {}),
+    statsSocket: s.stats_socket,
+    serverStateFile: s.server_state_file,
+    agentPortOffset: s.agent_port_offset,
+    ...(s.host_domain ? { hostDomain: s.host_domain } : {}),
+    ...(s.default_team ? { defaultTeam: s.default_team } : {}),
+  };
+}
+
+/**
+ * The cookie in which HAProxy names the controller a person's session lives on; its value is
+ * the environment (blue/green). Team names are [a-z0-9_-], all valid in a cookie name.
+ */
+export function affinityCookieName(team: string): string {
+  return `JSM_${team}`;
+}
+
+/** The cookie naming the controller a person last signed in on (its value: blue/green); only the people table reads it. */
+export function signedInCookieName(team: string): string {
+  return `JSM_${team}_signed_in`;
+}
+
+/** The stick table counting, per server, answers to signed-in people and the errors among them. */
+export function peopleTableName(team: string): string {
+  return `jsm_people_${team}`;
 }
 
 /** The TCP backend for a team's inbound agents; its servers carry the same names and weights. */

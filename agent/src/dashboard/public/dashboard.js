@@ -351,11 +351,11 @@
         ),
         el(
           'div',
-          { class: 'weights', 'data-role': 'weights', 'data-blue': w.blue, 'data-green': w.green, title: 'HAProxy weights' },
+          { class: 'weights', 'data-role': 'weights', 'data-blue': w.blue, 'data-green': w.green, title: 'HAProxy weights: the share of new sessions; signed-in people stay on the controller holding their session until the final cut' },
           el('span', { class: 'w-blue', style: { width: (100 * w.blue) / total + '%' }, text: w.blue ? 'blue ' + w.blue : '' }),
           el('span', { class: 'w-green', style: { width: (100 * w.green) / total + '%' }, text: w.green ? 'green ' + w.green : '' }),
         ),
-        el('div', { class: 'muted' }, 'blue ', el('b', { 'data-role': 'w-blue', text: w.blue }), ' · green ', el('b', { 'data-role': 'w-green', text: w.green }),
+        el('div', { class: 'muted' }, 'new sessions: blue ', el('b', { 'data-role': 'w-blue', text: w.blue }), ' · green ', el('b', { 'data-role': 'w-green', text: w.green }),
           t.previous ? ' · previous ' + t.previous : '', t.lastKnownGood ? ' · last known good ' + t.lastKnownGood : ''),
         op ? renderOpLine(op) : el('p', { class: 'op empty', 'data-role': 'op', text: 'no operation in flight' }),
         renderChart(name),
