@@ -10,8 +10,8 @@ import { freePort } from '../../agent/src/db/embedded-postgres';
  * binaries have no pg_basebackup). Each server is a plain data directory under
  * one temp dir, on 127.0.0.1 and a free port, run as the `postgres` user when the
  * test runs as root (PostgreSQL refuses to run as root). `kill()` is a kill -9 of
- * the postmaster: the server stops as a crashed host would, with no shutdown
- * checkpoint and no last WAL sent to anyone.
+ * the postmaster and its backends: the server stops as a crashed host would, with
+ * no shutdown checkpoint and no last WAL sent to anyone.
  */
 const NEEDED = ['initdb', 'pg_ctl', 'pg_basebackup', 'postgres'];
 
@@ -45,7 +45,7 @@ export interface PgServer {
   hostPort: string;
   url(db?: string): string;
   query<T extends Record<string, unknown>>(sql: string, params?: unknown[], db?: string): Promise<T[]>;
-  /** kill -9 of the postmaster (children die with it when they notice). */
+  /** kill -9 of the postmaster and its backends, as a host that dies. */
   kill(): void;
   promote(): void;
   /** Stops streaming from the primary without stopping the standby. */
@@ -95,7 +95,13 @@ function server(bin: string, root: string, name: string, port: number): PgServer
     },
     kill() {
       const pid = postmasterPid();
-      if (alive(pid)) process.kill(pid!, 'SIGKILL');
+      if (!alive(pid)) return;
+      // A crashed host takes its backends with it; a SIGKILLed postmaster alone leaves them
+      // answering on open connections until they notice. Children first, before they reparent.
+      process.kill(pid!, 'SIGSTOP');
+      const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean).map(Number);
+      for (const c of children) if (alive(c)) process.kill(c, 'SIGKILL');
+      process.kill(pid!, 'SIGKILL');
     },
     promote() {
       run(bin, 'pg_ctl', ['-D', dataDir, '-w', '-t', '60', 'promote']);
