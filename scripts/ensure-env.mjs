@@ -4,7 +4,7 @@
 // and a running Docker engine. As root it installs what is missing and says so;
 // otherwise it prints the exact command and exits non-zero.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,7 +28,16 @@ const TOOLS = [
   { bin: 'ansible-playbook', pkgs: ['ansible-core'], noRecommends: true },
   // The TLS proxy test makes a throwaway self-signed certificate with openssl.
   { bin: 'openssl', pkgs: ['openssl'] },
+  // Failover tests run a primary with streaming standbys: the embedded npm binaries have no
+  // pg_basebackup, so Debian's server binaries (not on PATH: under /usr/lib/postgresql/N/bin).
+  { bin: 'pg_basebackup (server binaries under /usr/lib/postgresql)', probe: hasPgServerBinaries, pkgs: ['postgresql'] },
 ];
+
+function hasPgServerBinaries() {
+  const base = '/usr/lib/postgresql';
+  if (!existsSync(base)) return false;
+  return readdirSync(base).some((v) => ['initdb', 'pg_ctl', 'pg_basebackup', 'postgres'].every((t) => existsSync(join(base, v, 'bin', t))));
+}
 
 function has(bin) {
   return spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
@@ -41,7 +50,7 @@ export function ensureNpmDeps() {
 }
 
 export function ensureTools(tools = TOOLS) {
-  const missing = tools.filter((t) => !has(t.bin));
+  const missing = tools.filter((t) => !(t.probe ? t.probe() : has(t.bin)));
   if (missing.length === 0) return;
   const plain = missing.filter((t) => !t.noRecommends).flatMap((t) => t.pkgs);
   const slim = missing.filter((t) => t.noRecommends).flatMap((t) => t.pkgs);

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import Docker from 'dockerode';
 import { describeDockerError } from './docker/containers';
 import { loadTeamsFile } from '../../catalog/teams-file';
+import { parseDatabaseUrl } from './config/database-url';
 import { ensureOpsToken } from './config/ops-token';
 import type { SidecarConfig } from './config/sidecar-config';
 import { TeamDirectory } from './config/team-directory';
@@ -174,8 +175,7 @@ function dockerClient(dockerHost: string | null): Docker {
 
 function describeDb(url: string): string {
   try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port || '5432'}${u.pathname}`;
+    return parseDatabaseUrl(url).display;
   } catch {
     return '(unparseable URL)';
   }
@@ -236,6 +236,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
         liveWithinSec: config.liveWithinSec,
         answerTimeoutMs: config.databaseAnswerTimeoutSec * 1000,
         onBackgroundError: (err) => log.warn('coordination store background connection', { error: err.message }),
+        onServerFound: (server) => log.info('coordination database: using the server that matches target_session_attrs', { server }),
       });
     } catch (err) {
       const why = (err as Error)?.message ?? String(err);

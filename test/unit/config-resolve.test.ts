@@ -71,11 +71,22 @@ describe('resolveConfig', () => {
     expect(r.config).toBeNull();
     expect(r.errors).toEqual([
       "SIDECAR_LISTEN: expected host:port (e.g. 127.0.0.1:8765), got 'nonsense'",
-      'SIDECAR_DATABASE_URL: expected postgres://user:password@host:port/database',
+      'SIDECAR_DATABASE_URL: expected postgresql://user:password@host:port[,host:port...]/database[?target_session_attrs=read-write]',
       "DOCKER_HOST: expected unix:///path/docker.sock or tcp://host:port, got '/var/run/docker.sock'",
       "SIDECAR_INSTANCE_ID: instance id 'bad id;' must be 1-100 characters of [A-Za-z0-9_.:-]; set SIDECAR_INSTANCE_ID",
       "SIDECAR_HEARTBEAT_SEC: expected an integer from 1 to 300, got '0'",
     ]);
+  });
+
+  it('takes several database hosts in libpq form, and warns when nothing says which one is writable', () => {
+    const ok = resolveConfig({ SIDECAR_DATABASE_URL: 'postgresql://jsm@db1:5432,db2:5432/jsm?target_session_attrs=read-write' }, host);
+    expect(ok.errors).toEqual([]);
+    expect(ok.config?.databaseUrl).toBe('postgresql://jsm@db1:5432,db2:5432/jsm?target_session_attrs=read-write');
+    expect(ok.warnings.filter((w) => w.includes('SIDECAR_DATABASE_URL'))).toEqual([]);
+    const any = resolveConfig({ SIDECAR_DATABASE_URL: 'postgresql://jsm@db1,db2/jsm' }, host);
+    expect(any.warnings).toContain(
+      'SIDECAR_DATABASE_URL: 2 hosts without target_session_attrs: the sidecar takes the first that answers, as libpq does, even a standby; add ?target_session_attrs=read-write',
+    );
   });
 
   it('refuses unknown keys in the --config file', () => {

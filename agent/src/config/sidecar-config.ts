@@ -1,5 +1,6 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
+import { parseDatabaseUrl } from './database-url';
 import { z } from 'zod';
 import type { NetworkingConfig } from '../docker/container-spec';
 import type { ControllerFilesConfig } from '../docker/controller-mounts';
@@ -170,11 +171,15 @@ export function resolveConfig(env: Record<string, string | undefined>, host: Hos
   let databaseUrl: string | null = null;
   if (dbIn.value !== undefined) {
     try {
-      const u = new URL(dbIn.value);
-      if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') throw new Error('scheme');
+      const parsed = parseDatabaseUrl(dbIn.value);
       databaseUrl = dbIn.value;
-    } catch {
-      errors.push(`${dbIn.source}: expected postgres://user:password@host:port/database`);
+      if (parsed.hosts.length > 1 && parsed.targetSessionAttrs === 'any') {
+        warnings.push(
+          `${dbIn.source}: ${parsed.hosts.length} hosts without target_session_attrs: the sidecar takes the first that answers, as libpq does, even a standby; add ?target_session_attrs=read-write`,
+        );
+      }
+    } catch (err) {
+      errors.push(`${dbIn.source}: ${(err as Error).message}`);
     }
   }
 

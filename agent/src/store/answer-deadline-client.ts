@@ -28,12 +28,12 @@ export class DatabaseNoAnswerError extends Error {
 type Callback = (err: Error | null, res?: unknown) => void;
 type QueryFn = (this: Client, config: unknown, values?: unknown, callback?: unknown) => unknown;
 
-/** The Client class to pass as the Pool's `Client` option. */
-export function answerDeadlineClient(deadlineMs: number): typeof Client {
+/** The Client class to pass as the Pool's `Client` option (`Base`: the class it refines, e.g. sessionTargetClient). */
+export function answerDeadlineClient(deadlineMs: number, Base: typeof Client = Client): typeof Client {
   if (!Number.isFinite(deadlineMs) || deadlineMs <= 0) throw new Error(`answer deadline must be a positive number of ms, got ${deadlineMs}`);
-  const superQuery = Client.prototype.query as unknown as QueryFn;
+  const superQuery = Base.prototype.query as unknown as QueryFn;
 
-  class AnswerDeadlineClient extends Client {
+  class AnswerDeadlineClient extends Base {
     /** Set when this client reset its own connection: the error everyone hears about it. */
     private noAnswer: DatabaseNoAnswerError | null = null;
 

@@ -99,7 +99,7 @@ export class PgLeadershipStore implements LeadershipStore {
             )
           : await client.query<LeaseRow>(
               `INSERT INTO leadership_leases (scope, leader, fencing_token, lease_sec, acquired_at, expires_at)
-               VALUES ($1::text, $2::text, nextval('fencing_token_seq'), $3::int, now(), now() + $3::int * interval '1 second')
+               VALUES ($1::text, $2::text, jsm_next_fencing_token(), $3::int, now(), now() + $3::int * interval '1 second')
                ON CONFLICT (scope) DO UPDATE SET leader = EXCLUDED.leader, fencing_token = EXCLUDED.fencing_token,
                  lease_sec = EXCLUDED.lease_sec, acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at
                RETURNING scope, leader, fencing_token, expires_at`,

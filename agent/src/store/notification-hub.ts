@@ -1,4 +1,4 @@
-import { Client } from 'pg';
+import { Client, ClientConfig } from 'pg';
 
 /**
  * One dedicated connection per store that LISTENs on the store's channels and
@@ -31,8 +31,9 @@ export class NotificationHub {
   private probeTimer: NodeJS.Timeout | null = null;
   private readonly subscribers = new Map<Channel, Set<Subscriber>>();
 
+  /** `connection`: a URL, or a factory that makes the client (the store's, which finds the writable server). */
   constructor(
-    private readonly connectionString: string,
+    private readonly connection: string | ((config: ClientConfig) => Client),
     private readonly onError: (err: Error) => void = () => undefined,
   ) {}
 
@@ -41,13 +42,8 @@ export class NotificationHub {
   }
 
   private async connect(): Promise<void> {
-    const client = new Client({
-      connectionString: this.connectionString,
-      application_name: 'jsm-listen',
-      keepAlive: true,
-      connectionTimeoutMillis: 10_000,
-      query_timeout: PROBE_TIMEOUT_MS,
-    });
+    const config: ClientConfig = { application_name: 'jsm-listen', keepAlive: true, connectionTimeoutMillis: 10_000, query_timeout: PROBE_TIMEOUT_MS };
+    const client = typeof this.connection === 'string' ? new Client({ ...config, connectionString: this.connection }) : this.connection(config);
     client.on('notification', (n) => this.dispatch(n.channel as Channel, n.payload ?? ''));
     client.on('error', (err) => this.lost(client, err));
     client.on('end', () => this.lost(client, new Error('LISTEN connection ended')));

@@ -73,7 +73,7 @@ export class PgLockStore implements LockStore {
     // The audit row is selected FROM the upsert's output: inserted only when the lock was won.
     const lockSql = `INSERT INTO coordination_locks AS l
          (lock_name, locked_by, locked_at, expires_at, operation_type, lock_metadata, team_name, fencing_token)
-       VALUES ($1::text, $2::text, now(), now() + $3::int * interval '1 second', $4::text, $5::jsonb, $6::text, nextval('fencing_token_seq'))
+       VALUES ($1::text, $2::text, now(), now() + $3::int * interval '1 second', $4::text, $5::jsonb, $6::text, jsm_next_fencing_token())
        ON CONFLICT (lock_name) DO UPDATE SET
          locked_by = EXCLUDED.locked_by, locked_at = EXCLUDED.locked_at, expires_at = EXCLUDED.expires_at,
          operation_type = EXCLUDED.operation_type, lock_metadata = EXCLUDED.lock_metadata,

@@ -7,15 +7,20 @@ import { SidecarError, isSidecarError } from '../errors/sidecar-error';
  * those are bugs, not outages.
  */
 
-/** Socket-level failures: the server is not there, or went away mid-query. */
-const SOCKET_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/**
+ * Socket-level failures: the server is not there, or went away mid-query; and
+ * ENOSESSIONTARGET: no host of the list is (still) the writable one, as during a failover (session-target.ts).
+ */
+const SOCKET_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ENOSESSIONTARGET']);
 
 /**
  * SQLSTATEs of a server that is shutting down, starting up or refusing sessions:
  * 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now,
- * class 08 connection exceptions, 53300 too_many_connections.
+ * class 08 connection exceptions, 53300 too_many_connections, and 25006
+ * read_only_sql_transaction: a write reached a server that is no longer the primary
+ * (demoted after a failover) — the writable one is elsewhere, retry finds it.
  */
-const UNAVAILABLE_SQLSTATES: ReadonlySet<string> = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '08007', '53300']);
+const UNAVAILABLE_SQLSTATES: ReadonlySet<string> = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '08007', '53300', '25006']);
 
 /** pg's own messages, which carry no code. */
 const UNAVAILABLE_MESSAGES: readonly RegExp[] = [
