@@ -13,7 +13,7 @@ import { copyEffect, imageOwnsConfiguration, leftToImage, selectForMigration, ty
 import type { OperationContext } from '../store/contract';
 import type { JenkinsClientFactory } from './controllers';
 import { journaled, report, type StepJournal } from './journal-step';
-import { FIND_FORMAT, parseFindListing, planDelta } from './home-delta';
+import { FIND_FORMAT, parseFindListing, planDelta, type ListedEntry } from './home-delta';
 import { DEFAULT_SNAPSHOT_DIR, discardSnapshot, execInContainer, manualRestoreCommands, removeFromHome, RestoreFailure, restoreTargetHome, saveTargetHome, snapshotPath, type SavedTarget } from './target-snapshot';
 
 export interface MigrateDeps {
@@ -244,6 +244,17 @@ async function preCopy(s: Scope, snapshot: SavedTarget): Promise<PreCopy> {
   return { files: r.files, bytes: r.bytes, sec, manifest, racySinceSec, leftToImage: r.leftToImage };
 }
 
+/** Every listed entry at or below one of `roots`, in listing order (parents first, as find lists them). */
+function entriesUnder(listing: readonly ListedEntry[], roots: readonly string[]): string[] {
+  const set = new Set(roots);
+  return listing
+    .filter((e) => {
+      for (let p = e.path; p; p = p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '') if (set.has(p)) return true;
+      return false;
+    })
+    .map((e) => e.path);
+}
+
 interface Delta {
   files: number;
   bytes: number;
@@ -280,7 +291,7 @@ async function copyDelta(s: Scope, pre: PreCopy): Promise<Delta> {
       if (plan.remove.length) await removeFromHome(s.deps.docker, s.dstC.id, plan.remove).catch((err: unknown) => Promise.reject(containerError(`remove ${plan.remove.length} entries from ${s.dstC.name}`, s.dstC.name, s.dstLabel, err)));
       let files: ArchiveFile[] = [];
       if (plan.fetch.length) {
-        const packed = packPaths(s.deps.docker, s.srcC.id, JENKINS_HOME_IN_CONTAINER, plan.fetch, s.select);
+        const packed = packPaths(s.deps.docker, s.srcC.id, JENKINS_HOME_IN_CONTAINER, entriesUnder(current, plan.fetch), s.select);
         try {
           await s.deps.docker.getContainer(s.dstC.id).putArchive(packed.stream, { path: JENKINS_HOME_IN_CONTAINER });
         } catch (err) {
