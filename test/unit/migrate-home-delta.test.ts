@@ -1,4 +1,4 @@
-import { FIND_FORMAT, parseFindListing, planDelta, type ListedEntry } from '../../agent/src/environments/home-delta';
+import { FIND_FORMAT, parseFindListing, planDelta, stayedBehind, type ListedEntry } from '../../agent/src/environments/home-delta';
 
 const f = (path: string, size: number, mtimeSec: number): ListedEntry => ({ path, kind: 'file', size, mtimeSec });
 const d = (path: string): ListedEntry => ({ path, kind: 'directory', size: 4096, mtimeSec: 1 });
@@ -30,4 +30,11 @@ describe('pre-copy delta', () => {
     const plan = planDelta(copied, [{ path: 'jobs/a/builds/lastStable', kind: 'symlink', size: 1, mtimeSec: 1, linkname: '3' }], 100);
     expect(plan).toMatchObject({ fetch: ['jobs/a/builds/lastStable'], remove: ['jobs/a/builds/lastStable'] });
   });
+});
+
+test('what a target did after its migration: a build that ran there and a config saved there, by size and mtime only', () => {
+  const after = [d('jobs/app'), f('jobs/app/config.xml', 10, 100), d('jobs/app/builds'), f('jobs/app/nextBuildNumber', 2, 100)];
+  const now = [d('jobs/app'), f('jobs/app/config.xml', 12, 180), d('jobs/app/builds'), d('jobs/app/builds/5'), f('jobs/app/builds/5/log', 40, 170), f('jobs/app/nextBuildNumber', 2, 100)];
+  expect(stayedBehind(after, now)).toEqual({ changed: ['jobs/app/builds/5', 'jobs/app/config.xml'], removed: [], files: 2, bytes: 52 });
+  expect(stayedBehind(after, after)).toEqual({ changed: [], removed: [], files: 0, bytes: 0 });
 });

@@ -78,3 +78,23 @@ export function planDelta(copied: ReadonlyMap<string, ListedEntry>, now: readonl
   for (const p of gone) if (!remove.some((r) => p.startsWith(`${r}/`))) remove.push(p);
   return { fetch, remove, files, bytes };
 }
+
+/** What a target did after a migration and before traffic went back to the source. */
+export interface StayedBehind {
+  /** Topmost entries new or changed since the migration (a build's directory, a saved config.xml); at most 200. */
+  changed: string[];
+  /** Topmost entries deleted since; at most 200. */
+  removed: string[];
+  files: number;
+  bytes: number;
+}
+
+/**
+ * Pure: compares the target's home right after the migration with its home
+ * now, by size and mtime only (nothing copied back: builds there were
+ * numbered after the source's and would collide with its next ones).
+ */
+export function stayedBehind(afterMigration: readonly ListedEntry[], now: readonly ListedEntry[]): StayedBehind {
+  const plan = planDelta(new Map(afterMigration.map((e) => [e.path, e])), now, Number.POSITIVE_INFINITY);
+  return { changed: plan.fetch.slice(0, 200), removed: plan.remove.slice(0, 200), files: plan.files, bytes: plan.bytes };
+}

@@ -244,6 +244,17 @@ async function preCopy(s: Scope, snapshot: SavedTarget): Promise<PreCopy> {
   return { files: r.files, bytes: r.bytes, sec, manifest, racySinceSec, leftToImage: r.leftToImage };
 }
 
+/** The selected entries of a container's home by size and mtime (`find`, no contents read). */
+export async function listHome(docker: Docker, c: Pick<ManagedContainer, 'id' | 'name'>, select: ReturnType<typeof selectForMigration>): Promise<ListedEntry[]> {
+  let listing: Buffer;
+  try {
+    listing = await execInContainer(docker, c.id, ['find', JENKINS_HOME_IN_CONTAINER, '-printf', FIND_FORMAT]);
+  } catch (err) {
+    throw new SidecarError('DEPENDENCY_DOWN', `could not list ${JENKINS_HOME_IN_CONTAINER} of ${c.name} (find): ${(err as Error).message}`, { container: c.name }, { cause: err });
+  }
+  return parseFindListing(listing).filter((e) => select(e.path, e.kind));
+}
+
 /** Every listed entry at or below one of `roots`, in listing order (parents first, as find lists them). */
 function entriesUnder(listing: readonly ListedEntry[], roots: readonly string[]): string[] {
   const set = new Set(roots);
@@ -273,13 +284,7 @@ async function copyDelta(s: Scope, pre: PreCopy): Promise<Delta> {
   const t0 = now();
   // The target may have been removed while the source drained: say so before reading anything.
   await s.deps.docker.getContainer(s.dstC.id).inspect().catch((err: unknown) => Promise.reject(containerError(`write the delta into ${JENKINS_HOME_IN_CONTAINER} of ${s.dstC.name}`, s.dstC.name, s.dstLabel, err)));
-  let listing: Buffer;
-  try {
-    listing = await execInContainer(s.deps.docker, s.srcC.id, ['find', JENKINS_HOME_IN_CONTAINER, '-printf', FIND_FORMAT]);
-  } catch (err) {
-    throw new SidecarError('DEPENDENCY_DOWN', `could not list ${JENKINS_HOME_IN_CONTAINER} of ${s.srcC.name} (find): ${(err as Error).message}`, { container: s.srcC.name }, { cause: err });
-  }
-  const current = parseFindListing(listing).filter((e) => s.select(e.path, e.kind));
+  const current = await listHome(s.deps.docker, s.srcC, s.select);
   const plan = planDelta(pre.manifest, current, pre.racySinceSec);
   report(s.ctx, 'delta', `copying what changed on ${s.srcLabel} since the pre-copy: ${plan.files} files (${mb(plan.bytes)} MB) in ${plan.fetch.length} paths, ${plan.remove.length} removed`, { files: plan.files, bytes: plan.bytes, paths: plan.fetch.length, removed: plan.remove.length });
   const r = await journaled(
