@@ -46,6 +46,11 @@ export const environmentValidateParams = z
   })
   .strict();
 
+export const COORDINATED_OPERATIONS = ['version_upgrade', 'plugin_update', 'configuration_change'] as const;
+/** What brought the target to its image: a plain switch (one image on both sides) or one of the coordinated operations. */
+export const MIGRATION_OPERATIONS = ['switch', ...COORDINATED_OPERATIONS] as const;
+export type MigrationOperation = (typeof MIGRATION_OPERATIONS)[number];
+
 export const stateMigrateParams = z
   .object({
     team: teamParam,
@@ -53,8 +58,9 @@ export const stateMigrateParams = z
     target: environmentParam,
     timeoutSec: z.number().int().min(1).max(7_200).default(600),
     callerBuild: z.string().regex(BUILD_PATTERN, 'expected <JOB_NAME>#<BUILD_NUMBER>').optional(),
-    includeBuilds: z.boolean().default(false),
+    includeBuilds: z.boolean().default(true),
     includeWorkspaces: z.boolean().default(false),
+    operation: z.enum(MIGRATION_OPERATIONS).default('switch'),
   })
   .strict()
   .refine((p) => p.source !== p.target, { message: 'source and target must be different environments', path: ['target'] });
@@ -73,7 +79,6 @@ export const backupCreateParams = z.object({ team: teamParam, environment: envir
 export const backupListParams = z.object({ team: teamParam }).strict();
 export const backupRestoreParams = z.object({ team: teamParam, backupId: BACKUP_ID_PARAM, environment: environmentParam }).strict();
 
-export const COORDINATED_OPERATIONS = ['version_upgrade', 'plugin_update', 'configuration_change'] as const;
 export const coordinationExecuteParams = z
   .object({
     team: teamParam.optional(),
@@ -138,7 +143,8 @@ export const ENVIRONMENT_METHODS: MethodSpec[] = [
   }),
   defineMethod({
     name: 'state.migrate',
-    summary: 'Quiet the source down, wait until it is idle (callerBuild excepted), copy configuration state into the target volume, reload and verify the target.',
+    summary:
+      "Copy what the source's home owns (jobs with their history, users, secrets, nodes, credentials) into the target volume while the source still builds, then quiet it down, drain it (callerBuild excepted), copy only what changed since, reload and verify the target. Unless operation is a switch between sides of one image, the target keeps its image's plugins and global configuration.",
     params: stateMigrateParams,
     result: {
       jobs: 'items (jobs and folders) of the source, all present on the target',
@@ -148,6 +154,13 @@ export const ENVIRONMENT_METHODS: MethodSpec[] = [
       waitedSec: 'time spent waiting for the source to go idle',
       copied: 'false when both sides share one volume (nothing to copy)',
       sourceQuietingDown: 'true: the source stays quieting down after success (traffic is leaving it)',
+      operation: 'switch, version_upgrade, plugin_update or configuration_change, as asked',
+      imageOwned: "true: the target kept its image's plugins and global configuration (every operation but a switch within one image)",
+      leftToImage: 'top-level entries of the source not copied because the target image owns them (config.xml, plugins, ...)',
+      includeBuilds: 'whether build history was copied (default true)',
+      precopy: '{files, bytes, sec}: the first pass, copied while the source still built',
+      delta: '{files, bytes, removed, sec}: what changed since, copied with the source quiet and idle (removed: entries it no longer has, deleted from the target)',
+      windowSec: 'how long the source could not start builds: quiet-down → target reloaded (drain, delta, reload)',
     },
     mutating: true,
     scope: 'team',

@@ -190,6 +190,8 @@ test('a green that fails validation: the operation fails naming the failed check
   expect(err.message).toContain(REQUIRED_AGENT);
   expect(err.data).toMatchObject({ outcomes: [{ team, status: 'failed', from: 'blue', to: 'green', validated: false, error: { code: 'CONFLICT' } }] });
   expect((err.data as { outcomes: Array<{ switched?: boolean }> }).outcomes[0].switched).toBeUndefined();
+  // Nobody used green between its migration and the refusal: nothing of its stays behind, and the outcome says so.
+  expect(err.data).toMatchObject({ outcomes: [{ stayedBehind: { changed: [], removed: [], files: 0, bytes: 0 } }] });
   // Nothing moved: HAProxy and the stored state keep blue at 100.
   expect(await serverStats(bad.team)).toMatchObject({ blue: { weight: 100, status: 'UP' }, green: { weight: 0 } });
   expect(await store.environments.get(team)).toMatchObject({ active: 'blue', weights: { blue: 100, green: 0 } });

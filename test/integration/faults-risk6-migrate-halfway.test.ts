@@ -1,11 +1,13 @@
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { pack as tarPack } from 'tar-stream';
 import { listArchive, listSelectedEntries, type HomeEntry } from '../../agent/src/docker/archive';
 import { teamJenkinsClientFactory } from '../../agent/src/environments/controllers';
+import { restoreTargetHome } from '../../agent/src/environments/target-snapshot';
+import { selectForMigration } from '../../agent/src/jenkins/home-layout';
 import type { JenkinsClient } from '../../agent/src/jenkins/client';
 import { RpcConnection, type RpcReply } from '../../agent/src/rpc/client';
 import { createTestDatabase, type TestDatabase } from '../support/database';
@@ -144,32 +146,39 @@ test('the target fails its reload after the copy: green is put back byte for byt
   await expectEndedCleanly(operationId);
 });
 
-test('the target container is removed while the migration waits for the source: the error names the container, the source is no longer quieting down', async () => {
+test('the target container is removed while the migration waits for the source: the error names the container and the kept pre-copy state, the source is no longer quieting down', async () => {
+  const green = t.team.environments.green.container;
+  const before = await homeListing(green);
   await standinControl(t.team, 'blue', { builds: [{ job: 'app', number: 3, oneOff: false }] });
   const progress: Array<Record<string, unknown>> = [];
   const running = rpc.call('state.migrate', { team, source: 'blue', target: 'green', timeoutSec: 20 }, (p) => progress.push(p));
   for (let i = 0; i < 100 && !progress.some((p) => p.phase === 'drain'); i++) await new Promise((r) => setTimeout(r, 100));
   expect(progress.some((p) => p.phase === 'drain')).toBe(true);
   expect((await blue.root()).quietingDown).toBe(true);
-  await docker.getContainer(t.team.environments.green.container).remove({ force: true });
+  await docker.getContainer(green).remove({ force: true });
   await standinControl(t.team, 'blue', { builds: [] });
   const r = await running;
   expect(r.ok).toBe(false);
   if (r.ok) return;
-  expect(r.error.message).toContain(t.team.environments.green.container);
-  // The first thing done to the target after the drain is saving its state: that is what finds it gone, before anything is copied.
-  expect(r.error.data?.action).toBe(`save /var/jenkins_home of ${t.team.environments.green.container} before the copy`);
-  expect(r.error.message).toContain(`${team}/green was not touched (the migration failed before the copy)`);
-  expect(r.error.data).toMatchObject({ targetTouched: false });
-  expect(progress.map((p) => p.phase)).not.toContain('copy');
-  expect(progress.map((p) => p.phase)).not.toContain('restore_target');
+  expect(r.error.message).toContain(green);
+  // The pre-copy had written into green's volume before blue was quieted; the delta is what finds the container gone.
+  expect(r.error.data?.action).toBe(`write the delta into /var/jenkins_home of ${green}`);
   // A removed container is NOT_FOUND naming it, not "Docker engine down".
-  expect(r.error.data).toMatchObject({ code: 'NOT_FOUND', container: t.team.environments.green.container });
+  expect(r.error.data).toMatchObject({ code: 'NOT_FOUND', container: green, targetRestored: false });
   expect(r.error.message).toContain('no longer exists');
   expect(r.error.message).not.toContain('Docker engine');
+  // Without a container the sidecar cannot put the volume back: the error keeps the saved state and says how.
+  expect(r.error.message).toContain(`RESTORING ${team}/green FAILED`);
+  const archive = String(r.error.data?.targetArchive);
+  expect(existsSync(archive)).toBe(true);
   expect(progress.map((p) => p.phase)).toContain('cancel_quiet_down');
   expect((await blue.root()).quietingDown).toBe(false);
   await expectEndedCleanly(String(r.error.data?.operationId ?? progress[0]?.operationId));
+  // What the message tells an operator: redeploy, then write the kept state back; green is as before the migration.
+  ok(await rpc.call('environment.deploy', { team, target: 'green', timeoutSec: 60 }));
+  await restoreTargetHome(docker, green, selectForMigration({ includeBuilds: true }), archive);
+  expect(await homeListing(green)).toEqual(before);
+  rmSync(archive, { force: true });
 });
 
 test('the source container is removed once the copy started: green is put back byte for byte and the error says so', async () => {

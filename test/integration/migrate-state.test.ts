@@ -9,7 +9,7 @@ import { teamJenkinsClientFactory } from '../../agent/src/environments/controlle
 import { deployEnvironment, type EnvironmentDeps } from '../../agent/src/environments/deploy';
 import { migrateState, type MigrateDeps } from '../../agent/src/environments/migrate';
 import { recoverEnvironmentOperations } from '../../agent/src/environments/recovery';
-import { saveTargetHome, snapshotPath } from '../../agent/src/environments/target-snapshot';
+import { removeFromHome, saveTargetHome, snapshotPath } from '../../agent/src/environments/target-snapshot';
 import { selectForMigration } from '../../agent/src/jenkins/home-layout';
 import type { JenkinsClient } from '../../agent/src/jenkins/client';
 import { createPgStore, type PgStore } from '../../agent/src/store';
@@ -58,7 +58,7 @@ beforeAll(async () => {
   await blue.createJob('app', PIPELINE);
   await blue.createJob('Infrastructure', FOLDER);
   await blue.createJob('Infrastructure/Self-Managed-Blue-Green-Switch', PIPELINE);
-  // Build history and a workspace on blue, which a migration must not carry over by default.
+  // Build history (carried over by default) and a workspace (not) on blue.
   const extra = tarPack();
   extra.entry({ name: 'jobs/app/builds/1/log' }, 'Started by user admin\nFinished: SUCCESS\n');
   extra.entry({ name: 'workspace/app/output.bin' }, 'scratch');
@@ -84,13 +84,13 @@ async function putFiles(container: string, files: Record<string, string | Buffer
 }
 
 /**
- * The real Docker engine, except that the first archive upload (the
- * migration's copy) is cut after `bytes`: Docker extracts every entry up to
- * there into the real target, then fails on the truncated tar. Later uploads
- * (the restore) go through whole.
+ * The real Docker engine, except that the nth archive upload (1: the
+ * pre-copy, 2: the delta) is cut after `bytes`: Docker extracts every entry up
+ * to there into the real target, then fails on the truncated tar. Other
+ * uploads (the restore) go through whole.
  */
-function dockerCuttingFirstUpload(bytes: number): Docker {
-  let armed = true;
+function dockerCuttingFirstUpload(bytes: number, nth = 1): Docker {
+  let uploads = 0;
   return new Proxy(docker, {
     get(target, prop, receiver) {
       if (prop !== 'getContainer') return Reflect.get(target, prop, receiver) as unknown;
@@ -98,9 +98,8 @@ function dockerCuttingFirstUpload(bytes: number): Docker {
         const c = target.getContainer(id);
         return new Proxy(c, {
           get(ct, cprop, crecv) {
-            if (cprop !== 'putArchive' || !armed) return Reflect.get(ct, cprop, crecv) as unknown;
-            armed = false;
-            return (input: Readable, opts: object) => ct.putArchive(input.pipe(cutAfter(bytes)) as unknown as NodeJS.ReadableStream, opts);
+            if (cprop !== 'putArchive') return Reflect.get(ct, cprop, crecv) as unknown;
+            return (input: Readable, opts: object) => (++uploads === nth ? ct.putArchive(input.pipe(cutAfter(bytes)) as unknown as NodeJS.ReadableStream, opts) : ct.putArchive(input as unknown as NodeJS.ReadableStream, opts));
           },
         });
       };
@@ -139,16 +138,16 @@ test('moves the jobs of blue into green\'s volume; green lists them after reload
   expect(await green.listJobs()).toEqual([]);
   const events: Array<{ phase: string; message: string }> = [];
   const r = await migrateState(deps, t.team, { source: 'blue', target: 'green', timeoutSec: 30, pollMs: 200 }, ctxCollecting(events));
-  expect(r).toMatchObject({ jobs: 3, copied: true, sourceQuietingDown: true });
+  expect(r).toMatchObject({ jobs: 3, copied: true, sourceQuietingDown: true, operation: 'switch', imageOwned: false, leftToImage: [], includeBuilds: true });
   expect(r.files).toBeGreaterThanOrEqual(4);
   const names = (await green.listJobs()).map((j) => j.fullName).sort();
   expect(names).toEqual(['Infrastructure', 'Infrastructure/Self-Managed-Blue-Green-Switch', 'app']);
   expect(events.map((e) => e.phase)).toEqual(expect.arrayContaining(['quiet_down', 'drained', 'copy', 'reload', 'done']));
   expect((await blue.root()).quietingDown).toBe(true);
-  // build history and workspaces stay behind unless asked
+  // build history comes along; workspaces stay behind unless asked
   const greenFiles = (await listArchive(await docker.getContainer(t.team.environments.green.container).getArchive({ path: '/var/jenkins_home' }))).map((f) => f.path);
-  expect(greenFiles).toEqual(expect.arrayContaining(['jenkins_home/jobs/app/config.xml', 'jenkins_home/users/sidecar/config.xml', 'jenkins_home/plugins/git.jpi']));
-  expect(greenFiles.filter((f) => f.includes('/builds/') || f.includes('workspace'))).toEqual([]);
+  expect(greenFiles).toEqual(expect.arrayContaining(['jenkins_home/jobs/app/config.xml', 'jenkins_home/jobs/app/builds/1/log', 'jenkins_home/users/sidecar/config.xml', 'jenkins_home/plugins/git.jpi']));
+  expect(greenFiles.filter((f) => f.includes('workspace'))).toEqual([]);
   await blue.cancelQuietDown();
 });
 
@@ -166,13 +165,16 @@ test('a build running on blue delays the migration until it ends; the calling bu
   const drain = events.find((e) => e.phase === 'drain');
   expect(drain?.message).toContain('app#5');
   expect(drain?.message).not.toContain('#41');
-  expect(events.some((e) => e.phase === 'copy')).toBe(false);
+  // The pre-copy ran while blue still built; the delta waits for idle.
+  expect(events.some((e) => e.phase === 'copied')).toBe(true);
+  expect(events.some((e) => e.phase === 'delta')).toBe(false);
   // The build ends; the caller's own run is still going.
   await standinControl(t.team, 'blue', { builds: [{ job: 'Infrastructure/Self-Managed-Blue-Green-Switch', number: 41, oneOff: true }] });
   const r = await running;
   expect(r.jobs).toBe(3);
   const phases = events.map((e) => e.phase);
-  expect(phases.indexOf('drain')).toBeLessThan(phases.indexOf('copy'));
+  expect(phases.indexOf('copy')).toBeLessThan(phases.indexOf('quiet_down'));
+  expect(phases.indexOf('drain')).toBeLessThan(phases.indexOf('delta'));
   await blue.cancelQuietDown();
 });
 
@@ -182,8 +184,9 @@ test('a stuck build ends the migration with TIMEOUT naming it, and blue\'s quiet
   expect(err).toMatchObject({ code: 'TIMEOUT', data: { running: ['app#7'], queued: ['Self-Managed-Blue-Green-Switch'] } });
   expect((err as Error).message).toContain('app#7');
   expect((err as Error).message).toContain('cancelled');
-  expect((err as Error).message).toContain(`${t.team.team_name}/green was not touched (the migration failed before the copy)`);
-  expect(err).toMatchObject({ data: { targetTouched: false } });
+  // The pre-copy had written into green before blue was quieted: green is put back.
+  expect((err as Error).message).toContain(`${t.team.team_name}/green was restored to its state before the copy`);
+  expect(err).toMatchObject({ data: { targetRestored: true } });
   expect((await blue.root()).quietingDown).toBe(false);
   await standinControl(t.team, 'blue', { builds: [], queue: [] });
 });
@@ -208,18 +211,86 @@ test('a copy broken half-way leaves green exactly as before: what it added is re
   expect((err as Error).message).toContain(`${t.team.team_name}/green was restored to its state before the copy`);
   expect(await homeListing(greenC)).toEqual(before);
   const steps = (await store.journal.get(operation.id))?.steps ?? [];
+  // The pre-copy runs before any quiet-down: blue never stopped building.
   expect(steps.map((s) => [s.name, s.outcome])).toEqual([
-    ['quiet_down_source', 'done'],
     ['snapshot_target', 'done'],
     ['copy_configuration', 'failed'],
     ['restore_target', 'done'],
-    ['cancel_quiet_down_source', 'done'],
   ]);
   // The cut copy did write: the restore removed what it added (jobs/fresh) and wrote back what it overwrote (jobs/app/config.xml).
-  expect(Number(steps[3].result?.removed)).toBeGreaterThanOrEqual(1);
-  expect(Number(steps[3].result?.rewritten)).toBeGreaterThanOrEqual(1);
-  expect(existsSync(String(steps[1].intent.archive))).toBe(false);
-  expect(events.map((e) => e.phase)).toEqual(expect.arrayContaining(['snapshot', 'copy', 'restore_target', 'target_restored', 'cancel_quiet_down']));
+  expect(Number(steps[2].result?.removed)).toBeGreaterThanOrEqual(1);
+  expect(Number(steps[2].result?.rewritten)).toBeGreaterThanOrEqual(1);
+  expect(existsSync(String(steps[0].intent.archive))).toBe(false);
+  expect(events.map((e) => e.phase)).toEqual(expect.arrayContaining(['snapshot', 'copy', 'restore_target', 'target_restored']));
+  expect((await blue.root()).quietingDown).toBe(false);
+  await store.journal.finish(operation.id, 'failed', null, { code: 'DEPENDENCY_DOWN', message: (err as Error).message, data: {} });
+});
+
+/** Starts a migration that waits on a running build of blue; resolves once it reports draining (the pre-copy is done). */
+async function migrationHeldAtDrain(migrateDeps: MigrateDeps, events: Array<{ phase: string; message: string }>, ctx: never): Promise<{ running: Promise<unknown> }> {
+  await standinControl(t.team, 'blue', { builds: [{ job: 'app', number: 2, oneOff: false }] });
+  const running = migrateState(migrateDeps, t.team, { source: 'blue', target: 'green', timeoutSec: 30, pollMs: 200 }, ctx).catch((e: unknown) => e);
+  for (let i = 0; i < 150 && !events.some((e) => e.phase === 'drain'); i++) await new Promise((r) => setTimeout(r, 100));
+  expect(events.some((e) => e.phase === 'drain')).toBe(true);
+  return { running }; // wrapped: an async function returning the promise itself would wait for it
+}
+
+/** What the running build and a user do on blue while it drains: a build's files, the next number, a job deleted. */
+async function changeBlueWhileDraining(): Promise<void> {
+  await putFiles(t.team.environments.blue.container, { 'jobs/app/builds/2/log': `${'step\n'.repeat(16_000)}Finished: SUCCESS\n`, 'jobs/app/builds/2/build.xml': '<build/>\n', 'jobs/app/nextBuildNumber': '3\n' });
+  await removeFromHome(docker, t.team.environments.blue.container, ['jobs/gone']);
+  // Deleted on disk behind Jenkins's back: a reload makes blue forget it too (as deleting it in the UI would).
+  await blue.reload();
+  for (let i = 0; i < 100 && !(await blue.root().then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 100));
+  await standinControl(t.team, 'blue', { builds: [] });
+}
+
+test('what changes on blue while it drains comes with the delta (a build, the next number, a deleted job); pre-copy progress carries bytes, files and rate', async () => {
+  await blue.createJob('gone', PIPELINE);
+  await migrateState(deps, t.team, { source: 'blue', target: 'green', timeoutSec: 30, pollMs: 200 });
+  await blue.cancelQuietDown();
+  expect((await homeListing(t.team.environments.green.container)).some((e) => e.path === 'jobs/gone/config.xml')).toBe(true);
+  const events: Array<{ phase: string; message: string }> = [];
+  const ctx = { operation: { id: 'op-delta' }, progress: (e: { phase: string; message: string }) => events.push(e), signal: new AbortController().signal } as never;
+  const { running } = await migrationHeldAtDrain({ ...deps, progressEveryMs: 0 }, events, ctx);
+  await changeBlueWhileDraining();
+  const r = (await running) as Awaited<ReturnType<typeof migrateState>>;
+  expect(r).toMatchObject({ copied: true, delta: { removed: 1 } });
+  expect(r.delta.files).toBeGreaterThanOrEqual(3);
+  expect(r.delta.files).toBeLessThan(r.precopy.files);
+  const green = await homeListing(t.team.environments.green.container);
+  const blueHome = await homeListing(t.team.environments.blue.container);
+  for (const p of ['jobs/app/builds/2/log', 'jobs/app/builds/2/build.xml', 'jobs/app/nextBuildNumber']) expect([p, digestOf(green, p)]).toEqual([p, digestOf(blueHome, p)]);
+  expect(green.some((e) => e.path.startsWith('jobs/gone'))).toBe(false);
+  const progress = events.find((e) => e.phase === 'precopy');
+  expect(progress).toMatchObject({ bytes: expect.any(Number), files: expect.any(Number), rateMBps: expect.any(Number) });
+  expect(progress?.message).toMatch(/MB, \d+ files, [\d.]+ MB\/s/);
+  expect(events.find((e) => e.phase === 'done')?.message).toContain('builds were blocked for');
+  await blue.cancelQuietDown();
+});
+
+test('a delta broken half-way leaves green as it was before the pre-copy, and lifts blue\'s quiet-down', async () => {
+  const greenC = t.team.environments.green.container;
+  await blue.createJob('gone', PIPELINE);
+  await putFiles(t.team.environments.blue.container, { 'jobs/app/builds/2/log': 'old\n', 'jobs/app/nextBuildNumber': '2\n' });
+  const before = await homeListing(greenC);
+  const { operation } = await store.journal.begin({ type: 'state.migrate', team: t.team.team_name, params: {}, actor: { tokenId: 'ci', instanceId: 'test-migrate' } });
+  const events: Array<{ phase: string; message: string }> = [];
+  const ctx = { operation: { id: operation.id }, progress: (e: { phase: string; message: string }) => events.push(e), signal: new AbortController().signal } as never;
+  const { running } = await migrationHeldAtDrain({ ...deps, docker: dockerCuttingFirstUpload(32 * 1024, 2), journal: store.journal, snapshotDir: tempSnapshotDir() }, events, ctx);
+  await changeBlueWhileDraining();
+  const err = await running;
+  expect(err).toMatchObject({ code: 'DEPENDENCY_DOWN', data: { targetRestored: true } });
+  expect(await homeListing(greenC)).toEqual(before);
+  const steps = (await store.journal.get(operation.id))?.steps ?? [];
+  expect(steps.map((st) => [st.name, st.outcome])).toEqual([
+    ['snapshot_target', 'done'],
+    ['copy_configuration', 'done'],
+    ['quiet_down_source', 'done'],
+    ['copy_delta', 'failed'],
+    ['restore_target', 'done'],
+    ['cancel_quiet_down_source', 'done'],
+  ]);
   expect((await blue.root()).quietingDown).toBe(false);
   await store.journal.finish(operation.id, 'failed', null, { code: 'DEPENDENCY_DOWN', message: (err as Error).message, data: {} });
 });
@@ -233,7 +304,7 @@ test('startup recovery puts back a target a killed sidecar left half-copied, fro
   await blue.quietDown('migration that will never end');
   const archive = snapshotPath(tempSnapshotDir(), operation.id, 'green');
   const seq = await store.journal.intent(operation.id, 'snapshot_target', { environment: 'green', container: greenC, archive, includeBuilds: false, includeWorkspaces: false });
-  await saveTargetHome(docker, greenC, selectForMigration({}), archive);
+  await saveTargetHome(docker, greenC, selectForMigration({ includeBuilds: false }), archive);
   await store.journal.outcome(operation.id, seq, 'done', {});
   await store.journal.intent(operation.id, 'copy_configuration', {});
   // What the killed copy got to write: one overwritten config and one new job.

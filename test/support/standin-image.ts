@@ -67,6 +67,8 @@ async function importImage(tag: string, version: string, hash: string, healthche
   for (const f of fixtureFiles()) {
     if (f.rel.startsWith('ref/')) addFile(`/usr/share/jenkins/${f.rel}`, f.abs, 0o644);
     else if (f.rel === 'rm.js') addFile('/usr/bin/rm', f.abs, 0o755); // real Jenkins images have rm; a failed state.migrate removes what its copy added with it
+    else if (f.rel === 'find.js') addFile('/usr/bin/find', f.abs, 0o755); // and GNU find: state.migrate lists the home's sizes and mtimes with it
+    else if (f.rel === 'tar.js') addFile('/usr/bin/tar', f.abs, 0o755); // and GNU tar: state.migrate reads the delta with it
     else addFile(`/app/${f.rel}`, f.abs, 0o644);
   }
   pack.finalize();

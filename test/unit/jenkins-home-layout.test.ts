@@ -1,7 +1,7 @@
 import { buildRefFromUrl, parseBuildRef } from '../../agent/src/jenkins/build-ref';
 import { assessActivity } from '../../agent/src/jenkins/activity';
 import { flattenJobs } from '../../agent/src/jenkins/client';
-import { selectForBackup, selectForMigration, splitJobPath } from '../../agent/src/jenkins/home-layout';
+import { imageOwnsConfiguration, leftToImage, selectForBackup, selectForMigration, splitJobPath } from '../../agent/src/jenkins/home-layout';
 import type { ComputerSet } from '../../agent/src/jenkins/api-types';
 
 describe('JENKINS_HOME selection', () => {
@@ -11,20 +11,38 @@ describe('JENKINS_HOME selection', () => {
     expect(splitJobPath('users/x')).toEqual({ job: null, rest: ['users', 'x'], isJobTree: false });
   });
 
-  test('migration copies configuration, users, secrets and the plugin list, not history or workspaces', () => {
+  test('a same-image switch copies configuration, users, secrets, the plugin list and build history, not workspaces', () => {
     const sel = selectForMigration();
-    const keep = ['config.xml', 'credentials.xml', 'secret.key', 'jobs/app/config.xml', 'jobs/f/jobs/b/config.xml', 'jobs/app/nextBuildNumber', 'users/sidecar/config.xml', 'secrets/master.key', 'nodes/agent-1/config.xml', 'plugins/git.jpi', 'plugins/git.jpi.disabled'];
-    const drop = ['jobs/app/builds/1/log', 'jobs/app/workspace/x', 'workspace/app/file', 'plugins/git/META-INF/MANIFEST.MF', 'logs/tasks/x.log', 'war/index.html', 'jobs/app/lastStable', 'queue.xml.bak', 'caches/x'];
+    const keep = ['config.xml', 'credentials.xml', 'secret.key', 'jobs/app/config.xml', 'jobs/f/jobs/b/config.xml', 'jobs/app/nextBuildNumber', 'jobs/app/builds/1/log', 'jobs/f/jobs/b/builds/3/build.xml', 'users/sidecar/config.xml', 'secrets/master.key', 'nodes/agent-1/config.xml', 'plugins/git.jpi', 'plugins/git.jpi.disabled'];
+    const drop = ['jobs/app/workspace/x', 'workspace/app/file', 'plugins/git/META-INF/MANIFEST.MF', 'plugins/git.jpi.version_from_image', 'logs/tasks/x.log', 'war/index.html', 'jobs/app/lastStable', 'queue.xml.bak', 'caches/x'];
     for (const p of keep) expect([p, sel(p, 'file')]).toEqual([p, true]);
     for (const p of drop) expect([p, sel(p, 'file')]).toEqual([p, false]);
     expect(sel('jobs/f/jobs', 'directory')).toBe(true);
     expect(sel('plugins/git', 'directory')).toBe(false);
   });
 
-  test('migration takes build history and workspaces only when asked', () => {
-    const sel = selectForMigration({ includeBuilds: true, includeWorkspaces: true });
+  test('history stays behind only when refused; workspaces come only when asked', () => {
+    expect(selectForMigration({ includeBuilds: false })('jobs/app/builds/1/log', 'file')).toBe(false);
+    const sel = selectForMigration({ includeWorkspaces: true });
     expect(sel('jobs/app/builds/1/log', 'file')).toBe(true);
     expect(sel('workspace/app/file', 'file')).toBe(true);
+  });
+
+  test("an image-owned migration leaves plugins and global configuration to the target's image, and carries what happened on the home", () => {
+    const sel = selectForMigration({ imageOwned: true });
+    const keep = ['credentials.xml', 'secret.key', 'org.jenkinsci.plugins.scriptsecurity.scripts.ScriptApproval.xml', 'jobs/app/config.xml', 'jobs/app/nextBuildNumber', 'jobs/app/builds/1/log', 'users/sidecar/config.xml', 'secrets/master.key', 'nodes/agent-1/config.xml'];
+    const drop = ['config.xml', 'jenkins.model.JenkinsLocationConfiguration.xml', 'io.jenkins.plugins.casc.CasCGlobalConfig.xml', 'plugins/git.jpi', 'plugins/git.jpi.pinned'];
+    for (const p of keep) expect([p, sel(p, 'file')]).toEqual([p, true]);
+    for (const p of drop) expect([p, sel(p, 'file')]).toEqual([p, false]);
+    expect(sel('plugins', 'directory')).toBe(false);
+    const left = leftToImage({ imageOwned: true });
+    expect(['config.xml', 'plugins/git.jpi', 'jobs/app/config.xml', 'plugins/git/x'].map((p) => left(p, 'file'))).toEqual(['config.xml', 'plugins', null, null]);
+  });
+
+  test('the image owns the configuration for every operation but a switch within one image', () => {
+    expect(imageOwnsConfiguration('switch', true)).toBe(false);
+    expect(imageOwnsConfiguration('switch', false)).toBe(true);
+    for (const op of ['version_upgrade', 'plugin_update', 'configuration_change'] as const) expect(imageOwnsConfiguration(op, true)).toBe(true);
   });
 
   test('backups keep history but not workspaces, caches, logs or exploded plugins', () => {

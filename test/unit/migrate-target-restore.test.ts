@@ -73,7 +73,7 @@ describe('paths handed to rm inside the container', () => {
 describe('recovery: which saved targets a crashed migration left', () => {
   const step = (seq: number, name: string, intent: Record<string, unknown>, outcome: JournalStep['outcome']): JournalStep => ({ seq, name, intent, outcome, result: null, at: new Date(0) });
   const op = (steps: JournalStep[]): OperationRecord => ({ id: 'op1', type: 'state.migrate', team: 't', phase: 'copy', steps } as unknown as OperationRecord);
-  const snap = { environment: 'green', container: 't-green', archive: '/d/op1-green.tar', includeBuilds: true, includeWorkspaces: false };
+  const snap = { environment: 'green', container: 't-green', archive: '/d/op1-green.tar', includeBuilds: true, includeWorkspaces: false, imageOwned: false };
 
   test('snapshot done and the copy begun (pending): restore it', () => {
     expect(unsettledTargetSnapshots(op([step(1, 'quiet_down_source', { environment: 'blue' }, 'done'), step(2, 'snapshot_target', snap, 'done'), step(3, 'copy_configuration', {}, 'pending')]))).toEqual([

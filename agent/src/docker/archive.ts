@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { extract as tarExtract, pack as tarPack, type Header } from 'tar-stream';
+import { extract as tarExtract, pack as tarPack, type Header, type Pack } from 'tar-stream';
 
 /**
  * Streams Docker archive-API tarballs through a filter without touching the
@@ -50,14 +50,14 @@ function hashingTap(onDone: (sha256: string, size: number) => void): Transform {
 }
 
 /** One entry as tar-stream's extract yields it (a readable body with its header). */
-type TarEntry = ReturnType<typeof tarExtract> extends AsyncIterable<infer E> ? E : never;
+export type TarEntry = ReturnType<typeof tarExtract> extends AsyncIterable<infer E> ? E : never;
 
 /**
  * The entries of a tar stream that `select` keeps, with their path relative to
  * `stripPrefix` (the root entry, unselected ones and devices/fifos are skipped).
  * The consumer must read or resume each entry; the input is awaited at the end.
  */
-async function* selectedEntries(input: NodeJS.ReadableStream, stripPrefix: string, select: EntrySelector): AsyncGenerator<{ entry: TarEntry; header: Header; rel: string; kind: Exclude<EntryKind, 'other'> }> {
+export async function* selectedEntries(input: NodeJS.ReadableStream, stripPrefix: string, select: EntrySelector): AsyncGenerator<{ entry: TarEntry; header: Header; rel: string; kind: Exclude<EntryKind, 'other'> }> {
   const extract = tarExtract();
   const feeding = pipeline(input as Readable, extract);
   feeding.catch(() => undefined); // awaited after the loop; when the loop throws first this must not become an unhandled rejection
@@ -85,31 +85,51 @@ async function digestOf(entry: AsyncIterable<unknown>): Promise<{ sha256: string
   return { sha256: h.digest('hex'), size };
 }
 
+/** What a tar header says of an entry that went through (a pre-copy's manifest is made of these). */
+export interface ObservedEntry {
+  path: string;
+  kind: Exclude<EntryKind, 'other'>;
+  size: number;
+  mtimeSec: number;
+  linkname?: string;
+}
+export type EntryObserver = (e: ObservedEntry) => void;
+
+/**
+ * Writes one selected entry into `out` under `name` (relative, no slashes at
+ * the ends), recording a file's size and sha256 in `files`; directories and
+ * links carry no body.
+ */
+export async function writeEntry(out: Pack, entry: TarEntry, header: Header, rel: string, kind: Exclude<EntryKind, 'other'>, files: ArchiveFile[]): Promise<void> {
+  const name = kind === 'directory' ? `${rel}/` : rel;
+  if (kind === 'file' && (header.size ?? 0) <= SMALL_FILE_BYTES) {
+    // Most of a Jenkins home is small XML: one buffer per file is several times faster than a stream pipeline each.
+    const chunks: Buffer[] = [];
+    for await (const chunk of entry) chunks.push(chunk as Buffer);
+    const buf = Buffer.concat(chunks);
+    files.push({ path: rel, size: buf.length, sha256: createHash('sha256').update(buf).digest('hex') });
+    await new Promise<void>((resolve, reject) => out.entry({ ...header, name }, buf, (err) => (err ? reject(err) : resolve())));
+  } else if (kind === 'file') {
+    const sink = out.entry({ ...header, name });
+    await pipeline(entry, hashingTap((sha256, size) => files.push({ path: rel, size, sha256 })), sink);
+  } else {
+    await new Promise<void>((resolve, reject) => out.entry({ ...header, name, size: 0 }, (err) => (err ? reject(err) : resolve())));
+    entry.resume();
+  }
+}
+
 /**
  * Filters and re-roots a tar stream. Returns the new tar stream and a promise of
  * the files that went through (with sha256), settled when the input is consumed.
  * Directory entries are kept only when selected; `other` kinds (devices, fifos) never.
  */
-export function filterArchive(input: NodeJS.ReadableStream, stripPrefix: string, select: EntrySelector): { stream: Readable; files: Promise<ArchiveFile[]> } {
+export function filterArchive(input: NodeJS.ReadableStream, stripPrefix: string, select: EntrySelector, observe?: EntryObserver): { stream: Readable; files: Promise<ArchiveFile[]> } {
   const out = tarPack();
   const files: ArchiveFile[] = [];
   const run = async (): Promise<ArchiveFile[]> => {
     for await (const { entry, header, rel, kind } of selectedEntries(input, stripPrefix, select)) {
-      const name = kind === 'directory' ? `${rel}/` : rel;
-      if (kind === 'file' && (header.size ?? 0) <= SMALL_FILE_BYTES) {
-        // Most of a Jenkins home is small XML: one buffer per file is several times faster than a stream pipeline each.
-        const chunks: Buffer[] = [];
-        for await (const chunk of entry) chunks.push(chunk as Buffer);
-        const buf = Buffer.concat(chunks);
-        files.push({ path: rel, size: buf.length, sha256: createHash('sha256').update(buf).digest('hex') });
-        await new Promise<void>((resolve, reject) => out.entry({ ...header, name }, buf, (err) => (err ? reject(err) : resolve())));
-      } else if (kind === 'file') {
-        const sink = out.entry({ ...header, name });
-        await pipeline(entry, hashingTap((sha256, size) => files.push({ path: rel, size, sha256 })), sink);
-      } else {
-        await new Promise<void>((resolve, reject) => out.entry({ ...header, name, size: 0 }, (err) => (err ? reject(err) : resolve())));
-        entry.resume();
-      }
+      observe?.({ path: rel, kind, size: header.size ?? 0, mtimeSec: Math.floor((header.mtime?.getTime() ?? 0) / 1000), ...(kind === 'symlink' ? { linkname: header.linkname ?? '' } : {}) });
+      await writeEntry(out, entry, header, rel, kind, files);
     }
     out.finalize();
     return files;

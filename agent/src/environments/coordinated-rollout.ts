@@ -10,7 +10,9 @@ import type { JenkinsClientFactory } from './controllers';
 import { deployEnvironment } from './deploy';
 import type { StepJournal } from './journal-step';
 import { report } from './journal-step';
-import { migrateState } from './migrate';
+import { stayedBehind, type ListedEntry, type StayedBehind } from './home-delta';
+import { listHome, migrateState } from './migrate';
+import { selectForMigration } from '../jenkins/home-layout';
 import { otherEnvironment } from './serving-side';
 import { validateEnvironment } from './validate';
 
@@ -60,6 +62,8 @@ export interface TeamOutcome {
   jobs?: number;
   validated?: boolean;
   switched?: boolean;
+  /** After a failure past the migration: what the new side did meanwhile and keeps (traffic stays on the old side). */
+  stayedBehind?: StayedBehind;
   error?: { code: string; message: string };
 }
 
@@ -85,13 +89,19 @@ async function rolloutTeam(deps: CoordinatedDeps, team: Team, params: Coordinate
   const outcome: TeamOutcome = { team: name, status: 'failed', from, to, image };
   const label = `${params.operation} of ${name}`;
   let sourceQuiet = false;
+  let baseline: { entries: ListedEntry[]; select: ReturnType<typeof selectForMigration> } | null = null;
   try {
     report(ctx, 'deploy', `${label}: deploying ${name}/${to} from ${image}`, { team: name });
     await deployEnvironment({ docker: deps.docker, environments: deps.store.environments, jenkinsFor: deps.jenkinsFor, networking: deps.networking, controllerFiles: deps.controllerFiles, journal: deps.journal }, team, { target: to, image, timeoutSec: params.timeoutSec, replace: true }, ctx);
     report(ctx, 'migrate', `${label}: migrating configuration ${from} → ${to}`, { team: name });
     sourceQuiet = true; // from here on a failure must give the serving side its executors back
-    const m = await migrateState({ docker: deps.docker, jenkinsFor: deps.jenkinsFor, journal: deps.journal, ...(deps.snapshotDir ? { snapshotDir: deps.snapshotDir } : {}) }, team, { source: from, target: to, timeoutSec: params.timeoutSec, callerBuild: ctx.actor.build }, ctx);
+    const m = await migrateState({ docker: deps.docker, jenkinsFor: deps.jenkinsFor, journal: deps.journal, ...(deps.snapshotDir ? { snapshotDir: deps.snapshotDir } : {}) }, team, { source: from, target: to, timeoutSec: params.timeoutSec, callerBuild: ctx.actor.build, operation: params.operation }, ctx);
     outcome.jobs = m.jobs;
+    // The new side's home as the migration left it: a failure from here on reports what it did meanwhile.
+    const select = selectForMigration(m);
+    baseline = await listHome(deps.docker, { id: team.environments[to].container, name: team.environments[to].container }, select)
+      .then((entries) => ({ entries, select }))
+      .catch(() => null);
     const v = await validateEnvironment({ docker: deps.docker, jenkinsFor: deps.jenkinsFor, environments: deps.store.environments }, team, { environment: to, source: from }, ctx);
     outcome.validated = v.passed;
     if (!v.passed) {
@@ -121,12 +131,29 @@ async function rolloutTeam(deps: CoordinatedDeps, team: Team, params: Coordinate
     return outcome;
   } catch (err) {
     if (sourceQuiet) await deps.jenkinsFor(team, from).cancelQuietDown().catch(() => undefined);
+    if (baseline) await reportStayedBehind(deps, team, to, baseline, outcome, ctx);
     // traffic.switch keeps the breaker's books itself; earlier stages count here.
     if (!isSidecarError(err) || (err.code !== 'SLI_BREACH' && err.code !== 'BREAKER_OPEN')) {
       await deps.store.breakers.recordFailure(breakerNameFor(name), (err as Error).message).catch(() => undefined);
     }
     throw Object.assign(err as Error, { outcome });
   }
+}
+
+/**
+ * Lists what the new side changed after its migration (builds that ran there
+ * for visitors the switch sent, a config saved there) into the outcome, the
+ * error data the journal keeps and a progress line: it stays on that side,
+ * nothing is carried back silently or lost silently.
+ */
+async function reportStayedBehind(deps: CoordinatedDeps, team: Team, to: 'blue' | 'green', baseline: { entries: ListedEntry[]; select: ReturnType<typeof selectForMigration> }, outcome: TeamOutcome, ctx: OperationContext): Promise<void> {
+  const container = team.environments[to].container;
+  const now = await listHome(deps.docker, { id: container, name: container }, baseline.select).catch(() => null);
+  if (!now) return;
+  outcome.stayedBehind = stayedBehind(baseline.entries, now);
+  const s = outcome.stayedBehind;
+  const what = s.changed.length || s.removed.length ? `${s.changed.length} new or changed (${s.changed.slice(0, 5).join(', ')}${s.changed.length > 5 ? ', …' : ''}), ${s.removed.length} removed` : 'nothing';
+  report(ctx, 'stayed_behind', `${team.team_name}/${to} changed ${what} after its migration; it stays there (traffic remains on the other side)`, { team: team.team_name, ...s });
 }
 
 export async function executeCoordinated(deps: CoordinatedDeps, teams: Team[], params: CoordinatedParams, ctx: OperationContext): Promise<{ operation: string; status: 'succeeded'; outcomes: TeamOutcome[] }> {

@@ -1,17 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
 import type { EnvironmentName, Team } from '../../../catalog/teams-file';
-import { filterArchive } from '../docker/archive';
+import { Transform } from 'node:stream';
+import { filterArchive, type ArchiveFile, type ObservedEntry } from '../docker/archive';
+import { packPaths } from '../docker/archive-paths';
 import { JENKINS_HOME_IN_CONTAINER } from '../docker/container-spec';
 import { dockerDown, inspectManaged, type ManagedContainer } from '../docker/containers';
 import { isSidecarError, SidecarError } from '../errors/sidecar-error';
 import { assessActivity, type ActivityVerdict } from '../jenkins/activity';
 import type { JenkinsClient } from '../jenkins/client';
-import { copyEffect, selectForMigration } from '../jenkins/home-layout';
+import { copyEffect, imageOwnsConfiguration, leftToImage, selectForMigration, type MigrationOperation, type MigrationSelection } from '../jenkins/home-layout';
 import type { OperationContext } from '../store/contract';
 import type { JenkinsClientFactory } from './controllers';
 import { journaled, report, type StepJournal } from './journal-step';
-import { DEFAULT_SNAPSHOT_DIR, discardSnapshot, manualRestoreCommands, RestoreFailure, restoreTargetHome, saveTargetHome, snapshotPath, type SavedTarget } from './target-snapshot';
+import { FIND_FORMAT, parseFindListing, planDelta, type ListedEntry } from './home-delta';
+import { DEFAULT_SNAPSHOT_DIR, discardSnapshot, execInContainer, manualRestoreCommands, removeFromHome, RestoreFailure, restoreTargetHome, saveTargetHome, snapshotPath, type SavedTarget } from './target-snapshot';
 
 export interface MigrateDeps {
   docker: Docker;
@@ -19,6 +22,8 @@ export interface MigrateDeps {
   journal?: StepJournal;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** How often the pre-copy reports bytes, files and rate (default every 2 s). */
+  progressEveryMs?: number;
   /** Where the target's pre-copy state is saved (`<SIDECAR_DATA_DIR>/migrate-snapshots`); default the OS temp dir. */
   snapshotDir?: string;
 }
@@ -29,8 +34,11 @@ export interface MigrateParams {
   timeoutSec: number;
   /** The build asking (`job/name#12`): it runs on the source and is not waited for. */
   callerBuild?: string;
+  /** Build history goes with the jobs unless false. */
   includeBuilds?: boolean;
   includeWorkspaces?: boolean;
+  /** What brought the target to its image (default switch): decides whether its image owns plugins and global configuration. */
+  operation?: MigrationOperation;
   /** How long to wait for the target to come back from reload. */
   reloadTimeoutSec?: number;
   pollMs?: number;
@@ -44,8 +52,21 @@ export interface MigrateResult {
   waitedSec: number;
   copied: boolean;
   sourceQuietingDown: boolean;
+  operation: MigrationOperation;
+  /** True: the target kept its image's plugins and global configuration. */
+  imageOwned: boolean;
+  /** Top-level entries of the source (config.xml, plugins, ...) left to the target's image. */
+  leftToImage: string[];
+  includeBuilds: boolean;
+  /** The first pass, while the source still built. */
+  precopy: { files: number; bytes: number; sec: number };
+  /** The second pass, with the source quiet: what changed since the first (removed = entries deleted from the target). */
+  delta: { files: number; bytes: number; removed: number; sec: number };
+  /** Builds could not start on the source for this long: quiet-down → target reloaded. */
+  windowSec: number;
 }
 
+const HOME_PREFIX = JENKINS_HOME_IN_CONTAINER.split('/').pop() as string; // Docker's GET /archive names entries jenkins_home/...
 const homeVolume = (c: ManagedContainer): string | null =>
   c.info.Mounts?.find((m) => m.Destination === JENKINS_HOME_IN_CONTAINER)?.Name ?? null;
 
@@ -81,8 +102,13 @@ async function waitForIdle(deps: MigrateDeps, src: JenkinsClient, params: Migrat
   const maxPolls = Math.ceil((params.timeoutSec * 1000) / pollMs) + 2;
   for (let i = 0; i < maxPolls; i++) {
     if (ctx?.signal.aborted) throw new SidecarError('TIMEOUT', `state.migrate was aborted while waiting for ${label} to go idle`, {});
-    last = assessActivity(await src.computers(), await src.queue(), params.callerBuild);
-    if (last.idle) return (now() - start) / 1000;
+    const seen = await Promise.all([src.computers(), src.queue()]).catch((err: unknown) => {
+      // 503 while the source reloads (someone pressed "Reload Configuration from Disk"): not idle yet, ask again.
+      if ((err as SidecarError).data?.reason === 'unavailable') return null;
+      throw err;
+    });
+    if (seen) last = assessActivity(seen[0], seen[1], params.callerBuild);
+    if (seen && last.idle) return (now() - start) / 1000;
     const text = `running: ${last.running.join(', ') || 'none'}; queued: ${last.queued.join(', ') || 'none'}`;
     if (text !== lastText) report(ctx, 'drain', `waiting for ${label} to go idle (${text})`, { running: last.running, queued: last.queued });
     lastText = text;
@@ -117,123 +143,315 @@ async function waitForReload(deps: MigrateDeps, dst: JenkinsClient, timeoutSec: 
   throw new SidecarError('TIMEOUT', `${dst.label} did not come back from reload within ${timeoutSec}s: ${(lastErr as Error)?.message ?? 'no answer'}`, {});
 }
 
+/** What every phase of one migration needs. */
+interface Scope {
+  deps: MigrateDeps;
+  params: MigrateParams;
+  ctx?: OperationContext;
+  srcC: ManagedContainer;
+  dstC: ManagedContainer;
+  src: JenkinsClient;
+  dst: JenkinsClient;
+  srcLabel: string;
+  dstLabel: string;
+  operation: MigrationOperation;
+  selection: MigrationSelection;
+  select: ReturnType<typeof selectForMigration>;
+}
+
+interface PreCopy {
+  files: number;
+  bytes: number;
+  sec: number;
+  /** What went into the target, by tar header: the delta is what differs from it. */
+  manifest: Map<string, ObservedEntry>;
+  /** Files modified from this second on are copied again by the delta. */
+  racySinceSec: number;
+  leftToImage: string[];
+}
+
+const PROGRESS_EVERY_MS = 2_000;
+const round1 = (n: number): number => Math.round(n * 10) / 10;
+const mb = (bytes: number): string => (bytes / 1e6).toFixed(1);
+
+/** Counts the bytes going to the target and reports them with files and rate every few seconds. */
+function progressTap(s: Scope, counted: { files: number }, now: () => number): Transform {
+  const start = now();
+  let bytes = 0;
+  let last = start;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      bytes += chunk.length;
+      const t = now();
+      if (t - last >= (s.deps.progressEveryMs ?? PROGRESS_EVERY_MS)) {
+        last = t;
+        const rate = bytes / 1e6 / Math.max(0.001, (t - start) / 1000);
+        report(s.ctx, 'precopy', `pre-copy ${s.srcLabel} → ${s.dstLabel} (source still building): ${mb(bytes)} MB, ${counted.files} files, ${rate.toFixed(1)} MB/s`, { bytes, files: counted.files, rateMBps: round1(rate) });
+      }
+      cb(null, chunk);
+    },
+  });
+}
+
 /**
- * state.migrate: quiet down the source, wait until it is idle (the calling
- * build excepted), copy configuration state from the source's volume into the
- * target's through Docker's archive API, reload the target and check it lists
- * every job the source has. Any failure cancels the quiet-down on the source.
- * On success the source stays quieting down: traffic is moving away from it.
+ * The first pass, while the source still runs: its selection streamed into the
+ * target through the archive API (journaled as copy_configuration, so recovery
+ * restores the target after a crash from here on).
+ */
+async function preCopy(s: Scope, snapshot: SavedTarget): Promise<PreCopy> {
+  const now = s.deps.now ?? Date.now;
+  const leftOut = new Set<string>();
+  const ownedByImage = leftToImage(s.selection);
+  const manifest = new Map<string, ObservedEntry>();
+  const counted = { files: 0 };
+  const copySelect = (rel: string, kind: Parameters<typeof s.select>[1]): boolean => {
+    const left = ownedByImage(rel, kind);
+    if (left) leftOut.add(left);
+    return s.select(rel, kind);
+  };
+  const t0 = now();
+  const racySinceSec = Math.floor(t0 / 1000) - 1;
+  report(s.ctx, 'copy', `pre-copying configuration state and history ${s.srcLabel} → ${s.dstLabel} while ${s.srcLabel} keeps building`);
+  const r = await journaled(
+    s.deps.journal,
+    s.ctx,
+    'copy_configuration',
+    { from: homeVolume(s.srcC), to: homeVolume(s.dstC), pass: 'precopy', operation: s.operation, ...s.selection },
+    async () => {
+      let archive: NodeJS.ReadableStream;
+      try {
+        archive = await s.deps.docker.getContainer(s.srcC.id).getArchive({ path: JENKINS_HOME_IN_CONTAINER });
+      } catch (err) {
+        throw containerError(`read ${JENKINS_HOME_IN_CONTAINER} of ${s.srcC.name}`, s.srcC.name, s.srcLabel, err);
+      }
+      const filtered = filterArchive(archive, HOME_PREFIX, copySelect, (e) => {
+        manifest.set(e.path, e);
+        if (e.kind === 'file') counted.files += 1;
+      });
+      try {
+        await s.deps.docker.getContainer(s.dstC.id).putArchive(filtered.stream.pipe(progressTap(s, counted, now)), { path: JENKINS_HOME_IN_CONTAINER });
+      } catch (err) {
+        throw containerError(`write ${JENKINS_HOME_IN_CONTAINER} of ${s.dstC.name}`, s.dstC.name, s.dstLabel, err);
+      }
+      const list = await filtered.files;
+      const effect = copyEffect(list, snapshot.entries);
+      return { files: list.length, bytes: list.reduce((n, f) => n + f.size, 0), overwrote: effect.overwrites.length, added: effect.adds.length, leftToImage: [...leftOut].sort() };
+    },
+    (v) => v,
+  );
+  const sec = (now() - t0) / 1000;
+  report(s.ctx, 'copied', `pre-copied ${r.files} files (${mb(r.bytes)} MB) into ${s.dstLabel} in ${sec.toFixed(1)}s: ${r.overwrote} replaced files it had, ${r.added} entries are new`, { files: r.files, bytes: r.bytes, overwrote: r.overwrote, added: r.added });
+  return { files: r.files, bytes: r.bytes, sec, manifest, racySinceSec, leftToImage: r.leftToImage };
+}
+
+/** The selected entries of a container's home by size and mtime (`find`, no contents read). */
+export async function listHome(docker: Docker, c: Pick<ManagedContainer, 'id' | 'name'>, select: ReturnType<typeof selectForMigration>): Promise<ListedEntry[]> {
+  let listing: Buffer;
+  try {
+    listing = await execInContainer(docker, c.id, ['find', JENKINS_HOME_IN_CONTAINER, '-printf', FIND_FORMAT]);
+  } catch (err) {
+    throw new SidecarError('DEPENDENCY_DOWN', `could not list ${JENKINS_HOME_IN_CONTAINER} of ${c.name} (find): ${(err as Error).message}`, { container: c.name }, { cause: err });
+  }
+  return parseFindListing(listing).filter((e) => select(e.path, e.kind));
+}
+
+/** Every listed entry at or below one of `roots`, in listing order (parents first, as find lists them). */
+function entriesUnder(listing: readonly ListedEntry[], roots: readonly string[]): string[] {
+  const set = new Set(roots);
+  return listing
+    .filter((e) => {
+      for (let p = e.path; p; p = p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '') if (set.has(p)) return true;
+      return false;
+    })
+    .map((e) => e.path);
+}
+
+interface Delta {
+  files: number;
+  bytes: number;
+  removed: number;
+  sec: number;
+}
+
+/**
+ * The second pass, with the source quiet and idle: `find` lists its home
+ * (sizes and mtimes, no contents), what differs from the pre-copy's manifest
+ * is read path by path and written in one upload, what it no longer has is
+ * removed from the target (journaled as copy_delta).
+ */
+async function copyDelta(s: Scope, pre: PreCopy): Promise<Delta> {
+  const now = s.deps.now ?? Date.now;
+  const t0 = now();
+  // The target may have been removed while the source drained: say so before reading anything.
+  await s.deps.docker.getContainer(s.dstC.id).inspect().catch((err: unknown) => Promise.reject(containerError(`write the delta into ${JENKINS_HOME_IN_CONTAINER} of ${s.dstC.name}`, s.dstC.name, s.dstLabel, err)));
+  const current = await listHome(s.deps.docker, s.srcC, s.select);
+  const plan = planDelta(pre.manifest, current, pre.racySinceSec);
+  report(s.ctx, 'delta', `copying what changed on ${s.srcLabel} since the pre-copy: ${plan.files} files (${mb(plan.bytes)} MB) in ${plan.fetch.length} paths, ${plan.remove.length} removed`, { files: plan.files, bytes: plan.bytes, paths: plan.fetch.length, removed: plan.remove.length });
+  const r = await journaled(
+    s.deps.journal,
+    s.ctx,
+    'copy_delta',
+    { environment: s.params.target, paths: plan.fetch.length, remove: plan.remove.slice(0, 200) },
+    async () => {
+      if (plan.remove.length) await removeFromHome(s.deps.docker, s.dstC.id, plan.remove).catch((err: unknown) => Promise.reject(containerError(`remove ${plan.remove.length} entries from ${s.dstC.name}`, s.dstC.name, s.dstLabel, err)));
+      let files: ArchiveFile[] = [];
+      if (plan.fetch.length) {
+        const packed = packPaths(s.deps.docker, s.srcC.id, JENKINS_HOME_IN_CONTAINER, entriesUnder(current, plan.fetch), s.select);
+        try {
+          await s.deps.docker.getContainer(s.dstC.id).putArchive(packed.stream, { path: JENKINS_HOME_IN_CONTAINER });
+        } catch (err) {
+          throw containerError(`write the delta into ${JENKINS_HOME_IN_CONTAINER} of ${s.dstC.name}`, s.dstC.name, s.dstLabel, err);
+        }
+        files = await packed.files;
+      }
+      return { files: files.length, bytes: files.reduce((n, f) => n + f.size, 0), removed: plan.remove.length };
+    },
+    (v) => v,
+  );
+  return { ...r, sec: (now() - t0) / 1000 };
+}
+
+async function reloadAndVerify(s: Scope, onReloadAsked: () => void): Promise<number> {
+  report(s.ctx, 'reload', `asking ${s.dstLabel} to reload configuration from disk`);
+  await journaled(s.deps.journal, s.ctx, 'reload_target', { environment: s.params.target }, async () => {
+    onReloadAsked();
+    await s.dst.reload();
+    await waitForReload(s.deps, s.dst, s.params.reloadTimeoutSec ?? 120);
+  });
+  return (s.deps.now ?? Date.now)();
+}
+
+async function verifyJobs(s: Scope): Promise<string[]> {
+  const [srcJobs, dstJobs] = await Promise.all([s.src.listJobs(), s.dst.listJobs()]);
+  const have = new Set(dstJobs.map((j) => j.fullName));
+  const missing = srcJobs.filter((j) => !have.has(j.fullName)).map((j) => j.fullName);
+  if (missing.length) {
+    throw new SidecarError('CONFLICT', `after the copy and reload ${s.dstLabel} lacks ${missing.length} job(s) of ${s.srcLabel}: ${missing.slice(0, 10).join(', ')}; check its logs for load errors`, { missing });
+  }
+  return srcJobs.map((j) => j.fullName);
+}
+
+async function snapshotTarget(s: Scope): Promise<SavedTarget> {
+  const archivePath = snapshotPath(s.deps.snapshotDir ?? DEFAULT_SNAPSHOT_DIR, s.ctx?.operation.id ?? `adhoc-${randomBytes(4).toString('hex')}`, s.params.target);
+  report(s.ctx, 'snapshot', `saving what the copy can overwrite in ${s.dstLabel} to ${archivePath}`, { archive: archivePath });
+  return journaled(
+    s.deps.journal,
+    s.ctx,
+    'snapshot_target',
+    { environment: s.params.target, container: s.dstC.name, archive: archivePath, ...s.selection },
+    async () => {
+      try {
+        return await saveTargetHome(s.deps.docker, s.dstC.id, s.select, archivePath);
+      } catch (err) {
+        await discardSnapshot(archivePath).catch(() => undefined);
+        throw containerError(`save ${JENKINS_HOME_IN_CONTAINER} of ${s.dstC.name} before the copy`, s.dstC.name, s.dstLabel, err);
+      }
+    },
+    (v) => ({ archive: v.archive, entries: v.entries.length, files: v.files, bytes: v.bytes }),
+  );
+}
+
+async function quietAndDrain(s: Scope): Promise<number> {
+  report(s.ctx, 'quiet_down', `quieting down ${s.srcLabel}`);
+  await journaled(s.deps.journal, s.ctx, 'quiet_down_source', { environment: s.params.source }, () => s.src.quietDown(`state migration to ${s.params.target}`));
+  const waitedSec = await waitForIdle(s.deps, s.src, s.params, s.srcLabel, s.ctx);
+  report(s.ctx, 'drained', `${s.srcLabel} is idle after ${Math.round(waitedSec)}s`, { waitedSec });
+  return waitedSec;
+}
+
+async function scopeOf(deps: MigrateDeps, team: Team, params: MigrateParams, ctx?: OperationContext): Promise<Scope> {
+  const srcC = await requireRunning(deps.docker, team, params.source);
+  const dstC = await requireRunning(deps.docker, team, params.target);
+  const operation = params.operation ?? 'switch';
+  const selection: MigrationSelection = { includeBuilds: params.includeBuilds !== false, includeWorkspaces: !!params.includeWorkspaces, imageOwned: imageOwnsConfiguration(operation, srcC.info.Image === dstC.info.Image) };
+  return {
+    deps,
+    params,
+    ctx,
+    srcC,
+    dstC,
+    src: deps.jenkinsFor(team, params.source),
+    dst: deps.jenkinsFor(team, params.target),
+    srcLabel: `${team.team_name}/${params.source}`,
+    dstLabel: `${team.team_name}/${params.target}`,
+    operation,
+    selection,
+    select: selectForMigration(selection),
+  };
+}
+
+/**
+ * state.migrate, in two passes like a live migration. While the source still
+ * builds, its selection (what its home owns; see selectForMigration) is
+ * copied into the target. Then the source is quieted down and drained, and
+ * only what changed since (size and mtime from `find`, deletions too) is
+ * copied; the target is reloaded and must list every job the source has.
+ * Builds are blocked for the drain, the delta and the reload: the window
+ * grows with what changed, not with the home. On success the source stays
+ * quieting down (traffic is leaving it).
  *
- * Before the copy writes into the target, the part of the target's home the
- * copy can overwrite (the same selection) is saved to a tar file; a failure
- * after the copy started puts the target back exactly (entries the copy added
- * removed, overwritten ones written back, checked by digest) before the
- * quiet-down is cancelled. The error says whether the target was untouched,
- * restored, or (loudly) could not be restored and how to do it by hand.
+ * Before the first pass writes into the target, the part of the target's home
+ * the copy can overwrite is saved to a tar file; any failure after that puts
+ * the target back exactly (entries the copy added removed, overwritten ones
+ * written back, checked by digest) before a quiet-down it set is cancelled.
+ * The error says whether the target was untouched, restored, or (loudly)
+ * could not be restored and how to do it by hand.
  */
 export async function migrateState(deps: MigrateDeps, team: Team, params: MigrateParams, ctx?: OperationContext): Promise<MigrateResult> {
   if (params.source === params.target) {
     throw new SidecarError('CONFLICT', `state.migrate: source and target are both ${params.source}; name two different environments`, {});
   }
-  const srcLabel = `${team.team_name}/${params.source}`;
-  const dstLabel = `${team.team_name}/${params.target}`;
-  const srcC = await requireRunning(deps.docker, team, params.source);
-  const dstC = await requireRunning(deps.docker, team, params.target);
-  const src = deps.jenkinsFor(team, params.source);
-  const dst = deps.jenkinsFor(team, params.target);
-
-  const select = selectForMigration(params);
+  const s = await scopeOf(deps, team, params, ctx);
+  const now = deps.now ?? Date.now;
+  const copied = !srcVolumeShared(s.srcC, s.dstC);
   let saved: SavedTarget | null = null; // set once the target's state is on disk: from here on a failure restores it
+  let quieted = false;
   let reloadAsked = false;
-  report(ctx, 'quiet_down', `quieting down ${srcLabel}`);
-  await journaled(deps.journal, ctx, 'quiet_down_source', { environment: params.source }, () => src.quietDown(`state migration to ${params.target}`));
   try {
-    const waitedSec = await waitForIdle(deps, src, params, srcLabel, ctx);
-    report(ctx, 'drained', `${srcLabel} is idle after ${Math.round(waitedSec)}s`, { waitedSec });
-
-    const srcVolume = homeVolume(srcC);
-    const dstVolume = homeVolume(dstC);
-    let files = 0;
-    let bytes = 0;
-    const copied = !(srcVolume && srcVolume === dstVolume);
+    let pre: PreCopy | null = null;
     if (copied) {
-      const archivePath = snapshotPath(deps.snapshotDir ?? DEFAULT_SNAPSHOT_DIR, ctx?.operation.id ?? `adhoc-${randomBytes(4).toString('hex')}`, params.target);
-      report(ctx, 'snapshot', `saving what the copy can overwrite in ${dstLabel} to ${archivePath}`, { archive: archivePath });
-      const snapshot = await journaled(
-        deps.journal,
-        ctx,
-        'snapshot_target',
-        { environment: params.target, container: dstC.name, archive: archivePath, includeBuilds: !!params.includeBuilds, includeWorkspaces: !!params.includeWorkspaces },
-        async () => {
-          try {
-            return await saveTargetHome(deps.docker, dstC.id, select, archivePath);
-          } catch (err) {
-            await discardSnapshot(archivePath).catch(() => undefined);
-            throw containerError(`save ${JENKINS_HOME_IN_CONTAINER} of ${dstC.name} before the copy`, dstC.name, dstLabel, err);
-          }
-        },
-        (v) => ({ archive: v.archive, entries: v.entries.length, files: v.files, bytes: v.bytes }),
-      );
-      saved = snapshot;
-      report(ctx, 'copy', `copying configuration state ${srcLabel} → ${dstLabel}`);
-      const r = await journaled(
-        deps.journal,
-        ctx,
-        'copy_configuration',
-        { from: srcVolume, to: dstVolume, includeBuilds: !!params.includeBuilds, includeWorkspaces: !!params.includeWorkspaces },
-        async () => {
-          let archive: NodeJS.ReadableStream;
-          try {
-            archive = await deps.docker.getContainer(srcC.id).getArchive({ path: JENKINS_HOME_IN_CONTAINER });
-          } catch (err) {
-            throw containerError(`read ${JENKINS_HOME_IN_CONTAINER} of ${srcC.name}`, srcC.name, srcLabel, err);
-          }
-          const prefix = JENKINS_HOME_IN_CONTAINER.split('/').pop() as string; // entries come as jenkins_home/...
-          const filtered = filterArchive(archive, prefix, select);
-          try {
-            await deps.docker.getContainer(dstC.id).putArchive(filtered.stream, { path: JENKINS_HOME_IN_CONTAINER });
-          } catch (err) {
-            throw containerError(`write ${JENKINS_HOME_IN_CONTAINER} of ${dstC.name}`, dstC.name, dstLabel, err);
-          }
-          const list = await filtered.files;
-          const effect = copyEffect(list, snapshot.entries);
-          return { files: list.length, bytes: list.reduce((n, f) => n + f.size, 0), overwrote: effect.overwrites.length, added: effect.adds.length };
-        },
-        (v) => v,
-      );
-      files = r.files;
-      bytes = r.bytes;
-      report(ctx, 'copied', `copied ${r.files} files into ${dstLabel}: ${r.overwrote} replaced files it had, ${r.added} entries are new`, { files: r.files, overwrote: r.overwrote, added: r.added });
+      saved = await snapshotTarget(s);
+      pre = await preCopy(s, saved);
     }
-    report(ctx, 'reload', `asking ${dstLabel} to reload configuration from disk`);
-    await journaled(deps.journal, ctx, 'reload_target', { environment: params.target }, async () => {
-      reloadAsked = true;
-      await dst.reload();
-      await waitForReload(deps, dst, params.reloadTimeoutSec ?? 120);
-    });
-    const [srcJobs, dstJobs] = await Promise.all([src.listJobs(), dst.listJobs()]);
-    const have = new Set(dstJobs.map((j) => j.fullName));
-    const missing = srcJobs.filter((j) => !have.has(j.fullName)).map((j) => j.fullName);
-    if (missing.length) {
-      throw new SidecarError('CONFLICT', `after the copy and reload ${dstLabel} lacks ${missing.length} job(s) of ${srcLabel}: ${missing.slice(0, 10).join(', ')}; check its logs for load errors`, { missing });
-    }
+    const windowStart = now();
+    quieted = true; // the intent is journaled before the call: a failure from here on lifts it
+    const waitedSec = await quietAndDrain(s);
+    const delta = pre ? await copyDelta(s, pre) : { files: 0, bytes: 0, removed: 0, sec: 0 };
+    const reloadedAt = await reloadAndVerify(s, () => (reloadAsked = true));
+    const jobNames = await verifyJobs(s);
     if (saved) {
       const archive = saved.archive;
       await journaled(deps.journal, ctx, 'discard_target_snapshot', { environment: params.target, archive }, () => discardSnapshot(archive));
     }
-    report(ctx, 'done', `${dstLabel} lists all ${srcJobs.length} items of ${srcLabel}`);
-    return { jobs: srcJobs.length, jobNames: srcJobs.map((j) => j.fullName), files, bytes, waitedSec: Math.round(waitedSec * 10) / 10, copied, sourceQuietingDown: true };
+    const windowSec = (reloadedAt - windowStart) / 1000;
+    report(ctx, 'done', `${s.dstLabel} lists all ${jobNames.length} items of ${s.srcLabel}; builds were blocked for ${windowSec.toFixed(1)}s (drain ${waitedSec.toFixed(1)}s, delta of ${delta.files} files in ${delta.sec.toFixed(1)}s, reload)`, { windowSec: round1(windowSec) });
+    return {
+      jobs: jobNames.length,
+      jobNames,
+      files: (pre?.files ?? 0) + delta.files,
+      bytes: (pre?.bytes ?? 0) + delta.bytes,
+      waitedSec: round1(waitedSec),
+      copied,
+      sourceQuietingDown: true,
+      operation: s.operation,
+      imageOwned: !!s.selection.imageOwned,
+      leftToImage: pre?.leftToImage ?? [],
+      includeBuilds: s.selection.includeBuilds !== false,
+      precopy: { files: pre?.files ?? 0, bytes: pre?.bytes ?? 0, sec: round1(pre?.sec ?? 0) },
+      delta: { files: delta.files, bytes: delta.bytes, removed: delta.removed, sec: round1(delta.sec) },
+      windowSec: round1(windowSec),
+    };
   } catch (err) {
     let failure: unknown = err;
     if (saved) {
-      failure = await restoreAfterFailure(deps, { dstC, dst, dstLabel, srcLabel, target: params.target, saved, select, reloadAsked }, err, ctx);
-    } else if (srcVolumeShared(srcC, dstC)) {
-      failure = err;
-    } else {
-      failure = withTargetNote(err, `${dstLabel} was not touched (the migration failed before the copy)`, { targetTouched: false });
+      failure = await restoreAfterFailure(deps, { dstC: s.dstC, dst: s.dst, dstLabel: s.dstLabel, srcLabel: s.srcLabel, target: params.target, saved, select: s.select, reloadAsked }, err, ctx);
+    } else if (copied) {
+      failure = withTargetNote(err, `${s.dstLabel} was not touched (the migration failed before the copy)`, { targetTouched: false });
     }
-    report(ctx, 'cancel_quiet_down', `migration failed; cancelling quiet-down on ${srcLabel}`);
-    await journaled(deps.journal, ctx, 'cancel_quiet_down_source', { environment: params.source }, () => src.cancelQuietDown()).catch(() => undefined);
+    if (quieted) {
+      report(ctx, 'cancel_quiet_down', `migration failed; cancelling quiet-down on ${s.srcLabel}`);
+      await journaled(deps.journal, ctx, 'cancel_quiet_down_source', { environment: params.source }, () => s.src.cancelQuietDown()).catch(() => undefined);
+    }
     throw failure;
   }
 }

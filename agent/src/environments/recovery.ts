@@ -36,6 +36,7 @@ export interface PendingTargetSnapshot {
   archive: string;
   includeBuilds: boolean;
   includeWorkspaces: boolean;
+  imageOwned: boolean;
   /** False when the copy never started: nothing to restore, the archive is only deleted. */
   copyStarted: boolean;
 }
@@ -53,7 +54,7 @@ export function unsettledTargetSnapshots(op: OperationRecord): PendingTargetSnap
     const archive = typeof s.intent.archive === 'string' ? s.intent.archive : null;
     const env = s.intent.environment;
     if (s.name === 'snapshot_target' && archive && (env === 'blue' || env === 'green') && typeof s.intent.container === 'string') {
-      last = { environment: env, container: s.intent.container, archive, includeBuilds: s.intent.includeBuilds === true, includeWorkspaces: s.intent.includeWorkspaces === true, copyStarted: false };
+      last = { environment: env, container: s.intent.container, archive, includeBuilds: s.intent.includeBuilds !== false, includeWorkspaces: s.intent.includeWorkspaces === true, imageOwned: s.intent.imageOwned === true, copyStarted: false };
       open.set(archive, last);
     } else if (s.name === 'copy_configuration' && last) {
       last.copyStarted = true; // intent written: the copy may have written into the target, whatever its outcome

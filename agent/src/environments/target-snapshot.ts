@@ -66,19 +66,22 @@ export async function currentTargetHome(docker: Docker, containerId: string, sel
   return listSelectedEntries(await docker.getContainer(containerId).getArchive({ path: JENKINS_HOME_IN_CONTAINER }), HOME_PREFIX, select);
 }
 
-/** Docker's attach stream is multiplexed (8-byte frame headers); this keeps the text for an error message. */
-function demuxText(buf: Buffer): string {
-  const parts: Buffer[] = [];
+/** Docker's attach stream is multiplexed (8-byte frame headers: 1 stdout, 2 stderr); unframed input is taken as stdout. */
+function demux(buf: Buffer): { stdout: Buffer; stderr: Buffer } {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
   let i = 0;
   while (i + 8 <= buf.length && (buf[i] === 1 || buf[i] === 2) && buf[i + 1] === 0) {
     const size = buf.readUInt32BE(i + 4);
-    parts.push(buf.subarray(i + 8, i + 8 + size));
+    (buf[i] === 1 ? out : err).push(buf.subarray(i + 8, i + 8 + size));
     i += 8 + size;
   }
-  return (parts.length ? Buffer.concat(parts) : buf).toString('utf8').trim();
+  if (i === 0) return { stdout: buf, stderr: Buffer.alloc(0) };
+  return { stdout: Buffer.concat(out), stderr: Buffer.concat(err) };
 }
 
-async function execInContainer(docker: Docker, containerId: string, cmd: string[]): Promise<void> {
+/** Runs argv (no shell) in the container as root; its stdout, or an Error with its output when it exits non-zero. */
+export async function execInContainer(docker: Docker, containerId: string, cmd: string[]): Promise<Buffer> {
   // Numeric root: files in the home may belong to the controller's user or to root (written by the archive API), and the image may have no /etc/passwd.
   const exec = await docker.getContainer(containerId).exec({ Cmd: cmd, User: '0', AttachStdout: true, AttachStderr: true });
   const stream = (await exec.start({ hijack: true, stdin: false })) as NodeJS.ReadableStream & { destroy?: () => void };
@@ -93,12 +96,13 @@ async function execInContainer(docker: Docker, containerId: string, cmd: string[
     stream.on('close', () => (clearTimeout(timer), resolve()));
     stream.on('error', (e: Error) => (clearTimeout(timer), reject(e)));
   });
+  const { stdout, stderr } = demux(Buffer.concat(chunks));
   // The stream can end a moment before Docker records the exit code.
   for (let i = 0; i < 50; i++) {
     const info = await exec.inspect();
     if (!info.Running) {
-      if (info.ExitCode !== 0) throw new Error(`${cmd[0]} exited with ${info.ExitCode}: ${demuxText(Buffer.concat(chunks)) || 'no output'}`);
-      return;
+      if (info.ExitCode !== 0) throw new Error(`${cmd[0]} exited with ${info.ExitCode}: ${Buffer.concat([stderr, stdout]).toString('utf8').trim().slice(0, 500) || 'no output'}`);
+      return stdout;
     }
     await new Promise((r) => setTimeout(r, 100));
   }

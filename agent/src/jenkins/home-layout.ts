@@ -1,3 +1,4 @@
+import type { MigrationOperation } from '../../../catalog/methods/environment';
 import type { EntryKind, HomeEntry } from '../docker/archive';
 
 /**
@@ -20,43 +21,88 @@ export function splitJobPath(rel: string): { job: string | null; rest: string[];
   return { job: names.length ? names.join('/') : null, rest: segs.slice(i), isJobTree: true };
 }
 
+/** A plain `switch` moves traffic between two sides of one image; Pipeline B's operations give the target a new image. */
+export type { MigrationOperation };
+
 export interface MigrationSelection {
   includeBuilds?: boolean;
   includeWorkspaces?: boolean;
+  /**
+   * The target's image owns the plugins and the global configuration: they
+   * are left as the target's image and its JCasC made them (see imageOwnsConfiguration).
+   */
+  imageOwned?: boolean;
 }
 
 const TOP_LEVEL_FILE = /^([A-Za-z0-9_.-]+\.xml|secret\.key|secret\.key\.not-so-secret)$/;
 const PLUGIN_FILE = /^[A-Za-z0-9_.-]+\.(jpi|hpi)(\.disabled|\.pinned)?$/;
 const WHOLE_TREES = ['users', 'secrets', 'nodes'];
+/**
+ * Top-level files that hold what happened on a controller, not how it is set
+ * up: secrets (everything encrypted in the home needs them), credentials added
+ * through the UI (SystemCredentialsProvider's credentials.xml; one declared in
+ * jenkins.yaml is written there again by JCasC at every start) and script
+ * approvals an administrator granted (script-security's ScriptApproval.xml).
+ */
+const HOME_OWNED_TOP_LEVEL = new Set(['secret.key', 'secret.key.not-so-secret', 'credentials.xml', 'org.jenkinsci.plugins.scriptsecurity.scripts.ScriptApproval.xml']);
 
 /**
- * Pure: the entries a migration copies. Job configs and build numbers, the
- * top-level config files (config.xml, credentials.xml, plugin configs),
+ * Pure: whether the target's image owns plugins and global configuration.
+ * A new image brings its plugins in /usr/share/jenkins/ref/plugins (the
+ * generated Dockerfile's jenkins-plugin-cli), which the official image's
+ * entrypoint copies into JENKINS_HOME/plugins at start (jenkinsci/docker
+ * jenkins-support copy_reference_file) and Jenkins loads once, at start
+ * (LocalPluginManager: JENKINS_HOME/plugins). Its jenkins.yaml is applied by
+ * JCasC at start (ConfigurationAsCode.init, an @Initializer) and saved into
+ * the top-level XML of each object it configures (BaseConfigurator.configure:
+ * BulkChange.commit). Copying the source's plugins/ or top-level XML over
+ * them brings the old plugins back at the next start and the old settings at
+ * the next /reload (Jenkins.reload runs no @Initializer: JCasC does not run
+ * again). True for every operation but a switch, and for a switch between two
+ * different images.
+ */
+export const imageOwnsConfiguration = (operation: MigrationOperation, sameImage: boolean): boolean => operation !== 'switch' || !sameImage;
+
+/**
+ * Pure: the entries a migration copies. Job configs and build numbers,
  * users/, secrets/ (credentials are encrypted with them), nodes/ and the
- * plugin list (the .jpi files, not their exploded directories). Build history
- * and workspaces only when asked.
+ * home-owned top-level files always; build history unless includeBuilds is
+ * false; workspaces only when asked. The other top-level config files and the
+ * plugin list (the .jpi files, not their exploded directories) only when the
+ * target's image does not own them (a switch between sides of one image).
  */
 export function selectForMigration(opts: MigrationSelection = {}): (rel: string, kind: EntryKind) => boolean {
+  const builds = opts.includeBuilds !== false;
   return (rel, kind) => {
     const segs = rel.split('/');
     const top = segs[0];
     if (segs.length === 1) {
-      if (kind === 'directory') return ['jobs', 'plugins', ...WHOLE_TREES].includes(top) || (!!opts.includeWorkspaces && top === 'workspace');
-      return kind === 'file' && TOP_LEVEL_FILE.test(top);
+      if (kind === 'directory') return ['jobs', ...WHOLE_TREES].includes(top) || (top === 'plugins' && !opts.imageOwned) || (!!opts.includeWorkspaces && top === 'workspace');
+      return kind === 'file' && TOP_LEVEL_FILE.test(top) && (!opts.imageOwned || HOME_OWNED_TOP_LEVEL.has(top));
     }
     if (WHOLE_TREES.includes(top)) return true;
     if (top === 'workspace') return !!opts.includeWorkspaces;
-    if (top === 'plugins') return segs.length === 2 && kind === 'file' && PLUGIN_FILE.test(segs[1]);
+    if (top === 'plugins') return !opts.imageOwned && segs.length === 2 && kind === 'file' && PLUGIN_FILE.test(segs[1]);
     if (top !== 'jobs') return false;
     const { job, rest } = splitJobPath(rel);
     if (!job) return kind === 'directory'; // jobs/<folder>/jobs
     if (rest.length === 0) return kind === 'directory';
     if (rest.length === 1 && rest[0] === 'jobs') return kind === 'directory'; // a folder's item directory
     if (rest.length === 1 && kind === 'file') return rest[0] === 'config.xml' || rest[0] === 'nextBuildNumber';
-    if (rest[0] === 'builds') return !!opts.includeBuilds;
+    if (rest[0] === 'builds') return builds;
     if (rest[0] === 'workspace') return !!opts.includeWorkspaces;
     return false;
   };
+}
+
+/**
+ * Pure: the top-level names (`config.xml`, `plugins`) a migration with
+ * `opts` leaves to the target's image that a same-image switch would copy.
+ */
+export function leftToImage(opts: MigrationSelection): (rel: string, kind: EntryKind) => string | null {
+  const all = selectForMigration({ ...opts, imageOwned: false });
+  const own = selectForMigration(opts);
+  return (rel, kind) => (all(rel, kind) && !own(rel, kind) ? rel.split('/')[0] : null);
 }
 
 const BACKUP_EXCLUDED_TOP = new Set(['workspace', 'caches', '.cache', 'war', 'logs', 'tmp', '.java', '.groovy', 'plugins-tmp']);

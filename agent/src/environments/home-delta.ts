@@ -1,0 +1,100 @@
+/**
+ * The second pass of a pre-copied migration: what changed in the source's
+ * home between the copy made while it still ran and the moment it is idle.
+ * Pure: the listing comes from `find -printf` in the source container
+ * (sizes and mtimes only, no contents: its cost grows with the number of
+ * entries, not with their bytes), the manifest from the pre-copy's tar headers.
+ */
+import type { ObservedEntry } from '../docker/archive';
+
+/** mtimeSec in whole seconds: what a tar header keeps. */
+export type ListedEntry = ObservedEntry;
+
+/** GNU find: type, size, mtime, path below the start, link target; each field NUL-terminated. */
+export const FIND_FORMAT = '%y\\0%s\\0%T@\\0%P\\0%l\\0';
+const KINDS: Record<string, ListedEntry['kind']> = { f: 'file', d: 'directory', l: 'symlink' };
+
+/** Pure: `find START -printf FIND_FORMAT` output → entries (START itself, devices and fifos left out). */
+export function parseFindListing(out: Buffer): ListedEntry[] {
+  const fields = out.toString('utf8').split('\0');
+  const entries: ListedEntry[] = [];
+  for (let i = 0; i + 4 < fields.length; i += 5) {
+    const kind = KINDS[fields[i]];
+    const path = fields[i + 3];
+    if (!kind || !path) continue;
+    const e: ListedEntry = { path, kind, size: Number(fields[i + 1]), mtimeSec: Math.floor(Number(fields[i + 2])) };
+    if (kind === 'symlink') e.linkname = fields[i + 4];
+    entries.push(e);
+  }
+  return entries;
+}
+
+export interface DeltaPlan {
+  /** Topmost paths to copy again: changed files and links, whole new directories. */
+  fetch: string[];
+  /** Topmost paths the source no longer has (or has as another kind): removed from the target. */
+  remove: string[];
+  /** Files and bytes the fetch carries. */
+  files: number;
+  bytes: number;
+}
+
+const parentOf = (p: string): string => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
+const ancestors = (p: string): string[] => {
+  const out: string[] = [];
+  for (let d = parentOf(p); d; d = parentOf(d)) out.push(d);
+  return out;
+};
+
+function changedSince(old: ListedEntry | undefined, now: ListedEntry, racySinceSec: number): boolean {
+  if (!old || old.kind !== now.kind) return true;
+  if (now.kind === 'symlink') return old.linkname !== now.linkname;
+  if (now.kind !== 'file') return false;
+  // A file written in the same second the pre-copy read it can keep size and mtime: treated as changed (git's "racily clean" rule).
+  return old.size !== now.size || old.mtimeSec !== now.mtimeSec || now.mtimeSec >= racySinceSec;
+}
+
+/**
+ * Pure: compares the pre-copy's manifest with the source as it is now (both
+ * already the migration's selection). `racySinceSec` is the second the
+ * pre-copy started minus one: files modified from then on are copied again.
+ */
+export function planDelta(copied: ReadonlyMap<string, ListedEntry>, now: readonly ListedEntry[], racySinceSec: number): DeltaPlan {
+  const current = new Map(now.map((e) => [e.path, e]));
+  const changed = now.filter((e) => changedSince(copied.get(e.path), e, racySinceSec));
+  const newDirs = new Set(changed.filter((e) => e.kind === 'directory').map((e) => e.path));
+  const fetch: string[] = [];
+  let files = 0;
+  let bytes = 0;
+  for (const e of [...changed].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+    if (e.kind === 'file') {
+      files += 1;
+      bytes += e.size;
+    }
+    if (!ancestors(e.path).some((d) => newDirs.has(d))) fetch.push(e.path);
+  }
+  const gone = [...copied.values()].filter((e) => current.get(e.path)?.kind !== e.kind).map((e) => e.path).sort();
+  const remove: string[] = [];
+  for (const p of gone) if (!remove.some((r) => p.startsWith(`${r}/`))) remove.push(p);
+  return { fetch, remove, files, bytes };
+}
+
+/** What a target did after a migration and before traffic went back to the source. */
+export interface StayedBehind {
+  /** Topmost entries new or changed since the migration (a build's directory, a saved config.xml); at most 200. */
+  changed: string[];
+  /** Topmost entries deleted since; at most 200. */
+  removed: string[];
+  files: number;
+  bytes: number;
+}
+
+/**
+ * Pure: compares the target's home right after the migration with its home
+ * now, by size and mtime only (nothing copied back: builds there were
+ * numbered after the source's and would collide with its next ones).
+ */
+export function stayedBehind(afterMigration: readonly ListedEntry[], now: readonly ListedEntry[]): StayedBehind {
+  const plan = planDelta(new Map(afterMigration.map((e) => [e.path, e])), now, Number.POSITIVE_INFINITY);
+  return { changed: plan.fetch.slice(0, 200), removed: plan.remove.slice(0, 200), files: plan.files, bytes: plan.bytes };
+}

@@ -1,0 +1,40 @@
+import { FIND_FORMAT, parseFindListing, planDelta, stayedBehind, type ListedEntry } from '../../agent/src/environments/home-delta';
+
+const f = (path: string, size: number, mtimeSec: number): ListedEntry => ({ path, kind: 'file', size, mtimeSec });
+const d = (path: string): ListedEntry => ({ path, kind: 'directory', size: 4096, mtimeSec: 1 });
+
+describe('pre-copy delta', () => {
+  test('parses find -printf output with NUL-terminated fields, START itself and fifos left out', () => {
+    expect(FIND_FORMAT).toBe('%y\\0%s\\0%T@\\0%P\\0%l\\0');
+    const out = Buffer.from(['d', '4096', '1700000000.5', '', '', 'f', '12', '1700000001.9999', 'jobs/a b/config.xml', '', 'l', '2', '1700000002.0', 'jobs/a b/lastStable', '3', 'p', '0', '1', 'fifo', ''].map((x) => `${x}\0`).join(''));
+    expect(parseFindListing(out)).toEqual([
+      { path: 'jobs/a b/config.xml', kind: 'file', size: 12, mtimeSec: 1700000001 },
+      { path: 'jobs/a b/lastStable', kind: 'symlink', size: 2, mtimeSec: 1700000002, linkname: '3' },
+    ]);
+  });
+
+  test('copies changed files, whole new directories once, and removes what the source deleted (topmost only)', () => {
+    const copied = new Map([d('jobs/app'), f('jobs/app/config.xml', 10, 100), f('jobs/app/nextBuildNumber', 2, 100), d('jobs/old'), f('jobs/old/config.xml', 5, 100), f('users/u/config.xml', 7, 100)].map((e) => [e.path, e]));
+    const now = [d('jobs/app'), f('jobs/app/config.xml', 10, 100), f('jobs/app/nextBuildNumber', 2, 150), d('jobs/app/builds'), d('jobs/app/builds/2'), f('jobs/app/builds/2/log', 300, 150), f('users/u/config.xml', 8, 100)];
+    expect(planDelta(copied, now, 140)).toEqual({ fetch: ['jobs/app/builds', 'jobs/app/nextBuildNumber', 'users/u/config.xml'], remove: ['jobs/old'], files: 3, bytes: 310 });
+  });
+
+  test('a file modified from the second the pre-copy started on is copied again even with the same size and mtime', () => {
+    const copied = new Map([f('jobs/a/nextBuildNumber', 2, 200)].map((e) => [e.path, e]));
+    expect(planDelta(copied, [f('jobs/a/nextBuildNumber', 2, 200)], 199).fetch).toEqual(['jobs/a/nextBuildNumber']);
+    expect(planDelta(copied, [f('jobs/a/nextBuildNumber', 2, 200)], 201).fetch).toEqual([]);
+  });
+
+  test('an entry that changed kind is removed and copied again', () => {
+    const copied = new Map([f('jobs/a/builds/lastStable', 2, 1)].map((e) => [e.path, e]));
+    const plan = planDelta(copied, [{ path: 'jobs/a/builds/lastStable', kind: 'symlink', size: 1, mtimeSec: 1, linkname: '3' }], 100);
+    expect(plan).toMatchObject({ fetch: ['jobs/a/builds/lastStable'], remove: ['jobs/a/builds/lastStable'] });
+  });
+});
+
+test('what a target did after its migration: a build that ran there and a config saved there, by size and mtime only', () => {
+  const after = [d('jobs/app'), f('jobs/app/config.xml', 10, 100), d('jobs/app/builds'), f('jobs/app/nextBuildNumber', 2, 100)];
+  const now = [d('jobs/app'), f('jobs/app/config.xml', 12, 180), d('jobs/app/builds'), d('jobs/app/builds/5'), f('jobs/app/builds/5/log', 40, 170), f('jobs/app/nextBuildNumber', 2, 100)];
+  expect(stayedBehind(after, now)).toEqual({ changed: ['jobs/app/builds/5', 'jobs/app/config.xml'], removed: [], files: 2, bytes: 52 });
+  expect(stayedBehind(after, after)).toEqual({ changed: [], removed: [], files: 0, bytes: 0 });
+});
