@@ -20,7 +20,8 @@ import { pack as tarPack } from 'tar-stream';
 import { startEmbeddedPostgres } from '../agent/src/db/embedded-postgres';
 import { teamJenkinsClientFactory } from '../agent/src/environments/controllers';
 import { deployEnvironment, type EnvironmentDeps } from '../agent/src/environments/deploy';
-import { migrateState, type MigrateResult } from '../agent/src/environments/migrate';
+import { listHome, migrateState, type MigrateResult } from '../agent/src/environments/migrate';
+import { selectForMigration } from '../agent/src/jenkins/home-layout';
 import { createPgStore } from '../agent/src/store';
 import { makeTestTeam, seedServiceUser } from '../test/support/docker-teams';
 import { ensureStandinImage } from '../test/support/standin-image';
@@ -79,6 +80,13 @@ async function main(): Promise<void> {
     console.log(`built blue's home: ${JOBS} jobs × ${BUILDS} builds, ~${(homeBytes / 1e9).toFixed(2)} GB, in ${(since(t0) / 1000).toFixed(1)} s`);
     await jenkinsFor(t.team, 'blue').reload(); // the stand-in, like Jenkins, reads jobs written behind its back only on reload
     for (let i = 0; i < 600 && !(await jenkinsFor(t.team, 'blue').root().then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 100));
+
+    // What the window's home listing costs alone (find in the source: the stand-in's is JavaScript, GNU find is C).
+    t0 = process.hrtime.bigint();
+    const listed = await listHome(docker, { id: blueC, name: blueC }, selectForMigration({}));
+    const listMs = since(t0);
+    console.log(`home listing (find in blue): ${listed.length} entries in ${(listMs / 1000).toFixed(1)} s`);
+    rows.push({ metric: `home listing in the source alone (find, ${listed.length} entries; part of every window)`, ours: listMs / 1000, baseline: null, unit: 's' });
 
     // Baseline: one plain full copy of the same home, unfiltered, as a one-pass migration does inside its window.
     t0 = process.hrtime.bigint();

@@ -161,6 +161,7 @@ export const ENVIRONMENT_METHODS: MethodSpec[] = [
       precopy: '{files, bytes, sec}: the first pass, copied while the source still built',
       delta: '{files, bytes, removed, sec}: what changed since, copied with the source quiet and idle (removed: entries it no longer has, deleted from the target)',
       windowSec: 'how long the source could not start builds: quiet-down → target reloaded (drain, delta, reload)',
+      reloaded: 'false when the target already held every byte copied: it was not reloaded (no 503s on a side that serves)',
     },
     mutating: true,
     scope: 'team',

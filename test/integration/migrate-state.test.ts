@@ -151,6 +151,16 @@ test('moves the jobs of blue into green\'s volume; green lists them after reload
   await blue.cancelQuietDown();
 });
 
+test('migrating again when green already holds every byte does not reload it (no 503s on a side that may already serve)', async () => {
+  const reloads = async (): Promise<number> => ((await (await fetch(`${t.team.environments.green.url}/_standin/control`)).json()) as { reloads: number }).reloads;
+  const before = await reloads();
+  const r = await migrateState(deps, t.team, { source: 'blue', target: 'green', timeoutSec: 30, pollMs: 200 });
+  await blue.cancelQuietDown();
+  expect(r).toMatchObject({ reloaded: false, delta: { removed: 0 } });
+  expect(await reloads()).toBe(before);
+  expect((await green.listJobs()).map((j) => j.fullName).sort()).toEqual(['Infrastructure', 'Infrastructure/Self-Managed-Blue-Green-Switch', 'app']);
+});
+
 test('a build running on blue delays the migration until it ends; the calling build (one-off executor) is not waited for', async () => {
   await standinControl(t.team, 'blue', {
     builds: [

@@ -64,6 +64,8 @@ export interface MigrateResult {
   delta: { files: number; bytes: number; removed: number; sec: number };
   /** Builds could not start on the source for this long: quiet-down → target reloaded. */
   windowSec: number;
+  /** False when the target already held every byte copied (nothing to reload). */
+  reloaded: boolean;
 }
 
 const HOME_PREFIX = JENKINS_HOME_IN_CONTAINER.split('/').pop() as string; // Docker's GET /archive names entries jenkins_home/...
@@ -168,6 +170,10 @@ interface PreCopy {
   /** Files modified from this second on are copied again by the delta. */
   racySinceSec: number;
   leftToImage: string[];
+  /** False when every copied entry was already on the target with the same bytes. */
+  changedTarget: boolean;
+  /** sha256 of each file the pre-copy wrote: a delta file with the same bytes changes nothing. */
+  digests: Map<string, string>;
 }
 
 const PROGRESS_EVERY_MS = 2_000;
@@ -203,6 +209,7 @@ async function preCopy(s: Scope, snapshot: SavedTarget): Promise<PreCopy> {
   const leftOut = new Set<string>();
   const ownedByImage = leftToImage(s.selection);
   const manifest = new Map<string, ObservedEntry>();
+  const digests = new Map<string, string>();
   const counted = { files: 0 };
   const copySelect = (rel: string, kind: Parameters<typeof s.select>[1]): boolean => {
     const left = ownedByImage(rel, kind);
@@ -235,13 +242,14 @@ async function preCopy(s: Scope, snapshot: SavedTarget): Promise<PreCopy> {
       }
       const list = await filtered.files;
       const effect = copyEffect(list, snapshot.entries);
+      for (const f of list) digests.set(f.path, f.sha256);
       return { files: list.length, bytes: list.reduce((n, f) => n + f.size, 0), overwrote: effect.overwrites.length, added: effect.adds.length, leftToImage: [...leftOut].sort() };
     },
     (v) => v,
   );
   const sec = (now() - t0) / 1000;
   report(s.ctx, 'copied', `pre-copied ${r.files} files (${mb(r.bytes)} MB) into ${s.dstLabel} in ${sec.toFixed(1)}s: ${r.overwrote} replaced files it had, ${r.added} entries are new`, { files: r.files, bytes: r.bytes, overwrote: r.overwrote, added: r.added });
-  return { files: r.files, bytes: r.bytes, sec, manifest, racySinceSec, leftToImage: r.leftToImage };
+  return { files: r.files, bytes: r.bytes, sec, manifest, digests, racySinceSec, leftToImage: r.leftToImage, changedTarget: r.overwrote + r.added > 0 };
 }
 
 /** The selected entries of a container's home by size and mtime (`find`, no contents read). */
@@ -271,6 +279,8 @@ interface Delta {
   bytes: number;
   removed: number;
   sec: number;
+  /** False when the delta only wrote files again with the bytes the pre-copy had written. */
+  changedTarget: boolean;
 }
 
 /**
@@ -304,7 +314,8 @@ async function copyDelta(s: Scope, pre: PreCopy): Promise<Delta> {
         }
         files = await packed.files;
       }
-      return { files: files.length, bytes: files.reduce((n, f) => n + f.size, 0), removed: plan.remove.length };
+      const changedTarget = plan.remove.length > 0 || files.some((f) => pre.digests.get(f.path) !== f.sha256);
+      return { files: files.length, bytes: files.reduce((n, f) => n + f.size, 0), removed: plan.remove.length, changedTarget };
     },
     (v) => v,
   );
@@ -416,8 +427,11 @@ export async function migrateState(deps: MigrateDeps, team: Team, params: Migrat
     const windowStart = now();
     quieted = true; // the intent is journaled before the call: a failure from here on lifts it
     const waitedSec = await quietAndDrain(s);
-    const delta = pre ? await copyDelta(s, pre) : { files: 0, bytes: 0, removed: 0, sec: 0 };
-    const reloadedAt = await reloadAndVerify(s, () => (reloadAsked = true));
+    const delta = pre ? await copyDelta(s, pre) : { files: 0, bytes: 0, removed: 0, sec: 0, changedTarget: false };
+    // A target whose disk already held every byte (it was brought up to date before, e.g. before it got traffic) is not reloaded: a reload would change nothing and answer 503 meanwhile.
+    const reload = !pre || pre.changedTarget || delta.changedTarget;
+    const reloadedAt = reload ? await reloadAndVerify(s, () => (reloadAsked = true)) : now();
+    if (!reload) report(ctx, 'reload_skipped', `${s.dstLabel} already held everything ${s.srcLabel} has: not reloaded`);
     const jobNames = await verifyJobs(s);
     if (saved) {
       const archive = saved.archive;
@@ -440,6 +454,7 @@ export async function migrateState(deps: MigrateDeps, team: Team, params: Migrat
       precopy: { files: pre?.files ?? 0, bytes: pre?.bytes ?? 0, sec: round1(pre?.sec ?? 0) },
       delta: { files: delta.files, bytes: delta.bytes, removed: delta.removed, sec: round1(delta.sec) },
       windowSec: round1(windowSec),
+      reloaded: reload,
     };
   } catch (err) {
     let failure: unknown = err;
