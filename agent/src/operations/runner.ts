@@ -81,6 +81,8 @@ export interface OperationRunnerDeps {
 
 interface Running {
   type: string;
+  operation: OperationRecord;
+  actor: Actor;
   controller: AbortController;
   done: Promise<void>;
 }
@@ -100,6 +102,12 @@ export class OperationRunner {
 
   inFlight(): number {
     return this.running.size;
+  }
+
+  /** The row of an operation this process runs, as it began (to write it again if a database failover lost it). */
+  describe(operationId: string): { id: string; type: string; params: Record<string, unknown>; actor: Actor; startedAt: Date } | null {
+    const r = this.running.get(operationId);
+    return r ? { id: r.operation.id, type: r.operation.type, params: r.operation.params, actor: r.actor, startedAt: r.operation.startedAt } : null;
   }
 
   /** Begins (or, for a known idempotency key, re-attaches to) an operation and resolves with its result. */
@@ -261,7 +269,7 @@ export class OperationRunner {
       this.deps.onFinished?.({ type: operation.type, team: operation.team, status: end.status, durationSec: Math.max(0, (Date.now() - startedAtMs) / 1000), ...(end.error ? { error: end.error } : {}) });
       this.bus.emit('finished', end);
     })();
-    this.running.set(id, { type: operation.type, controller, done });
+    this.running.set(id, { type: operation.type, operation, actor, controller, done });
   }
 
   /** Waits for the bus to report the end of `operationId`, relaying its progress. */
