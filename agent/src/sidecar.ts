@@ -212,6 +212,8 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
       clock,
       log,
       onFinished: (op) => metrics.operationFinished(op),
+      // `deferred` is made below; an operation can only end after start-up.
+      owedFinish: (team, id, status, result, error) => deferred.finish(team, id, status, error ?? null, result),
     });
     metrics.watchBus(runner.bus);
     const registry = new MethodRegistry();

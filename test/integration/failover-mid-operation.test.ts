@@ -235,3 +235,30 @@ it('synchronous standby: the primary dies among lock grants; no token twice or b
   const auditedOwners = new Set(audited.map((r) => r.owner));
   expect(got.filter((a) => !auditedOwners.has(a.owner))).toEqual([]);
 });
+it('synchronous standby: the primary dies during an emergency stop; the stop answers, traffic is on blue, its records are on the promoted standby', async () => {
+  const rig = await startRig('foe', true);
+  ok(await rig.c.call('traffic.status', { team: rig.team }));
+  const lock = ok(await rig.c.call('lock.acquire', { team: rig.team, operation: 'blue_green_switch', ttlSec: 60, owner: 'foe/switch#1' }));
+  const inFlight = await switchHalfway(rig, lock.token as number);
+  const stopping = rig.c.call('rollback.emergency', { team: rig.team, target: 'blue', reason: 'operator stop during a database failover' }, 60_000);
+  rig.cluster.primary.kill();
+  const stop = ok(await stopping);
+  expect(stop).toMatchObject({ active: 'blue' });
+  expect((await rig.stack.weights()).green).toBe(0);
+  const switchAnswer = await inFlight.answer;
+  expect(switchAnswer.error).toBeDefined();
+  rig.cluster.standbys[0]!.promote();
+
+  await expectOneSide(rig);
+  const stopId = String(stop.operationId);
+  const stopRow = await eventually('the emergency stop row, ended', async () => {
+    const rows = await rig.sql<{ status: string }>('SELECT status FROM jenkins_coordination WHERE id = $1', [stopId]);
+    return rows[0] && rows[0].status !== 'running' ? rows[0] : null;
+  }, 60_000);
+  expect(stopRow.status).toBe('succeeded');
+  const stopAudit = await eventually('the emergency stop audit row', async () => {
+    const rows = await rig.sql<{ status: string; reason: string }>("SELECT status, rollback_reason AS reason FROM deployment_audit WHERE operation_id = $1 AND operation_type = 'rollback.emergency'", [stopId]);
+    return rows.length ? rows : null;
+  }, 60_000);
+  expect(stopAudit).toEqual([{ status: 'completed', reason: 'operator stop during a database failover' }]);
+});
