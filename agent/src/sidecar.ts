@@ -253,6 +253,8 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
       clock,
       log,
       onFinished: (op) => metrics.operationFinished(op),
+      // `deferred` is made below; an operation can only end after start-up.
+      owedFinish: (team, id, status, result, error) => deferred.finish(team, id, status, error ?? null, result),
     });
     metrics.watchBus(runner.bus);
     const registry = new MethodRegistry();
@@ -272,7 +274,14 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
     // recovery of this instance's unfinished traffic operations and the desired-weights reconcile loop.
     const haproxyDriver = config.haproxySocket ? new HaproxyRuntime(config.haproxySocket) : unconfiguredHaproxy();
     // Owed writes are kept on disk: a restart during a database outage still writes them.
-    const deferred = new DeferredWrites({ journal: store.journal, environments: store.environments, audit: store.audit, spool: new OwedWritesSpool(join(config.dataDir, 'owed-writes.jsonl'), log), log });
+    const deferred = new DeferredWrites({
+      journal: store.journal,
+      environments: store.environments,
+      audit: store.audit,
+      spool: new OwedWritesSpool(join(config.dataDir, 'owed-writes.jsonl'), log),
+      log,
+      operationOf: (id) => runner.describe(id),
+    });
     // What a previous run still owed goes first, so recovery below reads the journal as it really ended (bounded wait).
     if (deferred.resume() > 0) await Promise.race([deferred.settled(), new Promise((r) => setTimeout(r, 10_000).unref())]);
     // Each team's environment_state as last read: rollback.emergency's target while Postgres is unreachable.

@@ -64,6 +64,8 @@ export interface ReplicatedCluster {
 
 function server(bin: string, root: string, name: string, port: number): PgServer {
   const dataDir = join(root, name);
+  // A killed postmaster can linger as a zombie where nothing reaps orphans: remember the kill.
+  let killed = false;
   const url = (db = 'postgres'): string => `postgresql://postgres@127.0.0.1:${port}/${db}`;
   const postmasterPid = (): number | null => {
     const f = join(dataDir, 'postmaster.pid');
@@ -85,7 +87,9 @@ function server(bin: string, root: string, name: string, port: number): PgServer
     hostPort: `127.0.0.1:${port}`,
     url,
     async query<T extends Record<string, unknown>>(sql: string, params: unknown[] = [], db?: string): Promise<T[]> {
-      const c = new Client({ connectionString: url(db), connectionTimeoutMillis: 10_000 });
+      // Bounded: a commit waiting for a synchronous standby that is gone would wait forever.
+      const c = new Client({ connectionString: url(db), connectionTimeoutMillis: 10_000, query_timeout: 30_000 });
+      c.on('error', () => undefined);
       await c.connect();
       try {
         return (await c.query<T>(sql, params)).rows;
@@ -94,6 +98,7 @@ function server(bin: string, root: string, name: string, port: number): PgServer
       }
     },
     kill() {
+      killed = true;
       const pid = postmasterPid();
       if (!alive(pid)) return;
       // A crashed host takes its backends with it; a SIGKILLed postmaster alone leaves them
@@ -123,7 +128,7 @@ function server(bin: string, root: string, name: string, port: number): PgServer
         await c.end();
       }
     },
-    isRunning: () => alive(postmasterPid()),
+    isRunning: () => !killed && alive(postmasterPid()),
   };
 }
 
@@ -178,7 +183,15 @@ export async function startReplicatedCluster(opts: { standbys?: number; primaryC
       servers.push(s);
       // -R writes standby.signal and primary_conninfo; application_name names it for synchronous_standby_names.
       run(bin, 'pg_basebackup', ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', s.dataDir, '-R', '-X', 'stream', '--no-sync']);
-      configure(s.dataDir, s.port, root, [`primary_conninfo = 'host=127.0.0.1 port=${primary.port} user=postgres application_name=${s.name}'`]);
+      configure(s.dataDir, s.port, root, []);
+      // pg_basebackup -R put primary_conninfo in postgresql.auto.conf, which wins over postgresql.conf:
+      // name the standby there (a later line wins), for synchronous_standby_names.
+      // The base backup copied the primary's synchronous_standby_names too: once promoted this server
+      // has no standby of its own, and commits would wait for one forever.
+      appendFileSync(
+        join(s.dataDir, 'postgresql.auto.conf'),
+        `primary_conninfo = 'host=127.0.0.1 port=${primary.port} user=postgres application_name=${s.name}'\nsynchronous_standby_names = ''\n`,
+      );
       start(bin, s);
       standbys.push(s);
     }

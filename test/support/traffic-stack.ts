@@ -40,6 +40,8 @@ export interface TrafficStackOptions<G extends Closable> {
   prefix: string;
   /** 'shared' (default): a fresh database on the run's server. 'own': an embedded PostgreSQL of its own. */
   database?: 'shared' | 'own';
+  /** A database the test started itself (e.g. a replicated cluster, several hosts): used as it is, never dropped here. */
+  databaseUrl?: string;
   /** The green side's stand-in; startBackend(port, 'green') when absent. */
   startGreen?: (port: number) => Promise<G>;
   /** Sidecars started, each with a connected client, before the stack is handed back; default 1. */
@@ -153,7 +155,9 @@ export async function startTrafficStack<G extends Closable = Backend>(opts: Traf
   try {
     let databaseUrl: string;
     let postgres: OwnPostgres | null = null;
-    if (opts.database === 'own') {
+    if (opts.databaseUrl) {
+      databaseUrl = opts.databaseUrl;
+    } else if (opts.database === 'own') {
       const own = await startOwnPostgres(opts.prefix);
       cleanups.push(() => own.remove());
       postgres = own.postgres;

@@ -1,9 +1,10 @@
 import Docker from 'dockerode';
 import { readFileSync, statSync } from 'node:fs';
 import { Client } from 'pg';
+import { parseDatabaseUrl } from '../config/database-url';
 import { embeddedPostgresVersion } from '../db/embedded-postgres';
 import { HaproxyRuntime } from '../haproxy/runtime-api';
-import type { DockerFacts, DoctorProbes, FileFacts, HaproxyTarget, PostgresFacts } from './probes';
+import type { DockerFacts, DoctorProbes, FileFacts, HaproxyTarget, PostgresFacts, ReplicationFacts } from './probes';
 
 /**
  * The doctor's probes, answered by the real host: the file system, a short
@@ -26,20 +27,60 @@ function stat(path: string): FileFacts | null {
   }
 }
 
+/** The writable server of the URL's host list (libpq order), with what every host is. */
 async function postgres(url: string, timeoutMs: number): Promise<PostgresFacts> {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, application_name: 'sidecarctl-doctor' });
-  client.on('error', () => undefined); // a dropped connection is reported by the query that fails
-  await client.connect();
+  const parsed = parseDatabaseUrl(url);
+  const servers: ReplicationFacts['servers'] = [];
+  let primary: Client | null = null;
+  let lastError: unknown = null;
+  for (const h of parsed.hosts) {
+    const hostPort = h.host.includes(':') ? `[${h.host}]:${h.port}` : `${h.host}:${h.port}`;
+    const client = new Client({ connectionString: parsed.forHost(h), connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, application_name: 'sidecarctl-doctor' });
+    client.on('error', () => undefined); // a dropped connection is reported by the query that fails
+    try {
+      await client.connect();
+      const r = await client.query<{ standby: boolean }>('SELECT pg_is_in_recovery() AS standby');
+      const role = r.rows[0]!.standby ? 'standby' : 'primary';
+      servers.push({ hostPort, role });
+      if (role === 'primary' && !primary) {
+        primary = client;
+        continue;
+      }
+    } catch (err) {
+      lastError = err;
+      servers.push({ hostPort, role: 'unreachable', detail: (err as Error).message });
+    }
+    await client.end().catch(() => undefined);
+  }
+  if (!primary) {
+    if (parsed.hosts.length === 1 && lastError) throw lastError;
+    throw Object.assign(new Error(`no primary among ${parsed.display}: ${servers.map((s) => `${s.hostPort} ${s.role}${s.detail ? ` (${s.detail})` : ''}`).join('; ')}`), { code: 'ENOPRIMARY' });
+  }
   try {
     const before = new Date();
-    const r = await client.query<{ now: Date; version: string; num: string }>(
+    const r = await primary.query<{ now: Date; version: string; num: string }>(
       "SELECT clock_timestamp() AS now, version() AS version, current_setting('server_version_num') AS num",
     );
     const after = new Date();
-    const row = r.rows[0];
-    return { before, after, dbNow: new Date(row.now), version: row.version, versionNum: Number(row.num) };
+    const row = r.rows[0]!;
+    const settings = await primary.query<{ names: string; commit: string; timeline: string }>(
+      `SELECT current_setting('synchronous_standby_names') AS names, current_setting('synchronous_commit') AS commit,
+              ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::bigint::text AS timeline`,
+    );
+    const repl = await primary.query<{ name: string; state: string; sync_state: string; lag: string | null }>(
+      'SELECT application_name AS name, state, sync_state, extract(epoch FROM replay_lag)::text AS lag FROM pg_stat_replication ORDER BY application_name',
+    );
+    const s = settings.rows[0]!;
+    const replication: ReplicationFacts = {
+      servers,
+      synchronousStandbyNames: s.names,
+      synchronousCommit: s.commit,
+      standbys: repl.rows.map((x) => ({ name: x.name, state: x.state, syncState: x.sync_state, replayLagSec: x.lag === null ? null : Number(x.lag) })),
+      timeline: Number(s.timeline),
+    };
+    return { before, after, dbNow: new Date(row.now), version: row.version, versionNum: Number(row.num), replication };
   } finally {
-    await client.end().catch(() => undefined);
+    await primary.end().catch(() => undefined);
   }
 }
 

@@ -23,6 +23,19 @@ export interface PostgresFacts {
   version: string;
   /** server_version_num, e.g. 170010 */
   versionNum: number;
+  /** How the cluster replicates, read on the primary; absent when the probe could not tell. */
+  replication?: ReplicationFacts;
+}
+
+export interface ReplicationFacts {
+  /** Each host of SIDECAR_DATABASE_URL: primary, standby, or why it did not answer. */
+  servers: { hostPort: string; role: 'primary' | 'standby' | 'unreachable'; detail?: string }[];
+  synchronousStandbyNames: string;
+  synchronousCommit: string;
+  /** pg_stat_replication on the primary. */
+  standbys: { name: string; state: string; syncState: string; replayLagSec: number | null }[];
+  /** The primary's timeline: the epoch in the high bits of fencing tokens. */
+  timeline: number;
 }
 
 export interface DockerFacts {

@@ -1,6 +1,7 @@
 import type { SidecarConfig } from '../config/sidecar-config';
 import { CheckResult, fail, ok, skip, warn } from './check-result';
-import { DoctorProbes, errorCode, HaproxyTarget } from './probes';
+import { parseDatabaseUrl } from '../config/database-url';
+import { DoctorProbes, errorCode, HaproxyTarget, ReplicationFacts } from './probes';
 
 /**
  * Checks of what the sidecar talks to: PostgreSQL (and the clock against it),
@@ -22,9 +23,53 @@ const redactUrl = (url: string): string => {
     if (u.password) u.password = '***';
     return u.toString();
   } catch {
-    return '(unparsable URL)';
+    // Several hosts (libpq form): WHATWG URL cannot hold them; the list without user or password.
+    try {
+      return parseDatabaseUrl(url).display;
+    } catch {
+      return '(unparsable URL)';
+    }
   }
 };
+
+/**
+ * Whether a failover of the coordination database can lose what callers were told was written.
+ * Synchronous: a commit returns once a standby has it (synchronous_standby_names, with
+ * synchronous_commit on/remote_write/remote_apply), so promoting that standby loses nothing
+ * acknowledged. Asynchronous: the promoted standby lacks the primary's last transactions —
+ * lock grants, journal steps, audit rows — as far back as its replay lag.
+ */
+export function checkReplication(r: ReplicationFacts): CheckResult {
+  const name = 'replication';
+  const epoch = `fencing epoch ${r.timeline} (the primary's timeline: tokens stay above every earlier one after a promotion)`;
+  const down = r.servers.filter((x) => x.role === 'unreachable').map((x) => `${x.hostPort} does not answer`);
+  const waitsForStandby = r.synchronousStandbyNames.trim() !== '' && !['off', 'local'].includes(r.synchronousCommit);
+  const sync = r.standbys.filter((x) => x.syncState === 'sync' || x.syncState === 'quorum');
+  const lag = r.standbys.map((x) => `${x.name} ${x.state}, ${x.syncState}${x.replayLagSec !== null ? `, replay lag ${x.replayLagSec.toFixed(1)} s` : ''}`).join('; ');
+  const extra = down.length ? `; ${down.join('; ')}` : '';
+  if (r.standbys.length === 0 && !waitsForStandby) {
+    return warn(
+      name,
+      `no standby streams from the primary: a crash of it is an outage until it is back (the sidecars move traffic to the last known good side and owe their records)${extra}; ${epoch}`,
+      'for a failover, run streaming standbys (Patroni: docs/operations.md, "Running with Patroni") and list every server in SIDECAR_DATABASE_URL with ?target_session_attrs=read-write',
+    );
+  }
+  if (waitsForStandby && sync.length === 0) {
+    return fail(
+      name,
+      `synchronous_standby_names is '${r.synchronousStandbyNames}' but no standby is synchronous now (${lag || 'none connected'}): every commit waits, the sidecars answer DEPENDENCY_DOWN${extra}`,
+      'bring a standby back, or let Patroni relax synchronous mode (synchronous_mode_strict: false)',
+    );
+  }
+  if (waitsForStandby) {
+    return ok(name, `synchronous replication (${lag}; synchronous_commit ${r.synchronousCommit}): a failover to ${sync.map((x) => x.name).join(' or ')} loses nothing a caller was told was written${extra}; ${epoch}`);
+  }
+  return warn(
+    name,
+    `asynchronous replication (${lag}): a failover can lose the primary's last acknowledged transactions — lock grants, journal steps and audit rows of about the replay lag; the sidecars re-record the operations they run and fencing tokens stay increasing, but an audit row a caller was told about can be missing${extra}; ${epoch}`,
+    "to lose nothing, make replication synchronous: synchronous_standby_names = 'ANY 1 (...)' (Patroni: synchronous_mode: true)",
+  );
+}
 
 export async function checkPostgres(config: SidecarConfig, probes: DoctorProbes): Promise<CheckResult[]> {
   if (!config.databaseUrl) {
@@ -62,6 +107,7 @@ export async function checkPostgres(config: SidecarConfig, probes: DoctorProbes)
   } else {
     results.push(ok('postgres', `${where}: ${short}`));
   }
+  if (facts.replication) results.push(checkReplication(facts.replication));
   const localMid = (facts.before.getTime() + facts.after.getTime()) / 2;
   const skew = facts.dbNow.getTime() - localMid;
   const rtt = facts.after.getTime() - facts.before.getTime();

@@ -77,10 +77,18 @@ export interface OperationRunnerDeps {
   followBackoffMs?: { initial: number; max: number };
   /** How long an attacher follows a foreign operation before giving up with TIMEOUT. */
   followLimitMs?: number;
+  /**
+   * Where the end of an operation goes when the journal is unreachable as it ends (a database
+   * outage or failover mid-operation): the owed writes, written once the database answers, so the
+   * row does not stay `running` until the next restart of this sidecar.
+   */
+  owedFinish?: (team: string, operationId: string, status: OperationEnd['status'], result: unknown, error: OperationEnd['error'] | null) => void;
 }
 
 interface Running {
   type: string;
+  operation: OperationRecord;
+  actor: Actor;
   controller: AbortController;
   done: Promise<void>;
 }
@@ -100,6 +108,12 @@ export class OperationRunner {
 
   inFlight(): number {
     return this.running.size;
+  }
+
+  /** The row of an operation this process runs, as it began (to write it again if a database failover lost it). */
+  describe(operationId: string): { id: string; type: string; params: Record<string, unknown>; actor: Actor; startedAt: Date } | null {
+    const r = this.running.get(operationId);
+    return r ? { id: r.operation.id, type: r.operation.type, params: r.operation.params, actor: r.actor, startedAt: r.operation.startedAt } : null;
   }
 
   /** Begins (or, for a known idempotency key, re-attaches to) an operation and resolves with its result. */
@@ -255,13 +269,18 @@ export class OperationRunner {
         if (owed) owed.finish(id, end.status, end.result ?? null, end.error ?? null);
         else await this.deps.journal.finish(id, end.status, end.result, end.error ?? null);
       } catch (err) {
-        this.log.error('could not journal the end of an operation; recovery will see it running', { operationId: id, error: String(err) });
+        if (this.deps.owedFinish && operation.team && isDatabaseUnreachable(err)) {
+          this.deps.owedFinish(operation.team, id, end.status, end.result ?? null, end.error ?? null);
+          this.log.warn('the journal is unreachable as an operation ends: its end is owed and written when the database answers', { operationId: id, error: String(err) });
+        } else {
+          this.log.error('could not journal the end of an operation; recovery will see it running', { operationId: id, error: String(err) });
+        }
       }
       this.running.delete(id);
       this.deps.onFinished?.({ type: operation.type, team: operation.team, status: end.status, durationSec: Math.max(0, (Date.now() - startedAtMs) / 1000), ...(end.error ? { error: end.error } : {}) });
       this.bus.emit('finished', end);
     })();
-    this.running.set(id, { type: operation.type, controller, done });
+    this.running.set(id, { type: operation.type, operation, actor, controller, done });
   }
 
   /** Waits for the bus to report the end of `operationId`, relaying its progress. */

@@ -20,11 +20,22 @@ import type { Weights } from './team-backends';
  * them (`resume()`). Each write is safe to run again: a row or an audit record
  * carries its id and is looked up / inserted once, a journal step done in parts
  * records its progress, finishing twice keeps the first end.
+ *
+ * After a failover of the database the new primary may lack the last rows the
+ * old one had (asynchronous replication): an owed step or end can then name an
+ * operation the journal does not know. Such an operation is RE-RECORDED from
+ * what this sidecar knew of it when the write was queued (its row as the runner
+ * holds it, kept in the spool with the write), with an audit row saying so; when
+ * nothing is known of it, the desired weights (what HAProxy was given) are still
+ * written and the journal part is dropped, again with an audit row — never
+ * retried for an hour against a row that will not come back.
  */
 export interface DeferredWriteDeps {
   journal: Pick<OperationJournal, 'intent' | 'outcome' | 'finish'> & Partial<Pick<OperationJournal, 'begin' | 'get'>>;
   environments: Pick<EnvironmentStateStore, 'setDesiredWeights'> & Partial<Pick<EnvironmentStateStore, 'ensure' | 'promote'>>;
   audit?: Pick<AuditLog, 'record'>;
+  /** The operation as this sidecar runs it (the runner's record), kept with its owed writes for re-recording. */
+  operationOf?: (opId: string) => OwedOperationRow | null;
   /** Where owed writes survive a restart; none: memory only. */
   spool?: OwedWritesSpool<OwedWrite>;
   log?: { info(m: string, meta?: Record<string, unknown>): void; warn(m: string, meta?: Record<string, unknown>): void };
@@ -56,10 +67,12 @@ export interface OwedOperationRow {
   startedAt: Date;
 }
 
-/** One owed write as data (JSON: dates as ISO strings). */
+type OwedOperationData = Omit<OwedOperationRow, 'startedAt'> & { startedAt: string };
+
+/** One owed write as data (JSON: dates as ISO strings). `operation`: what this sidecar knew of it, to re-record a lost row. */
 export type OwedWrite =
-  | ({ kind: 'weights' } & DeferredWeights)
-  | { kind: 'finish'; team: string; opId: string; status: Exclude<OperationRecord['status'], 'running'>; error: OperationRecord['error']; result: unknown }
+  | ({ kind: 'weights'; operation?: OwedOperationData } & DeferredWeights)
+  | { kind: 'finish'; team: string; opId: string; status: Exclude<OperationRecord['status'], 'running'>; error: OperationRecord['error']; result: unknown; operation?: OwedOperationData }
   | { kind: 'begin'; team: string; operation: Omit<OwedOperationRow, 'startedAt'> & { startedAt: string } }
   | { kind: 'promote'; team: string; target: EnvironmentName; initialActive: EnvironmentName }
   | { kind: 'audit'; team: string; entry: Omit<AuditEntry, 'startedAt' | 'completedAt'> & { id: string; startedAt?: string; completedAt?: string | null } };
@@ -96,6 +109,8 @@ export function describeOwedWrite(w: OwedWrite): string {
 export class DeferredWrites {
   private readonly queues = new Map<string, Task[]>();
   private readonly draining = new Map<string, Promise<void>>();
+  /** Operations whose row this process has written or seen: their later writes need no lookup. */
+  private readonly recorded = new Set<string>();
 
   constructor(private readonly deps: DeferredWriteDeps) {}
 
@@ -143,6 +158,10 @@ export class DeferredWrites {
   }
 
   private enqueue(write: OwedWrite): void {
+    if ((write.kind === 'weights' || write.kind === 'finish') && !write.operation) {
+      const op = this.deps.operationOf?.(write.opId);
+      if (op) write = { ...write, operation: { ...op, startedAt: op.startedAt.toISOString() } };
+    }
     const data = asData(write);
     // On disk before it counts as queued: a crash from here on still owes it.
     let spoolId: number | null = null;
@@ -197,6 +216,7 @@ export class DeferredWrites {
           await environments.setDesiredWeights(w.team, w.weights);
           this.noteProgress(task, { desiredWritten: true });
         }
+        if (!(await this.operationKnown(task, w))) return;
         let seq = 'seq' in w.step ? w.step.seq : typeof task.progress.seq === 'number' ? task.progress.seq : null;
         if (seq === null && 'name' in w.step) {
           seq = await journal.intent(w.opId, w.step.name, w.step.intent);
@@ -206,12 +226,15 @@ export class DeferredWrites {
         return;
       }
       case 'finish':
+        if (!(await this.operationKnown(task, w))) return;
         await journal.finish(w.opId, w.status, w.result, w.error);
         return;
       case 'begin': {
         const op = w.operation;
-        if (await need(journal.get?.bind(journal), 'journal.get')(op.id)) return;
-        await need(journal.begin?.bind(journal), 'journal.begin')({ type: op.type, team: w.team, params: op.params, actor: op.actor, id: op.id, startedAt: new Date(op.startedAt) });
+        if (!(await need(journal.get?.bind(journal), 'journal.get')(op.id))) {
+          await need(journal.begin?.bind(journal), 'journal.begin')({ type: op.type, team: w.team, params: op.params, actor: op.actor, id: op.id, startedAt: new Date(op.startedAt) });
+        }
+        this.recorded.add(op.id);
         return;
       }
       case 'promote': {
@@ -229,6 +252,57 @@ export class DeferredWrites {
         return;
       }
     }
+  }
+
+  /**
+   * False when the journal does not know the operation and it cannot be re-recorded (the
+   * write's journal part is then dropped). Checked once per write; a lost row is
+   * re-recorded once (journal.begin with the same id is looked up first).
+   */
+  private async operationKnown(task: Task, w: Extract<OwedWrite, { kind: 'weights' | 'finish' }>): Promise<boolean> {
+    const { journal, audit } = this.deps;
+    if (task.progress.known === true || this.recorded.has(w.opId) || !journal.get) return true;
+    if (task.progress.known === false) return false;
+    if (await journal.get(w.opId)) {
+      this.recorded.add(w.opId);
+      this.noteProgress(task, { known: true });
+      return true;
+    }
+    const auditId = typeof task.progress.auditId === 'string' ? task.progress.auditId : randomUUID();
+    this.noteProgress(task, { auditId });
+    const op = w.operation;
+    const what = describeOwedWrite(w);
+    if (op && journal.begin) {
+      await journal.begin({ type: op.type, team: w.team, params: op.params, actor: op.actor, id: op.id, startedAt: new Date(op.startedAt) });
+      await audit?.record({
+        id: auditId,
+        operationType: op.type,
+        team: w.team,
+        initiatedBy: op.actor.instanceId ?? 'sidecar',
+        status: 'rerecorded',
+        rollbackReason: null,
+        metadata: { why: 'the coordination database did not know this operation (a failover lost its last rows); re-recorded from the sidecar that runs it', write: what },
+        actor: op.actor,
+        operationId: op.id,
+      });
+      this.deps.log?.warn('the database did not know an operation this sidecar runs (failover lost its last rows): re-recorded it', { team: w.team, operationId: w.opId, type: op.type });
+      this.recorded.add(w.opId);
+      this.noteProgress(task, { known: true });
+      return true;
+    }
+    await audit?.record({
+      id: auditId,
+      operationType: 'owed_write',
+      team: w.team,
+      initiatedBy: 'sidecar',
+      status: 'dropped',
+      rollbackReason: null,
+      metadata: { why: 'the coordination database does not know this operation and this sidecar kept no record of it to write again', write: what, ...(w.kind === 'weights' ? { desiredWeights: w.weights } : {}) },
+      operationId: null,
+    });
+    this.deps.log?.warn('dropped the journal part of an owed write: the database does not know its operation and nothing is left to re-record it from', { team: w.team, write: what });
+    this.noteProgress(task, { known: false });
+    return false;
   }
 
   private async drain(team: string): Promise<void> {
