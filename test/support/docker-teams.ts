@@ -37,11 +37,16 @@ async function anyPort(): Promise<number> {
   });
 }
 
-/** A port P with P and P+100 free (blue and green). Bounded: 100 tries. */
-export async function freeBlueGreenPort(): Promise<number> {
+/**
+ * A port P with P and P+100 free (blue and green), none of them in `taken`: two probes in a row
+ * may be handed the same free port, and a team whose web and agent ports meet cannot start.
+ * Bounded: 100 tries.
+ */
+export async function freeBlueGreenPort(taken: number[] = []): Promise<number> {
   for (let i = 0; i < 100; i++) {
     const p = await anyPort();
-    if (p > 1024 && p <= 65435 - 1 && (await portFree(p + 100))) return p;
+    const clash = taken.some((t) => t === p || t === p + 100 || t + 100 === p);
+    if (!clash && p > 1024 && p <= 65435 - 1 && (await portFree(p + 100))) return p;
   }
   throw new Error('no free port pair (P, P+100) on 127.0.0.1 after 100 tries');
 }
@@ -63,7 +68,7 @@ export async function makeTestTeam(opts: { prefix?: string; image?: string; requ
   const tokenFile = join(dir, 'jenkins-token');
   writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
   const web = await freeBlueGreenPort();
-  const agent = await freeBlueGreenPort();
+  const agent = await freeBlueGreenPort([web]);
   const yaml = [
     'jenkins_teams:',
     `  - team_name: ${name}`,
