@@ -1,6 +1,8 @@
 import { SidecarError } from '../../agent/src/errors/sidecar-error';
 import type { ProgressEvent } from '../../agent/src/operations/event-bus';
 import { OperationRunner } from '../../agent/src/operations/runner';
+import type { CallContext } from '../../agent/src/rpc/registry';
+import { runJournaled } from '../../agent/src/rpc/methods/run-journaled';
 import { createPgStore, type PgStore } from '../../agent/src/store';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { uniqueId } from '../support/sidecar-harness';
@@ -82,6 +84,23 @@ describe('OperationRunner', () => {
     const key = uniqueId('idem');
     await runnerA.run({ type: 'test.one', team: 'devops', params: {}, idempotencyKey: key, actor: actorA }, async () => 1);
     await expect(runnerA.run({ type: 'test.two', team: 'devops', params: {}, idempotencyKey: key, actor: actorA }, async () => 2)).rejects.toMatchObject({ code: 'CONFLICT' });
+  });
+
+  it('runJournaled names the operation on the call (for its audit row), after a success and after a failure that reported progress', async () => {
+    const call = { method: 'test.named', actor: actorA, progress: () => undefined, signal: new AbortController().signal } as unknown as CallContext;
+    await runJournaled(runnerA, call, 'devops', {}, async () => ({ ok: true }));
+    expect(call.operationId).toMatch(/\S/);
+    expect(await storeA.journal.get(call.operationId as string)).toMatchObject({ type: 'test.named', status: 'succeeded' });
+    const failing = { ...call, operationId: undefined } as CallContext;
+    let id = '';
+    await expect(
+      runJournaled(runnerA, failing, 'devops', {}, async (ctx) => {
+        id = ctx.operation.id;
+        ctx.progress({ phase: 'one', message: 'first' });
+        throw new SidecarError('CONFLICT', 'refused');
+      }),
+    ).rejects.toMatchObject({ code: 'CONFLICT' });
+    expect(failing.operationId).toBe(id);
   });
 
   it('journals the status a body names (rolled_back) and gives the caller its error', async () => {

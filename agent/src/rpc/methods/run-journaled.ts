@@ -25,12 +25,20 @@ export function runJournaled(
         params,
         ...(call.idempotencyKey ? { idempotencyKey: call.idempotencyKey } : {}),
         actor: call.actor,
-        onProgress: (e) => call.progress(e),
+        // The audit row of the call names its operation: known from the first progress event
+        // (so a failed operation is named too) or from the outcome.
+        onProgress: (e) => {
+          call.operationId ??= e.operationId;
+          call.progress(e);
+        },
         signal: call.signal,
         ...(exclusive ? { beginExtras: { exclusive } } : {}),
         ...(withoutJournal ? { withoutJournal } : {}),
       },
       body,
     )
-    .then((o) => o.result);
+    .then((o) => {
+      call.operationId = o.operationId;
+      return o.result;
+    });
 }
