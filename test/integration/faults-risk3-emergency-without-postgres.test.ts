@@ -97,7 +97,8 @@ async function emergencyAudit(operationId: string): Promise<AuditEntry | null> {
   const pool = new Pool({ connectionString: pg!.url, max: 1 });
   try {
     const rows = await new PgAuditLog(pool).list({ team: team.team_name, operationType: 'rollback.emergency', limit: 20 });
-    return rows.find((r) => r.operationId === operationId) ?? null;
+    // The stop's own row; the call's (the dispatcher's SUCCESS/FAILURE) names the operation too.
+    return rows.find((r) => r.operationId === operationId && r.status !== 'SUCCESS' && r.status !== 'FAILURE') ?? null;
   } finally {
     await pool.end();
   }

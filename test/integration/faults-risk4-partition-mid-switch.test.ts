@@ -162,7 +162,8 @@ it('the coordinating host, partitioned mid-switch, puts traffic back on blue by 
   const steps = await sql(`SELECT s->>'name', s->>'outcome' FROM jenkins_coordination, jsonb_array_elements(metadata->'steps') s WHERE id = '${operationId}'`);
   expect(steps).toContainEqual(['rollback', 'done']);
   const audit = await eventually('the audit row of the rollback', async () => {
-    const rows = await sql(`SELECT status, rollback_reason FROM deployment_audit WHERE operation_id = '${operationId}' AND operation_type = 'traffic.switch'`);
+    // The switch's own row (the call's, the dispatcher's FAILURE, names the operation too).
+    const rows = await sql(`SELECT status, rollback_reason FROM deployment_audit WHERE operation_id = '${operationId}' AND operation_type = 'traffic.switch' AND status NOT IN ('SUCCESS', 'FAILURE')`);
     return rows.length > 0 ? rows : null;
   }, 20_000);
   expect(audit[0]![0]).toBe('rolled_back');

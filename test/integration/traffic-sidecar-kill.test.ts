@@ -172,12 +172,12 @@ it('kill -9 right after the switch ended: the drain waited for the held session,
   expect(live[target]).toBe(100);
   expect((await store.environments.get(team.team_name))?.active).toBe(target);
   expect((await store.journal.get(opId))?.status).toBe('succeeded');
-  // The switch's own row and the call's (the dispatcher's, written before the answer; it carries the
-  // call's params, not the operation id); no recovery row.
+  // The switch's own row and the call's (the dispatcher's, written before the answer, with the
+  // call's params and the operation it ran); no recovery row.
   const audit = await store.audit.list({ team: team.team_name, operationType: 'traffic.switch', limit: 10 });
   const ofCall = (a: (typeof audit)[number]): boolean => (a.metadata as { params?: { lockToken?: number } }).params?.lockToken === token;
-  expect(audit.filter((a) => a.operationId === opId).map((a) => a.status)).toEqual(['promoted']);
-  expect(audit.filter(ofCall).map((a) => a.status)).toEqual(['SUCCESS']);
+  expect(audit.filter((a) => a.operationId === opId).map((a) => a.status).sort()).toEqual(['SUCCESS', 'promoted']);
+  expect(audit.filter(ofCall).map((a) => [a.status, a.operationId])).toEqual([['SUCCESS', opId]]);
   expect(audit.filter((a) => (a.metadata as { recovered?: boolean }).recovered && a.operationId === opId)).toEqual([]);
   const c2 = await RpcClient.connect(restarted.rpcUrl, restarted.secrets.ops);
   await c2.call('lock.release', { team: team.team_name, operation: 'blue_green_switch', token });
