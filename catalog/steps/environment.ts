@@ -69,7 +69,7 @@ export const ENVIRONMENT_STEPS: StepSpec[] = [
     name: 'migrateRuntimeState',
     summary: 'Copy configuration state from the source controller to the target and reload it.',
     description: [
-      "The sidecar quiets the source down, waits until its executors are idle, copies jobs and configuration to the target, reloads and verifies it. The calling build runs on the source itself, so it is passed as callerBuild and not waited for.",
+      "The sidecar copies jobs and configuration to the target while the source still builds (pre-copy), then quiets the source down, waits until its executors are idle and copies only what changed since (delta, deletions included); it reloads the target only when the copy changed something there, and verifies that the target lists every job the source has. Builds cannot start on the source only for the drain, the delta and the reload (windowSec). The calling build runs on the source itself, so it is passed as callerBuild and not waited for.",
       "Migrate into the idle side BEFORE moving traffic to it: the target's reload then answers 503 to nobody. On success the source stays quieting down (a build started there after the copy would lose its record when traffic leaves); when the switch that follows fails, lift it with quietDownEnvironment(environment: getPreviousEnvironment(), cancel: true). Any failure of the migration itself lifts it already.",
     ],
     rpc: 'state.migrate',

@@ -6,7 +6,7 @@ import Docker from 'dockerode';
 import { pack as tarPack } from 'tar-stream';
 import { listArchive, listSelectedEntries, type HomeEntry } from '../../agent/src/docker/archive';
 import { teamJenkinsClientFactory } from '../../agent/src/environments/controllers';
-import { deployEnvironment, type EnvironmentDeps } from '../../agent/src/environments/deploy';
+import type { EnvironmentDeps } from '../../agent/src/environments/deploy';
 import { migrateState, type MigrateDeps } from '../../agent/src/environments/migrate';
 import { recoverEnvironmentOperations } from '../../agent/src/environments/recovery';
 import { removeFromHome, saveTargetHome, snapshotPath } from '../../agent/src/environments/target-snapshot';
@@ -14,7 +14,7 @@ import { selectForMigration } from '../../agent/src/jenkins/home-layout';
 import type { JenkinsClient } from '../../agent/src/jenkins/client';
 import { createPgStore, type PgStore } from '../../agent/src/store';
 import { createTestDatabase, type TestDatabase } from '../support/database';
-import { makeTestTeam, seedServiceUser, standinControl, type TestTeam } from '../support/docker-teams';
+import { deployBothWithServiceUser, makeTestTeam, standinControl, type TestTeam } from '../support/docker-teams';
 import { ensureStandinImage } from '../support/standin-image';
 
 // jest ignores testTimeout inside a project entry of jest.config.js; container starts need more than 5 s.
@@ -49,10 +49,7 @@ beforeAll(async () => {
   t = await makeTestTeam({ prefix: 'mig' });
   const jenkinsFor = teamJenkinsClientFactory();
   const envDeps: EnvironmentDeps = { docker, environments: store.environments, jenkinsFor, networking: { mode: 'host' } };
-  await deployEnvironment(envDeps, t.team, { target: 'blue', timeoutSec: 60, replace: true });
-  await deployEnvironment(envDeps, t.team, { target: 'green', timeoutSec: 60, replace: true });
-  await seedServiceUser(t, 'blue');
-  await seedServiceUser(t, 'green');
+  await deployBothWithServiceUser(envDeps, t);
   blue = jenkinsFor(t.team, 'blue');
   green = jenkinsFor(t.team, 'green');
   await blue.createJob('app', PIPELINE);

@@ -13,7 +13,7 @@ import { migrateState } from '../../agent/src/environments/migrate';
 import type { JenkinsClient } from '../../agent/src/jenkins/client';
 import { createPgStore, type PgStore } from '../../agent/src/store';
 import { createTestDatabase, type TestDatabase } from '../support/database';
-import { freeBlueGreenPort, removeTeamObjects, standinControl, TEST_JENKINS_USER } from '../support/docker-teams';
+import { freeBlueGreenPort, removeTeamAndImages, standinControl, TEST_JENKINS_USER } from '../support/docker-teams';
 import { ensureStandinBaseImage } from '../fixtures/standin-jenkins-base/build-image';
 
 // Real Docker engine: two releases of one team's image built from the generated Dockerfile
@@ -109,12 +109,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (team) await removeTeamObjects(docker, team.team_name);
-  for (const tag of Object.values(images ?? {})) await docker.getImage(tag).remove({ force: true }).catch(() => undefined);
-  if (team) {
-    const leftovers = await docker.listImages({ all: true, filters: JSON.stringify({ label: [`io.jenkins-selfmanage.team=${team.team_name}`] }) });
-    for (const img of leftovers) await docker.getImage(img.Id).remove({ force: true }).catch(() => undefined);
-  }
+  if (team) await removeTeamAndImages(docker, team.team_name, Object.values(images ?? {}));
   await store?.close();
   await db?.drop();
   if (dir) rmSync(dir, { recursive: true, force: true });

@@ -10,7 +10,7 @@ import { teamJenkinsClientFactory } from '../../agent/src/environments/controlle
 import { deployEnvironment, type EnvironmentDeps } from '../../agent/src/environments/deploy';
 import { createPgStore, type PgStore } from '../../agent/src/store';
 import { createTestDatabase, type TestDatabase } from '../support/database';
-import { freeBlueGreenPort, removeTeamObjects, standinControl, TEST_JENKINS_USER } from '../support/docker-teams';
+import { freeBlueGreenPort, removeTeamAndImages, standinControl, TEST_JENKINS_USER } from '../support/docker-teams';
 import { ensureStandinBaseImage, PLUGIN_CLI_LOG } from '../fixtures/standin-jenkins-base/build-image';
 
 // Real Docker engine: the generated Dockerfile is built against a local stand-in of
@@ -111,13 +111,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  if (team) await removeTeamObjects(docker, team.team_name);
-  if (team) await docker.getImage(team.image).remove({ force: true }).catch(() => undefined);
-  // Intermediate layers of the builds (the failed one keeps its cache) carry the Dockerfile's team label.
-  if (team) {
-    const leftovers = await docker.listImages({ all: true, filters: JSON.stringify({ label: [`io.jenkins-selfmanage.team=${team.team_name}`] }) });
-    for (const img of leftovers) await docker.getImage(img.Id).remove({ force: true }).catch(() => undefined);
-  }
+  if (team) await removeTeamAndImages(docker, team.team_name, [team.image]);
   await store?.close();
   await db?.drop();
   if (dir) rmSync(dir, { recursive: true, force: true });

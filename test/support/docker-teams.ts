@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { parseTeamsDocument, type EnvironmentName, type Team } from '../../catalog/teams-file';
 import { LABEL_MANAGED, LABEL_TEAM } from '../../agent/src/docker/labels';
+import { deployEnvironment, type EnvironmentDeps } from '../../agent/src/environments/deploy';
 import { removeControllerFiles, writeControllerFiles } from './controller-files';
 
 /**
@@ -109,6 +110,18 @@ export async function removeTeamObjects(docker: Docker, team: string): Promise<v
   for (const v of Volumes ?? []) await docker.getVolume(v.Name).remove().catch(() => undefined);
 }
 
+/**
+ * Removes the team's containers and volumes, the given image tags and every
+ * image left carrying the team's label (a generated Dockerfile labels its
+ * layers, so a build's intermediate layers, cached ones of a failed build too).
+ */
+export async function removeTeamAndImages(docker: Docker, team: string, tags: readonly string[]): Promise<void> {
+  await removeTeamObjects(docker, team);
+  for (const tag of tags) await docker.getImage(tag).remove({ force: true }).catch(() => undefined);
+  const leftovers = await docker.listImages({ all: true, filters: JSON.stringify({ label: [`${LABEL_TEAM}=${team}`] }) });
+  for (const img of leftovers) await docker.getImage(img.Id).remove({ force: true }).catch(() => undefined);
+}
+
 /** Drives the stand-in's test state (POST /_standin/control). */
 export async function standinControl(team: Team, env: EnvironmentName, body: Record<string, unknown>): Promise<void> {
   const res = await fetch(`${team.environments[env].url}/_standin/control`, { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' }, signal: AbortSignal.timeout(5000) });
@@ -118,3 +131,11 @@ export async function standinControl(team: Team, env: EnvironmentName, body: Rec
 
 /** The service account the sidecar uses, written into the controller's home (users/). */
 export const seedServiceUser = (t: TestTeam, env: EnvironmentName): Promise<void> => standinControl(t.team, env, { users: [{ name: TEST_JENKINS_USER, token: t.token }] });
+
+/** Blue and green deployed from the team's image, each with the service account (a migration's source and target). */
+export async function deployBothWithServiceUser(deps: EnvironmentDeps, t: TestTeam): Promise<void> {
+  await deployEnvironment(deps, t.team, { target: 'blue', timeoutSec: 60, replace: true });
+  await deployEnvironment(deps, t.team, { target: 'green', timeoutSec: 60, replace: true });
+  await seedServiceUser(t, 'blue');
+  await seedServiceUser(t, 'green');
+}

@@ -2,6 +2,7 @@ import { buildRefFromUrl, parseBuildRef } from '../../agent/src/jenkins/build-re
 import { assessActivity } from '../../agent/src/jenkins/activity';
 import { flattenJobs } from '../../agent/src/jenkins/client';
 import { imageOwnsConfiguration, leftToImage, selectForBackup, selectForMigration, splitJobPath } from '../../agent/src/jenkins/home-layout';
+import { coordinationNodeName } from '../../catalog/coordination-node';
 import type { ComputerSet } from '../../agent/src/jenkins/api-types';
 
 describe('JENKINS_HOME selection', () => {
@@ -37,6 +38,13 @@ describe('JENKINS_HOME selection', () => {
     expect(sel('plugins', 'directory')).toBe(false);
     const left = leftToImage({ imageOwned: true });
     expect(['config.xml', 'plugins/git.jpi', 'jobs/app/config.xml', 'plugins/git/x'].map((p) => left(p, 'file'))).toEqual(['config.xml', 'plugins', null, null]);
+  });
+
+  test("each controller keeps its own coordination node; other nodes go with the migration", () => {
+    const sel = selectForMigration({ ownNodes: [coordinationNodeName({ team_name: 'devops' })] });
+    for (const p of ['nodes/devops-coordination', 'nodes/devops-coordination/config.xml']) expect([p, sel(p, p.endsWith('.xml') ? 'file' : 'directory')]).toEqual([p, false]);
+    for (const p of ['nodes/agent-1/config.xml', 'nodes/other-coordination/config.xml']) expect([p, sel(p, 'file')]).toEqual([p, true]);
+    expect(sel('nodes', 'directory')).toBe(true);
   });
 
   test('the image owns the configuration for every operation but a switch within one image', () => {

@@ -13,6 +13,7 @@ import { report } from './journal-step';
 import { stayedBehind, type ListedEntry, type StayedBehind } from './home-delta';
 import { listHome, migrateState } from './migrate';
 import { selectForMigration } from '../jenkins/home-layout';
+import { coordinationNodeName } from '../../../catalog/coordination-node';
 import { otherEnvironment } from './serving-side';
 import { validateEnvironment } from './validate';
 
@@ -98,7 +99,7 @@ async function rolloutTeam(deps: CoordinatedDeps, team: Team, params: Coordinate
     const m = await migrateState({ docker: deps.docker, jenkinsFor: deps.jenkinsFor, journal: deps.journal, ...(deps.snapshotDir ? { snapshotDir: deps.snapshotDir } : {}) }, team, { source: from, target: to, timeoutSec: params.timeoutSec, callerBuild: ctx.actor.build, operation: params.operation }, ctx);
     outcome.jobs = m.jobs;
     // The new side's home as the migration left it: a failure from here on reports what it did meanwhile.
-    const select = selectForMigration(m);
+    const select = selectForMigration({ ...m, ownNodes: [coordinationNodeName(team)] });
     baseline = await listHome(deps.docker, { id: team.environments[to].container, name: team.environments[to].container }, select)
       .then((entries) => ({ entries, select }))
       .catch(() => null);

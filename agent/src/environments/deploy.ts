@@ -90,10 +90,17 @@ export async function deployEnvironment(deps: EnvironmentDeps, team: Team, param
       { team: team.team_name, environment: env, weights: state.weights },
     );
   }
+  const { fileMounts, runtime } = await preflight(deps, team, image);
+  const id = await replaceAndStart(deps, team, params, image, volume, existing, fileMounts, runtime, ctx);
+  const elapsedMs = await awaitHealthy(deps, team, params, image, id, probe, ctx);
+  return result(!!existing, elapsedMs, image);
+}
+
+/** The image and the files the controller reads, checked before the volume, the old container or the new one: a refused deploy changes nothing. */
+async function preflight(deps: EnvironmentDeps, team: Team, image: string): Promise<{ fileMounts: ControllerFileMount[]; runtime: ControllerRuntime }> {
   if (!(await imageExists(deps.docker, image))) {
     throw new SidecarError('NOT_FOUND', `image ${image} is not on this Docker host; build or load it first (the team's image is set by \`image\` in the teams file)`, { image });
   }
-  // Before the volume, the old container or the new one: a refused deploy changes nothing.
   let fileMounts: ControllerFileMount[] = [];
   if (deps.controllerFiles) {
     fileMounts = controllerFileMounts(team, deps.controllerFiles);
@@ -101,7 +108,23 @@ export async function deployEnvironment(deps: EnvironmentDeps, team: Team, param
   }
   // `{env: NAME}` secrets, the library's host path for agent mounts, the Docker socket: read and checked here too.
   const runtime: ControllerRuntime = await controllerRuntime(team, deps.controllerFiles, fileMounts.find((m) => m.kind === 'library'), { statFile: deps.statFile });
+  return { fileMounts, runtime };
+}
 
+/** Ensures the home volume, stops and removes the container being replaced, creates and starts the new one; returns its id. */
+async function replaceAndStart(
+  deps: EnvironmentDeps,
+  team: Team,
+  params: DeployParams,
+  image: string,
+  volume: string,
+  existing: Awaited<ReturnType<typeof inspectManaged>>,
+  fileMounts: ControllerFileMount[],
+  runtime: ControllerRuntime,
+  ctx?: OperationContext,
+): Promise<string> {
+  const env = params.target;
+  const ports = team.environments[env];
   await journaled(deps.journal, ctx, 'ensure_volume', { volume }, () => ensureManagedVolume(deps.docker, volume, team.team_name, env), (v) => v);
   if (existing) {
     report(ctx, 'replace', `stopping ${existing.name} (grace ${params.graceSec ?? 30}s) to replace it`);
@@ -121,7 +144,7 @@ export async function deployEnvironment(deps: EnvironmentDeps, team: Team, param
     groupAdd: runtime.groupAdd,
   });
   report(ctx, 'start', `starting ${ports.container} from ${image} on port ${ports.web_port}`);
-  const id = await journaled(
+  return journaled(
     deps.journal,
     ctx,
     'start_container',
@@ -138,11 +161,17 @@ export async function deployEnvironment(deps: EnvironmentDeps, team: Team, param
     },
     (cid) => ({ id: cid }),
   );
+}
+
+/** Waits for the new controller to answer and records its health; returns how long it took. */
+async function awaitHealthy(deps: EnvironmentDeps, team: Team, params: DeployParams, image: string, id: string, probe: () => Promise<boolean>, ctx?: OperationContext): Promise<number> {
+  const env = params.target;
+  const ports = team.environments[env];
   report(ctx, 'health', `waiting up to ${params.timeoutSec}s for ${ports.container} to become healthy`);
   let elapsedMs: number;
   try {
     ({ elapsedMs } = await waitHealthy(deps.docker, id, ports.container, {
-      timeoutMs,
+      timeoutMs: params.timeoutSec * 1000,
       probe,
       signal: ctx?.signal,
       onWaiting: (detail, ms) => report(ctx, 'health', `${ports.container} not healthy yet after ${Math.round(ms / 1000)}s: ${detail}`),
@@ -157,7 +186,7 @@ export async function deployEnvironment(deps: EnvironmentDeps, team: Team, param
   }
   await deps.environments.recordHealth(team.team_name, env, 'healthy', { container: ports.container, image, event: 'deployed' });
   report(ctx, 'done', `${ports.container} is healthy after ${Math.round(elapsedMs / 100) / 10}s`);
-  return result(!!existing, elapsedMs, image);
+  return elapsedMs;
 }
 
 export interface StopParams {

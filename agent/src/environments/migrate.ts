@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
 import type { EnvironmentName, Team } from '../../../catalog/teams-file';
+import { coordinationNodeName } from '../../../catalog/coordination-node';
 import { Transform } from 'node:stream';
 import { filterArchive, type ArchiveFile, type ObservedEntry } from '../docker/archive';
 import { packPaths } from '../docker/archive-paths';
@@ -374,7 +375,7 @@ async function scopeOf(deps: MigrateDeps, team: Team, params: MigrateParams, ctx
   const srcC = await requireRunning(deps.docker, team, params.source);
   const dstC = await requireRunning(deps.docker, team, params.target);
   const operation = params.operation ?? 'switch';
-  const selection: MigrationSelection = { includeBuilds: params.includeBuilds !== false, includeWorkspaces: !!params.includeWorkspaces, imageOwned: imageOwnsConfiguration(operation, srcC.info.Image === dstC.info.Image) };
+  const selection: MigrationSelection = { includeBuilds: params.includeBuilds !== false, includeWorkspaces: !!params.includeWorkspaces, imageOwned: imageOwnsConfiguration(operation, srcC.info.Image === dstC.info.Image), ownNodes: [coordinationNodeName(team)] };
   return {
     deps,
     params,

@@ -37,8 +37,16 @@ export interface PendingTargetSnapshot {
   includeBuilds: boolean;
   includeWorkspaces: boolean;
   imageOwned: boolean;
+  /** Nodes the copy left alone; absent in a snapshot taken before the copy left any out. */
+  ownNodes?: string[];
   /** False when the copy never started: nothing to restore, the archive is only deleted. */
   copyStarted: boolean;
+}
+
+/** The snapshot's selection left these nodes out: its restore must too. */
+function ownNodesOf(intent: Record<string, unknown>): { ownNodes?: string[] } {
+  const n = intent.ownNodes;
+  return Array.isArray(n) && n.every((x) => typeof x === 'string') ? { ownNodes: n as string[] } : {};
 }
 
 /**
@@ -54,7 +62,7 @@ export function unsettledTargetSnapshots(op: OperationRecord): PendingTargetSnap
     const archive = typeof s.intent.archive === 'string' ? s.intent.archive : null;
     const env = s.intent.environment;
     if (s.name === 'snapshot_target' && archive && (env === 'blue' || env === 'green') && typeof s.intent.container === 'string') {
-      last = { environment: env, container: s.intent.container, archive, includeBuilds: s.intent.includeBuilds !== false, includeWorkspaces: s.intent.includeWorkspaces === true, imageOwned: s.intent.imageOwned === true, copyStarted: false };
+      last = { environment: env, container: s.intent.container, archive, includeBuilds: s.intent.includeBuilds !== false, includeWorkspaces: s.intent.includeWorkspaces === true, imageOwned: s.intent.imageOwned === true, ...ownNodesOf(s.intent), copyStarted: false };
       open.set(archive, last);
     } else if (s.name === 'copy_configuration' && last) {
       last.copyStarted = true; // intent written: the copy may have written into the target, whatever its outcome

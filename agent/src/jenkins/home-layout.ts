@@ -32,6 +32,13 @@ export interface MigrationSelection {
    * are left as the target's image and its JCasC made them (see imageOwnsConfiguration).
    */
   imageOwned?: boolean;
+  /**
+   * Nodes each controller keeps as its own (the coordination agent's: its
+   * remoteFS is per environment). Jenkins keeps a node in
+   * `nodes/<name>/config.xml` (core hudson.model.Nodes.load); copying it would
+   * give the target the source's node until JCasC applies again at a restart.
+   */
+  ownNodes?: readonly string[];
 }
 
 const TOP_LEVEL_FILE = /^([A-Za-z0-9_.-]+\.xml|secret\.key|secret\.key\.not-so-secret)$/;
@@ -65,8 +72,8 @@ export const imageOwnsConfiguration = (operation: MigrationOperation, sameImage:
 
 /**
  * Pure: the entries a migration copies. Job configs and build numbers,
- * users/, secrets/ (credentials are encrypted with them), nodes/ and the
- * home-owned top-level files always; build history unless includeBuilds is
+ * users/, secrets/ (credentials are encrypted with them), nodes/ (but for
+ * the controller's own nodes, see ownNodes) and the home-owned top-level files always; build history unless includeBuilds is
  * false; workspaces only when asked. The other top-level config files and the
  * plugin list (the .jpi files, not their exploded directories) only when the
  * target's image does not own them (a switch between sides of one image).
@@ -80,6 +87,7 @@ export function selectForMigration(opts: MigrationSelection = {}): (rel: string,
       if (kind === 'directory') return ['jobs', ...WHOLE_TREES].includes(top) || (top === 'plugins' && !opts.imageOwned) || (!!opts.includeWorkspaces && top === 'workspace');
       return kind === 'file' && TOP_LEVEL_FILE.test(top) && (!opts.imageOwned || HOME_OWNED_TOP_LEVEL.has(top));
     }
+    if (top === 'nodes' && opts.ownNodes?.includes(segs[1])) return false;
     if (WHOLE_TREES.includes(top)) return true;
     if (top === 'workspace') return !!opts.includeWorkspaces;
     if (top === 'plugins') return !opts.imageOwned && segs.length === 2 && kind === 'file' && PLUGIN_FILE.test(segs[1]);

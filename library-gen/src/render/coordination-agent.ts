@@ -1,3 +1,4 @@
+import { coordinationNodeName } from '../../../catalog/coordination-node';
 import { ENVIRONMENTS, type Team } from '../../../catalog/teams-file';
 import { AGENT_LABEL } from './jenkinsfiles';
 
@@ -10,9 +11,6 @@ import { AGENT_LABEL } from './jenkinsfiles';
  * systemd unit we generate starts the agent and restarts it for ever.
  * docs/coordination-agent.md says how to install it.
  */
-
-/** Node name on each controller; blue and green declare the same node (the same JCasC file). */
-export const coordinationNodeName = (team: Team): string => `${team.team_name}-coordination`;
 
 /** Concurrent generated builds on one controller: a switch, an emergency rollback during it, coordination, backup. */
 export const COORDINATION_EXECUTORS = 4;

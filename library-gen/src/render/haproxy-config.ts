@@ -72,6 +72,30 @@ let compiled: HandlebarsTemplateDelegate | undefined;
 
 /** Pure apart from reading the template once. Every value is checked before it reaches the file. */
 export function renderHaproxyConfig(teams: Team[], opts: HaproxyRenderOptions = {}): string {
+  const g = checkedGlobals(opts);
+  const sorted = [...teams].sort((a, b) => a.team_name.localeCompare(b.team_name));
+  const views = sorted.map((team) => teamView(team, opts, g.backendAddress, g.agentPortOffset));
+  const defaultBackend = defaultBackendOf(views, opts.defaultTeam);
+
+  compiled ??= Handlebars.compile(readFileSync(templatePath(), 'utf8'), { noEscape: true, strict: true });
+  return compiled({
+    statsSocketBind: g.statsSocketIsUnix ? g.statsSocket : `ipv4@${g.statsSocket}`,
+    statsSocketIsUnix: g.statsSocketIsUnix,
+    serverStateFile: g.serverStateFile,
+    maxconn: g.maxconn,
+    bindAddress: g.bindAddress,
+    httpPort: g.httpPort,
+    healthPath: g.healthPath,
+    checkIntervalMs: g.checkIntervalMs,
+    defaultBackend,
+    tls: g.tls ?? null,
+    tlsRedirect: g.tls?.redirect ?? false,
+    teams: views,
+  });
+}
+
+/** The options that hold for every team, defaulted and checked. */
+function checkedGlobals(opts: HaproxyRenderOptions) {
   const bindAddress = opts.bindAddress ?? '0.0.0.0';
   const httpPort = opts.httpPort ?? 80;
   const statsSocket = opts.statsSocket ?? '/run/haproxy/admin.sock';
@@ -97,61 +121,48 @@ export function renderHaproxyConfig(teams: Team[], opts: HaproxyRenderOptions = 
   if (opts.hostDomain !== undefined) check(DOMAIN_PATTERN.test(opts.hostDomain), `hostDomain is not a DNS name: ${JSON.stringify(opts.hostDomain)}`);
   if (agentPortOffset !== null) check(Number.isInteger(agentPortOffset), 'agentPortOffset must be an integer or null');
   const tls = tlsView(opts.tls, httpPort);
+  return { bindAddress, httpPort, statsSocket, statsSocketIsUnix, serverStateFile, backendAddress, healthPath, checkIntervalMs, agentPortOffset, maxconn, tls };
+}
 
-  const sorted = [...teams].sort((a, b) => a.team_name.localeCompare(b.team_name));
-  const views = sorted.map((team) => {
-    check(TEAM_NAME_PATTERN.test(team.team_name), `team name ${JSON.stringify(team.team_name)} is not allowed`);
-    check(RUNTIME_NAME_PATTERN.test(team.haproxy_backend), `team ${team.team_name}: haproxy_backend ${JSON.stringify(team.haproxy_backend)} is not allowed`);
-    const weights = opts.weights?.[team.team_name] ?? {
-      blue: team.active_environment === 'blue' ? 100 : 0,
-      green: team.active_environment === 'green' ? 100 : 0,
-    };
-    const servers = ENVIRONMENTS.map((env: EnvironmentName) => {
-      const e = team.environments[env];
-      check(isPort(e.web_port) && isPort(e.agent_port), `team ${team.team_name}: ${env} ports out of range`);
-      check(RUNTIME_NAME_PATTERN.test(e.server), `team ${team.team_name}: server name ${JSON.stringify(e.server)} is not allowed`);
-      check(isWeight(weights[env]), `team ${team.team_name}: weight for ${env} must be 0..256`);
-      return { env, server: e.server, address: backendAddress, webPort: e.web_port, agentPort: e.agent_port, weight: weights[env] };
-    });
-    const agentListenPort = agentPortOffset === null ? undefined : team.agent_port + agentPortOffset;
-    if (agentListenPort !== undefined) check(isPort(agentListenPort), `team ${team.team_name}: agent listen port ${agentListenPort} out of range`);
-    const hostNames = [team.team_name, ...(opts.hostDomain ? [`${team.team_name}.${opts.hostDomain}`] : [])].join(' ');
-    return {
-      name: team.team_name,
-      backend: team.haproxy_backend,
-      agentBackend: agentBackendName(team.team_name),
-      cookieName: affinityCookieName(team.team_name),
-      authCookie: signedInCookieName(team.team_name),
-      peopleTable: peopleTableName(team.team_name),
-      hostNames,
-      servers,
-      agentListenPort,
-    };
+/** One team's frontend rules and backends, its names and ports checked. */
+function teamView(team: Team, opts: HaproxyRenderOptions, backendAddress: string, agentPortOffset: number | null) {
+  check(TEAM_NAME_PATTERN.test(team.team_name), `team name ${JSON.stringify(team.team_name)} is not allowed`);
+  check(RUNTIME_NAME_PATTERN.test(team.haproxy_backend), `team ${team.team_name}: haproxy_backend ${JSON.stringify(team.haproxy_backend)} is not allowed`);
+  const weights = opts.weights?.[team.team_name] ?? {
+    blue: team.active_environment === 'blue' ? 100 : 0,
+    green: team.active_environment === 'green' ? 100 : 0,
+  };
+  const servers = ENVIRONMENTS.map((env: EnvironmentName) => {
+    const e = team.environments[env];
+    check(isPort(e.web_port) && isPort(e.agent_port), `team ${team.team_name}: ${env} ports out of range`);
+    check(RUNTIME_NAME_PATTERN.test(e.server), `team ${team.team_name}: server name ${JSON.stringify(e.server)} is not allowed`);
+    check(isWeight(weights[env]), `team ${team.team_name}: weight for ${env} must be 0..256`);
+    return { env, server: e.server, address: backendAddress, webPort: e.web_port, agentPort: e.agent_port, weight: weights[env] };
   });
-  let defaultBackend: string | undefined;
-  if (opts.defaultTeam !== undefined) {
-    const t = views.find((v) => v.name === opts.defaultTeam);
-    check(t !== undefined, `defaultTeam ${JSON.stringify(opts.defaultTeam)} is not in the teams file`);
-    defaultBackend = t?.backend;
-  } else if (views.length === 1) {
-    defaultBackend = views[0].backend;
+  const agentListenPort = agentPortOffset === null ? undefined : team.agent_port + agentPortOffset;
+  if (agentListenPort !== undefined) check(isPort(agentListenPort), `team ${team.team_name}: agent listen port ${agentListenPort} out of range`);
+  const hostNames = [team.team_name, ...(opts.hostDomain ? [`${team.team_name}.${opts.hostDomain}`] : [])].join(' ');
+  return {
+    name: team.team_name,
+    backend: team.haproxy_backend,
+    agentBackend: agentBackendName(team.team_name),
+    cookieName: affinityCookieName(team.team_name),
+    authCookie: signedInCookieName(team.team_name),
+    peopleTable: peopleTableName(team.team_name),
+    hostNames,
+    servers,
+    agentListenPort,
+  };
+}
+
+/** The backend for requests no team's Host matches: the named team's, or the only team's. */
+function defaultBackendOf(views: ReadonlyArray<{ name: string; backend: string }>, defaultTeam: string | undefined): string | undefined {
+  if (defaultTeam !== undefined) {
+    const t = views.find((v) => v.name === defaultTeam);
+    check(t !== undefined, `defaultTeam ${JSON.stringify(defaultTeam)} is not in the teams file`);
+    return t?.backend;
   }
-
-  compiled ??= Handlebars.compile(readFileSync(templatePath(), 'utf8'), { noEscape: true, strict: true });
-  return compiled({
-    statsSocketBind: statsSocketIsUnix ? statsSocket : `ipv4@${statsSocket}`,
-    statsSocketIsUnix,
-    serverStateFile,
-    maxconn,
-    bindAddress,
-    httpPort,
-    healthPath,
-    checkIntervalMs,
-    defaultBackend,
-    tls: tls ?? null,
-    tlsRedirect: tls?.redirect ?? false,
-    teams: views,
-  });
+  return views.length === 1 ? views[0].backend : undefined;
 }
 
 function tlsView(tls: HaproxyRenderOptions['tls'], httpPort: number): { httpsPort: number; certificate: string; redirect: boolean; redirectTarget: string } | undefined {
