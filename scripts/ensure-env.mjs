@@ -31,6 +31,9 @@ const TOOLS = [
   // Failover tests run a primary with streaming standbys: the embedded npm binaries have no
   // pg_basebackup, so Debian's server binaries (not on PATH: under /usr/lib/postgresql/N/bin).
   { bin: 'pg_basebackup (server binaries under /usr/lib/postgresql)', probe: hasPgServerBinaries, pkgs: ['postgresql'] },
+  // The Patroni failover test: two Patroni members on one etcd, on loopback.
+  { bin: 'patroni', pkgs: ['patroni'] },
+  { bin: 'etcd', pkgs: ['etcd-server'] },
 ];
 
 function hasPgServerBinaries() {
