@@ -17,6 +17,13 @@ describe('sidecarctl doctor on a replicated coordination database', () => {
   it('names each server, finds the synchronous standby, and says an asynchronous one can lose acknowledged rows', async () => {
     const standby = cluster.standbys[0]!;
     const url = `postgresql://postgres@${standby.hostPort},${cluster.primary.hostPort}/postgres?target_session_attrs=read-write`;
+    // A standby that has just connected is listed as async until its first feedback reports a flush
+    // position (the primary only counts standbys with a valid flush LSN as synchronous candidates:
+    // PostgreSQL syncrep.c, SyncRepGetCandidateStandbys).
+    await eventually('standby1 acknowledged as the synchronous standby', async () => {
+      const rows = await cluster.primary.query<{ sync: string }>("SELECT sync_state AS sync FROM pg_stat_replication WHERE application_name = 'standby1'");
+      return rows[0]?.sync === 'sync' ? true : null;
+    }, 30_000);
     const facts = await hostProbes({ timeoutMs: 10_000 }).postgres(url);
     expect(facts.replication?.servers).toEqual([
       { hostPort: standby.hostPort, role: 'standby' },
