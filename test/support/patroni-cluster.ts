@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { freePort } from '../../agent/src/db/embedded-postgres';
 import { findPgBinDir } from './pg-replication';
+import { pidAlive } from '../../agent/src/supervisor/pid-alive';
 
 /**
  * A real Patroni cluster on loopback: one etcd and two Patroni members, each
@@ -74,15 +75,7 @@ export function patroniUnavailable(): string | null {
 const asRoot = process.getuid?.() === 0;
 const idOf = (flag: '-u' | '-g'): number => Number(spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' }).stdout.trim());
 
-function alive(pid: number | null | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const alive = (pid: number | null | undefined): boolean => !!pid && pidAlive(pid);
 
 function tail(file: string, lines = 30): string {
   try {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { freePort } from '../../agent/src/db/embedded-postgres';
+import { pidAlive } from '../../agent/src/supervisor/pid-alive';
 
 /**
  * A real primary with streaming standbys (Debian's PostgreSQL: the embedded npm
@@ -71,15 +72,7 @@ function server(bin: string, root: string, name: string, port: number): PgServer
     const f = join(dataDir, 'postmaster.pid');
     return existsSync(f) ? Number(readFileSync(f, 'utf8').split('\n')[0]) : null;
   };
-  const alive = (pid: number | null): boolean => {
-    if (!pid) return false;
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  const alive = (pid: number | null): boolean => !!pid && pidAlive(pid);
   return {
     name,
     port,
