@@ -74,6 +74,6 @@ export interface StepSpec {
    * for the idempotency key (e.g. the lock's operation). Absent: the step name alone.
    */
   discriminator?: string;
-  /** Template under vars-templates/steps/<template>.groovy.hbs; absent = the generic RPC body. */
+  /** Template under library-gen/templates/vars/steps/<template>.groovy.hbs; absent = the generic RPC body. */
   template?: string;
 }

@@ -59,7 +59,7 @@ program
   .requiredOption('--teams <file>', 'teams file (the jenkins_teams: YAML list)')
   .requiredOption('--out <dir>', 'output directory')
   .option('--check', 'compare instead of writing; exit 1 on any difference')
-  .option('--templates <dir>', 'repository root holding vars-templates/, pipelines/, jobdsl/ (default: this installation)')
+  .option('--templates <dir>', 'installation root holding library-gen/templates/ (default: this installation)')
   .action((opts) => {
     process.exitCode = build(opts);
   });
@@ -67,7 +67,7 @@ program
   .command('verify')
   .description('check that what build generates works on the pinned Jenkins: plugins, JCasC keys and lookups, variables and files deploy provides, agent labels, mounts')
   .requiredOption('--teams <file>', 'teams file (the jenkins_teams: YAML list)')
-  .option('--templates <dir>', 'repository root holding vars-templates/, pipelines/, jobdsl/ (default: this installation)')
+  .option('--templates <dir>', 'installation root holding library-gen/templates/ (default: this installation)')
   .action((opts: { teams: string; templates?: string }) => {
     let text: string;
     try {
@@ -94,7 +94,7 @@ program
   .option('--agent-port <n>', 'agent port (default: a free one)')
   .option('--timeout <sec>', 'how long to wait for Jenkins, the seed job and the agent (default 600)')
   .option('--keep', 'leave the container, volume and image for a look afterwards')
-  .option('--templates <dir>', 'repository root holding vars-templates/, pipelines/, jobdsl/ (default: this installation)')
+  .option('--templates <dir>', 'installation root holding library-gen/templates/ (default: this installation)')
   .action(async (opts: SmokeCommandOptions) => {
     process.exitCode = await smokeCommand(opts, (l) => process.stdout.write(`library-gen smoke: ${l}\n`));
   });

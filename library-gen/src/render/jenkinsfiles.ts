@@ -37,7 +37,7 @@ export function renderJenkinsfiles(templates: TemplateSource): Map<string, strin
   };
   const out = new Map<string, string>();
   for (const name of JENKINSFILES) {
-    out.set(`pipelines/Jenkinsfile.${name}`, templates.get(`pipelines/Jenkinsfile.${name}.hbs`)(context));
+    out.set(`pipelines/Jenkinsfile.${name}`, templates.get(`library-gen/templates/pipelines/Jenkinsfile.${name}.hbs`)(context));
   }
   return out;
 }

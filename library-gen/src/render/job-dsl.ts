@@ -17,7 +17,7 @@ export function renderJobDsl(templates: TemplateSource, teams: Team[]): Map<stri
       scmCredentialsId: t.self_management_config.pipelines_credentials_id ?? null,
     }),
   );
-  const text = templates.get('jobdsl/self-management.groovy.hbs')({
+  const text = templates.get('library-gen/templates/jobdsl/self-management.groovy.hbs')({
     header: GENERATED_HEADER.replace(/^\/\/ /, ''),
     teams: entries,
     operations: groovyLiteral([...COORDINATION_OPERATIONS]),

@@ -43,7 +43,7 @@ function stepContext(step: StepSpec): object {
 export function renderLibraryVars(templates: TemplateSource): Map<string, string> {
   const out = new Map<string, string>();
   for (const step of STEPS) {
-    const template = step.template ? `vars-templates/steps/${step.template}.groovy.hbs` : 'vars-templates/step.groovy.hbs';
+    const template = step.template ? `library-gen/templates/vars/steps/${step.template}.groovy.hbs` : 'library-gen/templates/vars/step.groovy.hbs';
     if (!step.template && !step.rpc) throw new Error(`library-gen: step ${step.name} calls no RPC and has no template`);
     out.set(`library/vars/${step.name}.groovy`, templates.get(template)(stepContext(step)));
     out.set(`library/vars/${step.name}.txt`, renderStepHelp(templates, step));
@@ -58,7 +58,7 @@ export function renderLibraryVars(templates: TemplateSource): Map<string, string
     defaultCredentialsIdLiteral: groovyString('sidecar-token'),
   };
   for (const helper of ['jsmArgs', 'jsmSidecar'] as const) {
-    out.set(`library/vars/${helper}.groovy`, templates.get(`vars-templates/${helper}.groovy.hbs`)(helperContext));
+    out.set(`library/vars/${helper}.groovy`, templates.get(`library-gen/templates/vars/${helper}.groovy.hbs`)(helperContext));
     out.set(`library/vars/${helper}.txt`, HELPER_HELP[helper]);
   }
   return out;

@@ -42,7 +42,7 @@ function paramDetail(p: StepParam): string[] {
 
 export function renderStepHelp(templates: TemplateSource, step: StepSpec): string {
   const params = stepParams(step).map((p) => ({ line: `${p.name}: ${typeLabel(p)}, ${defaultLabel(p)}`, detail: paramDetail(p) }));
-  return templates.get('vars-templates/step.txt.hbs')({
+  return templates.get('library-gen/templates/vars/step.txt.hbs')({
     name: step.name,
     summary: step.summary,
     description: step.description,

@@ -65,7 +65,7 @@ function servicePassword(team: Team, cfg: ControllerFilesConfig): string {
 
 /** Job names the seed's Job DSL creates under <team>/Infrastructure (read from the template itself). */
 export function infrastructureJobNames(templates: TemplateSource): string[] {
-  const text = readFileSync(posix.join(templates.root, 'jobdsl/self-management.groovy.hbs'), 'utf8');
+  const text = readFileSync(posix.join(templates.root, 'library-gen/templates/jobdsl/self-management.groovy.hbs'), 'utf8');
   return ['Seed-Job', ...[...text.matchAll(/pipelineJob\("\$\{base\}\/([A-Za-z0-9_.-]+)"\)/g)].map((m) => m[1])];
 }
 
