@@ -12,6 +12,26 @@ export default tseslint.config(
       'no-empty': ['error', { allowEmptyCatch: true }],
     },
   },
+  // The daemon (agent/) and the generator (library-gen/) share only the contract in catalog/;
+  // the contract imports neither. A name both sides need moves into catalog/.
+  {
+    files: ['agent/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/library-gen', '**/library-gen/**'], message: 'agent/ may import catalog/, never library-gen/: move the shared name into catalog/' }] }] },
+  },
+  {
+    files: ['library-gen/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/agent', '**/agent/**'], message: 'library-gen/ may import catalog/, never agent/: move the shared name into catalog/' }] }] },
+  },
+  {
+    files: ['catalog/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/agent', '**/agent/**', '**/library-gen', '**/library-gen/**'], message: 'catalog/ is the contract both sides import: it imports neither agent/ nor library-gen/' }] }] },
+  },
+  // Not yet on the catalog: the doctor's conformance check runs library-gen's verify, and library-gen's
+  // verify and smoke build the controller container the way the sidecar's deploy does.
+  {
+    files: ['agent/src/doctor/conformance-check.ts', 'library-gen/src/smoke/smoke.ts', 'library-gen/src/verify/conformance.ts'],
+    rules: { 'no-restricted-imports': 'off' },
+  },
   {
     files: ['scripts/**/*.mjs', 'bench/**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', URL: 'readonly' } },

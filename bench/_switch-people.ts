@@ -8,7 +8,7 @@ import type { PgStore } from '../agent/src/store';
 import type { Actor } from '../agent/src/store/contract';
 import { runTrafficSwitch, type TrafficDeps } from '../agent/src/traffic/switch';
 import { haproxySyntheticCheck } from '../agent/src/traffic/synthetic';
-import { affinityCookieName } from '../library-gen/src/render/haproxy-config';
+import { affinityCookieName } from '../catalog/haproxy-names';
 import { freeTeamPorts } from '../test/support/backends';
 import { crowd, crowdFigures, newcomers } from '../test/support/crowd';
 import { startHaproxy } from '../test/support/haproxy-process';

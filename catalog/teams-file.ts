@@ -1,6 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { defaultBackendName, serverName } from './haproxy-names';
 import { haproxySettingsSchema, type HaproxySettings } from './haproxy-settings';
 import { PINNED_AGENT_IMAGE, PINNED_CORE } from './jenkins-platform';
 
@@ -268,7 +269,7 @@ function normalise(t: z.output<typeof teamSchema>): Team {
       web_port: webPort,
       agent_port: t.agent_port + off,
       url: explicit ?? `http://127.0.0.1:${webPort}`,
-      server: `${t.team_name}-${env}`,
+      server: serverName(t.team_name, env),
       container: `jenkins-${t.team_name}-${env}`,
     };
   }
@@ -282,7 +283,7 @@ function normalise(t: z.output<typeof teamSchema>): Team {
     image: t.image ?? `jenkins-custom-${t.team_name}:latest`,
     web_port: t.web_port,
     agent_port: t.agent_port,
-    haproxy_backend: t.haproxy_backend ?? `jenkins_backend_${t.team_name}`,
+    haproxy_backend: t.haproxy_backend ?? defaultBackendName(t.team_name),
     jenkins_user: t.jenkins_user,
     jenkins_token_file: t.jenkins_token_file,
     sidecar_credentials_id: t.sidecar_credentials_id,

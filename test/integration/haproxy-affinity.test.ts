@@ -3,7 +3,7 @@ import type { Team } from '../../catalog/teams-file';
 import { createPgStore } from '../../agent/src/store';
 import { reconcileWeightsOnce } from '../../agent/src/traffic/reconcile';
 import { createTestDatabase } from '../support/database';
-import { affinityCookieName, peopleTableName, signedInCookieName } from '../../library-gen/src/render/haproxy-config';
+import { affinityCookieName, peopleTableName, signedInCookieName } from '../../catalog/haproxy-names';
 import { freeTeamPorts } from '../support/backends';
 import { startHaproxy, type HaproxyProcess } from '../support/haproxy-process';
 import { testTeam } from '../support/haproxy-teams';

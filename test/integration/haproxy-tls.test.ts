@@ -12,7 +12,7 @@ import { OperationRunner } from '../../agent/src/operations/runner';
 import { createPgStore, type PgStore } from '../../agent/src/store';
 import { runTrafficSwitch } from '../../agent/src/traffic/switch';
 import { haproxySyntheticCheck } from '../../agent/src/traffic/synthetic';
-import { affinityCookieName } from '../../library-gen/src/render/haproxy-config';
+import { affinityCookieName } from '../../catalog/haproxy-names';
 import { freeTeamPorts } from '../support/backends';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { startHaproxy, type HaproxyProcess } from '../support/haproxy-process';

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { SIDECAR_METRICS } from '../../library-gen/src/render/monitoring';
+import { SIDECAR_METRICS } from '../../catalog/metric-names';
 
 /**
  * `library-gen build` as users run it (the built CLI), and the real tools that

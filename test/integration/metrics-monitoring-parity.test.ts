@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { RpcConnection } from '../../agent/src/rpc/client';
-import { renderMonitoring, SIDECAR_METRICS } from '../../library-gen/src/render/monitoring';
+import { SIDECAR_METRICS } from '../../catalog/metric-names';
+import { renderMonitoring } from '../../library-gen/src/render/monitoring';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { startTestSidecar, uniqueId, type InProcessSidecar } from '../support/sidecar-harness';
 

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Team } from '../../catalog/teams-file';
-import { affinityCookieName } from '../../library-gen/src/render/haproxy-config';
+import { affinityCookieName } from '../../catalog/haproxy-names';
 import { freeTeamPorts } from './backends';
 import { createTestDatabase } from './database';
 import { startHaproxy, type HaproxyProcess } from './haproxy-process';

@@ -2,15 +2,19 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { BreakerState, BreakerStatus, OperationRecord, TeamEnvironmentState } from '../store/contract';
 import type { OperationEnd, OperationEventBus, ProgressEvent } from '../operations/event-bus';
 import { ENVIRONMENTS } from '../../../catalog/teams-file';
+import type { SidecarMetricName } from '../../../catalog/metric-names';
 
 /**
  * The sidecar's Prometheus metrics, in a registry of its own (never prom-client's
  * global one) so several sidecars in one test process do not collide.
  * Names follow Prometheus conventions (`_total`, `_seconds`) so
  * `promtool check metrics` passes. Every `sidecar_*` family the generated
- * monitoring (library-gen/src/render/monitoring.ts SIDECAR_METRICS) uses is
+ * monitoring uses (catalog/metric-names.ts SIDECAR_METRICS) is
  * registered here; test/integration/metrics-monitoring-parity.test.ts holds the two together.
  */
+/** A family the generated monitoring reads: its name must be one the catalog lists. */
+const shared = (name: SidecarMetricName): string => name;
+
 export const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
 
 /** What the runner reports when an operation ends (OperationRunnerDeps.onFinished). */
@@ -96,51 +100,51 @@ export class SidecarMetrics {
       registers,
     });
     this.consensusDuration = new Histogram({
-      name: 'sidecar_consensus_duration_seconds',
+      name: shared('sidecar_consensus_duration_seconds'),
       help: 'Time from a consensus proposal to its decision, by team and result (approved, denied, timeout).',
       labelNames: ['team', 'result'],
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
       registers,
     });
     this.operations = new Counter({
-      name: 'sidecar_operations_total',
+      name: shared('sidecar_operations_total'),
       help: 'Journaled operations that ended, by type, final status (succeeded, failed, rolled_back, aborted) and team.',
       labelNames: ['type', 'result', 'team'],
       registers,
     });
     this.operationDuration = new Histogram({
-      name: 'sidecar_operation_duration_seconds',
+      name: shared('sidecar_operation_duration_seconds'),
       help: 'Journaled operations from start to end, by team and type.',
       labelNames: ['team', 'type'],
       buckets: DURATION_BUCKETS,
       registers,
     });
     this.rollbacks = new Counter({
-      name: 'sidecar_rollbacks_total',
+      name: shared('sidecar_rollbacks_total'),
       help: 'Rollbacks, by team and kind: automatic (an operation ended rolled_back) or emergency (rollback.emergency succeeded).',
       labelNames: ['team', 'kind'],
       registers,
     });
     this.consensusRequests = new Counter({
-      name: 'sidecar_consensus_requests_total',
+      name: shared('sidecar_consensus_requests_total'),
       help: 'Consensus proposals decided, by team and outcome (approved, denied, timeout).',
       labelNames: ['team', 'outcome'],
       registers,
     });
     this.awaitingIntervention = new Gauge({
-      name: 'sidecar_operations_awaiting_intervention',
+      name: shared('sidecar_operations_awaiting_intervention'),
       help: 'Per team, 1 after a traffic-moving operation this sidecar ran failed without a consistent end (rollback failed), until one succeeds or rolls back.',
       labelNames: ['team'],
       registers,
     });
     this.manualInterventions = new Counter({
-      name: 'sidecar_manual_interventions_total',
+      name: shared('sidecar_manual_interventions_total'),
       help: 'Manual takeovers (rollback.emergency, also from the dashboard emergency stop), by team and kind.',
       labelNames: ['team', 'kind'],
       registers,
     });
     this.emergencyResponse = new Histogram({
-      name: 'sidecar_emergency_response_seconds',
+      name: shared('sidecar_emergency_response_seconds'),
       help: 'Time from a rollback trigger (SLI breach, failed switch, rollback.emergency) to all traffic on the good side, by team.',
       labelNames: ['team'],
       buckets: [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300],
@@ -148,7 +152,7 @@ export class SidecarMetrics {
     });
     const dependencyUp = (): (() => Promise<Record<string, 'up' | 'down' | 'not_configured'>>) | null => this.dependencyProbe;
     this.dependencyUp = new Gauge({
-      name: 'sidecar_dependency_up',
+      name: shared('sidecar_dependency_up'),
       help: 'Per dependency (postgres, haproxy, docker): 1 when this sidecar reaches it, 0 when not (absent when not configured). Probed at scrape time.',
       labelNames: ['dependency'],
       registers,
@@ -171,7 +175,7 @@ export class SidecarMetrics {
       return pending;
     };
     this.trafficWeight = new Gauge({
-      name: 'sidecar_traffic_weight',
+      name: shared('sidecar_traffic_weight'),
       help: 'Desired HAProxy weight (0-100) of each team environment, from the coordination store.',
       labelNames: ['team', 'environment'],
       registers,
@@ -183,7 +187,7 @@ export class SidecarMetrics {
       },
     });
     this.activeEnvironment = new Gauge({
-      name: 'sidecar_active_environment',
+      name: shared('sidecar_active_environment'),
       help: 'Per team environment: 1 for the side recorded active in the coordination store, 0 for the other.',
       labelNames: ['team', 'environment'],
       registers,
@@ -197,7 +201,7 @@ export class SidecarMetrics {
     this.rpcConnections = new Gauge({ name: 'sidecar_rpc_connections', help: 'Open JSON-RPC WebSocket connections.', registers });
     const breakers = opts.breakers;
     this.breakerState = new Gauge({
-      name: 'sidecar_breaker_state',
+      name: shared('sidecar_breaker_state'),
       help: 'Circuit breaker state: 0 closed, 1 half-open, 2 open.',
       labelNames: ['breaker'],
       registers,

@@ -9,7 +9,7 @@ import { lockNameFor, type AuditEntry, type AuditLog, type BreakerStore, type En
 import type { ContainerMetrics } from './container-metrics';
 import type { DeferredWrites } from './deferred-writes';
 import type { InFlightSwitches } from './in-flight';
-import { peopleTableName } from '../../../library-gen/src/render/haproxy-config';
+import { peopleTableName } from '../../../catalog/haproxy-names';
 import { describeBreaches, judge, stuck, windowFigures, withSynthetic, type Breach, type SliSample, type SyntheticOutcome, type WindowFigures } from './sli';
 import type { SyntheticCheck } from './synthetic';
 import { discoverTeamBackends, otherSide, splitWeights, type TeamBackends, type Weights } from './team-backends';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import type { EnvironmentName, Team } from '../../../catalog/teams-file';
-import { affinityCookieName } from '../../../library-gen/src/render/haproxy-config';
+import { affinityCookieName } from '../../../catalog/haproxy-names';
 import type { SyntheticOutcome } from './sli';
 
 /**

@@ -1,9 +1,9 @@
+import { agentBackendName, defaultBackendName, serverName } from '../../../catalog/haproxy-names';
 import { ENVIRONMENTS, type EnvironmentName, type Team } from '../../../catalog/teams-file';
 import { SidecarError } from '../errors/sidecar-error';
 import { checkRuntimeName } from '../haproxy/commands';
 import type { HaproxyDriver } from '../haproxy/runtime-api';
 import type { ServerState } from '../haproxy/stats';
-import { agentBackendName } from '../../../library-gen/src/render/haproxy-config';
 
 /**
  * Where a team lives in HAProxy: its web backend (always) and its agent TCP
@@ -22,10 +22,10 @@ export type Weights = { blue: number; green: number };
 
 /** Derived from the teams file alone (for a team the sidecar has no config for: the default names). */
 export function teamBackendNames(team: string, config?: Team): { web: string; agent: string; servers: Record<EnvironmentName, string> } {
-  const web = config?.haproxy_backend ?? `jenkins_backend_${team}`;
+  const web = config?.haproxy_backend ?? defaultBackendName(team);
   const servers = {
-    blue: config?.environments.blue.server ?? `${team}-blue`,
-    green: config?.environments.green.server ?? `${team}-green`,
+    blue: config?.environments.blue.server ?? serverName(team, 'blue'),
+    green: config?.environments.green.server ?? serverName(team, 'green'),
   };
   checkRuntimeName('backend', web);
   checkRuntimeName('server', servers.blue);

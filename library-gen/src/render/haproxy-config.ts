@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Handlebars from 'handlebars';
+import { agentBackendName, affinityCookieName, peopleTableName, signedInCookieName } from '../../../catalog/haproxy-names';
 import type { HaproxySettings } from '../../../catalog/haproxy-settings';
 import { ENVIRONMENTS, RUNTIME_NAME_PATTERN, TEAM_NAME_PATTERN, type EnvironmentName, type Team } from '../../../catalog/teams-file';
 
@@ -186,27 +187,4 @@ export function haproxyOptionsFromSettings(s: HaproxySettings): HaproxyRenderOpt
     ...(s.host_domain ? { hostDomain: s.host_domain } : {}),
     ...(s.default_team ? { defaultTeam: s.default_team } : {}),
   };
-}
-
-/**
- * The cookie in which HAProxy names the controller a person's session lives on; its value is
- * the environment (blue/green). Team names are [a-z0-9_-], all valid in a cookie name.
- */
-export function affinityCookieName(team: string): string {
-  return `JSM_${team}`;
-}
-
-/** The cookie naming the controller a person last signed in on (its value: blue/green); only the people table reads it. */
-export function signedInCookieName(team: string): string {
-  return `JSM_${team}_signed_in`;
-}
-
-/** The stick table counting, per server, answers to signed-in people and the errors among them. */
-export function peopleTableName(team: string): string {
-  return `jsm_people_${team}`;
-}
-
-/** The TCP backend for a team's inbound agents; its servers carry the same names and weights. */
-export function agentBackendName(team: string): string {
-  return `jenkins_agents_${team}`;
 }
