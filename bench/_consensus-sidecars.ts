@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { Client } from 'pg';
 import { RpcConnection } from '../agent/src/rpc/client';
 import { startSidecarProcess, type SidecarProcess } from '../test/support/sidecar-process';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Statements executed by every backend so far, our own reads of the view excepted (utility statements such as LISTEN, BEGIN, COMMIT included). */
 export async function serverStatements(admin: Client): Promise<number> {
@@ -34,7 +35,6 @@ export interface SidecarRun {
   connections: number;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function startAll(url: string, n: number, secret: string): Promise<SidecarProcess[]> {
   const started: SidecarProcess[] = [];

@@ -23,6 +23,7 @@ import { startHaproxy } from '../test/support/haproxy-process';
 import { startLoad } from '../test/support/haproxy-load';
 import { testTeam } from '../test/support/haproxy-teams';
 import { benchPeopleBesideAnonymous } from './_switch-people';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const RUNS = Number(process.env.BENCH_SWITCH_RUNS ?? 5);
 const median = (xs: number[]): number => {
@@ -30,7 +31,6 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
   const pgDir = mkdtempSync(join(tmpdir(), 'jsm-bench-switch-pg-'));

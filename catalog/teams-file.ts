@@ -19,6 +19,8 @@ export const RUNTIME_NAME_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 export const ENVIRONMENTS = ['blue', 'green'] as const;
 export type EnvironmentName = (typeof ENVIRONMENTS)[number];
+/** The environment a switch away from `env` goes to (and traffic on `env` comes from). */
+export const otherEnvironment = (env: EnvironmentName): EnvironmentName => (env === 'blue' ? 'green' : 'blue');
 /** Green listens on blue's ports + 100 (seed: "Production-Grade Port Architecture"). */
 export const GREEN_PORT_OFFSET = 100;
 

@@ -1,11 +1,11 @@
 import type { Person } from './person';
+import { setTimeout as pause } from 'node:timers/promises';
 
 /**
  * People browsing through a switch: each browses (the dashboard, a form POST
  * with its crumb) and after an error signs in again, until stop(). Bounded:
  * at most `maxRounds` rounds per person, newcomers at most `max`.
  */
-const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface Crowd {
   add(p: Person): void;

@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /**
  * Polls `attempt` (every 200 ms, at most 300 times) until it resolves with
  * something other than null; a rejection counts as "not yet". Throws naming
@@ -9,7 +11,7 @@ export async function eventually<T>(what: string, attempt: () => Promise<T | nul
   for (let i = 0; i < 300 && Date.now() < deadline; i++) {
     const v = await attempt().catch(() => null);
     if (v !== null) return v;
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
   throw new Error(`${what}: not reached within ${timeoutMs} ms`);
 }

@@ -3,6 +3,7 @@ import { closeSync, openSync, readFileSync, realpathSync, statSync, unlinkSync, 
 import type { Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import { pidAlive } from '../../agent/src/supervisor/pid-alive';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * Shared plumbing of the locally built test images (no registry is reachable):
@@ -72,7 +73,7 @@ export async function withFileLock<T>(lockFile: string, staleMs: number, fn: () 
         continue;
       }
       if (Date.now() > deadline) throw new Error(`waited ${Math.round(staleMs / 1000)} s for ${lockFile}; remove it if no image build is running`);
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
     }
   }
   try {

@@ -7,6 +7,7 @@ import { Client } from 'pg';
 import { freePort } from '../../agent/src/db/embedded-postgres';
 import { findPgBinDir } from './pg-replication';
 import { pidAlive } from '../../agent/src/supervisor/pid-alive';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * A real Patroni cluster on loopback: one etcd and two Patroni members, each
@@ -113,7 +114,7 @@ async function poll<T>(what: string, timeoutMs: number, probe: () => Promise<T |
     const got = await probe().catch(() => null);
     if (got !== null) return got;
     if (Date.now() > until) throw new Error(`${what} not within ${timeoutMs} ms\n${why()}`);
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
   }
 }
 

@@ -2,6 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * A test's own Docker engine, beside the machine's shared one: its own socket,
@@ -33,7 +34,6 @@ export interface PrivateDockerd {
 }
 
 const LOG_LIMIT = 256 * 1024;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Mount points under `dir` (deepest first), from this process's mount table. */
 function mountsUnder(dir: string): string[] {

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { standinFixtureDir } from './standin-image';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * The stand-in Jenkins run as a plain process on 127.0.0.1 (no container): a
@@ -44,7 +45,7 @@ export async function startStandinProcess(port: number, opts: { team: string; en
       const ok = await fetch(`${base}/login`).then((r) => r.status === 200, () => false);
       if (ok) break;
       if (child.exitCode !== null || i >= 100) throw new Error(`stand-in ${opts.team}/${opts.environment} did not answer on ${base}/login`);
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
   } catch (err) {
     await close();

@@ -18,6 +18,7 @@ import { selectForBackup } from '../jenkins/home-layout';
 import type { EnvironmentStateStore, OperationContext } from '../store/contract';
 import { ARCHIVE_FILE, BACKUP_ID_PATTERN, backupIdFor, MANIFEST_FILE, manifestSchema, verifyArchive, type BackupManifest } from './manifest';
 import { DEFAULT_RETENTION, expiredBackups, type RetentionPolicy } from './retention';
+import { sleep } from '../sleep';
 
 export interface BackupDeps {
   docker: Docker;
@@ -236,7 +237,7 @@ export async function restoreBackup(deps: BackupDeps, team: Team, params: { back
       } catch (err) {
         if ((err as SidecarError).data?.reason !== 'unavailable') throw err;
       }
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
     }
   }
   await deps.environments.recordHealth(team.team_name, env, 'restored', { backupId: params.backupId });

@@ -2,6 +2,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { pack as tarPack } from 'tar-stream';
 import { selectedEntries, writeEntry, type ArchiveFile, type EntrySelector } from './archive';
+import { sleep } from '../sleep';
 
 /** Paths per `tar` run: far below Linux's argument limit (ARG_MAX, 2 MiB with the default stack). */
 const ARGV_BYTES = 96 * 1024;
@@ -44,7 +45,7 @@ async function tarInContainer(docker: Docker, containerId: string, root: string,
         if (info.ExitCode !== 0) throw new Error(`tar in ${containerId.slice(0, 12)} exited with ${info.ExitCode}: ${Buffer.concat(stderr).toString('utf8').trim().slice(0, 500)}`);
         return;
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     throw new Error('tar still running after its output ended');
   });

@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
 import { SidecarError } from '../errors/sidecar-error';
+import { sleep as realSleep } from '../sleep';
 import { dockerDown } from './containers';
 
 export type HealthVerdict = { state: 'healthy' } | { state: 'waiting'; detail: string } | { state: 'failed'; detail: string };
@@ -49,7 +50,7 @@ export interface WaitHealthyOptions {
 /** Polls until healthy; TIMEOUT (with the last reason) after timeoutMs; fails fast when the container exits. */
 export async function waitHealthy(docker: Docker, id: string, name: string, opts: WaitHealthyOptions): Promise<{ elapsedMs: number }> {
   const now = opts.now ?? Date.now;
-  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = opts.sleep ?? realSleep;
   const start = now();
   let lastDetail = 'not checked yet';
   let lastReport = -Infinity;

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import { trafficSwitchParams } from '../../../catalog/methods/traffic';
-import type { Team } from '../../../catalog/teams-file';
+import { otherEnvironment, type Team } from '../../../catalog/teams-file';
 import type { NetworkingConfig } from '../docker/container-spec';
 import type { ControllerFilesConfig } from '../docker/controller-mounts';
 import { isSidecarError, SidecarError } from '../errors/sidecar-error';
@@ -14,7 +14,6 @@ import { stayedBehind, type ListedEntry, type StayedBehind } from './home-delta'
 import { listHome, migrateState } from './migrate';
 import { selectForMigration } from '../jenkins/home-layout';
 import { coordinationNodeName } from '../../../catalog/coordination-node';
-import { otherEnvironment } from './serving-side';
 import { validateEnvironment } from './validate';
 
 /**

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import type { EnvironmentName, Team } from '../../../catalog/teams-file';
+import { otherEnvironment, type EnvironmentName, type Team } from '../../../catalog/teams-file';
 import { controllerContainerSpec, type NetworkingConfig } from '../docker/container-spec';
 import { controllerFileMounts, type ControllerFileMount, type ControllerFilesConfig } from '../docker/controller-mounts';
 import { dockerDown, ensureManagedVolume, imageExists, inspectManaged, removeManaged, stopManaged } from '../docker/containers';
@@ -83,7 +83,7 @@ export async function deployEnvironment(deps: EnvironmentDeps, team: Team, param
     return result(false, elapsedMs, existing.image);
   }
   if (existing?.running && isServing(state, env)) {
-    const other = env === 'blue' ? 'green' : 'blue';
+    const other = otherEnvironment(env);
     throw new SidecarError(
       'CONFLICT',
       `cannot redeploy ${team.team_name}/${env}: it carries traffic (desired weights blue=${state.weights.blue} green=${state.weights.green}); deploy ${other} instead, or move traffic to ${other} first (traffic.switch target=${other})`,

@@ -8,6 +8,7 @@ import { packPaths } from '../docker/archive-paths';
 import { JENKINS_HOME_IN_CONTAINER } from '../docker/container-spec';
 import { dockerDown, inspectManaged, type ManagedContainer } from '../docker/containers';
 import { isSidecarError, SidecarError } from '../errors/sidecar-error';
+import { sleep as realSleep } from '../sleep';
 import { assessActivity, type ActivityVerdict } from '../jenkins/activity';
 import type { JenkinsClient } from '../jenkins/client';
 import { copyEffect, imageOwnsConfiguration, leftToImage, selectForMigration, type MigrationOperation, type MigrationSelection } from '../jenkins/home-layout';
@@ -96,7 +97,7 @@ function containerError(action: string, container: string, label: string, err: u
 /** Polls until the source is idle apart from the caller; TIMEOUT naming what still runs. */
 async function waitForIdle(deps: MigrateDeps, src: JenkinsClient, params: MigrateParams, label: string, ctx?: OperationContext): Promise<number> {
   const now = deps.now ?? Date.now;
-  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = deps.sleep ?? realSleep;
   const pollMs = params.pollMs ?? 1000;
   const start = now();
   const deadline = start + params.timeoutSec * 1000;
@@ -128,7 +129,7 @@ async function waitForIdle(deps: MigrateDeps, src: JenkinsClient, params: Migrat
 
 async function waitForReload(deps: MigrateDeps, dst: JenkinsClient, timeoutSec: number): Promise<void> {
   const now = deps.now ?? Date.now;
-  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = deps.sleep ?? realSleep;
   const deadline = now() + timeoutSec * 1000;
   let lastErr: unknown = null;
   for (let i = 0; i < timeoutSec * 4 + 2; i++) {

@@ -1,11 +1,9 @@
-import type { EnvironmentName, Team } from '../../../catalog/teams-file';
+import { otherEnvironment, type EnvironmentName, type Team } from '../../../catalog/teams-file';
 import { SidecarError } from '../errors/sidecar-error';
 import type { EnvironmentStateStore, TeamEnvironmentState } from '../store/contract';
 
 /** Pure: an environment "serves" when its desired HAProxy weight is above 0. */
 export const isServing = (state: TeamEnvironmentState, env: EnvironmentName): boolean => state.weights[env] > 0;
-
-export const otherEnvironment = (env: EnvironmentName): EnvironmentName => (env === 'blue' ? 'green' : 'blue');
 
 /** CONFLICT when `env` carries traffic: replacing, stopping or overwriting it would drop requests. */
 export async function refuseIfServing(store: EnvironmentStateStore, team: Team, env: EnvironmentName, action: string): Promise<TeamEnvironmentState> {

@@ -7,6 +7,7 @@ import type Docker from 'dockerode';
 import { filterArchive, listSelectedEntries, type EntrySelector, type HomeEntry } from '../docker/archive';
 import { JENKINS_HOME_IN_CONTAINER } from '../docker/container-spec';
 import { isRestored, planRestore, type RestorePlan } from '../jenkins/home-layout';
+import { sleep } from '../sleep';
 
 /**
  * The target side of a state migration, saved before the copy writes into it
@@ -104,7 +105,7 @@ export async function execInContainer(docker: Docker, containerId: string, cmd: 
       if (info.ExitCode !== 0) throw new Error(`${cmd[0]} exited with ${info.ExitCode}: ${Buffer.concat([stderr, stdout]).toString('utf8').trim().slice(0, 500) || 'no output'}`);
       return stdout;
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   throw new Error(`${cmd[0]} still running after its output ended`);
 }

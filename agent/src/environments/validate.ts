@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import type { EnvironmentName, Team } from '../../../catalog/teams-file';
+import { otherEnvironment, type EnvironmentName, type Team } from '../../../catalog/teams-file';
 import { listArchiveEntries } from '../docker/archive';
 import { JENKINS_HOME_IN_CONTAINER } from '../docker/container-spec';
 import { inspectContainer, inspectManaged } from '../docker/containers';
@@ -8,7 +8,6 @@ import type { JenkinsClient } from '../jenkins/client';
 import type { EnvironmentStateStore, OperationContext } from '../store/contract';
 import type { JenkinsClientFactory } from './controllers';
 import { report } from './journal-step';
-import { otherEnvironment } from './serving-side';
 import { judgeAgents, judgeApi, judgeContainer, judgeJobs, judgePlugins, judgeUser, VALIDATION_CHECKS, type CheckResult, type ValidationCheckName } from './validate-checks';
 
 export interface ValidateDeps {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ERROR_CODES, type ErrorCode } from '../../../catalog/error-codes';
 import { isSidecarError, SidecarError } from '../errors/sidecar-error';
+import { sleep } from '../sleep';
 import type { Actor, Clock, OperationContext, OperationJournal, OperationRecord, OperationStatus } from '../store/contract';
 import { asDependencyDown, isDatabaseUnreachable } from '../store/pg-unreachable';
 import { OperationEventBus, type OperationEnd, type ProgressEvent } from './event-bus';
@@ -352,18 +353,6 @@ export class OperationRunner {
       if (now.status !== 'running') return replay(now);
     }
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 const EXPLICIT_STATUSES: ReadonlySet<string> = new Set(['failed', 'rolled_back', 'aborted']);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EnvironmentName } from '../../../catalog/teams-file';
+import { sleep } from '../sleep';
 import type { Actor, AuditEntry, AuditLog, EnvironmentStateStore, OperationJournal, OperationRecord } from '../store/contract';
 import type { OwedWritesSpool } from './owed-writes-spool';
 import type { Weights } from './team-backends';
@@ -83,10 +84,7 @@ interface Task {
   progress: Record<string, unknown>;
 }
 
-const unrefSleep = (ms: number): Promise<void> =>
-  new Promise((resolve) => {
-    setTimeout(resolve, ms).unref();
-  });
+const unrefSleep = (ms: number): Promise<void> => sleep(ms, undefined, { unref: true });
 
 /** The same value as it will be read back from the spool (Dates become ISO strings). */
 const asData = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;

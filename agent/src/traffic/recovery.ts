@@ -1,8 +1,8 @@
-import type { EnvironmentName } from '../../../catalog/teams-file';
+import { otherEnvironment, type EnvironmentName } from '../../../catalog/teams-file';
 import { isSidecarError } from '../errors/sidecar-error';
 import type { Actor, Clock, OperationRecord } from '../store/contract';
 import type { TrafficDeps } from './switch';
-import { discoverTeamBackends, otherSide, splitWeights, type Weights } from './team-backends';
+import { discoverTeamBackends, splitWeights, type Weights } from './team-backends';
 import { applyWeights } from './weights';
 
 /**
@@ -105,7 +105,7 @@ async function recoverSwitch(deps: TrafficDeps, op: OperationRecord, instanceId:
   const { store, haproxy } = deps;
   const team = String(op.params.team);
   const target = op.params.target as EnvironmentName;
-  const source = otherSide(target);
+  const source = otherEnvironment(target);
   const lockNote = `lock ${team}:${String(op.params.lockOperation ?? 'blue_green_switch')} belongs to the caller and expires at its TTL`;
   const actor: Actor = { tokenId: 'recovery', instanceId };
   const audit = (status: string, note: string, extra: Record<string, unknown> = {}): Promise<string> =>

@@ -1,5 +1,6 @@
 import type { TrafficSwitchParams } from '../../../catalog/methods/traffic';
-import type { EnvironmentName, Team } from '../../../catalog/teams-file';
+import { otherEnvironment, type EnvironmentName, type Team } from '../../../catalog/teams-file';
+import { sleep as realSleep } from '../sleep';
 import { parseTriggers } from '../../../catalog/triggers';
 import { isSidecarError, SidecarError } from '../errors/sidecar-error';
 import type { HaproxyDriver } from '../haproxy/runtime-api';
@@ -12,7 +13,7 @@ import type { InFlightSwitches } from './in-flight';
 import { peopleTableName } from '../../../catalog/haproxy-names';
 import { describeBreaches, judge, stuck, windowFigures, withSynthetic, type Breach, type SliSample, type SyntheticOutcome, type WindowFigures } from './sli';
 import type { SyntheticCheck } from './synthetic';
-import { discoverTeamBackends, otherSide, splitWeights, type TeamBackends, type Weights } from './team-backends';
+import { discoverTeamBackends, splitWeights, type TeamBackends, type Weights } from './team-backends';
 import { applyWeights } from './weights';
 import type { WebhookNotifier } from './webhooks';
 
@@ -72,19 +73,6 @@ export interface SwitchResult {
   drained: { sessionsAtMaint: number; waitedMs: number } | null;
 }
 
-export function realSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
 /** Halted from outside (emergency rollback here or in another sidecar): stop without touching weights. */
 class Halted extends Error {
   constructor(readonly why: string) {
@@ -100,7 +88,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
   const opId = ctx.operation.id;
   const team = params.team;
   const target = params.target;
-  const source = otherSide(target);
+  const source = otherEnvironment(target);
   const triggers = parseTriggers(params.triggers);
   const config = deps.teamConfig?.(team);
   const initiatedBy = ctx.actor.build ?? ctx.actor.tokenId;

@@ -1,5 +1,5 @@
 import { agentBackendName, defaultBackendName, serverName } from '../../../catalog/haproxy-names';
-import { ENVIRONMENTS, type EnvironmentName, type Team } from '../../../catalog/teams-file';
+import { ENVIRONMENTS, otherEnvironment, type EnvironmentName, type Team } from '../../../catalog/teams-file';
 import { SidecarError } from '../errors/sidecar-error';
 import { checkRuntimeName } from '../haproxy/commands';
 import type { HaproxyDriver } from '../haproxy/runtime-api';
@@ -56,13 +56,11 @@ export function weightChanges(tb: TeamBackends, weights: Weights): Array<{ backe
   return tb.backends.flatMap((backend) => ENVIRONMENTS.map((env) => ({ backend, server: tb.servers[env], weight: weights[env] })));
 }
 
-export const otherSide = (env: EnvironmentName): EnvironmentName => (env === 'blue' ? 'green' : 'blue');
-
 /** Weights with `pct` percent on `target`. */
 export function splitWeights(target: EnvironmentName, pct: number): Weights {
   const w = { blue: 0, green: 0 };
   w[target] = pct;
-  w[otherSide(target)] = 100 - pct;
+  w[otherEnvironment(target)] = 100 - pct;
   return w;
 }
 

@@ -12,6 +12,7 @@ import { AGENT_LABEL } from '../render/jenkinsfiles';
 import { renderTeamFiles } from '../render/team-files';
 import type { TemplateSource } from '../template-source';
 import { basicProbe, computersOf, jobsOf, librariesOfExport, type JenkinsProbe } from './jenkins-probe';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * `library-gen smoke`: the first thing to run on a machine that can pull images.
@@ -43,7 +44,6 @@ export interface SmokeResult {
   failures: string[];
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function buildImage(docker: Docker, team: Team, tag: string, log: (l: string) => void): Promise<void> {
   const pack = tarPack();
