@@ -1,7 +1,7 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { emergencyStopNote } from './emergency-stop-note';
-import { callOnce, ConnectError, type CallResult, type RpcErrorObject } from './rpc-client';
+import { callOnce, ConnectError, type RpcReply as CallResult, type RpcError as RpcErrorObject } from '../rpc/client';
 
 /**
  * sidecarctl: the client the generated Groovy steps shell out to, and the ops
