@@ -145,23 +145,3 @@ export async function ensureManagedVolume(docker: Docker, name: string, team: st
   }
   return { created: true };
 }
-
-/** Removes a volume only when it carries the sidecar's labels for this team/environment. */
-export async function removeManagedVolume(docker: Docker, name: string, team: string, environment: EnvironmentName): Promise<boolean> {
-  let labels: Record<string, string> | undefined;
-  try {
-    labels = (await docker.getVolume(name).inspect()).Labels;
-  } catch (err) {
-    if (statusCode(err) === 404) return false;
-    throw dockerDown(`inspect volume ${name}`, err);
-  }
-  if (!labelsMatch(labels, team, environment)) {
-    throw new SidecarError('CONFLICT', `volume ${name} was not created by the sidecar; refusing to remove it`, { volume: name });
-  }
-  try {
-    await docker.getVolume(name).remove();
-  } catch (err) {
-    throw dockerDown(`remove volume ${name}`, err);
-  }
-  return true;
-}

@@ -20,7 +20,6 @@ export interface TeamRenderContext {
 
 export const DEFAULT_CASC_DIR = '/usr/share/jenkins/casc';
 export const DEFAULT_JOBDSL_TARGETS = 'jobdsl/*.groovy';
-export const TEAM_FILE_NAMES = ['Dockerfile', 'jenkins.yaml', 'plugins.txt', 'seedJob.groovy'] as const;
 
 const CASC_DIR_PATTERN = /^\/[A-Za-z0-9_./-]{1,200}[^/]$/;
 const TARGETS_PATTERN = /^[A-Za-z0-9_.*/-]{1,200}$/;
