@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { saveServerState } from '../../agent/src/haproxy/server-state-file';
+import { saveServerState } from '../support/haproxy-state-file';
 import { eventually } from '../support/eventually';
 import type { HaproxyProcess } from '../support/haproxy-process';
 import { httpGet, type RpcClient } from '../support/sidecar-process-rpc';

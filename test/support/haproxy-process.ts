@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Team } from '../../catalog/teams-file';
 import { HaproxyRuntime } from '../../agent/src/haproxy/runtime-api';
-import { saveServerState } from '../../agent/src/haproxy/server-state-file';
+import { saveServerState } from './haproxy-state-file';
 import { freePort } from '../../agent/src/db/embedded-postgres';
 import { renderHaproxyConfig, type HaproxyRenderOptions } from '../../library-gen/src/render/haproxy-config';
 
