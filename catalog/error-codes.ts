@@ -1,5 +1,5 @@
 /**
- * Domain error codes carried in JSON-RPC `error.data.code`. Fixed by the brief:
+ * Domain error codes carried in JSON-RPC `error.data.code`. Part of the contract:
  * acceptance checks and generated Groovy steps match on these strings.
  */
 export const ERROR_CODES = [

@@ -6,7 +6,7 @@ import { haproxySettingsSchema, type HaproxySettings } from './haproxy-settings'
 import { PINNED_AGENT_IMAGE, PINNED_CORE } from './jenkins-platform';
 
 /**
- * The teams file: the seed's `jenkins_teams:` YAML list, read by library-gen and
+ * The teams file: the `jenkins_teams:` YAML list, read by library-gen and
  * by the sidecar (SIDECAR_TEAMS_FILE). Parsing is pure (`parseTeamsDocument`):
  * schema, then normalise (defaults, derived ports), then cross-team rules;
  * every problem is reported as `FILE: team T: field F: what is wrong`.
@@ -21,7 +21,7 @@ export const ENVIRONMENTS = ['blue', 'green'] as const;
 export type EnvironmentName = (typeof ENVIRONMENTS)[number];
 /** The environment a switch away from `env` goes to (and traffic on `env` comes from). */
 export const otherEnvironment = (env: EnvironmentName): EnvironmentName => (env === 'blue' ? 'green' : 'blue');
-/** Green listens on blue's ports + 100 (seed: "Production-Grade Port Architecture"). */
+/** Green listens on blue's ports + 100 (web and agent), so both run side by side on one host. */
 export const GREEN_PORT_OFFSET = 100;
 
 const port = z.number().int().min(1).max(65535 - GREEN_PORT_OFFSET);
@@ -66,10 +66,10 @@ const CREDENTIALS_ID_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
 const SCM_URL_PATTERN = /^((https?|ssh|git|file):\/\/[A-Za-z0-9@%._~:/+-]+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~/+-]+)$/;
 const DOCKER_HOST_PATTERN = /^(unix:\/\/\/[A-Za-z0-9_./-]+|tcp:\/\/[A-Za-z0-9.-]+:\d{1,5})$/;
 
-/** The seed's four agent types ("Multi-Type Agent Architecture"), in the order they are rendered. */
+/** The four agent types (maven, python, nodejs, dind), in the order they are rendered. */
 export const AGENT_TYPES = ['maven', 'python', 'nodejs', 'dind'] as const;
 export type AgentType = (typeof AGENT_TYPES)[number];
-// The seed's jenkins/jenkins-agent-<type> images are not published: every type defaults to the official
+// jenkins/jenkins-agent-<type> images are not published: every type defaults to the official
 // jenkins/agent (java, git, remoting; jenkins-platform.ts). Set `image` to one FROM it with the type's tools.
 const AGENT_DEFAULTS: Record<AgentType, { image: string; capabilities: string[]; privileged: boolean }> = {
   maven: { image: PINNED_AGENT_IMAGE.image, capabilities: ['java', 'git'], privileged: false },
@@ -132,7 +132,7 @@ const secretsSchema = z
 
 const jenkinsConfigurationSchema = z
   .object({
-    // The seed's descriptive keys; only these values are implemented.
+    // Descriptive keys of the teams file; only these values are implemented.
     type: z.literal('declarative').default('declarative'),
     deployment: z.literal('container-embedded').default('container-embedded'),
     team_isolation: z.literal(true).default(true),
@@ -321,7 +321,7 @@ function resolveSharedLibrary(lib: z.output<typeof sharedLibrarySchema>, smc: z.
   };
 }
 
-/** Enabled agent types with the seed's defaults; labels `<team>-<type> <type>-<team>` (dind also `docker-<team>`, as in the seed). */
+/** Enabled agent types with their defaults; labels `<team>-<type> <type>-<team>` (dind also `docker-<team>`). */
 function resolveAgents(team: string, cfg: z.output<typeof dynamicAgentsSchema>): TeamAgent[] {
   const out: TeamAgent[] = [];
   for (const type of AGENT_TYPES) {

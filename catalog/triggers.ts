@@ -1,5 +1,5 @@
 /**
- * Rollback triggers of a progressive traffic switch, as the seed writes them
+ * Rollback triggers of a progressive traffic switch, as a pipeline writes them
  * ('error_rate > 2%'). Shared by the sidecar (which evaluates them), the catalog
  * (defaults, validation) and library-gen (help text); the Groovy steps pass the
  * strings through unchanged, so the grammar is the contract.
@@ -28,7 +28,7 @@ export const TRIGGER_GRAMMAR = [
   "Examples: 'error_rate > 2%', 'response_time > 2000ms', 'availability < 99.5%', 'cpu_usage > 90%', 'memory_usage > 95%'.",
 ].join('\n');
 
-/** The seed's progressive_traffic.rollback_triggers. */
+/** The default progressive_traffic.rollback_triggers. */
 export const DEFAULT_TRIGGERS: readonly string[] = [
   'error_rate > 2%',
   'response_time > 2000ms',

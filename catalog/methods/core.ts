@@ -25,12 +25,12 @@ export const teamParam = z.string().regex(TEAM_NAME_PATTERN, 'expected a team na
 export const environmentParam = z.enum(ENVIRONMENTS);
 /**
  * A lock's operation part, e.g. blue_green_switch. It becomes part of the lock name `<team>:<operation>`.
- * Max 50: the store keeps it in the seed's coordination_locks.operation_type VARCHAR(50) (and team max 40 +
+ * Max 50: the store keeps it in coordination_locks.operation_type VARCHAR(50) (and team max 40 +
  * ':' + 50 fits lock_name VARCHAR(100)); agent/src/store/names.ts OPERATION_NAME_PATTERN enforces the same,
  * so a longer value is refused here as -32602 instead of failing in the store.
  */
 export const lockOperationParam = z.string().regex(/^[A-Za-z0-9_.-]{1,50}$/, 'expected 1-50 characters of [A-Za-z0-9_.-]');
-/** The seed's locked_by VARCHAR(255); the store refuses longer owners (pg-locks.ts). */
+/** coordination_locks.locked_by VARCHAR(255); the store refuses longer owners (pg-locks.ts). */
 const ownerParam = z.string().regex(/^[^\p{Cc}]{1,255}$/u, 'expected 1-255 printable characters');
 const fencingToken = z.number().int().positive();
 const details = detailsParam;

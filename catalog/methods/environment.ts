@@ -11,7 +11,7 @@ import { trafficSwitchParams } from './traffic';
  * agent/src/backup; handlers in agent/src/rpc/methods/environment.ts.
  */
 
-/** The seed's six checks (Pipeline A, "State Migration & Validation"). */
+/** The six validation checks (Pipeline A, "State Migration & Validation"). */
 export const VALIDATION_CHECK_NAMES = ['container_health', 'api_responsiveness', 'job_restoration', 'plugin_compatibility', 'user_access', 'agent_connectivity'] as const;
 
 /** Same rule as the teams file's `image`. */
@@ -129,7 +129,7 @@ export const ENVIRONMENT_METHODS: MethodSpec[] = [
   }),
   defineMethod({
     name: 'environment.validate',
-    summary: "Run the seed's six checks (or some) against one environment; a failed check is a result (passed:false), not an error.",
+    summary: "Run the six validation checks (or some) against one environment; a failed check is a result (passed:false), not an error.",
     params: environmentValidateParams,
     result: {
       passed: 'true when every check passed',

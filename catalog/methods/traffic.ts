@@ -6,7 +6,7 @@ import { defineMethod, type MethodSpec } from './method-spec';
 /**
  * RPC methods of the traffic area (docs/rpc-contract.md): the progressive
  * switch, the live traffic status and the emergency rollback. Defaults are the
- * seed's progressive_traffic block.
+ * progressive_traffic settings' (increments, validation time, rollback triggers).
  */
 
 const triggerString = z
@@ -47,7 +47,7 @@ export const trafficSwitchParams = z
     readyTimeoutSec: z.number().int().min(1).max(600).default(30),
     lockToken: z.number().int().positive(),
     lockOperation: lockOperationParam.default('blue_green_switch'),
-    /** Seconds between show stat samples during a window (1 by the brief; tests may go lower). */
+    /** Seconds between show stat samples during a window (1 s in production; tests may go lower). */
     sampleIntervalMs: z.number().int().min(100).max(10_000).default(1_000),
   })
   .strict();

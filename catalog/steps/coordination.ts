@@ -1,7 +1,7 @@
 import { COORDINATION_OPERATIONS, operationParam } from './common-params';
 import type { StepSpec } from './step-spec';
 
-/** Leadership, consensus and the coordination record (seed Pipelines A and B). */
+/** Leadership, consensus and the coordination record (the switch and infrastructure-coordination pipelines). */
 export const COORDINATION_STEPS: StepSpec[] = [
   {
     name: 'establishCoordinationLeadership',
@@ -21,7 +21,7 @@ export const COORDINATION_STEPS: StepSpec[] = [
     name: 'requestInfrastructureConsensus',
     summary: 'Ask every live sidecar instance to vote on an operation; returns the outcome (a denial is not an error).',
     description: [
-      'Starts a majority-quorum proposal among the live sidecar instances and waits for the votes (at most timeout). The result says whether the operation is approved; a denial is returned, not thrown, so the pipeline decides (the seed does `if (!consensus.approved) error ...`).',
+      'Starts a majority-quorum proposal among the live sidecar instances and waits for the votes (at most timeout). The result says whether the operation is approved; a denial is returned, not thrown, so the pipeline decides (the generated switch pipeline does `if (!consensus.approved) error ...`).',
     ],
     rpc: 'consensus.request',
     mutating: true,
@@ -30,7 +30,7 @@ export const COORDINATION_STEPS: StepSpec[] = [
     params: [
       operationParam('What the vote is about, e.g. blue_green_switch.', { required: true }),
       { name: 'target', type: 'environment', doc: 'Environment the operation moves to, when there is one.', rpc: 'target' },
-      { name: 'coordinator', type: 'string', doc: 'Who coordinates (the seed passes env.JENKINS_URL); recorded with the proposal.', rpc: 'coordinator' },
+      { name: 'coordinator', type: 'string', doc: 'Who coordinates (the generated switch pipeline passes env.JENKINS_URL); recorded with the proposal.', rpc: 'coordinator' },
       { name: 'details', type: 'map', doc: 'Anything else the voters should record.', rpc: 'details' },
       { name: 'timeout', aliases: ['timeoutSec', 'timeout_sec'], type: 'duration', default: 300, min: 1, max: 3600, doc: 'How long to wait for votes.', rpc: 'timeoutSec' },
     ],
@@ -71,7 +71,7 @@ export const COORDINATION_STEPS: StepSpec[] = [
     template: 'setupCoordination',
     params: [
       operationParam('The infrastructure operation (kept in the build environment, not sent).', { required: true, enum: COORDINATION_OPERATIONS, rpc: undefined }),
-      { name: 'details', type: 'string', doc: 'Free text about the operation (the seed passes params.OPERATION_DETAILS).' },
+      { name: 'details', type: 'string', doc: 'Free text about the operation (the generated infrastructure-coordination pipeline passes params.OPERATION_DETAILS).' },
       { name: 'leaseSec', aliases: ['lease', 'lease_sec'], type: 'duration', default: 30, min: 5, max: 3600, doc: 'Length of the leadership lease.', rpc: 'leaseSec' },
     ],
     returns: 'Map: scope, leader, isLeader, token, expiresAt, operation.',

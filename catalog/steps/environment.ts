@@ -1,6 +1,6 @@
 import type { StepSpec } from './step-spec';
 
-/** The six validation checks of the seed's Pipeline A. */
+/** The six validation checks of the switch pipeline (Pipeline A). */
 export const VALIDATION_CHECKS = [
   'container_health',
   'api_responsiveness',
@@ -16,7 +16,7 @@ export const ENVIRONMENT_STEPS: StepSpec[] = [
     name: 'getCurrentEnvironment',
     summary: "The environment this build's change started from (a plain string, 'blue' or 'green').",
     description: [
-      "Meaning: the side that was serving when this build's traffic switch started. Before the switch (the generated self-managed switch migrates state first) that is the side serving now, so `migrateRuntimeState(source: getCurrentEnvironment(), target: params.TARGET_ENVIRONMENT)` copies from the serving side to the idle one; after a completed switch it is still the side traffic moved AWAY from (the seed's Pipeline A migrates after its switch stage and gets the same source). When this build has started no switch, it is the side serving now.",
+      "Meaning: the side that was serving when this build's traffic switch started. Before the switch (the generated self-managed switch migrates state first) that is the side serving now, so `migrateRuntimeState(source: getCurrentEnvironment(), target: params.TARGET_ENVIRONMENT)` copies from the serving side to the idle one; after a completed switch it is still the side traffic moved AWAY from (a pipeline that migrates after its switch stage gets the same source). When this build has started no switch, it is the side serving now.",
       "It reads environment.status with this build's id and uses buildSwitch.from, the latest switch started by this build; other builds' switches do not change the answer.",
     ],
     rpc: 'environment.status',

@@ -8,7 +8,7 @@ const LOCK_TIMEOUT = {
   default: 600,
   min: 10,
   max: 86400,
-  doc: 'Lease length: the lock expires by itself this long after it was taken (the seed writes 10m). A stale holder is fenced.',
+  doc: 'Lease length: the lock expires by itself this long after it was taken (the generated switch pipeline passes 30m). A stale holder is fenced.',
   rpc: 'ttlSec',
 };
 const LOCK_WAIT = {
@@ -40,7 +40,7 @@ export const LOCK_STEPS: StepSpec[] = [
       operationParam('What the lock protects; the lock is named <team>:<operation>.', { default: 'blue_green_switch' }),
       LOCK_TIMEOUT,
       LOCK_WAIT,
-      { name: 'coordinator', type: 'string', doc: 'Who coordinates (the seed passes currentBuild.projectName); shown in the console. The owner is always the build.' },
+      { name: 'coordinator', type: 'string', doc: 'Who coordinates (the generated switch pipeline passes currentBuild.projectName); shown in the console. The owner is always the build.' },
     ],
     returns: 'Map: lockName, token (fencing, integer), expiresAt, holder.',
     failures: ['LOCK_HELD when another owner holds it past wait (the message names the holder and the expiry).', 'BREAKER_OPEN when infrastructure modification is paused.'],

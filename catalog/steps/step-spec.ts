@@ -28,7 +28,7 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: s
 export interface StepParam {
   /** camelCase name as a pipeline author writes it. */
   name: string;
-  /** Other accepted spellings, e.g. the seed's snake_case `validation_time`. */
+  /** Other accepted spellings, e.g. the snake_case `validation_time` pipelines also write. */
   aliases?: string[];
   type: StepParamType;
   required?: boolean;

@@ -33,7 +33,7 @@ export function planFromTeams(teams: Team[], templates: TemplateSource, haproxy:
     renderSystemdUnit(templates.root),
     renderCoordinationAgentFiles(teams),
     new Map([['docs/steps.md', renderStepsMarkdown()]]),
-    // One controller configuration per self-managed team, run as blue and as green (issue 6).
+    // One controller configuration per self-managed team, run as blue and as green.
     new Map(teams.filter((t) => t.self_management_enabled).flatMap((t) => renderTeamFiles(t).map((f) => [f.path, f.content] as [string, string]))),
   ];
   const all = new Map<string, string>();

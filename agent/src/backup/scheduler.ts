@@ -2,7 +2,7 @@ import type { Team } from '../../../catalog/teams-file';
 import type { BackupMetrics } from './backup-metrics';
 
 /**
- * The seed's `configuration_state_backup: "15m"`: every interval, one backup
+ * The configuration-state backup every `state_backup_interval` (default 15m): every interval, one backup
  * per team (one after another, so a slow team never runs twice at once).
  * A failure is reported and counted, never thrown: the next round tries again.
  */

@@ -35,7 +35,7 @@ export interface ControllerSpecInput {
 
 /**
  * Pure: the Docker create options of one environment. Blue and green differ only
- * in JENKINS_ENVIRONMENT, ports and their volume (seed: "Container Runtime Architecture").
+ * in JENKINS_ENVIRONMENT, ports and their volume: one image, two containers.
  */
 export function controllerContainerSpec(input: ControllerSpecInput): Docker.ContainerCreateOptions {
   const { team, environment, image, networking } = input;

@@ -17,7 +17,7 @@ import { coordinationNodeName } from '../../../catalog/coordination-node';
 import { validateEnvironment } from './validate';
 
 /**
- * coordination.execute (the seed's Pipeline B, "Coordinated Execution"): an
+ * coordination.execute (Pipeline B, infrastructure coordination, "Coordinated Execution"): an
  * infrastructure operation (version upgrade, plugin update, configuration
  * change) rolled out team by team as a blue/green move: deploy the idle side
  * from the (new) image, migrate configuration into it, validate it, then move

@@ -3,7 +3,7 @@ import type Docker from 'dockerode';
 import type { JobSummary, PluginInfo, WhoAmI, ComputerSet } from '../jenkins/api-types';
 
 /**
- * Pure verdicts of the seed's six validation checks. Each says pass/fail,
+ * Pure verdicts of the six validation checks. Each says pass/fail,
  * its figure and why, in words an operator can act on. The fetching lives in
  * validate.ts; these functions only judge what was fetched.
  */

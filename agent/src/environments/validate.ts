@@ -22,7 +22,7 @@ export interface ValidateParams {
   checks?: ValidationCheckName[];
   /** Compare jobs and plugins with this side; default: the other side when it runs. */
   source?: EnvironmentName;
-  /** api_responsiveness threshold (seed rollback trigger: response_time > 2000ms). */
+  /** api_responsiveness threshold (as the rollback trigger response_time > 2000ms). */
   apiThresholdMs?: number;
   /** Default: the team's required_agents. */
   requiredAgents?: string[];
@@ -55,7 +55,7 @@ async function pluginsOnDisk(docker: Docker, containerId: string): Promise<Array
 const failedCheck = (name: ValidationCheckName, err: unknown): CheckResult => ({ name, passed: false, figure: null, reason: (err as Error)?.message ?? String(err) });
 
 /**
- * environment.validate: the seed's six checks against one environment. A
+ * environment.validate: the six validation checks against one environment. A
  * failed check is a result (passed:false with its reason), not an error: the
  * caller decides whether to roll back.
  */

@@ -2,8 +2,8 @@ import type { MigrationOperation } from '../../../catalog/methods/environment';
 import type { EntryKind, HomeEntry } from '../docker/archive';
 
 /**
- * What of a JENKINS_HOME is configuration state (seed: "Three-Tier State
- * Management"), as relative paths inside the home. Jobs live in
+ * What of a JENKINS_HOME is configuration state (of the three tiers: configuration,
+ * runtime, build data), as relative paths inside the home. Jobs live in
  * `jobs/<name>/config.xml`, folders nest as `jobs/<folder>/jobs/<name>/`.
  */
 

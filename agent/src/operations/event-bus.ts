@@ -24,7 +24,7 @@ interface BusEvents {
 
 /**
  * In-process fan-out of operation events: the runner publishes, attachers in
- * this process and (later) the dashboard subscribe. Attachers in OTHER sidecar
+ * this process and the dashboard (dashboard/bus-adapter.ts) subscribe. Attachers in OTHER sidecar
  * processes follow the journal instead (runner.attach).
  */
 export class OperationEventBus extends EventEmitter<BusEvents> {

@@ -5,8 +5,8 @@ import type { BreakerState, BreakerStatus } from './contract';
  * (infrastructure_modification): 3 failures within 10 min open the breaker for
  * 30 min; then it is half-open and admits ONE trial: success closes it,
  * failure re-opens it for another recovery period. A trial that never reports
- * back (its sidecar died) stops blocking after `trialTimeoutMs` (seed
- * operation_timeout 45m), so a crash cannot wedge the breaker half-open.
+ * back (its sidecar died) stops blocking after `trialTimeoutMs` (the
+ * operation timeout, 45m), so a crash cannot wedge the breaker half-open.
  */
 export interface BreakerPolicy {
   maxFailures: number;
@@ -71,7 +71,7 @@ export function admit(rec: BreakerRecord, now: Date, p: BreakerPolicy = DEFAULT_
 
 export function onSuccess(rec: BreakerRecord, now: Date, p: BreakerPolicy = DEFAULT_BREAKER_POLICY): BreakerRecord {
   if (rec.state === 'half_open') return { ...closedBreaker(rec.name), lastReason: rec.lastReason };
-  // Success while closed does not forgive earlier failures: the seed counts failures within the window.
+  // Success while closed does not forgive earlier failures: the breaker counts failures within the window.
   if (rec.state === 'closed') return { ...rec, failureTimes: inWindow(rec.failureTimes, now, p) };
   return rec; // open: a success of something admitted before the breaker opened changes nothing
 }

@@ -2,7 +2,7 @@
  * The coordination store's surface as the rest of the sidecar sees it.
  * Operations (traffic, environments, backups) take these interfaces as
  * arguments, so their logic is tested with fakes and wired to Postgres in
- * agent/src/store/ (see pg-store.ts). Times are Date; ids are strings.
+ * agent/src/store/ (createPgStore in index.ts). Times are Date; ids are strings.
  */
 import type { EnvironmentName } from '../../../catalog/teams-file';
 
@@ -95,7 +95,7 @@ export interface OperationJournal {
   /** Unfinished operations owned by this instance (for recovery at start). */
   unfinished(instanceId: string): Promise<OperationRecord[]>;
   list(filter?: { team?: string; status?: OperationStatus; limit?: number }): Promise<OperationRecord[]>;
-  /** Running operations (any instance) started more than `olderThanSec` ago (seed: operation_timeout 45m). */
+  /** Running operations (any instance) started more than `olderThanSec` ago (the operation timeout: 45m). */
   runningOlderThan?(olderThanSec: number): Promise<OperationRecord[]>;
   /** Running operations whose owner has not heartbeated within `liveWithinSec`. */
   orphaned?(liveWithinSec: number): Promise<OperationRecord[]>;
@@ -103,7 +103,7 @@ export interface OperationJournal {
   adopt?(opId: string, fromInstance: string, toInstance: string): Promise<OperationRecord | null>;
 }
 
-// ---------- environment state (the seed's environment_state) ----------
+// ---------- environment state (table environment_state) ----------
 export interface TeamEnvironmentState {
   team: string;
   active: EnvironmentName;

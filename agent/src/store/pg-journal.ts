@@ -224,7 +224,7 @@ export class PgOperationJournal implements OperationJournal {
     return r.rows.map(toRecord);
   }
 
-  /** Running operations (any instance) started more than `olderThanSec` ago by the database clock (seed: operation_timeout 45m). */
+  /** Running operations (any instance) started more than `olderThanSec` ago by the database clock (the operation timeout: 45m). */
   async runningOlderThan(olderThanSec: number): Promise<PgOperationRecord[]> {
     const r = await this.pool.query<OperationRow>(
       `SELECT ${COLUMNS} FROM jenkins_coordination WHERE status = 'running' AND started_at < now() - $1::int * interval '1 second' ORDER BY started_at`,

@@ -7,7 +7,7 @@ import { GENERATED_HEADER } from './generated-header';
 
 export const JENKINSFILES = ['self-managed-switch', 'infrastructure-coordination', 'emergency-rollback', 'backup'] as const;
 
-/** The agent label the seed's pipelines run on. */
+/** The agent label the self-management pipelines run on. */
 export const AGENT_LABEL = 'coordination-agent';
 
 function stepDefault(step: string, param: string): unknown {
@@ -16,9 +16,9 @@ function stepDefault(step: string, param: string): unknown {
   return p.default;
 }
 
-/** pipelines/Jenkinsfile.*: the seed's pipelines, with the catalog's defaults. */
+/** pipelines/Jenkinsfile.*: the self-management pipelines (switch, coordination, emergency rollback, backup), with the catalog's defaults. */
 export function renderJenkinsfiles(templates: TemplateSource): Map<string, string> {
-  // The seed writes the first three triggers in Pipeline A; the sidecar adds none by itself.
+  // The switch pipeline (Pipeline A) passes the first three triggers; the sidecar adds none by itself.
   const seedTriggers = DEFAULT_TRIGGERS.slice(0, 3);
   const context = {
     header: GENERATED_HEADER.replace(/^\/\/ /, ''),

@@ -1,7 +1,7 @@
 import { stringify } from 'yaml';
 
 /**
- * monitoring/: Prometheus alert rules for the seed's critical and warning alerts
+ * monitoring/: Prometheus alert rules for the critical and warning alerts
  * and a Grafana dashboard for its deployment and operational metrics. The
  * metric names are the sidecar's contract (GET /metrics), listed in
  * catalog/metric-names.ts SIDECAR_METRICS so tests and docs can check the two agree.

@@ -4,7 +4,7 @@ import { renderPluginsTxt } from './team-plugins';
 import { renderTeamTemplate } from './team-templates';
 
 /**
- * One configuration per team (seed: "Blue-Green Architecture Simplification"):
+ * One configuration per team, the same for blue and green:
  * `teams/<team>/{jenkins.yaml, plugins.txt, Dockerfile, seedJob.groovy}`, the
  * Docker build context of the team's single image. Pure and deterministic: the
  * same team and context give the same bytes.

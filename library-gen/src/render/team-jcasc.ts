@@ -141,7 +141,7 @@ export function buildJcasc(team: Team, opts: JcascOptions): Record<string, unkno
       globalLibraries: {
         // implicit: every Pipeline of the team gets the library without an @Library line
         // (pipeline-groovy-lib LibraryAdder.add loads implicit libraries for every build), so
-        // the seed's Jenkinsfiles run unmodified; a Jenkinsfile may still pin `@Library('name@v') _`.
+        // the generated Jenkinsfiles run unmodified; a Jenkinsfile may still pin `@Library('name@v') _`.
         libraries: [{ name: lib.name, defaultVersion: lib.default_version, implicit: true, retriever: { modernSCM: retriever } }],
       },
     },

@@ -63,7 +63,7 @@ function servicePassword(team: Team, cfg: ControllerFilesConfig): string {
   return readFileSync(posix.join(teamSecretsDir(cfg, team.team_name), name), 'utf8').replace(/\s+$/, '');
 }
 
-/** Job names the seed's Job DSL creates under <team>/Infrastructure (read from the template itself). */
+/** Job names the self-management Job DSL creates under <team>/Infrastructure (read from the template itself). */
 export function infrastructureJobNames(templates: TemplateSource): string[] {
   const text = readFileSync(posix.join(templates.root, 'library-gen/templates/jobdsl/self-management.groovy.hbs'), 'utf8');
   return ['Seed-Job', ...[...text.matchAll(/pipelineJob\("\$\{base\}\/([A-Za-z0-9_.-]+)"\)/g)].map((m) => m[1])];
