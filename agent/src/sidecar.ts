@@ -288,6 +288,8 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
     const lastRead = new LastReadEnvironments((t) => deferred.pending(t));
     const trafficStore = { locks: store.locks, journal: store.journal, environments: lastRead.watch(store.environments), breakers: store.breakers, audit: store.audit };
     const traffic: TrafficDeps = { store: trafficStore, haproxy: haproxyDriver, teamConfig: (t) => teams.find(t), containerMetrics: dockerContainerMetrics(docker), inFlight: new InFlightSwitches(), deferred, log, webhooks: httpWebhookNotifier((t) => teams.find(t)?.webhooks) };
+    // After a promotion the switch moves inbound agents off the old controller through its REST API.
+    traffic.jenkinsFor = teamJenkinsClientFactory();
     // Each validation window also runs a synthetic Jenkins transaction on the target through HAProxy.
     if (config.haproxyFrontend) traffic.synthetic = haproxySyntheticCheck({ frontend: config.haproxyFrontend });
     registerTrafficMethods(registry, { runner, teams, traffic, lastRead });

@@ -82,6 +82,7 @@ export const TRAFFIC_METHODS: MethodSpec[] = [
       to: 'the target',
       steps: 'array: { percent, weights, windowSec, verdict, figures { requests, errors, errorRate, responseTimeMs, availability, cpuPercent, memoryPercent }, samples }',
       drained: '{ sessionsAtMaint, waitedMs } for the old side',
+      agents: 'inbound agents moved off the old side after promotion: { moved[] { agent, waitedMs, afterBuilds }, stillBuilding[] { agent, builds }, arrived[], skipped[] { agent, reason }, error? } (null without a REST client)',
     },
     mutating: true,
     scope: 'team',

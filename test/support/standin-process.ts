@@ -13,13 +13,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export interface StandinProcess {
   port: number;
   name: string;
+  /** Its JENKINS_HOME. */
+  home: string;
   /** POST /_standin/control with this JSON body. */
   control(body: Record<string, unknown>): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startStandinProcess(port: number, opts: { team: string; environment: string }): Promise<StandinProcess> {
-  const home = mkdtempSync(join(tmpdir(), 'jsm-standin-proc-'));
+/** `opts.home`: start on that JENKINS_HOME (a restart) and leave it in place at close(). */
+export async function startStandinProcess(port: number, opts: { team: string; environment: string; home?: string }): Promise<StandinProcess> {
+  const home = opts.home ?? mkdtempSync(join(tmpdir(), 'jsm-standin-proc-'));
   const base = `http://127.0.0.1:${port}`;
   const child: ChildProcess = spawn(process.execPath, [join(standinFixtureDir(), 'server.js')], {
     env: {
@@ -38,7 +41,7 @@ export async function startStandinProcess(port: number, opts: { team: string; en
       child.kill('SIGTERM');
       await exited;
     }
-    rmSync(home, { recursive: true, force: true });
+    if (!opts.home) rmSync(home, { recursive: true, force: true });
   };
   try {
     for (let i = 0; ; i += 1) {
@@ -54,6 +57,7 @@ export async function startStandinProcess(port: number, opts: { team: string; en
   return {
     port,
     name: opts.environment,
+    home,
     async control(body) {
       const r = await fetch(`${base}/_standin/control`, { method: 'POST', body: JSON.stringify(body) });
       if (r.status !== 200) throw new Error(`stand-in control answered ${r.status}`);

@@ -39,6 +39,8 @@ export interface ExecutorInfo {
   currentExecutable: Executable | null;
 }
 export interface ComputerInfo {
+  /** hudson.model.Hudson$MasterComputer for the built-in node, hudson.slaves.SlaveComputer for an agent. */
+  _class?: string;
   displayName: string;
   offline: boolean;
   temporarilyOffline?: boolean;

@@ -28,7 +28,7 @@ export const JOBS_TREE = (() => {
   return t;
 })();
 const EXECUTABLE = 'currentExecutable[url,fullDisplayName,number]';
-const COMPUTER_TREE = `busyExecutors,totalExecutors,computer[displayName,offline,temporarilyOffline,offlineCauseReason,idle,executors[idle,${EXECUTABLE}],oneOffExecutors[idle,${EXECUTABLE}]]`;
+const COMPUTER_TREE = `busyExecutors,totalExecutors,computer[_class,displayName,offline,temporarilyOffline,offlineCauseReason,idle,executors[idle,${EXECUTABLE}],oneOffExecutors[idle,${EXECUTABLE}]]`;
 
 const FOLDER_CLASSES = /Folder|OrganizationFolder|WorkflowMultiBranchProject/;
 
@@ -156,6 +156,17 @@ export class JenkinsClient {
   }
   async quietDown(message?: string): Promise<void> {
     await this.call('POST', `/quietDown${message ? `?message=${encodeURIComponent(message)}` : ''}`);
+  }
+  /**
+   * SlaveComputer#doDoDisconnect (@RequirePOST, Computer/Disconnect; a no-op when not connected):
+   * closes the agent's channel; an inbound agent then connects again by itself.
+   */
+  async disconnectAgent(name: string, message: string): Promise<void> {
+    await this.call('POST', `/computer/${encodeURIComponent(name)}/doDisconnect?offlineMessage=${encodeURIComponent(message)}`);
+  }
+  /** Computer#doConfigDotXml: the node's configuration (Computer/ExtendedRead), its launcher among it. */
+  async nodeConfigXml(name: string): Promise<string> {
+    return (await this.call('GET', `/computer/${encodeURIComponent(name)}/config.xml`)).text();
   }
   async cancelQuietDown(): Promise<void> {
     await this.call('POST', '/cancelQuietDown');

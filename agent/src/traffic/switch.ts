@@ -7,6 +7,8 @@ import type { HaproxyDriver } from '../haproxy/runtime-api';
 import { isDatabaseUnreachable } from '../store/pg-unreachable';
 import { isAdminHeld, isServerUp, type ServerStat } from '../haproxy/stats';
 import { lockNameFor, type AuditEntry, type AuditLog, type BreakerStore, type EnvironmentStateStore, type LockStore, type OperationContext, type OperationJournal } from '../store/contract';
+import type { JenkinsClientFactory } from '../environments/controllers';
+import { handOverAgents, type AgentHandoverReport } from './agent-handover';
 import type { ContainerMetrics } from './container-metrics';
 import type { DeferredWrites } from './deferred-writes';
 import type { InFlightSwitches } from './in-flight';
@@ -48,6 +50,8 @@ export interface TrafficDeps {
   deferred?: DeferredWrites;
   /** A synthetic Jenkins transaction on the target through HAProxy, run during every window (synthetic.ts). */
   synthetic?: SyntheticCheck;
+  /** REST clients of the team's controllers: after promotion, inbound agents move off the old side (agent-handover.ts). */
+  jenkinsFor?: JenkinsClientFactory;
   /** Waits; resolves early when the signal fires. Tests may pass a faster one. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   log?: { info(m: string, meta?: Record<string, unknown>): void; warn(m: string, meta?: Record<string, unknown>): void };
@@ -71,6 +75,8 @@ export interface SwitchResult {
   alreadyActive?: boolean;
   steps: StepRecord[];
   drained: { sessionsAtMaint: number; waitedMs: number } | null;
+  /** Inbound agents moved off the old side after promotion (null: no REST client or teams-file entry). */
+  agents?: AgentHandoverReport | null;
 }
 
 /** Halted from outside (emergency rollback here or in another sidecar): stop without touching weights. */
@@ -218,6 +224,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     const promoteSeq = await store.journal.intent(opId, 'promote', { active: target, previous: source });
     await store.environments.promote(team, target);
     await store.journal.outcome(opId, promoteSeq, 'done', { active: target });
+    const agents = config && deps.jenkinsFor ? await handOverAgents({ jenkinsFor: deps.jenkinsFor, sleep }, config, source, target, ctx, anySignal, { timeoutMs: params.drainTimeoutSec * 1000 }) : null;
     await store.breakers.recordSuccess(breakerNameFor(team));
     await store.audit.record({
       operationType: 'traffic.switch',
@@ -226,14 +233,14 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
       targetEnvironment: target,
       initiatedBy,
       status: 'promoted',
-      metadata: { steps },
+      metadata: { steps, agents },
       actor: ctx.actor,
       operationId: opId,
       completedAt: ctx.clock.now(),
     });
     if (deps.webhooks) deps.webhooks.notify(team, 'promoted', { operationId: opId, active: target }).catch((e: unknown) => deps.log?.warn('promoted webhook failed', { team, error: String(e) }));
     ctx.progress({ phase: 'done', message: `${team} promoted to ${target}` });
-    return { status: 'promoted', from: source, to: target, steps, drained };
+    return { status: 'promoted', from: source, to: target, steps, drained, agents };
   } catch (caught) {
     // An emergency stop that fired while the switch waited surfaces as whatever the wait threw.
     const err = !rolledBack && !(caught instanceof Halted) && haltSignal?.aborted ? new Halted(String((haltSignal.reason as Error)?.message ?? 'emergency stop')) : caught;
