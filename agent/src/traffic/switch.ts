@@ -15,6 +15,7 @@ import type { SyntheticCheck } from './synthetic';
 import { discoverTeamBackends, otherSide, splitWeights, type TeamBackends, type Weights } from './team-backends';
 import { applyWeights } from './weights';
 import type { WebhookNotifier } from './webhooks';
+import type { TriggerHandover } from './queue-handover';
 
 /**
  * traffic.switch: the progressive blue/green move, owned by the sidecar from
@@ -47,6 +48,8 @@ export interface TrafficDeps {
   deferred?: DeferredWrites;
   /** A synthetic Jenkins transaction on the target through HAProxy, run during every window (synthetic.ts). */
   synthetic?: SyntheticCheck;
+  /** Webhooks and queued builds follow the side that serves after a promotion or a rollback (queue-handover.ts). */
+  triggers?: TriggerHandover;
   /** Waits; resolves early when the signal fires. Tests may pass a faster one. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   log?: { info(m: string, meta?: Record<string, unknown>): void; warn(m: string, meta?: Record<string, unknown>): void };
@@ -230,6 +233,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     const promoteSeq = await store.journal.intent(opId, 'promote', { active: target, previous: source });
     await store.environments.promote(team, target);
     await store.journal.outcome(opId, promoteSeq, 'done', { active: target });
+    if (deps.triggers && config) await deps.triggers.moveTo(config, source, target, ctx);
     await store.breakers.recordSuccess(breakerNameFor(team));
     await store.audit.record({
       operationType: 'traffic.switch',
@@ -322,6 +326,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
       await store.audit.record(entry).catch((e: unknown) => deps.log?.warn('could not write the audit record of a rollback', { team, operationId: opId, error: String(e) }));
     }
     if (deps.webhooks) deps.webhooks.notify(team, 'rolled-back', { operationId: opId, reason, figures: figures ?? null }).catch(() => undefined);
+    if (deps.triggers && config) await deps.triggers.moveTo(config, target, source, ctx);
     throw new SidecarError(code, `switch of ${team} to ${target} rolled back, all traffic is on ${source}: ${reason}${owedNote}`, {
       operationStatus: 'rolled_back',
       team,
