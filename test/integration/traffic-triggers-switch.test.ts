@@ -149,6 +149,41 @@ afterAll(async () => {
   await db?.drop();
 });
 
+test('haproxy sends every webhook and token-triggered build to the triggers server, whatever cookie it carries; a person\'s own POST stays on the web backend', async () => {
+  const { blue, green } = t.team.environments;
+  // Triggers to green while the web backend keeps blue at 100.
+  await hap.runtime.setWeights([{ backend: `jenkins_triggers_${t.team.team_name}`, server: green.server, weight: 1 }]);
+  await hap.runtime.setWeights([{ backend: `jenkins_triggers_${t.team.team_name}`, server: blue.server, weight: 0 }]);
+  try {
+    const pinnedToBlue = { Cookie: `JSM_${t.team.team_name}=blue` };
+    for (const [method, path, headers] of [
+      ['POST', '/github-webhook/', pinnedToBlue],
+      ['GET', '/git/notifyCommit?url=https://scm.example/repo.git', {}],
+      ['POST', '/bitbucket-hook/', {}],
+      ['POST', '/project/app', {}],
+      ['POST', '/generic-webhook-trigger/invoke?token=nope', pinnedToBlue],
+      ['POST', '/job/app/build?token=x', {}],
+      ['POST', '/job/app/buildWithParameters', { Authorization: basic(), ...pinnedToBlue }],
+      ['POST', `/${t.team.team_name}/job/app/buildWithParameters?token=x`, {}],
+    ] as Array<[string, string, Record<string, string>]>) {
+      expect({ method, path, env: (await http(method, path, headers)).env }).toEqual({ method, path, env: 'green' });
+    }
+    // Not triggers: a person's POST without a token or credentials, a GET of a job page, a path that only starts like one.
+    for (const [method, path] of [
+      ['POST', '/job/app/build'],
+      ['GET', '/job/app/build?token=x'],
+      ['GET', '/job/app/'],
+      ['POST', '/job/app/buildTimeTrend?token=x'],
+      ['GET', '/github-webhooks'],
+    ]) {
+      expect({ method, path, env: (await http(method, path, pinnedToBlue)).env }).toEqual({ method, path, env: 'blue' });
+    }
+  } finally {
+    await hap.runtime.setWeights([{ backend: `jenkins_triggers_${t.team.team_name}`, server: blue.server, weight: 1 }]);
+    await hap.runtime.setWeights([{ backend: `jenkins_triggers_${t.team.team_name}`, server: green.server, weight: 0 }]);
+  }
+});
+
 test('the stand-in refuses triggers as Jenkins does: an unknown token, a wrong build token, an unknown job, an anonymous POST without a crumb', async () => {
   expect((await http('POST', '/generic-webhook-trigger/invoke?token=nope&DELIVERY=x')).status).toBe(404);
   expect((await http('POST', `/job/app/buildWithParameters?token=wrong&DELIVERY=x`, { Authorization: basic() })).status).toBe(403);
