@@ -289,6 +289,11 @@ test('a rolled-back switch loses no trigger: after the rollback triggers reach g
   expect(green.get('rb-step')).toBeUndefined();
   expect(green.get('rb-after')?.length).toBe(1);
   expect(blue.get('rb-after')).toBeUndefined();
-  const rollbackHandover = (await store.audit.list({ team: t.team.team_name, operationType: 'traffic.queue-handover' })).find((a) => a.sourceEnvironment === 'blue' && a.targetEnvironment === 'green' && a.operationId);
+  // The rollback hands blue's queue over in the background (blue may be the side that hangs); its record names the switch.
+  const rollbackHandover = await eventually(
+    'the rollback\'s handover record',
+    async () => (await store.audit.list({ team: t.team.team_name, operationType: 'traffic.queue-handover' })).find((a) => a.sourceEnvironment === 'blue' && a.targetEnvironment === 'green' && a.operationId) ?? null,
+    20_000,
+  );
   expect(rollbackHandover).toMatchObject({ metadata: { route: { routed: true, to: 'green' } } });
 });

@@ -114,37 +114,54 @@ export interface TriggerHandoverDeps {
 export interface TriggerHandover {
   /** Triggers to `to`, then `from`'s queue handed to it; never throws (what failed is in the result). */
   moveTo(team: Team, from: EnvironmentName, to: EnvironmentName, ctx?: OperationContext): Promise<QueueHandoverResult>;
+  /**
+   * The same for a rollback: resolves once the triggers moved and hands the queue over in the
+   * background (a rollback must not wait on the controller it leaves: it may be the one that hangs).
+   */
+  moveBackTo(team: Team, from: EnvironmentName, to: EnvironmentName, ctx?: OperationContext): Promise<QueueHandoverResult['route']>;
 }
 
 export function triggerHandover(deps: TriggerHandoverDeps): TriggerHandover {
   return {
     async moveTo(team, from, to, ctx) {
-      const name = team.team_name;
-      const route = await routeTriggers(deps.haproxy, team, to).catch((err: unknown) => ({ routed: false as const, why: `routing triggers to ${to} failed: ${(err as Error).message}` }));
-      let items: { handed: HandedItem[]; left: LeftItem[] };
-      try {
-        items = await handOverQueue(deps.jenkinsFor(team, from), deps.jenkinsFor(team, to));
-      } catch (err) {
-        items = { handed: [], left: [{ sourceId: -1, job: null, why: `reading the queue of ${name}/${from} failed: ${(err as Error).message}` }] };
-      }
-      const result: QueueHandoverResult = { from, to, route, ...items };
-      const routed = route.routed ? `triggers now reach ${to}` : `triggers not rerouted (${route.why})`;
-      ctx?.progress({ phase: 'triggers', message: `${routed}; ${items.handed.length} queued build(s) handed from ${from} to ${to}${items.left.length ? `, ${items.left.length} left: ${items.left.map((l) => l.why).join('; ')}` : ''}`, handed: items.handed.length, left: items.left.length });
-      if (!route.routed || items.left.length) deps.log?.warn('trigger handover incomplete', { team: name, from, to, route, left: items.left });
-      await deps.audit
-        ?.record({
-          operationType: 'traffic.queue-handover',
-          team: name,
-          sourceEnvironment: from,
-          targetEnvironment: to,
-          initiatedBy: ctx?.actor.build ?? ctx?.actor.tokenId ?? 'sidecar',
-          status: items.left.length || !route.routed ? 'partial' : 'done',
-          metadata: { route, handed: items.handed, left: items.left },
-          ...(ctx ? { actor: ctx.actor, operationId: ctx.operation.id } : {}),
-          completedAt: new Date(),
-        })
-        .catch((err: unknown) => deps.log?.warn('could not write the audit record of a queue handover', { team: name, error: String(err) }));
-      return result;
+      return handOver(deps, team, from, to, await routed(deps, team, to), ctx, true);
+    },
+    async moveBackTo(team, from, to, ctx) {
+      const route = await routed(deps, team, to);
+      void handOver(deps, team, from, to, route, ctx, false);
+      return route;
     },
   };
+}
+
+const routed = (deps: TriggerHandoverDeps, team: Team, to: EnvironmentName): Promise<QueueHandoverResult['route']> =>
+  routeTriggers(deps.haproxy, team, to).catch((err: unknown) => ({ routed: false as const, why: `routing triggers to ${to} failed: ${(err as Error).message}` }));
+
+/** The queue of `from` handed to `to`, told in progress (`tell`: while the operation still runs), the log and the audit. */
+async function handOver(deps: TriggerHandoverDeps, team: Team, from: EnvironmentName, to: EnvironmentName, route: QueueHandoverResult['route'], ctx: OperationContext | undefined, tell: boolean): Promise<QueueHandoverResult> {
+  const name = team.team_name;
+  let items: { handed: HandedItem[]; left: LeftItem[] };
+  try {
+    items = await handOverQueue(deps.jenkinsFor(team, from), deps.jenkinsFor(team, to));
+  } catch (err) {
+    items = { handed: [], left: [{ sourceId: -1, job: null, why: `reading the queue of ${name}/${from} failed: ${(err as Error).message}` }] };
+  }
+  const result: QueueHandoverResult = { from, to, route, ...items };
+  const routed = route.routed ? `triggers now reach ${to}` : `triggers not rerouted (${route.why})`;
+  if (tell) ctx?.progress({ phase: 'triggers', message: `${routed}; ${items.handed.length} queued build(s) handed from ${from} to ${to}${items.left.length ? `, ${items.left.length} left: ${items.left.map((l) => l.why).join('; ')}` : ''}`, handed: items.handed.length, left: items.left.length });
+  if (!route.routed || items.left.length) deps.log?.warn('trigger handover incomplete', { team: name, from, to, route, left: items.left });
+  await deps.audit
+    ?.record({
+      operationType: 'traffic.queue-handover',
+      team: name,
+      sourceEnvironment: from,
+      targetEnvironment: to,
+      initiatedBy: ctx?.actor.build ?? ctx?.actor.tokenId ?? 'sidecar',
+      status: items.left.length || !route.routed ? 'partial' : 'done',
+      metadata: { route, handed: items.handed, left: items.left },
+      ...(ctx ? { actor: ctx.actor, operationId: ctx.operation.id } : {}),
+      completedAt: new Date(),
+    })
+    .catch((err: unknown) => deps.log?.warn('could not write the audit record of a queue handover', { team: name, error: String(err) }));
+  return result;
 }

@@ -326,7 +326,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
       await store.audit.record(entry).catch((e: unknown) => deps.log?.warn('could not write the audit record of a rollback', { team, operationId: opId, error: String(e) }));
     }
     if (deps.webhooks) deps.webhooks.notify(team, 'rolled-back', { operationId: opId, reason, figures: figures ?? null }).catch(() => undefined);
-    if (deps.triggers && config) await deps.triggers.moveTo(config, target, source, ctx);
+    if (deps.triggers && config) await deps.triggers.moveBackTo(config, target, source, ctx);
     throw new SidecarError(code, `switch of ${team} to ${target} rolled back, all traffic is on ${source}: ${reason}${owedNote}`, {
       operationStatus: 'rolled_back',
       team,
