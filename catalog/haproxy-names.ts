@@ -36,3 +36,8 @@ export function signedInCookieName(team: string): string {
 export function peopleTableName(team: string): string {
   return `jsm_people_${team}`;
 }
+
+/** The backend webhooks and build triggers of a team go to: one server at a time takes them (weight 1). */
+export function triggersBackendName(team: string): string {
+  return `jenkins_triggers_${team}`;
+}

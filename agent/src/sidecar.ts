@@ -41,6 +41,7 @@ import { recoverTrafficOperations, startOrphanSweeper } from './traffic/recovery
 import type { TrafficDeps } from './traffic/switch';
 import { haproxySyntheticCheck } from './traffic/synthetic';
 import { httpWebhookNotifier } from './traffic/webhooks';
+import { triggerHandover } from './traffic/queue-handover';
 import { MethodRegistry } from './rpc/registry';
 import { TokenAuthenticator } from './rpc/token-auth';
 import { attachRpcServer } from './rpc/ws-server';
@@ -259,7 +260,9 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
     metrics.watchBus(runner.bus);
     const registry = new MethodRegistry();
     registerCoreMethods(registry, { store, runner, teams, instanceId: config.instanceId, metrics, docker });
-    registerEnvironmentMethods(registry, { store, runner, teams, docker, backupRoot: defaultBackupRoot(config.dataDir), migrateSnapshotDir: migrateSnapshotDir(config.dataDir), networking: config.controllerNetworking, controllerFiles: config.controllerFiles });
+    // Webhooks and queued builds follow the side that will run them (a migration, a promotion, a rollback).
+    const triggers = config.haproxySocket ? triggerHandover({ haproxy: new HaproxyRuntime(config.haproxySocket), jenkinsFor: teamJenkinsClientFactory(), audit: store.audit, log }) : undefined;
+    registerEnvironmentMethods(registry, { store, runner, teams, docker, backupRoot: defaultBackupRoot(config.dataDir), migrateSnapshotDir: migrateSnapshotDir(config.dataDir), networking: config.controllerNetworking, controllerFiles: config.controllerFiles, triggers });
     const backups = startSidecarBackups({
       docker,
       environments: store.environments,
@@ -287,7 +290,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
     // Each team's environment_state as last read: rollback.emergency's target while Postgres is unreachable.
     const lastRead = new LastReadEnvironments((t) => deferred.pending(t));
     const trafficStore = { locks: store.locks, journal: store.journal, environments: lastRead.watch(store.environments), breakers: store.breakers, audit: store.audit };
-    const traffic: TrafficDeps = { store: trafficStore, haproxy: haproxyDriver, teamConfig: (t) => teams.find(t), containerMetrics: dockerContainerMetrics(docker), inFlight: new InFlightSwitches(), deferred, log, webhooks: httpWebhookNotifier((t) => teams.find(t)?.webhooks) };
+    const traffic: TrafficDeps = { store: trafficStore, haproxy: haproxyDriver, teamConfig: (t) => teams.find(t), containerMetrics: dockerContainerMetrics(docker), inFlight: new InFlightSwitches(), deferred, log, webhooks: httpWebhookNotifier((t) => teams.find(t)?.webhooks), triggers };
     // After a promotion the switch moves inbound agents off the old controller through its REST API.
     traffic.jenkinsFor = teamJenkinsClientFactory();
     // Each validation window also runs a synthetic Jenkins transaction on the target through HAProxy.

@@ -27,6 +27,19 @@ describe('renderHaproxyConfig', () => {
     expect(cfg).not.toMatch(/^\s*server .*\bbackup\b/m);
   });
 
+  it('sends webhooks and token-triggered builds to a triggers backend with one server weighted 1 (the active side), no cookie', () => {
+    const triggers = cfg.slice(cfg.indexOf('\nbackend jenkins_triggers_dev-qa'), cfg.indexOf('\nbackend jsm_people_dev-qa'));
+    expect(triggers).toContain('server dev-qa-blue 127.0.0.1:8090 weight 0 check');
+    expect(triggers).toContain('server dev-qa-green 127.0.0.1:8190 weight 1 check');
+    expect(triggers).toContain('no option redispatch');
+    expect(triggers).not.toMatch(/^\s*cookie /m);
+    // The triggers rule comes before the team's web backend rule, so a person's cookie never decides where a trigger goes.
+    const rule = cfg.indexOf('use_backend jenkins_triggers_devops if jsm_trigger team_devops_host || jsm_trigger team_devops_path');
+    expect(rule).toBeGreaterThan(0);
+    expect(rule).toBeLessThan(cfg.indexOf('use_backend jenkins_backend_devops if'));
+    expect(cfg).toMatch(/acl jsm_webhook path_reg .*github-webhook\/\|git\/notifyCommit\$\|bitbucket-hook\/\|project\/\|generic-webhook-trigger\//);
+  });
+
   it('sets the team header and the environment of the server that answered', () => {
     expect(cfg).toContain('http-response set-header X-Jenkins-Team devops');
     expect(cfg).toContain('http-response set-header X-Jenkins-Environment green if { srv_name devops-green }');

@@ -95,7 +95,7 @@ async function rolloutTeam(deps: CoordinatedDeps, team: Team, params: Coordinate
     await deployEnvironment({ docker: deps.docker, environments: deps.store.environments, jenkinsFor: deps.jenkinsFor, networking: deps.networking, controllerFiles: deps.controllerFiles, journal: deps.journal }, team, { target: to, image, timeoutSec: params.timeoutSec, replace: true }, ctx);
     report(ctx, 'migrate', `${label}: migrating configuration ${from} → ${to}`, { team: name });
     sourceQuiet = true; // from here on a failure must give the serving side its executors back
-    const m = await migrateState({ docker: deps.docker, jenkinsFor: deps.jenkinsFor, journal: deps.journal, ...(deps.snapshotDir ? { snapshotDir: deps.snapshotDir } : {}) }, team, { source: from, target: to, timeoutSec: params.timeoutSec, callerBuild: ctx.actor.build, operation: params.operation }, ctx);
+    const m = await migrateState({ docker: deps.docker, jenkinsFor: deps.jenkinsFor, journal: deps.journal, ...(deps.snapshotDir ? { snapshotDir: deps.snapshotDir } : {}), triggers: deps.traffic?.triggers }, team, { source: from, target: to, timeoutSec: params.timeoutSec, callerBuild: ctx.actor.build, operation: params.operation }, ctx);
     outcome.jobs = m.jobs;
     // The new side's home as the migration left it: a failure from here on reports what it did meanwhile.
     const select = selectForMigration({ ...m, ownNodes: [coordinationNodeName(team)] });

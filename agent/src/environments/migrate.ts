@@ -15,6 +15,7 @@ import { copyEffect, imageOwnsConfiguration, leftToImage, selectForMigration, ty
 import type { OperationContext } from '../store/contract';
 import type { JenkinsClientFactory } from './controllers';
 import { journaled, report, type StepJournal } from './journal-step';
+import type { QueueHandoverResult, TriggerHandover } from '../traffic/queue-handover';
 import { FIND_FORMAT, parseFindListing, planDelta, type ListedEntry } from './home-delta';
 import { DEFAULT_SNAPSHOT_DIR, discardSnapshot, execInContainer, manualRestoreCommands, removeFromHome, RestoreFailure, restoreTargetHome, saveTargetHome, snapshotPath, type SavedTarget } from './target-snapshot';
 
@@ -28,6 +29,8 @@ export interface MigrateDeps {
   progressEveryMs?: number;
   /** Where the target's pre-copy state is saved (`<SIDECAR_DATA_DIR>/migrate-snapshots`); default the OS temp dir. */
   snapshotDir?: string;
+  /** Once the target holds the migrated configuration: webhooks to it, the quieted source's queue handed to it. */
+  triggers?: TriggerHandover;
 }
 
 export interface MigrateParams {
@@ -68,6 +71,8 @@ export interface MigrateResult {
   windowSec: number;
   /** False when the target already held every byte copied (nothing to reload). */
   reloaded: boolean;
+  /** Where triggers went and which queued builds moved to the target (null: no trigger handover configured). */
+  triggers?: QueueHandoverResult | null;
 }
 
 const HOME_PREFIX = JENKINS_HOME_IN_CONTAINER.split('/').pop() as string; // Docker's GET /archive names entries jenkins_home/...
@@ -111,7 +116,7 @@ async function waitForIdle(deps: MigrateDeps, src: JenkinsClient, params: Migrat
       if ((err as SidecarError).data?.reason === 'unavailable') return null;
       throw err;
     });
-    if (seen) last = assessActivity(seen[0], seen[1], params.callerBuild);
+    if (seen) last = assessActivity(seen[0], seen[1], params.callerBuild, { queueHandedOver: !!deps.triggers });
     if (seen && last.idle) return (now() - start) / 1000;
     const text = `running: ${last.running.join(', ') || 'none'}; queued: ${last.queued.join(', ') || 'none'}`;
     if (text !== lastText) report(ctx, 'drain', `waiting for ${label} to go idle (${text})`, { running: last.running, queued: last.queued });
@@ -440,6 +445,7 @@ export async function migrateState(deps: MigrateDeps, team: Team, params: Migrat
       await journaled(deps.journal, ctx, 'discard_target_snapshot', { environment: params.target, archive }, () => discardSnapshot(archive));
     }
     const windowSec = (reloadedAt - windowStart) / 1000;
+    const triggers = deps.triggers ? await deps.triggers.moveTo(team, params.source, params.target, ctx) : null;
     report(ctx, 'done', `${s.dstLabel} lists all ${jobNames.length} items of ${s.srcLabel}; builds were blocked for ${windowSec.toFixed(1)}s (drain ${waitedSec.toFixed(1)}s, delta of ${delta.files} files in ${delta.sec.toFixed(1)}s, reload)`, { windowSec: round1(windowSec) });
     return {
       jobs: jobNames.length,
@@ -457,6 +463,7 @@ export async function migrateState(deps: MigrateDeps, team: Team, params: Migrat
       delta: { files: delta.files, bytes: delta.bytes, removed: delta.removed, sec: round1(delta.sec) },
       windowSec: round1(windowSec),
       reloaded: reload,
+      triggers,
     };
   } catch (err) {
     let failure: unknown = err;

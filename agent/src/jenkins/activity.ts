@@ -16,7 +16,7 @@ export interface ActivityVerdict {
  * call a controller idle while a pipeline runs. A computer that says it is
  * not idle but shows no executable counts as busy (we cannot tell what runs).
  */
-export function assessActivity(computers: ComputerSet, queue: QueueItem[], callerBuild?: string): ActivityVerdict {
+export function assessActivity(computers: ComputerSet, queue: QueueItem[], callerBuild?: string, opts: { queueHandedOver?: boolean } = {}): ActivityVerdict {
   const caller = callerBuild ? parseBuildRef(callerBuild) : null;
   const running: string[] = [];
   for (const c of computers.computer ?? []) {
@@ -36,5 +36,7 @@ export function assessActivity(computers: ComputerSet, queue: QueueItem[], calle
     if (seen === 0 && c.idle === false && !callerHere) running.push(`busy executor on ${c.displayName}`);
   }
   const queued = queue.map((q) => q.task?.name ?? `queue item ${q.id}`);
-  return { idle: running.length === 0 && queued.length === 0, running, queued };
+  // queueHandedOver: the controller is quieted down, so its queued items cannot start there
+  // (core Queue.isBlockedByShutdown) and are handed to the other side after the migration.
+  return { idle: running.length === 0 && (queued.length === 0 || opts.queueHandedOver === true), running, queued };
 }

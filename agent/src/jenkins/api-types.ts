@@ -61,6 +61,12 @@ export interface QueueItem {
   stuck?: boolean;
   blocked?: boolean;
 }
+/** A queue item read with its parameters (tree of queueWithParameters). */
+export interface QueueItemWithParameters extends QueueItem {
+  params?: string;
+  inQueueSince?: number;
+  actions?: Array<{ _class?: string; parameters?: Array<{ name: string; value?: unknown }> } | null>;
+}
 export interface PluginInfo {
   shortName: string;
   version: string;

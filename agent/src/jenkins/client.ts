@@ -1,5 +1,5 @@
 import { SidecarError } from '../errors/sidecar-error';
-import type { ComputerSet, JobNode, JobSummary, PluginInfo, QueueItem, RootInfo, WhoAmI } from './api-types';
+import type { ComputerSet, JobNode, JobSummary, PluginInfo, QueueItem, QueueItemWithParameters, RootInfo, WhoAmI } from './api-types';
 
 /**
  * Jenkins REST client for one controller: basic auth with user + API token,
@@ -150,6 +150,34 @@ export class JenkinsClient {
   }
   async queue(): Promise<QueueItem[]> {
     return (await this.json<{ items: QueueItem[] }>('/queue/api/json')).items ?? [];
+  }
+  /** The queue with each item's parameters (Queue.Item actions → ParametersAction.getParameters, name/value exported). */
+  async queueWithParameters(): Promise<QueueItemWithParameters[]> {
+    const tree = 'items[id,why,inQueueSince,params,task[name,url],actions[parameters[name,value]]]';
+    return (await this.json<{ items: QueueItemWithParameters[] }>(`/queue/api/json?tree=${encodeURIComponent(tree)}`)).items ?? [];
+  }
+  /**
+   * Queues a build (ParameterizedJobMixIn.doBuild / doBuildWithParameters, delay 0): the
+   * parameterized form when `parameters` is not null. Resolves with the queue item's Location.
+   */
+  async scheduleBuild(fullName: string, parameters: ReadonlyArray<{ name: string; value: string }> | null): Promise<string | null> {
+    const job = fullName.split('/').map((p) => `/job/${encodeURIComponent(p)}`).join('');
+    const query = new URLSearchParams({ delay: '0sec' });
+    for (const p of parameters ?? []) query.append(p.name, p.value);
+    const res = await this.call('POST', `${job}/${parameters ? 'buildWithParameters' : 'build'}?${query.toString()}`);
+    await res.body?.cancel().catch(() => undefined);
+    return res.headers.get('location');
+  }
+  /** Queue.doCancelItem: true when cancelled (204), false when the item is no longer queued (404). */
+  async cancelQueueItem(id: number): Promise<boolean> {
+    try {
+      const res = await this.call('POST', `/queue/cancelItem?id=${encodeURIComponent(String(id))}`);
+      await res.body?.cancel().catch(() => undefined);
+      return true;
+    } catch (err) {
+      if ((err as SidecarError).data?.httpStatus === 404) return false;
+      throw err;
+    }
   }
   async plugins(): Promise<PluginInfo[]> {
     return (await this.json<{ plugins: PluginInfo[] }>('/pluginManager/api/json?depth=1')).plugins ?? [];

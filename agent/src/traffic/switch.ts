@@ -18,6 +18,7 @@ import type { SyntheticCheck } from './synthetic';
 import { discoverTeamBackends, splitWeights, type TeamBackends, type Weights } from './team-backends';
 import { applyWeights } from './weights';
 import type { WebhookNotifier } from './webhooks';
+import type { TriggerHandover } from './queue-handover';
 
 /**
  * traffic.switch: the progressive blue/green move, owned by the sidecar from
@@ -52,6 +53,8 @@ export interface TrafficDeps {
   synthetic?: SyntheticCheck;
   /** REST clients of the team's controllers: after promotion, inbound agents move off the old side (agent-handover.ts). */
   jenkinsFor?: JenkinsClientFactory;
+  /** Webhooks and queued builds follow the side that serves after a promotion or a rollback (queue-handover.ts). */
+  triggers?: TriggerHandover;
   /** Waits; resolves early when the signal fires. Tests may pass a faster one. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   log?: { info(m: string, meta?: Record<string, unknown>): void; warn(m: string, meta?: Record<string, unknown>): void };
@@ -225,6 +228,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     await store.environments.promote(team, target);
     await store.journal.outcome(opId, promoteSeq, 'done', { active: target });
     const agents = config && deps.jenkinsFor ? await handOverAgents({ jenkinsFor: deps.jenkinsFor, sleep }, config, source, target, ctx, anySignal, { timeoutMs: params.drainTimeoutSec * 1000 }) : null;
+    if (deps.triggers && config) await deps.triggers.moveTo(config, source, target, ctx);
     await store.breakers.recordSuccess(breakerNameFor(team));
     await store.audit.record({
       operationType: 'traffic.switch',
@@ -317,6 +321,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
       await store.audit.record(entry).catch((e: unknown) => deps.log?.warn('could not write the audit record of a rollback', { team, operationId: opId, error: String(e) }));
     }
     if (deps.webhooks) deps.webhooks.notify(team, 'rolled-back', { operationId: opId, reason, figures: figures ?? null }).catch(() => undefined);
+    if (deps.triggers && config) await deps.triggers.moveBackTo(config, target, source, ctx);
     throw new SidecarError(code, `switch of ${team} to ${target} rolled back, all traffic is on ${source}: ${reason}${owedNote}`, {
       operationStatus: 'rolled_back',
       team,

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Handlebars from 'handlebars';
-import { agentBackendName, affinityCookieName, peopleTableName, signedInCookieName } from '../../../catalog/haproxy-names';
+import { agentBackendName, affinityCookieName, peopleTableName, signedInCookieName, triggersBackendName } from '../../../catalog/haproxy-names';
 import type { HaproxySettings } from '../../../catalog/haproxy-settings';
 import { ENVIRONMENTS, RUNTIME_NAME_PATTERN, TEAM_NAME_PATTERN, type EnvironmentName, type Team } from '../../../catalog/teams-file';
 
@@ -76,7 +76,7 @@ export function renderHaproxyConfig(teams: Team[], opts: HaproxyRenderOptions = 
   const g = checkedGlobals(opts);
   const sorted = [...teams].sort((a, b) => a.team_name.localeCompare(b.team_name));
   const views = sorted.map((team) => teamView(team, opts, g.backendAddress, g.agentPortOffset));
-  const defaultBackend = defaultBackendOf(views, opts.defaultTeam);
+  const defaultView = defaultTeamOf(views, opts.defaultTeam);
 
   compiled ??= Handlebars.compile(readFileSync(templatePath(), 'utf8'), { noEscape: true, strict: true });
   return compiled({
@@ -88,7 +88,8 @@ export function renderHaproxyConfig(teams: Team[], opts: HaproxyRenderOptions = 
     httpPort: g.httpPort,
     healthPath: g.healthPath,
     checkIntervalMs: g.checkIntervalMs,
-    defaultBackend,
+    defaultBackend: defaultView?.backend,
+    defaultTriggersBackend: defaultView?.triggersBackend,
     tls: g.tls ?? null,
     tlsRedirect: g.tls?.redirect ?? false,
     teams: views,
@@ -138,7 +139,7 @@ function teamView(team: Team, opts: HaproxyRenderOptions, backendAddress: string
     check(isPort(e.web_port) && isPort(e.agent_port), `team ${team.team_name}: ${env} ports out of range`);
     check(RUNTIME_NAME_PATTERN.test(e.server), `team ${team.team_name}: server name ${JSON.stringify(e.server)} is not allowed`);
     check(isWeight(weights[env]), `team ${team.team_name}: weight for ${env} must be 0..256`);
-    return { env, server: e.server, address: backendAddress, webPort: e.web_port, agentPort: e.agent_port, weight: weights[env] };
+    return { env, server: e.server, address: backendAddress, webPort: e.web_port, agentPort: e.agent_port, weight: weights[env], triggerWeight: env === team.active_environment ? 1 : 0 };
   });
   const agentListenPort = agentPortOffset === null ? undefined : team.agent_port + agentPortOffset;
   if (agentListenPort !== undefined) check(isPort(agentListenPort), `team ${team.team_name}: agent listen port ${agentListenPort} out of range`);
@@ -147,6 +148,7 @@ function teamView(team: Team, opts: HaproxyRenderOptions, backendAddress: string
     name: team.team_name,
     backend: team.haproxy_backend,
     agentBackend: agentBackendName(team.team_name),
+    triggersBackend: triggersBackendName(team.team_name),
     cookieName: affinityCookieName(team.team_name),
     authCookie: signedInCookieName(team.team_name),
     peopleTable: peopleTableName(team.team_name),
@@ -156,14 +158,14 @@ function teamView(team: Team, opts: HaproxyRenderOptions, backendAddress: string
   };
 }
 
-/** The backend for requests no team's Host matches: the named team's, or the only team's. */
-function defaultBackendOf(views: ReadonlyArray<{ name: string; backend: string }>, defaultTeam: string | undefined): string | undefined {
+/** The team for requests no team's Host matches: the named team, or the only team. */
+function defaultTeamOf<V extends { name: string; backend: string; triggersBackend: string }>(views: readonly V[], defaultTeam: string | undefined): V | undefined {
   if (defaultTeam !== undefined) {
     const t = views.find((v) => v.name === defaultTeam);
     check(t !== undefined, `defaultTeam ${JSON.stringify(defaultTeam)} is not in the teams file`);
-    return t?.backend;
+    return t;
   }
-  return views.length === 1 ? views[0].backend : undefined;
+  return views.length === 1 ? views[0] : undefined;
 }
 
 function tlsView(tls: HaproxyRenderOptions['tls'], httpPort: number): { httpsPort: number; certificate: string; redirect: boolean; redirectTarget: string } | undefined {

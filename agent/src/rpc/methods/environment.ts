@@ -31,6 +31,7 @@ import { isOps } from '../principal';
 import type { Store } from '../../store/contract';
 import { specNamed, type MethodRegistry } from '../registry';
 import { runJournaled } from './run-journaled';
+import type { TriggerHandover } from '../../traffic/queue-handover';
 
 /**
  * Handlers of the environment area (catalog/methods/environment.ts). Thin:
@@ -51,6 +52,8 @@ export interface EnvironmentMethodDeps {
   retention?: RetentionPolicy;
   /** Where state.migrate saves the target's pre-copy state, e.g. <SIDECAR_DATA_DIR>/migrate-snapshots. */
   migrateSnapshotDir?: string;
+  /** Webhooks and the quieted source's queue follow a migration (traffic/queue-handover.ts). */
+  triggers?: TriggerHandover;
 }
 
 const spec = (name: string) => specNamed(ENVIRONMENT_METHODS, name);
@@ -105,7 +108,7 @@ export function registerEnvironmentMethods(registry: MethodRegistry, deps: Envir
       call,
       params.team,
       { ...params, ...(callerBuild ? { callerBuild } : {}) },
-      (ctx) => migrateState({ docker, jenkinsFor, journal: store.journal, snapshotDir: deps.migrateSnapshotDir }, team, { ...params, callerBuild }, ctx),
+      (ctx) => migrateState({ docker, jenkinsFor, journal: store.journal, snapshotDir: deps.migrateSnapshotDir, triggers: deps.triggers }, team, { ...params, callerBuild }, ctx),
       teamKey(params.team),
     );
   });
