@@ -6,6 +6,7 @@
  * entries, not with their bytes), the manifest from the pre-copy's tar headers.
  */
 import type { ObservedEntry } from '../docker/archive';
+import { splitJobPath } from '../jenkins/home-layout';
 
 /** mtimeSec in whole seconds: what a tar header keeps. */
 export type ListedEntry = ObservedEntry;
@@ -87,14 +88,26 @@ export interface StayedBehind {
   removed: string[];
   files: number;
   bytes: number;
+  /** Builds that appeared (`folder/job#12`): a directory `builds/<number>` per build (core RunMap, one per Run since Jenkins 1.597); at most 200. */
+  builds: string[];
+}
+
+/** `jobs/a/jobs/b/builds/12` → `a/b#12`; anything else null. */
+function buildOf(e: ListedEntry): string | null {
+  if (e.kind !== 'directory') return null;
+  const { job, rest } = splitJobPath(e.path);
+  return job && rest.length === 2 && rest[0] === 'builds' && /^[1-9][0-9]{0,9}$/.test(rest[1]) ? `${job}#${rest[1]}` : null;
 }
 
 /**
- * Pure: compares the target's home right after the migration with its home
- * now, by size and mtime only (nothing copied back: builds there were
- * numbered after the source's and would collide with its next ones).
+ * Pure: compares the target's home at one moment (right after the migration,
+ * or when a switch began) with its home now, by size and mtime only (nothing
+ * copied back: builds there were numbered after the source's and would
+ * collide with its next ones).
  */
-export function stayedBehind(afterMigration: readonly ListedEntry[], now: readonly ListedEntry[]): StayedBehind {
-  const plan = planDelta(new Map(afterMigration.map((e) => [e.path, e])), now, Number.POSITIVE_INFINITY);
-  return { changed: plan.fetch.slice(0, 200), removed: plan.remove.slice(0, 200), files: plan.files, bytes: plan.bytes };
+export function stayedBehind(before: readonly ListedEntry[], now: readonly ListedEntry[]): StayedBehind {
+  const had = new Map(before.map((e) => [e.path, e]));
+  const plan = planDelta(had, now, Number.POSITIVE_INFINITY);
+  const builds = now.filter((e) => had.get(e.path)?.kind !== 'directory').map(buildOf).filter((b): b is string => b !== null);
+  return { changed: plan.fetch.slice(0, 200), removed: plan.remove.slice(0, 200), files: plan.files, bytes: plan.bytes, builds: builds.slice(0, 200) };
 }

@@ -15,6 +15,7 @@ import type { SyntheticCheck } from './synthetic';
 import { discoverTeamBackends, otherSide, splitWeights, type TeamBackends, type Weights } from './team-backends';
 import { applyWeights } from './weights';
 import type { WebhookNotifier } from './webhooks';
+import type { StayedBehindWatcher } from '../environments/stayed-behind';
 
 /**
  * traffic.switch: the progressive blue/green move, owned by the sidecar from
@@ -49,6 +50,8 @@ export interface TrafficDeps {
   synthetic?: SyntheticCheck;
   /** Waits; resolves early when the signal fires. Tests may pass a faster one. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Lists the target's home at the start; a rollback reports what it did meanwhile (stayed-behind.ts). */
+  stayedBehind?: StayedBehindWatcher;
   log?: { info(m: string, meta?: Record<string, unknown>): void; warn(m: string, meta?: Record<string, unknown>): void };
 }
 
@@ -124,6 +127,8 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     }
   }
 
+  // What the target holds before anyone is sent to it: a rollback lists what it did since.
+  const leftovers = await deps.stayedBehind?.watch(team, target);
   // From here an emergency rollback in this process can halt the switch at once.
   const registration = deps.inFlight?.register(team, opId);
   const haltSignal = registration?.signal;
@@ -302,6 +307,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     if (rollbackDeferred) deps.log?.warn('rolled back without Postgres; records owed', { team, operationId: opId, error: rollbackDeferred });
     ctx.progress({ phase: 'rolled-back', message: `rolled back: all ${team} traffic on ${source}, signed-in people on ${target} included (${reason})${owedNote}`, weights, figures: figures ?? null, recordsDeferred: rollbackDeferred !== null, responseMs: rollbackMs });
     if (found || code === 'SLI_BREACH') await store.breakers.recordFailure(breakerNameFor(team), reason).catch(() => undefined);
+    const stayedBehind = (await leftovers?.report(ctx)) ?? null;
     const entry: AuditEntry = {
       operationType: 'traffic.switch',
       team,
@@ -310,7 +316,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
       initiatedBy,
       status: 'rolled_back',
       rollbackReason: reason,
-      metadata: { step: percent, breaches: found ?? [], figures: figures ?? null, steps, recordsDeferred: rollbackDeferred !== null },
+      metadata: { step: percent, breaches: found ?? [], figures: figures ?? null, steps, recordsDeferred: rollbackDeferred !== null, stayedBehind },
       actor: ctx.actor,
       operationId: opId,
       completedAt: ctx.clock.now(),
@@ -336,6 +342,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
       detectedAt: new Date(detectedAt).toISOString(),
       rolledBackAt: new Date(rolledBackAt).toISOString(),
       steps,
+      stayedBehind,
     });
   }
 }
