@@ -16,6 +16,7 @@ import { discoverTeamBackends, otherSide, splitWeights, type TeamBackends, type 
 import { applyWeights } from './weights';
 import type { WebhookNotifier } from './webhooks';
 import type { StayedBehindWatcher } from '../environments/stayed-behind';
+import type { PreSwitchSync, TargetSync } from '../environments/pre-switch-sync';
 
 /**
  * traffic.switch: the progressive blue/green move, owned by the sidecar from
@@ -52,6 +53,8 @@ export interface TrafficDeps {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Lists the target's home at the start; a rollback reports what it did meanwhile (stayed-behind.ts). */
   stayedBehind?: StayedBehindWatcher;
+  /** Brings a target without traffic up to date with the source (migration and reload) before it gets any (pre-switch-sync.ts). */
+  targetSync?: TargetSync;
   log?: { info(m: string, meta?: Record<string, unknown>): void; warn(m: string, meta?: Record<string, unknown>): void };
 }
 
@@ -73,6 +76,8 @@ export interface SwitchResult {
   alreadyActive?: boolean;
   steps: StepRecord[];
   drained: { sessionsAtMaint: number; waitedMs: number } | null;
+  /** What bringing the target up to date before it got traffic did (absent when not configured). */
+  synced?: PreSwitchSync;
 }
 
 export function realSleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -127,6 +132,8 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     }
   }
 
+  // A reload answers 503 until it ends: the target takes it now, while it serves nothing.
+  const synced = state.weights[target] === 0 ? await deps.targetSync?.bringUpToDate(team, source, target, ctx) : undefined;
   // What the target holds before anyone is sent to it: a rollback lists what it did since.
   const leftovers = await deps.stayedBehind?.watch(team, target);
   // From here an emergency rollback in this process can halt the switch at once.
@@ -250,7 +257,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     });
     if (deps.webhooks) deps.webhooks.notify(team, 'promoted', { operationId: opId, active: target }).catch((e: unknown) => deps.log?.warn('promoted webhook failed', { team, error: String(e) }));
     ctx.progress({ phase: 'done', message: `${team} promoted to ${target}` });
-    return { status: 'promoted', from: source, to: target, steps, drained };
+    return { status: 'promoted', from: source, to: target, steps, drained, ...(synced ? { synced } : {}) };
   } catch (caught) {
     // An emergency stop that fired while the switch waited surfaces as whatever the wait threw.
     const err = !rolledBack && !(caught instanceof Halted) && haltSignal?.aborted ? new Halted(String((haltSignal.reason as Error)?.message ?? 'emergency stop')) : caught;
