@@ -61,8 +61,14 @@ function changedSince(old: ListedEntry | undefined, now: ListedEntry, racySinceS
  * pre-copy started minus one: files modified from then on are copied again.
  */
 export function planDelta(copied: ReadonlyMap<string, ListedEntry>, now: readonly ListedEntry[], racySinceSec: number): DeltaPlan {
-  const current = new Map(now.map((e) => [e.path, e]));
-  const changed = now.filter((e) => changedSince(copied.get(e.path), e, racySinceSec));
+  const changed: ListedEntry[] = [];
+  // Copied entries found again as the same kind: when that is all of them, nothing was removed (the common case, no second map).
+  let found = 0;
+  for (const e of now) {
+    const old = copied.get(e.path);
+    if (old?.kind === e.kind) found += 1;
+    if (changedSince(old, e, racySinceSec)) changed.push(e);
+  }
   const newDirs = new Set(changed.filter((e) => e.kind === 'directory').map((e) => e.path));
   const fetch: string[] = [];
   let files = 0;
@@ -74,7 +80,8 @@ export function planDelta(copied: ReadonlyMap<string, ListedEntry>, now: readonl
     }
     if (!ancestors(e.path).some((d) => newDirs.has(d))) fetch.push(e.path);
   }
-  const gone = [...copied.values()].filter((e) => current.get(e.path)?.kind !== e.kind).map((e) => e.path).sort();
+  const current = found === copied.size ? null : new Map(now.map((e) => [e.path, e.kind]));
+  const gone = current ? [...copied.values()].filter((e) => current.get(e.path) !== e.kind).map((e) => e.path).sort() : [];
   const remove: string[] = [];
   for (const p of gone) if (!remove.some((r) => p.startsWith(`${r}/`))) remove.push(p);
   return { fetch, remove, files, bytes };
