@@ -95,7 +95,7 @@ export interface StayedBehind {
   removed: string[];
   files: number;
   bytes: number;
-  /** Builds that appeared (`folder/job#12`): a directory `builds/<number>` per build (core RunMap, one per Run since Jenkins 1.597); at most 200. */
+  /** Builds that appeared (`folder/job#12`): Jenkins keeps each in `builds/<number>/` (core AbstractLazyLoadRunMap.loadNumberOnDisk takes the all-digit names there as build numbers); at most 200. */
   builds: string[];
 }
 
