@@ -39,6 +39,8 @@ import { LastReadEnvironments } from './traffic/last-read-state';
 import { startWeightReconciler } from './traffic/reconcile';
 import { recoverTrafficOperations, startOrphanSweeper } from './traffic/recovery';
 import type { TrafficDeps } from './traffic/switch';
+import { dockerStayedBehindWatcher } from './environments/stayed-behind';
+import { dockerTargetSync } from './environments/pre-switch-sync';
 import { haproxySyntheticCheck } from './traffic/synthetic';
 import { httpWebhookNotifier } from './traffic/webhooks';
 import { triggerHandover } from './traffic/queue-handover';
@@ -290,7 +292,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
     // Each team's environment_state as last read: rollback.emergency's target while Postgres is unreachable.
     const lastRead = new LastReadEnvironments((t) => deferred.pending(t));
     const trafficStore = { locks: store.locks, journal: store.journal, environments: lastRead.watch(store.environments), breakers: store.breakers, audit: store.audit };
-    const traffic: TrafficDeps = { store: trafficStore, haproxy: haproxyDriver, teamConfig: (t) => teams.find(t), containerMetrics: dockerContainerMetrics(docker), inFlight: new InFlightSwitches(), deferred, log, webhooks: httpWebhookNotifier((t) => teams.find(t)?.webhooks), triggers };
+    const traffic: TrafficDeps = { store: trafficStore, haproxy: haproxyDriver, teamConfig: (t) => teams.find(t), containerMetrics: dockerContainerMetrics(docker), inFlight: new InFlightSwitches(), deferred, log, webhooks: httpWebhookNotifier((t) => teams.find(t)?.webhooks), triggers, stayedBehind: dockerStayedBehindWatcher(docker, (t) => teams.find(t)), targetSync: dockerTargetSync({ docker, jenkinsFor: teamJenkinsClientFactory(), journal: store.journal, snapshotDir: migrateSnapshotDir(config.dataDir) }, { teamConfig: (t) => teams.find(t) }) };
     // After a promotion the switch moves inbound agents off the old controller through its REST API.
     traffic.jenkinsFor = teamJenkinsClientFactory();
     // Each validation window also runs a synthetic Jenkins transaction on the target through HAProxy.

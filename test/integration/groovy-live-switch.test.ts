@@ -39,9 +39,9 @@ let a: ScenarioResult;
 const faultWatch = { stop: false, injectedAtWeight: -1, error: '' };
 let watchDone: Promise<void> = Promise.resolve();
 
-/** Makes green answer 503 (and fail its health check) as soon as HAProxy gives it any weight. Bounded to 80 s. */
+/** Makes green answer 503 (and fail its health check) as soon as HAProxy gives it any weight. Bounded to 150 s. */
 async function breakGreenWhenItTakesWeight(): Promise<void> {
-  const deadline = Date.now() + 80_000;
+  const deadline = Date.now() + 150_000;
   while (!faultWatch.stop && Date.now() < deadline) {
     try {
       const green = (await hp.runtime.showStat()).find((s) => s.backend === team.haproxy_backend && s.server === team.environments.green.server);
@@ -85,7 +85,8 @@ beforeAll(async () => {
   chmodSync(sidecarctl, 0o755);
 
   // A few requests a second through haproxy (the only team is its default backend), so the windows have traffic.
-  load = startLoad(hp.httpPort, { connections: 2, rate: 10, maxSeconds: 85, path: '/login' });
+  // The switch first brings green up to date (a migration while green has no traffic): the bounds leave room for it.
+  load = startLoad(hp.httpPort, { connections: 2, rate: 10, maxSeconds: 150, path: '/login' });
   watchDone = breakGreenWhenItTakesWeight();
   const results = byName(
     await runScenarios(
@@ -112,7 +113,7 @@ beforeAll(async () => {
   faultWatch.stop = true;
   await watchDone;
   a = results.get('A')!;
-}, 90_000);
+}, 180_000);
 
 afterAll(async () => {
   faultWatch.stop = true;

@@ -35,6 +35,11 @@ describe('pre-copy delta', () => {
 test('what a target did after its migration: a build that ran there and a config saved there, by size and mtime only', () => {
   const after = [d('jobs/app'), f('jobs/app/config.xml', 10, 100), d('jobs/app/builds'), f('jobs/app/nextBuildNumber', 2, 100)];
   const now = [d('jobs/app'), f('jobs/app/config.xml', 12, 180), d('jobs/app/builds'), d('jobs/app/builds/5'), f('jobs/app/builds/5/log', 40, 170), f('jobs/app/nextBuildNumber', 2, 100)];
-  expect(stayedBehind(after, now)).toEqual({ changed: ['jobs/app/builds/5', 'jobs/app/config.xml'], removed: [], files: 2, bytes: 52 });
-  expect(stayedBehind(after, after)).toEqual({ changed: [], removed: [], files: 0, bytes: 0 });
+  expect(stayedBehind(after, now)).toEqual({ changed: ['jobs/app/builds/5', 'jobs/app/config.xml'], removed: [], files: 2, bytes: 52, builds: ['app#5'] });
+  expect(stayedBehind(after, after)).toEqual({ changed: [], removed: [], files: 0, bytes: 0, builds: [] });
+});
+
+test('builds of a job created on the target are named though only the job directory is listed as new; permalinks are not builds', () => {
+  const now = [d('jobs'), d('jobs/f'), d('jobs/f/jobs'), d('jobs/f/jobs/new'), f('jobs/f/jobs/new/config.xml', 9, 50), d('jobs/f/jobs/new/builds'), d('jobs/f/jobs/new/builds/1'), d('jobs/f/jobs/new/builds/lastSuccessfulBuild')];
+  expect(stayedBehind([d('jobs'), d('jobs/f'), d('jobs/f/jobs')], now)).toMatchObject({ changed: ['jobs/f/jobs/new'], builds: ['f/new#1'] });
 });

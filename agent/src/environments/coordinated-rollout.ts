@@ -116,7 +116,8 @@ async function rolloutTeam(deps: CoordinatedDeps, team: Team, params: Coordinate
       const grant = await deps.store.locks.acquire({ team: name, operation: 'blue_green_switch', ttlSec: Math.max(600, params.timeoutSec * 2), waitSec: 0, owner, actor: ctx.actor });
       try {
         report(ctx, 'switch', `${label}: moving traffic ${from} → ${to}`, { team: name });
-        await runTrafficSwitch(deps.traffic, trafficSwitchParams.parse({ team: name, target: to, lockToken: grant.token, ...switchOptions(params) }), ctx);
+        // Migrated above, and the source stays quiet while traffic moves: no second sync that would give it its executors back.
+        await runTrafficSwitch({ ...deps.traffic, targetSync: undefined }, trafficSwitchParams.parse({ team: name, target: to, lockToken: grant.token, ...switchOptions(params) }), ctx);
       } finally {
         await deps.store.locks.release({ team: name, operation: 'blue_green_switch', token: grant.token, owner, actor: ctx.actor }).catch(() => undefined);
       }

@@ -6,6 +6,7 @@
  * entries, not with their bytes), the manifest from the pre-copy's tar headers.
  */
 import type { ObservedEntry } from '../docker/archive';
+import { splitJobPath } from '../jenkins/home-layout';
 
 /** mtimeSec in whole seconds: what a tar header keeps. */
 export type ListedEntry = ObservedEntry;
@@ -60,8 +61,14 @@ function changedSince(old: ListedEntry | undefined, now: ListedEntry, racySinceS
  * pre-copy started minus one: files modified from then on are copied again.
  */
 export function planDelta(copied: ReadonlyMap<string, ListedEntry>, now: readonly ListedEntry[], racySinceSec: number): DeltaPlan {
-  const current = new Map(now.map((e) => [e.path, e]));
-  const changed = now.filter((e) => changedSince(copied.get(e.path), e, racySinceSec));
+  const changed: ListedEntry[] = [];
+  // Copied entries found again as the same kind: when that is all of them, nothing was removed (the common case, no second map).
+  let found = 0;
+  for (const e of now) {
+    const old = copied.get(e.path);
+    if (old?.kind === e.kind) found += 1;
+    if (changedSince(old, e, racySinceSec)) changed.push(e);
+  }
   const newDirs = new Set(changed.filter((e) => e.kind === 'directory').map((e) => e.path));
   const fetch: string[] = [];
   let files = 0;
@@ -73,7 +80,8 @@ export function planDelta(copied: ReadonlyMap<string, ListedEntry>, now: readonl
     }
     if (!ancestors(e.path).some((d) => newDirs.has(d))) fetch.push(e.path);
   }
-  const gone = [...copied.values()].filter((e) => current.get(e.path)?.kind !== e.kind).map((e) => e.path).sort();
+  const current = found === copied.size ? null : new Map(now.map((e) => [e.path, e.kind]));
+  const gone = current ? [...copied.values()].filter((e) => current.get(e.path) !== e.kind).map((e) => e.path).sort() : [];
   const remove: string[] = [];
   for (const p of gone) if (!remove.some((r) => p.startsWith(`${r}/`))) remove.push(p);
   return { fetch, remove, files, bytes };
@@ -87,14 +95,26 @@ export interface StayedBehind {
   removed: string[];
   files: number;
   bytes: number;
+  /** Builds that appeared (`folder/job#12`): Jenkins keeps each in `builds/<number>/` (core AbstractLazyLoadRunMap.loadNumberOnDisk takes the all-digit names there as build numbers); at most 200. */
+  builds: string[];
+}
+
+/** `jobs/a/jobs/b/builds/12` → `a/b#12`; anything else null. */
+function buildOf(e: ListedEntry): string | null {
+  if (e.kind !== 'directory') return null;
+  const { job, rest } = splitJobPath(e.path);
+  return job && rest.length === 2 && rest[0] === 'builds' && /^[1-9][0-9]{0,9}$/.test(rest[1]) ? `${job}#${rest[1]}` : null;
 }
 
 /**
- * Pure: compares the target's home right after the migration with its home
- * now, by size and mtime only (nothing copied back: builds there were
- * numbered after the source's and would collide with its next ones).
+ * Pure: compares the target's home at one moment (right after the migration,
+ * or when a switch began) with its home now, by size and mtime only (nothing
+ * copied back: builds there were numbered after the source's and would
+ * collide with its next ones).
  */
-export function stayedBehind(afterMigration: readonly ListedEntry[], now: readonly ListedEntry[]): StayedBehind {
-  const plan = planDelta(new Map(afterMigration.map((e) => [e.path, e])), now, Number.POSITIVE_INFINITY);
-  return { changed: plan.fetch.slice(0, 200), removed: plan.remove.slice(0, 200), files: plan.files, bytes: plan.bytes };
+export function stayedBehind(before: readonly ListedEntry[], now: readonly ListedEntry[]): StayedBehind {
+  const had = new Map(before.map((e) => [e.path, e]));
+  const plan = planDelta(had, now, Number.POSITIVE_INFINITY);
+  const builds = now.filter((e) => had.get(e.path)?.kind !== 'directory').map(buildOf).filter((b): b is string => b !== null);
+  return { changed: plan.fetch.slice(0, 200), removed: plan.remove.slice(0, 200), files: plan.files, bytes: plan.bytes, builds: builds.slice(0, 200) };
 }

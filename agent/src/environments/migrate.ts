@@ -225,13 +225,14 @@ async function preCopy(s: Scope, snapshot: SavedTarget): Promise<PreCopy> {
   };
   const t0 = now();
   const racySinceSec = Math.floor(t0 / 1000) - 1;
-  report(s.ctx, 'copy', `pre-copying configuration state and history ${s.srcLabel} → ${s.dstLabel} while ${s.srcLabel} keeps building`);
   const r = await journaled(
     s.deps.journal,
     s.ctx,
     'copy_configuration',
     { from: homeVolume(s.srcC), to: homeVolume(s.dstC), pass: 'precopy', operation: s.operation, ...s.selection },
     async () => {
+      // Said once the intent is in the journal: whoever sees this line (and kills the sidecar) leaves a journal that names the copy.
+      report(s.ctx, 'copy', `pre-copying configuration state and history ${s.srcLabel} → ${s.dstLabel} while ${s.srcLabel} keeps building`);
       let archive: NodeJS.ReadableStream;
       try {
         archive = await s.deps.docker.getContainer(s.srcC.id).getArchive({ path: JENKINS_HOME_IN_CONTAINER });

@@ -91,7 +91,8 @@ export async function recoverEnvironmentOperations(
   deps: { journal: OperationJournal; jenkinsFor: JenkinsClientFactory; team: (name: string) => Team | undefined; docker?: Docker },
   instanceId: string,
 ): Promise<EnvironmentRecoveryAction[]> {
-  const ops = (await deps.journal.unfinished(instanceId)).filter((o) => ENVIRONMENT_OPERATION_TYPES.has(o.type));
+  // A switch brings its target up to date before moving traffic (pre-switch-sync.ts): its migration's leftovers are settled here, the switch itself is closed by the traffic recovery that runs after.
+  const ops = (await deps.journal.unfinished(instanceId)).filter((o) => ENVIRONMENT_OPERATION_TYPES.has(o.type) || o.type === 'traffic.switch');
   const actions: EnvironmentRecoveryAction[] = [];
   for (const op of ops) {
     const cancelled: EnvironmentName[] = [];
@@ -110,11 +111,18 @@ export async function recoverEnvironmentOperations(
         continue;
       }
       try {
+        // Journaled: a second start must not find this source quieted again.
+        const seq = await deps.journal.intent(op.id, 'cancel_quiet_down_source', { environment: env, recovered: true });
         await deps.jenkinsFor(team, env).cancelQuietDown();
+        await deps.journal.outcome(op.id, seq, 'done', {});
         cancelled.push(env);
       } catch (err) {
         problems.push(`could not cancel quiet-down on ${team.team_name}/${env}: ${(err as Error).message}`);
       }
+    }
+    if (!ENVIRONMENT_OPERATION_TYPES.has(op.type)) {
+      if (cancelled.length || restored.length || problems.length) actions.push({ operationId: op.id, type: op.type, team: op.team, cancelledQuietDown: cancelled, restoredTargets: restored, note: `the target sync of ${op.type} was settled: ${[...cancelled.map((e) => `quiet-down cancelled on ${e}`), ...restored.map((e) => `${e} restored`), ...problems].join('; ')}` });
+      continue;
     }
     const did = [cancelled.length ? `quiet-down cancelled on ${cancelled.join(', ')}` : '', restored.length ? `migration target ${restored.join(', ')} restored to its state before the copy` : ''].filter(Boolean);
     const note = `the sidecar restarted while ${op.type} was at phase ${op.phase}; nothing was resumed, run it again${did.length ? ` (${did.join('; ')})` : ''}${problems.length ? `; ${problems.join('; ')}` : ''}`;

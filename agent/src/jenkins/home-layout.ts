@@ -92,15 +92,26 @@ export function selectForMigration(opts: MigrationSelection = {}): (rel: string,
     if (top === 'workspace') return !!opts.includeWorkspaces;
     if (top === 'plugins') return !opts.imageOwned && segs.length === 2 && kind === 'file' && PLUGIN_FILE.test(segs[1]);
     if (top !== 'jobs') return false;
-    const { job, rest } = splitJobPath(rel);
-    if (!job) return kind === 'directory'; // jobs/<folder>/jobs
-    if (rest.length === 0) return kind === 'directory';
-    if (rest.length === 1 && rest[0] === 'jobs') return kind === 'directory'; // a folder's item directory
-    if (rest.length === 1 && kind === 'file') return rest[0] === 'config.xml' || rest[0] === 'nextBuildNumber';
-    if (rest[0] === 'builds') return builds;
-    if (rest[0] === 'workspace') return !!opts.includeWorkspaces;
+    // splitJobPath's reading without building the job's name: this runs for every entry of a home listing.
+    const js = rel.endsWith('/') || rel.includes('//') ? segs.filter(Boolean) : segs;
+    const at = restIndex(js);
+    if (at < 0) return kind === 'directory'; // jobs/<folder>/jobs
+    const restLength = js.length - at;
+    const first = js[at];
+    if (restLength === 0) return kind === 'directory';
+    if (restLength === 1 && first === 'jobs') return kind === 'directory'; // a folder's item directory
+    if (restLength === 1 && kind === 'file') return first === 'config.xml' || first === 'nextBuildNumber';
+    if (first === 'builds') return builds;
+    if (first === 'workspace') return !!opts.includeWorkspaces;
     return false;
   };
+}
+
+/** Where splitJobPath's `rest` starts in `segs` (no empty segments); -1 when they name no job. */
+function restIndex(segs: readonly string[]): number {
+  let i = 0;
+  while (i < segs.length && segs[i] === 'jobs' && i + 1 < segs.length) i += 2;
+  return i === 0 ? -1 : i;
 }
 
 /**

@@ -19,6 +19,8 @@ import { discoverTeamBackends, splitWeights, type TeamBackends, type Weights } f
 import { applyWeights } from './weights';
 import type { WebhookNotifier } from './webhooks';
 import type { TriggerHandover } from './queue-handover';
+import type { StayedBehindWatcher } from '../environments/stayed-behind';
+import type { PreSwitchSync, TargetSync } from '../environments/pre-switch-sync';
 
 /**
  * traffic.switch: the progressive blue/green move, owned by the sidecar from
@@ -57,6 +59,10 @@ export interface TrafficDeps {
   triggers?: TriggerHandover;
   /** Waits; resolves early when the signal fires. Tests may pass a faster one. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Lists the target's home at the start; a rollback reports what it did meanwhile (stayed-behind.ts). */
+  stayedBehind?: StayedBehindWatcher;
+  /** Brings a target without traffic up to date with the source (migration and reload) before it gets any (pre-switch-sync.ts). */
+  targetSync?: TargetSync;
   log?: { info(m: string, meta?: Record<string, unknown>): void; warn(m: string, meta?: Record<string, unknown>): void };
 }
 
@@ -80,6 +86,8 @@ export interface SwitchResult {
   drained: { sessionsAtMaint: number; waitedMs: number } | null;
   /** Inbound agents moved off the old side after promotion (null: no REST client or teams-file entry). */
   agents?: AgentHandoverReport | null;
+  /** What bringing the target up to date before it got traffic did (absent when not configured). */
+  synced?: PreSwitchSync;
 }
 
 /** Halted from outside (emergency rollback here or in another sidecar): stop without touching weights. */
@@ -121,6 +129,10 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     }
   }
 
+  // A reload answers 503 until it ends: the target takes it now, while it serves nothing.
+  const synced = state.weights[target] === 0 ? await deps.targetSync?.bringUpToDate(team, source, target, ctx) : undefined;
+  // What the target holds before anyone is sent to it: a rollback lists what it did since.
+  const leftovers = await deps.stayedBehind?.watch(team, target);
   // From here an emergency rollback in this process can halt the switch at once.
   const registration = deps.inFlight?.register(team, opId);
   const haltSignal = registration?.signal;
@@ -244,7 +256,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     });
     if (deps.webhooks) deps.webhooks.notify(team, 'promoted', { operationId: opId, active: target }).catch((e: unknown) => deps.log?.warn('promoted webhook failed', { team, error: String(e) }));
     ctx.progress({ phase: 'done', message: `${team} promoted to ${target}` });
-    return { status: 'promoted', from: source, to: target, steps, drained, agents };
+    return { status: 'promoted', from: source, to: target, steps, drained, agents, ...(synced ? { synced } : {}) };
   } catch (caught) {
     // An emergency stop that fired while the switch waited surfaces as whatever the wait threw.
     const err = !rolledBack && !(caught instanceof Halted) && haltSignal?.aborted ? new Halted(String((haltSignal.reason as Error)?.message ?? 'emergency stop')) : caught;
@@ -301,6 +313,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     if (rollbackDeferred) deps.log?.warn('rolled back without Postgres; records owed', { team, operationId: opId, error: rollbackDeferred });
     ctx.progress({ phase: 'rolled-back', message: `rolled back: all ${team} traffic on ${source}, signed-in people on ${target} included (${reason})${owedNote}`, weights, figures: figures ?? null, recordsDeferred: rollbackDeferred !== null, responseMs: rollbackMs });
     if (found || code === 'SLI_BREACH') await store.breakers.recordFailure(breakerNameFor(team), reason).catch(() => undefined);
+    const stayedBehind = (await leftovers?.report(ctx)) ?? null;
     const entry: AuditEntry = {
       operationType: 'traffic.switch',
       team,
@@ -309,7 +322,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
       initiatedBy,
       status: 'rolled_back',
       rollbackReason: reason,
-      metadata: { step: percent, breaches: found ?? [], figures: figures ?? null, steps, recordsDeferred: rollbackDeferred !== null },
+      metadata: { step: percent, breaches: found ?? [], figures: figures ?? null, steps, recordsDeferred: rollbackDeferred !== null, stayedBehind },
       actor: ctx.actor,
       operationId: opId,
       completedAt: ctx.clock.now(),
@@ -336,6 +349,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
       detectedAt: new Date(detectedAt).toISOString(),
       rolledBackAt: new Date(rolledBackAt).toISOString(),
       steps,
+      stayedBehind,
     });
   }
 }
