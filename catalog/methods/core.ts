@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { OPERATION_NAME_PATTERN, OPERATION_NAME_RULE } from '../operation-names';
 import { ENVIRONMENTS, TEAM_NAME_PATTERN } from '../teams-file';
 import { detailsParam } from './details-param';
 import { defineMethod, type MethodSpec } from './method-spec';
@@ -24,23 +25,14 @@ export const TRANSPORT_PARAMS = {
 
 export const teamParam = z.string().regex(TEAM_NAME_PATTERN, 'expected a team name: lower-case letters, digits, - or _, starting with a letter');
 export const environmentParam = z.enum(ENVIRONMENTS);
-/**
- * A lock's operation part, e.g. blue_green_switch. It becomes part of the lock name `<team>:<operation>`.
- * Max 50: the store keeps it in the seed's coordination_locks.operation_type VARCHAR(50) (and team max 40 +
- * ':' + 50 fits lock_name VARCHAR(100)); agent/src/store/names.ts OPERATION_NAME_PATTERN enforces the same,
- * so a longer value is refused here as -32602 instead of failing in the store.
- */
-export const lockOperationParam = z.string().regex(/^[A-Za-z0-9_.-]{1,50}$/, 'expected 1-50 characters of [A-Za-z0-9_.-]');
+/** A lock's operation part, e.g. blue_green_switch; the lock is named `<team>:<operation>` (catalog/operation-names.ts). */
+export const lockOperationParam = z.string().regex(OPERATION_NAME_PATTERN, OPERATION_NAME_RULE);
 /** The seed's locked_by VARCHAR(255); the store refuses longer owners (pg-locks.ts). */
 const ownerParam = z.string().regex(/^[^\p{Cc}]{1,255}$/u, 'expected 1-255 printable characters');
 const fencingToken = z.number().int().positive();
 const details = detailsParam;
-/**
- * What a coordination step or a proposal is for (version_upgrade, Deploy-Green). One limit for every method
- * that takes it: it is recorded as deployment_audit.operation_type VARCHAR(50), so a longer name would be cut
- * there and two different operations could share one audit name.
- */
-export const operationNameParam = z.string().regex(/^[A-Za-z0-9_.:-]{1,50}$/, 'expected 1-50 characters of [A-Za-z0-9_.:-]');
+/** What a coordination step or a proposal is for (version_upgrade, Deploy-Green): the same rule as a lock's operation, recorded as deployment_audit.operation_type. */
+export const operationNameParam = z.string().regex(OPERATION_NAME_PATTERN, OPERATION_NAME_RULE);
 export const operationIdParam = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected an operation id');
 
 export const lockAcquire = defineMethod({
