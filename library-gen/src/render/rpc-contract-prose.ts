@@ -33,7 +33,7 @@ export const RPC_CONTRACT_INTRO = [
   '`details` (coordination.update, consensus.request, coordination.execute) has keys of',
   '`[A-Za-z0-9_.:@/-]` (1–64), at most 8 levels and 16 KiB of JSON (catalog/methods/details-param.ts).',
   'Operation names (`coordination.update`, `consensus.request`, `leadership.establish`) are 1–50',
-  'characters of `[A-Za-z0-9_.:-]`, the width of `deployment_audit.operation_type`. A refused call of a',
+  'characters of `[A-Za-z0-9_.-]` (catalog/operation-names.ts, also the lock operation: a lock is `<team>:<operation>`), the width of `deployment_audit.operation_type`. A refused call of a',
   'mutating method (invalid params, FORBIDDEN, the in-flight limit) still leaves its FAILURE audit row',
   '(`metadata.refused: true`, the param names and the error; never the refused text), written before',
   'the answer. An audit row keeps params up to 32 KiB (else their names and size); an',
