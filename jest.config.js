@@ -19,6 +19,8 @@ module.exports = {
       testMatch: ['**/*.test.ts'],
       transform: { '^.+\\.ts$': tsJest },
       globalSetup: '<rootDir>/test/support/global-setup.ts',
+      // Every sidecar an integration test starts checks its answers against the result schemas.
+      setupFiles: ['<rootDir>/test/support/check-results.ts'],
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
       testTimeout: 120000,
     },

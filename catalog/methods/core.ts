@@ -1,7 +1,9 @@
 import { z } from 'zod';
+import { OPERATION_NAME_PATTERN, OPERATION_NAME_RULE } from '../operation-names';
 import { ENVIRONMENTS, TEAM_NAME_PATTERN } from '../teams-file';
 import { detailsParam } from './details-param';
 import { defineMethod, type MethodSpec } from './method-spec';
+import { breakerResult, environmentName, isoTime, lockGrantResult, operationRecordResult, operationSummaryResult, weightsResult } from './result-shapes';
 
 /**
  * RPC methods of the core area (transport and store), per docs/rpc-contract.md.
@@ -23,196 +25,240 @@ export const TRANSPORT_PARAMS = {
 
 export const teamParam = z.string().regex(TEAM_NAME_PATTERN, 'expected a team name: lower-case letters, digits, - or _, starting with a letter');
 export const environmentParam = z.enum(ENVIRONMENTS);
-/**
- * A lock's operation part, e.g. blue_green_switch. It becomes part of the lock name `<team>:<operation>`.
- * Max 50: the store keeps it in coordination_locks.operation_type VARCHAR(50) (and team max 40 +
- * ':' + 50 fits lock_name VARCHAR(100)); agent/src/store/names.ts OPERATION_NAME_PATTERN enforces the same,
- * so a longer value is refused here as -32602 instead of failing in the store.
- */
-export const lockOperationParam = z.string().regex(/^[A-Za-z0-9_.-]{1,50}$/, 'expected 1-50 characters of [A-Za-z0-9_.-]');
+/** A lock's operation part, e.g. blue_green_switch; the lock is named `<team>:<operation>` (catalog/operation-names.ts). */
+export const lockOperationParam = z.string().regex(OPERATION_NAME_PATTERN, OPERATION_NAME_RULE);
 /** coordination_locks.locked_by VARCHAR(255); the store refuses longer owners (pg-locks.ts). */
 const ownerParam = z.string().regex(/^[^\p{Cc}]{1,255}$/u, 'expected 1-255 printable characters');
 const fencingToken = z.number().int().positive();
 const details = detailsParam;
-/**
- * What a coordination step or a proposal is for (version_upgrade, Deploy-Green). One limit for every method
- * that takes it: it is recorded as deployment_audit.operation_type VARCHAR(50), so a longer name would be cut
- * there and two different operations could share one audit name.
- */
-export const operationNameParam = z.string().regex(/^[A-Za-z0-9_.:-]{1,50}$/, 'expected 1-50 characters of [A-Za-z0-9_.:-]');
+/** What a coordination step or a proposal is for (version_upgrade, Deploy-Green): the same rule as a lock's operation, recorded as deployment_audit.operation_type. */
+export const operationNameParam = z.string().regex(OPERATION_NAME_PATTERN, OPERATION_NAME_RULE);
 export const operationIdParam = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected an operation id');
 
-const lockResult = {
-  lockName: 'string, `<team>:<operation>`',
-  token: 'integer fencing token; pass it to lock.release / lock.renew and to operations that need the lock',
-  expiresAt: 'ISO-8601 time the lease ends unless renewed',
-  holder: 'the owner holding the lock',
-};
+export const lockAcquire = defineMethod({
+  name: 'lock.acquire',
+  summary: 'Take the lease lock <team>:<operation>; LOCK_HELD (naming holder and expiry) when another owner holds it after waitSec.',
+  params: z
+    .object({
+      team: teamParam,
+      operation: lockOperationParam,
+      ttlSec: z.number().int().min(1).max(86_400).default(600),
+      waitSec: z.number().int().min(0).max(3_600).default(0),
+      owner: ownerParam.optional(),
+    })
+    .strict(),
+  result: lockGrantResult.extend({ waitedMs: z.number().int().min(0).optional().describe('how long the call waited for the lock, ms') }),
+  mutating: true,
+  scope: 'team',
+  long: false,
+});
+
+export const lockRelease = defineMethod({
+  name: 'lock.release',
+  summary: 'Release a lock by its fencing token, or (without token) whatever owner holds; releasing nothing is released:false.',
+  params: z
+    .object({ team: teamParam, operation: lockOperationParam, token: fencingToken.optional(), owner: ownerParam.optional() })
+    .strict(),
+  result: z.object({ released: z.boolean().describe('false when nothing was held') }),
+  mutating: true,
+  scope: 'team',
+  long: false,
+});
+
+export const lockRenew = defineMethod({
+  name: 'lock.renew',
+  summary: 'Extend a held lock; FENCED when token is no longer the live grant.',
+  params: z
+    .object({ team: teamParam, operation: lockOperationParam, token: fencingToken, ttlSec: z.number().int().min(1).max(86_400).default(600) })
+    .strict(),
+  result: lockGrantResult,
+  mutating: true,
+  scope: 'team',
+  long: false,
+});
+
+export const lockList = defineMethod({
+  name: 'lock.list',
+  summary: 'Live locks (a team token sees only its teams).',
+  params: z.object({ team: teamParam.optional() }).strict(),
+  result: z.object({ locks: z.array(lockGrantResult).describe('the live grants the token may see') }),
+  mutating: false,
+  scope: 'team',
+  long: false,
+});
+
+export const leadershipEstablish = defineMethod({
+  name: 'leadership.establish',
+  summary: 'Take or keep the health-based leader lease of scope team:<team> (or global); NOT_LEADER when a healthier live instance holds it.',
+  params: z
+    .object({
+      team: teamParam.optional(),
+      leaseSec: z.number().int().min(2).max(3_600).default(30),
+      /** What the leadership is for (e.g. version_upgrade); recorded in the audit, does not change the scope. */
+      operation: operationNameParam.optional(),
+    })
+    .strict(),
+  result: z.object({
+    scope: z.string().describe('team:<team> or global'),
+    leader: z.string().describe('instance id'),
+    token: z.number().int().describe('increases on every change of leader'),
+    expiresAt: isoTime,
+    isLeader: z.boolean(),
+  }),
+  mutating: true,
+  scope: 'team',
+  long: false,
+});
+
+export const consensusRequest = defineMethod({
+  name: 'consensus.request',
+  summary: 'Ask every live sidecar to vote (majority quorum); a denial is a result, not an error.',
+  params: z
+    .object({
+      team: teamParam,
+      operation: operationNameParam,
+      target: environmentParam.optional(),
+      details: details.optional(),
+      coordinator: ownerParam.optional(),
+      timeoutSec: z.number().int().min(1).max(3_600).default(300),
+    })
+    .strict(),
+  result: z.object({
+    approved: z.boolean(),
+    reason: z.string().describe('why'),
+    votes: z.array(z.object({ voter: z.string(), approve: z.boolean(), reason: z.string() })),
+    quorum: z.number().int().describe('yes votes needed: floor(n/2)+1'),
+    participants: z.number().int().describe('live participants counted at proposal time'),
+    proposalId: z.string(),
+  }),
+  mutating: true,
+  scope: 'team',
+  long: true,
+});
+
+const controllerContainer = z.object({
+  container: z.string(),
+  state: z.string().describe("Docker's state, or missing / foreign / unknown"),
+  health: z.string().nullable(),
+  image: z.string().nullable(),
+  detail: z.string().optional(),
+});
+
+export const environmentStatus = defineMethod({
+  name: 'environment.status',
+  summary: "The team's active and previous environment, desired weights, operation in flight and the calling build's switch.",
+  params: z
+    .object({
+      team: teamParam,
+      /** Also ask Docker for both controllers' containers (ops views); pipelines leave it off and stay on the database alone. */
+      containers: z.boolean().default(false),
+    })
+    .strict(),
+  result: z.object({
+    active: environmentName,
+    previous: environmentName.nullable(),
+    weights: weightsResult.describe('desired weights'),
+    operation: operationSummaryResult.nullable().describe('the operation in flight for the team, or null'),
+    lastKnownGood: environmentName,
+    buildSwitch: z
+      .object({ from: environmentName.nullable(), to: environmentName.nullable(), status: z.string(), operationId: z.string() })
+      .nullable()
+      .describe('{from, to, status, operationId} of the latest traffic.switch started by `build`, or null'),
+    containers: z
+      .object({ blue: controllerContainer, green: controllerContainer })
+      .nullable()
+      .optional()
+      .describe(
+        "with containers:true only — {blue, green}: each controller's {container, state (Docker's, or missing / foreign / unknown with detail), health, image}; null without a teams-file entry. Bounded: a slow or stopped Docker gives state unknown, not an error",
+      ),
+  }),
+  mutating: false,
+  scope: 'team',
+  long: false,
+});
+
+export const coordinationUpdate = defineMethod({
+  name: 'coordination.update',
+  summary: 'Record how a pipeline stage ended in the audit trail.',
+  params: z
+    .object({
+      team: teamParam,
+      operation: operationNameParam,
+      status: z.enum(['SUCCESS', 'UNSTABLE', 'FAILURE', 'NOT_BUILT', 'ABORTED']).nullable().default('SUCCESS'),
+      environment: environmentParam.optional(),
+      details: details.optional(),
+    })
+    .strict(),
+  result: z.object({ recorded: z.boolean(), auditId: z.string() }),
+  mutating: true,
+  scope: 'team',
+  long: false,
+});
+
+export const operationGet = defineMethod({
+  name: 'operation.get',
+  summary: 'The journal record of one operation.',
+  params: z.object({ operationId: operationIdParam }).strict(),
+  result: operationRecordResult,
+  mutating: false,
+  scope: 'any',
+  long: false,
+});
+
+export const operationAttach = defineMethod({
+  name: 'operation.attach',
+  summary: 'Follow an operation (also one run by another sidecar): progress until it ends, then its result or error.',
+  params: z.object({ operationId: operationIdParam }).strict(),
+  result: z.unknown().describe("the operation's own result (the result of its method)"),
+  mutating: false,
+  scope: 'any',
+  long: true,
+});
+
+export const breakerStatus = defineMethod({
+  name: 'breaker.status',
+  summary: 'Circuit breakers (a team token sees only its teams).',
+  params: z.object({ team: teamParam.optional() }).strict(),
+  result: z.object({ breakers: z.array(breakerResult) }),
+  mutating: false,
+  scope: 'team',
+  long: false,
+});
+
+export const rpcDiscover = defineMethod({
+  name: 'rpc.discover',
+  summary: 'The method catalog: names, params and results as JSON Schema, scope.',
+  params: z.object({}).strict(),
+  result: z.object({
+    methods: z.array(
+      z.object({
+        name: z.string(),
+        summary: z.string(),
+        params: z.record(z.string(), z.unknown()).describe('JSON Schema of the params'),
+        result: z.record(z.string(), z.unknown()).describe('JSON Schema of the result'),
+        mutating: z.boolean(),
+        scope: z.enum(['team', 'ops', 'any']),
+        long: z.boolean(),
+      }),
+    ),
+    transportParams: z.record(z.string(), z.string()).describe('params every method takes, handled by the transport'),
+  }),
+  mutating: false,
+  scope: 'any',
+  long: false,
+});
 
 export const CORE_METHODS: MethodSpec[] = [
-  defineMethod({
-    name: 'lock.acquire',
-    summary: 'Take the lease lock <team>:<operation>; LOCK_HELD (naming holder and expiry) when another owner holds it after waitSec.',
-    params: z
-      .object({
-        team: teamParam,
-        operation: lockOperationParam,
-        ttlSec: z.number().int().min(1).max(86_400).default(600),
-        waitSec: z.number().int().min(0).max(3_600).default(0),
-        owner: ownerParam.optional(),
-      })
-      .strict(),
-    result: lockResult,
-    mutating: true,
-    scope: 'team',
-    long: false,
-  }),
-  defineMethod({
-    name: 'lock.release',
-    summary: 'Release a lock by its fencing token, or (without token) whatever owner holds; releasing nothing is released:false.',
-    params: z
-      .object({ team: teamParam, operation: lockOperationParam, token: fencingToken.optional(), owner: ownerParam.optional() })
-      .strict(),
-    result: { released: 'boolean' },
-    mutating: true,
-    scope: 'team',
-    long: false,
-  }),
-  defineMethod({
-    name: 'lock.renew',
-    summary: 'Extend a held lock; FENCED when token is no longer the live grant.',
-    params: z
-      .object({ team: teamParam, operation: lockOperationParam, token: fencingToken, ttlSec: z.number().int().min(1).max(86_400).default(600) })
-      .strict(),
-    result: lockResult,
-    mutating: true,
-    scope: 'team',
-    long: false,
-  }),
-  defineMethod({
-    name: 'lock.list',
-    summary: 'Live locks (a team token sees only its teams).',
-    params: z.object({ team: teamParam.optional() }).strict(),
-    result: { locks: 'array of {lockName, token, expiresAt, holder}' },
-    mutating: false,
-    scope: 'team',
-    long: false,
-  }),
-  defineMethod({
-    name: 'leadership.establish',
-    summary: 'Take or keep the health-based leader lease of scope team:<team> (or global); NOT_LEADER when a healthier live instance holds it.',
-    params: z
-      .object({
-        team: teamParam.optional(),
-        leaseSec: z.number().int().min(2).max(3_600).default(30),
-        /** What the leadership is for (e.g. version_upgrade); recorded in the audit, does not change the scope. */
-        operation: operationNameParam.optional(),
-      })
-      .strict(),
-    result: { scope: 'team:<team> or global', leader: 'instance id', token: 'integer, increases on every change of leader', expiresAt: 'ISO-8601', isLeader: 'boolean' },
-    mutating: true,
-    scope: 'team',
-    long: false,
-  }),
-  defineMethod({
-    name: 'consensus.request',
-    summary: 'Ask every live sidecar to vote (majority quorum); a denial is a result, not an error.',
-    params: z
-      .object({
-        team: teamParam,
-        operation: operationNameParam,
-        target: environmentParam.optional(),
-        details: details.optional(),
-        coordinator: ownerParam.optional(),
-        timeoutSec: z.number().int().min(1).max(3_600).default(300),
-      })
-      .strict(),
-    result: {
-      approved: 'boolean',
-      reason: 'why',
-      votes: 'array of {voter, approve, reason}',
-      quorum: 'yes votes needed: floor(n/2)+1',
-      participants: 'live participants counted at proposal time',
-      proposalId: 'string',
-    },
-    mutating: true,
-    scope: 'team',
-    long: true,
-  }),
-  defineMethod({
-    name: 'environment.status',
-    summary: "The team's active and previous environment, desired weights, operation in flight and the calling build's switch.",
-    params: z
-      .object({
-        team: teamParam,
-        /** Also ask Docker for both controllers' containers (ops views); pipelines leave it off and stay on the database alone. */
-        containers: z.boolean().default(false),
-      })
-      .strict(),
-    result: {
-      active: 'blue | green',
-      previous: 'blue | green | null',
-      weights: '{blue, green}',
-      operation: 'the operation in flight for the team, or null',
-      lastKnownGood: 'blue | green',
-      buildSwitch: '{from, to, status} of the latest traffic.switch started by `build`, or null',
-      containers: "with containers:true only — {blue, green}: each controller's {container, state (Docker's, or missing / foreign / unknown with detail), health, image}; null without a teams-file entry. Bounded: a slow or stopped Docker gives state unknown, not an error",
-    },
-    mutating: false,
-    scope: 'team',
-    long: false,
-  }),
-  defineMethod({
-    name: 'coordination.update',
-    summary: 'Record how a pipeline stage ended in the audit trail.',
-    params: z
-      .object({
-        team: teamParam,
-        operation: operationNameParam,
-        status: z.enum(['SUCCESS', 'UNSTABLE', 'FAILURE', 'NOT_BUILT', 'ABORTED']).nullable().default('SUCCESS'),
-        environment: environmentParam.optional(),
-        details: details.optional(),
-      })
-      .strict(),
-    result: { recorded: 'boolean', auditId: 'string' },
-    mutating: true,
-    scope: 'team',
-    long: false,
-  }),
-  defineMethod({
-    name: 'operation.get',
-    summary: 'The journal record of one operation.',
-    params: z.object({ operationId: operationIdParam }).strict(),
-    result: { operation: 'the journal record: id, type, team, status, phase, params, result, error, steps, startedAt, completedAt' },
-    mutating: false,
-    scope: 'any',
-    long: false,
-  }),
-  defineMethod({
-    name: 'operation.attach',
-    summary: 'Follow an operation (also one run by another sidecar): progress until it ends, then its result or error.',
-    params: z.object({ operationId: operationIdParam }).strict(),
-    result: { '*': "the operation's own result" },
-    mutating: false,
-    scope: 'any',
-    long: true,
-  }),
-  defineMethod({
-    name: 'breaker.status',
-    summary: 'Circuit breakers (a team token sees only its teams).',
-    params: z.object({ team: teamParam.optional() }).strict(),
-    result: { breakers: 'array of {name, state, failures, openedAt, retryAt}' },
-    mutating: false,
-    scope: 'team',
-    long: false,
-  }),
-  defineMethod({
-    name: 'rpc.discover',
-    summary: 'The method catalog: names, params as JSON Schema, results, scope.',
-    params: z.object({}).strict(),
-    result: { methods: 'array of {name, summary, params (JSON Schema), result, mutating, scope, long}' },
-    mutating: false,
-    scope: 'any',
-    long: false,
-  }),
+  lockAcquire,
+  lockRelease,
+  lockRenew,
+  lockList,
+  leadershipEstablish,
+  consensusRequest,
+  environmentStatus,
+  coordinationUpdate,
+  operationGet,
+  operationAttach,
+  breakerStatus,
+  rpcDiscover,
 ];

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { detailsParam } from './details-param';
 import { BUILD_PATTERN, environmentParam, teamParam } from './core';
 import { defineMethod, type MethodSpec } from './method-spec';
+import { environmentName, isoTime } from './result-shapes';
 import { trafficSwitchParams } from './traffic';
 
 /**
@@ -99,128 +100,204 @@ export const coordinationExecuteParams = z
   .strict()
   .refine((p) => p.scope === 'all' || p.team !== undefined, { message: "team is required unless scope is 'all'", path: ['team'] });
 
+const count = z.number().int().min(0);
+const seconds = z.number().min(0);
+
+export const environmentDeploy = defineMethod({
+  name: 'environment.deploy',
+  summary: "Start or replace one environment's container from the team's image and wait until it is healthy; CONFLICT for the side that carries traffic.",
+  params: environmentDeployParams,
+  result: z.object({
+    container: z.string().describe('container name, jenkins-<team>-<env>'),
+    environment: environmentName,
+    healthy: z.boolean().describe('true (a deploy that does not become healthy is a TIMEOUT error)'),
+    ports: z.object({ web: z.number().int(), agent: z.number().int() }).describe('{web, agent}: the ports on the host (green = blue + 100)'),
+    image: z.string().describe('the image the container runs'),
+    volume: z.string().describe('its jenkins_home volume, jenkins-<team>-<env>-home'),
+    replaced: z.boolean().describe('whether an existing container was replaced'),
+    healthyAfterMs: z.number().min(0).describe('time from start to healthy'),
+  }),
+  mutating: true,
+  scope: 'team',
+  long: true,
+});
+
+export const environmentStop = defineMethod({
+  name: 'environment.stop',
+  summary: 'Stop one environment gracefully (SIGTERM, then SIGKILL after graceSec); CONFLICT for the side that carries traffic. The volume is kept.',
+  params: environmentStopParams,
+  result: z.object({
+    stopped: z.boolean().describe('false when it was not running'),
+    removed: z.boolean().describe('whether the container was removed'),
+    container: z.string().describe('container name'),
+  }),
+  mutating: true,
+  scope: 'team',
+  long: true,
+});
+
+export const environmentValidate = defineMethod({
+  name: 'environment.validate',
+  summary: "Run the six validation checks (or some) against one environment; a failed check is a result (passed:false), not an error.",
+  params: environmentValidateParams,
+  result: z.object({
+    passed: z.boolean().describe('true when every check passed'),
+    environment: environmentName.describe('the environment checked'),
+    source: environmentName.nullable().describe('the environment compared against (job_restoration, plugin_compatibility), or null'),
+    checks: z.array(
+      z.object({
+        name: z.enum(VALIDATION_CHECK_NAMES),
+        passed: z.boolean(),
+        figure: z.union([z.string(), z.number()]).nullable().describe('what was measured'),
+        reason: z.string().describe('why it passed or failed'),
+      }),
+    ),
+  }),
+  mutating: false,
+  scope: 'team',
+  long: false,
+});
+
+export const stateMigrate = defineMethod({
+  name: 'state.migrate',
+  summary:
+    "Copy what the source's home owns (jobs with their history, users, secrets, nodes, credentials) into the target volume while the source still builds, then quiet it down, drain it (callerBuild excepted), copy only what changed since, reload and verify the target. Unless operation is a switch between sides of one image, the target keeps its image's plugins and global configuration.",
+  params: stateMigrateParams,
+  result: z.object({
+    jobs: count.describe('items (jobs and folders) of the source, all present on the target'),
+    jobNames: z.array(z.string()).describe('their full names'),
+    files: count.describe('files copied'),
+    bytes: count.describe('bytes copied'),
+    waitedSec: seconds.describe('time spent waiting for the source to go idle'),
+    copied: z.boolean().describe('false when both sides share one volume (nothing to copy)'),
+    sourceQuietingDown: z.boolean().describe('true: the source stays quieting down after success (traffic is leaving it)'),
+    operation: z.enum(MIGRATION_OPERATIONS).describe('switch, version_upgrade, plugin_update or configuration_change, as asked'),
+    imageOwned: z.boolean().describe("true: the target kept its image's plugins and global configuration (every operation but a switch within one image)"),
+    leftToImage: z.array(z.string()).describe('top-level entries of the source not copied because the target image owns them (config.xml, plugins, ...)'),
+    includeBuilds: z.boolean().describe('whether build history was copied (default true)'),
+    precopy: z.object({ files: count, bytes: count, sec: seconds }).describe('{files, bytes, sec}: the first pass, copied while the source still built'),
+    delta: z
+      .object({ files: count, bytes: count, removed: count, sec: seconds })
+      .describe('{files, bytes, removed, sec}: what changed since, copied with the source quiet and idle (removed: entries it no longer has, deleted from the target)'),
+    windowSec: seconds.describe('how long the source could not start builds: quiet-down → target reloaded (drain, delta, reload)'),
+    reloaded: z.boolean().describe('false when the target already held every byte copied: it was not reloaded (no 503s on a side that serves)'),
+    triggers: z
+      .object({ from: environmentName, to: environmentName, route: z.unknown(), handed: z.array(z.unknown()), left: z.array(z.unknown()) })
+      .nullable()
+      .optional()
+      .describe('where webhooks and token triggers went, and the queued builds handed from the quieted source to the target ({from, to, route, handed[], left[]}; null: no trigger handover configured)'),
+  }),
+  mutating: true,
+  scope: 'team',
+  long: true,
+});
+
+export const environmentQuietDown = defineMethod({
+  name: 'environment.quietDown',
+  summary:
+    "Put one environment's controller into quiet-down (cancel:false) or lift it (cancel:true), e.g. the source a state.migrate left quiet when the switch that followed rolled back. Lifting it on a controller that is not running is a no-op.",
+  params: environmentQuietDownParams,
+  result: z.object({
+    environment: environmentName,
+    container: z.string().describe('container name, jenkins-<team>-<env>'),
+    running: z.boolean().describe('false when the container is not running (cancel only: nothing to lift)'),
+    quietingDown: z.boolean().describe('what Jenkins reports after the call'),
+    changed: z.boolean().describe('false when it already was in the asked state'),
+  }),
+  mutating: true,
+  scope: 'team',
+  long: false,
+});
+
+const backupSummary = z.object({
+  backupId: z.string().describe('id for backup.restore'),
+  team: z.string(),
+  environment: environmentName.describe('the environment archived'),
+  createdAt: isoTime,
+  path: z.string().describe('directory on the sidecar host'),
+  files: count.describe('files archived'),
+  bytes: count.describe('bytes of those files'),
+  archiveBytes: count.describe('size of the archive'),
+});
+
+export const backupCreate = defineMethod({
+  name: 'backup.create',
+  summary: "Archive an environment's configuration state (jenkins_home without workspaces and caches) with a sha256 manifest.",
+  params: backupCreateParams,
+  result: backupSummary.extend({
+    archiveSha256: z.string().regex(/^[a-f0-9]{64}$/).describe("the archive's sha256"),
+    expired: z.array(z.string()).describe('backups the retention policy removed after this one'),
+  }),
+  mutating: true,
+  scope: 'team',
+  long: true,
+});
+
+export const backupList = defineMethod({
+  name: 'backup.list',
+  summary: "The team's backups on this sidecar's host, newest first.",
+  params: backupListParams,
+  result: z.object({ backups: z.array(backupSummary) }),
+  mutating: false,
+  scope: 'team',
+  long: false,
+});
+
+export const backupRestore = defineMethod({
+  name: 'backup.restore',
+  summary: "Verify a backup against its manifest and write it into an environment's volume (not the side that carries traffic); a running controller is reloaded.",
+  params: backupRestoreParams,
+  result: z.object({
+    restored: z.literal(true),
+    backupId: z.string(),
+    environment: environmentName.describe('where it went'),
+    files: count.describe('files restored'),
+    reloaded: z.boolean().describe('whether a running controller was reloaded'),
+    volume: z.string().describe('the volume written'),
+  }),
+  mutating: true,
+  scope: 'team',
+  long: true,
+});
+
+const teamOutcome = z.object({
+  team: z.string(),
+  status: z.enum(['succeeded', 'failed', 'skipped']),
+  from: z.string().optional(),
+  to: z.string().optional(),
+  image: z.string().optional(),
+  jobs: count.optional(),
+  validated: z.boolean().optional(),
+  switched: z.boolean().optional(),
+  stayedBehind: z
+    .object({ changed: z.array(z.string()), removed: z.array(z.string()), files: count, bytes: count })
+    .optional()
+    .describe('after a failure past the migration: what the new side did meanwhile and keeps'),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+
+export const coordinationExecute = defineMethod({
+  name: 'coordination.execute',
+  summary: "Roll an infrastructure operation out team by team (Pipeline B): deploy the idle side from the image, migrate, validate, then traffic.switch; the first failing team stops the rollout. scope 'all' needs an ops token.",
+  params: coordinationExecuteParams,
+  result: z.object({
+    operation: z.string().describe('the operation'),
+    status: z.literal('succeeded').describe('a failure is an error whose data.outcomes lists every team'),
+    outcomes: z.array(teamOutcome).describe('one per team, in rollout order'),
+  }),
+  mutating: true,
+  scope: 'team',
+  long: true,
+});
+
 export const ENVIRONMENT_METHODS: MethodSpec[] = [
-  defineMethod({
-    name: 'environment.deploy',
-    summary: "Start or replace one environment's container from the team's image and wait until it is healthy; CONFLICT for the side that carries traffic.",
-    params: environmentDeployParams,
-    result: {
-      container: 'container name, jenkins-<team>-<env>',
-      environment: 'blue or green',
-      healthy: 'true (a deploy that does not become healthy is a TIMEOUT error)',
-      ports: '{web, agent}: the ports on the host (green = blue + 100)',
-      image: 'the image the container runs',
-      volume: 'its jenkins_home volume, jenkins-<team>-<env>-home',
-      replaced: 'whether an existing container was replaced',
-      healthyAfterMs: 'time from start to healthy',
-    },
-    mutating: true,
-    scope: 'team',
-    long: true,
-  }),
-  defineMethod({
-    name: 'environment.stop',
-    summary: 'Stop one environment gracefully (SIGTERM, then SIGKILL after graceSec); CONFLICT for the side that carries traffic. The volume is kept.',
-    params: environmentStopParams,
-    result: { stopped: 'false when it was not running', removed: 'whether the container was removed', container: 'container name' },
-    mutating: true,
-    scope: 'team',
-    long: true,
-  }),
-  defineMethod({
-    name: 'environment.validate',
-    summary: "Run the six validation checks (or some) against one environment; a failed check is a result (passed:false), not an error.",
-    params: environmentValidateParams,
-    result: {
-      passed: 'true when every check passed',
-      environment: 'the environment checked',
-      source: 'the environment compared against (job_restoration, plugin_compatibility), or null',
-      checks: 'list of {name, passed, figure, reason}',
-    },
-    mutating: false,
-    scope: 'team',
-    long: false,
-  }),
-  defineMethod({
-    name: 'state.migrate',
-    summary:
-      "Copy what the source's home owns (jobs with their history, users, secrets, nodes, credentials) into the target volume while the source still builds, then quiet it down, drain it (callerBuild excepted), copy only what changed since, reload and verify the target. Unless operation is a switch between sides of one image, the target keeps its image's plugins and global configuration.",
-    params: stateMigrateParams,
-    result: {
-      jobs: 'items (jobs and folders) of the source, all present on the target',
-      jobNames: 'their full names',
-      files: 'files copied',
-      bytes: 'bytes copied',
-      waitedSec: 'time spent waiting for the source to go idle',
-      copied: 'false when both sides share one volume (nothing to copy)',
-      sourceQuietingDown: 'true: the source stays quieting down after success (traffic is leaving it)',
-      operation: 'switch, version_upgrade, plugin_update or configuration_change, as asked',
-      imageOwned: "true: the target kept its image's plugins and global configuration (every operation but a switch within one image)",
-      leftToImage: 'top-level entries of the source not copied because the target image owns them (config.xml, plugins, ...)',
-      includeBuilds: 'whether build history was copied (default true)',
-      precopy: '{files, bytes, sec}: the first pass, copied while the source still built',
-      delta: '{files, bytes, removed, sec}: what changed since, copied with the source quiet and idle (removed: entries it no longer has, deleted from the target)',
-      windowSec: 'how long the source could not start builds: quiet-down → target reloaded (drain, delta, reload)',
-      reloaded: 'false when the target already held every byte copied: it was not reloaded (no 503s on a side that serves)',
-    },
-    mutating: true,
-    scope: 'team',
-    long: true,
-  }),
-  defineMethod({
-    name: 'environment.quietDown',
-    summary:
-      "Put one environment's controller into quiet-down (cancel:false) or lift it (cancel:true), e.g. the source a state.migrate left quiet when the switch that followed rolled back. Lifting it on a controller that is not running is a no-op.",
-    params: environmentQuietDownParams,
-    result: {
-      environment: 'blue or green',
-      container: 'container name, jenkins-<team>-<env>',
-      running: 'false when the container is not running (cancel only: nothing to lift)',
-      quietingDown: 'what Jenkins reports after the call',
-      changed: 'false when it already was in the asked state',
-    },
-    mutating: true,
-    scope: 'team',
-    long: false,
-  }),
-  defineMethod({
-    name: 'backup.create',
-    summary: "Archive an environment's configuration state (jenkins_home without workspaces and caches) with a sha256 manifest.",
-    params: backupCreateParams,
-    result: { backupId: 'id for backup.restore', path: 'directory on the sidecar host', files: 'files archived', bytes: 'bytes of those files', environment: 'the environment archived', createdAt: 'ISO-8601' },
-    mutating: true,
-    scope: 'team',
-    long: true,
-  }),
-  defineMethod({
-    name: 'backup.list',
-    summary: "The team's backups on this sidecar's host, newest first.",
-    params: backupListParams,
-    result: { backups: 'list of {backupId, environment, createdAt, path, files, bytes, archiveBytes}' },
-    mutating: false,
-    scope: 'team',
-    long: false,
-  }),
-  defineMethod({
-    name: 'backup.restore',
-    summary: "Verify a backup against its manifest and write it into an environment's volume (not the side that carries traffic); a running controller is reloaded.",
-    params: backupRestoreParams,
-    result: { restored: 'true', backupId: 'the backup', environment: 'where it went', files: 'files restored', reloaded: 'whether a running controller was reloaded', volume: 'the volume written' },
-    mutating: true,
-    scope: 'team',
-    long: true,
-  }),
-  defineMethod({
-    name: 'coordination.execute',
-    summary: "Roll an infrastructure operation out team by team (Pipeline B): deploy the idle side from the image, migrate, validate, then traffic.switch; the first failing team stops the rollout. scope 'all' needs an ops token.",
-    params: coordinationExecuteParams,
-    result: {
-      operation: 'the operation',
-      status: 'succeeded (a failure is an error whose data.outcomes lists every team)',
-      outcomes: 'list of {team, status (succeeded|failed|skipped), from, to, image, jobs, validated, switched, error}',
-    },
-    mutating: true,
-    scope: 'team',
-    long: true,
-  }),
+  environmentDeploy,
+  environmentStop,
+  environmentValidate,
+  stateMigrate,
+  environmentQuietDown,
+  backupCreate,
+  backupList,
+  backupRestore,
+  coordinationExecute,
 ];

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DEFAULT_TRIGGERS, parseTrigger, TRIGGER_GRAMMAR } from '../triggers';
 import { environmentParam, lockOperationParam, teamParam } from './core';
 import { defineMethod, type MethodSpec } from './method-spec';
+import { environmentName, weightsResult } from './result-shapes';
 
 /**
  * RPC methods of the traffic area (docs/rpc-contract.md): the progressive
@@ -69,54 +70,119 @@ export type RollbackEmergencyParams = z.output<typeof rollbackEmergencyParams>;
 
 export const trafficStatusParams = z.object({ team: teamParam }).strict();
 
-export const TRAFFIC_METHODS: MethodSpec[] = [
-  defineMethod({
-    name: 'traffic.switch',
-    summary:
-      'Move traffic to `target` in weight steps, validating each for validationSec against the rollback triggers; on a breach all traffic goes back at once (SLI_BREACH). Needs the fencing token of lock <team>:blue_green_switch.\n' +
-      TRIGGER_GRAMMAR,
-    params: trafficSwitchParams,
-    result: {
-      status: '`promoted` (errors: SLI_BREACH after a rollback, with the figures)',
-      from: 'the side that had the traffic',
-      to: 'the target',
-      steps: 'array: { percent, weights, windowSec, verdict, figures { requests, errors, errorRate, responseTimeMs, availability, cpuPercent, memoryPercent }, samples }',
-      drained: '{ sessionsAtMaint, waitedMs } for the old side',
-      agents: 'inbound agents moved off the old side after promotion: { moved[] { agent, waitedMs, afterBuilds }, stillBuilding[] { agent, builds }, arrived[], skipped[] { agent, reason }, error? } (null without a REST client)',
-    },
-    mutating: true,
-    scope: 'team',
-    long: true,
+/** One validation window's measurements of the target (agent/src/traffic/sli.ts WindowFigures). */
+const windowFigures = z.object({
+  samples: z.number().int().min(0).describe('show stat samples taken'),
+  durationMs: z.number().min(0),
+  requests: z.number().min(0),
+  errors: z.number().min(0),
+  errorRate: z.number().min(0).describe('percent of requests; 0 when no requests'),
+  responseTimeMs: z.number().min(0).nullable().describe('mean response time, ms; null when none answered'),
+  availability: z.number().min(0).describe('percent of samples whose health check said UP'),
+  held: z.number().min(0).describe('sessions open on the target at the last sample'),
+  answered: z.number().describe('requests answered without an error in the window'),
+  cpuPercent: z.number().nullable(),
+  memoryPercent: z.number().nullable(),
+  sessionRequests: z.number().min(0).describe('answers to signed-in people on the controller holding their session'),
+  sessionErrors: z.number().min(0),
+  synthetic: z.object({ runs: z.number().int().min(0), failures: z.number().int().min(0), lastFailure: z.string().nullable() }).nullable(),
+});
+
+export const switchStepResult = z.object({
+  percent: z.number().int().min(0).max(100).describe("the target's share of traffic in this step"),
+  weights: weightsResult,
+  windowSec: z.number().min(0),
+  verdict: z.enum(['pass', 'breach', 'insufficient', 'halted']),
+  figures: windowFigures.nullable(),
+  samples: z.number().int().min(0).describe('show stat samples the window took'),
+});
+
+const agentHandoverResult = z.object({
+  moved: z.array(z.object({ agent: z.string(), waitedMs: z.number().min(0), afterBuilds: z.array(z.string()) })).describe('disconnected from the old side; afterBuilds: the builds it was waited for first'),
+  stillBuilding: z.array(z.object({ agent: z.string(), builds: z.array(z.string()) })).describe('still running builds on the old side when the wait ended: left connected there'),
+  arrived: z.array(z.string()).describe('of the moved agents, those the new side listed online'),
+  skipped: z.array(z.object({ agent: z.string(), reason: z.string() })).describe('connected to the old side but not moved, with why'),
+  error: z.string().optional().describe('set when the old controller could not be asked'),
+});
+
+const preSwitchSyncResult = z.union([
+  z.object({
+    synced: z.literal(true),
+    files: z.number().int().min(0),
+    bytes: z.number().int().min(0),
+    delta: z.object({ files: z.number().int().min(0), bytes: z.number().int().min(0) }),
+    windowSec: z.number().min(0).describe('builds blocked on the source'),
+    reloaded: z.boolean(),
   }),
-  defineMethod({
-    name: 'traffic.status',
-    summary: "Live weights and server states from HAProxy beside the desired weights kept in Postgres.",
-    params: trafficStatusParams,
-    result: {
-      team: 'team name',
-      desired: '{ blue, green } weights the sidecar keeps applying',
-      live: '{ blue, green } weights HAProxy holds now',
-      servers: 'array: { backend, server, environment, status, weight, sessions, checkStatus }',
-      inSync: 'boolean',
-    },
-    mutating: false,
-    scope: 'team',
-    long: false,
+  z.object({ synced: z.literal(false), reason: z.string() }),
+]);
+
+export const trafficSwitch = defineMethod({
+  name: 'traffic.switch',
+  summary:
+    'Move traffic to `target` in weight steps, validating each for validationSec against the rollback triggers; on a breach all traffic goes back at once (SLI_BREACH). Needs the fencing token of lock <team>:blue_green_switch.\n' +
+    TRIGGER_GRAMMAR,
+  params: trafficSwitchParams,
+  result: z.object({
+    status: z.literal('promoted').describe('`promoted` (errors: SLI_BREACH after a rollback, with the figures)'),
+    from: environmentName.describe('the side that had the traffic'),
+    to: environmentName.describe('the target'),
+    alreadyActive: z.boolean().optional().describe('true when the target already had all traffic (no steps)'),
+    steps: z.array(switchStepResult),
+    drained: z.object({ sessionsAtMaint: z.number().int().min(0), waitedMs: z.number().min(0) }).nullable().describe('for the old side'),
+    agents: agentHandoverResult.nullable().optional().describe('inbound agents moved off the old side after promotion (null without a REST client or teams-file entry)'),
+    synced: preSwitchSyncResult.optional().describe('what bringing the target up to date before it got traffic did (absent when not configured)'),
   }),
-  defineMethod({
-    name: 'rollback.emergency',
-    summary: 'Halt any in-flight switch for the team and put all traffic on `target` (default: last known good) within a second; audited with the reason.',
-    params: rollbackEmergencyParams,
-    result: {
-      active: 'the side that now has all traffic',
-      weights: '{ blue, green }',
-      halted: 'id of the switch operation that was halted, or null',
-      elapsedMs: 'time from the request to the weights being applied',
-      operationId: 'the operation (made by the sidecar when PostgreSQL was unreachable; its row is written once the database answers)',
-      recordsDeferred: 'true when PostgreSQL was unreachable: HAProxy has the weights, the journal, desired weights, promote and audit record follow when the database answers (a repeated call repeats the same move; no idempotency-key dedupe then)',
-    },
-    mutating: true,
-    scope: 'team',
-    long: false,
+  mutating: true,
+  scope: 'team',
+  long: true,
+});
+
+export const trafficStatus = defineMethod({
+  name: 'traffic.status',
+  summary: 'Live weights and server states from HAProxy beside the desired weights kept in Postgres.',
+  params: trafficStatusParams,
+  result: z.object({
+    team: z.string(),
+    desired: weightsResult.describe('weights the sidecar keeps applying'),
+    live: weightsResult.describe('weights HAProxy holds now'),
+    inSync: z.boolean(),
+    servers: z.array(
+      z.object({
+        backend: z.string(),
+        server: z.string(),
+        environment: environmentName,
+        status: z.string(),
+        weight: z.number().int().min(0),
+        sessions: z.number().int().min(0),
+        checkStatus: z.string(),
+      }),
+    ),
   }),
-];
+  mutating: false,
+  scope: 'team',
+  long: false,
+});
+
+export const rollbackEmergency = defineMethod({
+  name: 'rollback.emergency',
+  summary: 'Halt any in-flight switch for the team and put all traffic on `target` (default: last known good) within a second; audited with the reason.',
+  params: rollbackEmergencyParams,
+  result: z.object({
+    operationId: z.string().describe('the operation (made by the sidecar when PostgreSQL was unreachable; its row is written once the database answers)'),
+    active: environmentName.describe('the side that now has all traffic'),
+    weights: weightsResult,
+    halted: z.string().nullable().describe('id of the switch operation that was halted, or null'),
+    elapsedMs: z.number().min(0).describe('time from the request to the weights being applied'),
+    recordsDeferred: z
+      .boolean()
+      .describe(
+        'true when PostgreSQL was unreachable: HAProxy has the weights, the journal, desired weights, promote and audit record follow when the database answers (a repeated call repeats the same move; no idempotency-key dedupe then)',
+      ),
+  }),
+  mutating: true,
+  scope: 'team',
+  long: false,
+});
+
+export const TRAFFIC_METHODS: MethodSpec[] = [trafficSwitch, trafficStatus, rollbackEmergency];

@@ -1,8 +1,9 @@
+import { OPERATION_NAME_PATTERN } from '../operation-names';
 import { TEAM_NAME_PATTERN } from '../teams-file';
 import type { StepParam } from './step-spec';
 
-/** Operation names reach lock names, the audit and the journal. */
-export const OPERATION_PATTERN = '^[a-z][a-z0-9_]{0,49}$';
+/** Operation names reach lock names, the audit and the journal: the sidecar's one rule (catalog/operation-names.ts). */
+export const OPERATION_PATTERN = OPERATION_NAME_PATTERN.source;
 
 export const TEAM_PARAM: StepParam = {
   name: 'team',

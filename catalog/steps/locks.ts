@@ -1,4 +1,4 @@
-import { operationParam } from './common-params';
+import { OPERATION_PATTERN, operationParam } from './common-params';
 import type { StepSpec } from './step-spec';
 
 const LOCK_TIMEOUT = {
@@ -76,7 +76,7 @@ export const LOCK_STEPS: StepSpec[] = [
     discriminator: 'name',
     template: 'withInfrastructureLock',
     params: [
-      { name: 'name', aliases: ['operation'], type: 'string', required: true, pattern: '[a-z][a-z0-9_]{0,49}', doc: 'The operation the lock protects; the lock is named <team>:<name>.', rpc: 'operation' },
+      { name: 'name', aliases: ['operation'], type: 'string', required: true, pattern: OPERATION_PATTERN.slice(1, -1), doc: 'The operation the lock protects; the lock is named <team>:<name>.', rpc: 'operation' },
       LOCK_TIMEOUT,
       LOCK_WAIT,
     ],

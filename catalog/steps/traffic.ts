@@ -1,3 +1,4 @@
+import { OPERATION_PATTERN } from './common-params';
 import { DEFAULT_TRIGGERS } from '../triggers';
 import type { StepSpec } from './step-spec';
 
@@ -23,7 +24,7 @@ export const TRAFFIC_STEPS: StepSpec[] = [
       { name: 'validationTime', aliases: ['validation_time', 'validationSec', 'validation_sec'], type: 'duration', default: 60, min: 1, max: 3600, doc: 'SLI sampling time at each increment.', rpc: 'validationSec' },
       { name: 'rollbackTriggers', aliases: ['rollback_triggers', 'triggers'], type: 'triggerList', default: [...DEFAULT_TRIGGERS], doc: 'Conditions that roll the switch back.', rpc: 'triggers' },
       { name: 'minSamples', aliases: ['min_samples'], type: 'integer', min: 1, max: 100000, doc: 'Fewest samples per increment before a verdict (sidecar default when absent).', rpc: 'minSamples' },
-      { name: 'lockOperation', aliases: ['lock_operation'], type: 'string', default: 'blue_green_switch', pattern: '[a-z][a-z0-9_]{0,49}', doc: 'Operation of the lock this build holds for the switch.', rpc: 'lockOperation' },
+      { name: 'lockOperation', aliases: ['lock_operation'], type: 'string', default: 'blue_green_switch', pattern: OPERATION_PATTERN.slice(1, -1), doc: 'Operation of the lock this build holds for the switch.', rpc: 'lockOperation' },
     ],
     returns: 'Map: status (promoted), steps (each increment with its samples).',
     failures: ['SLI_BREACH when a trigger fired and the sidecar rolled back (traffic is back on the old side).', 'FENCED when this build no longer holds the lock.', 'BREAKER_OPEN when switches are paused after repeated failures.'],

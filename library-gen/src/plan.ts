@@ -6,6 +6,7 @@ import { renderJobDsl } from './render/job-dsl';
 import { renderLibraryResources } from './render/library-resources';
 import { renderLibraryVars } from './render/library-steps';
 import { renderMonitoring } from './render/monitoring';
+import { renderRpcContractMarkdown } from './render/rpc-contract';
 import { renderStepsMarkdown } from './render/step-help';
 import { renderCoordinationAgentFiles } from './render/coordination-agent';
 import { renderSystemdUnit } from './render/systemd-unit';
@@ -20,7 +21,7 @@ import type { TemplateSource } from './template-source';
 export type Plan = ReadonlyMap<string, string>;
 
 /** Top-level folders and files library-gen owns in the output directory. */
-export const MANAGED_ROOTS = ['library', 'pipelines', 'jobdsl', 'haproxy', 'monitoring', 'systemd', 'teams', 'docs/steps.md'] as const;
+export const MANAGED_ROOTS = ['library', 'pipelines', 'jobdsl', 'haproxy', 'monitoring', 'systemd', 'teams', 'docs/steps.md', 'docs/rpc-contract.md'] as const;
 
 export function planFromTeams(teams: Team[], templates: TemplateSource, haproxy: HaproxySettings = DEFAULT_HAPROXY_SETTINGS): Plan {
   const parts: Map<string, string>[] = [
@@ -32,7 +33,10 @@ export function planFromTeams(teams: Team[], templates: TemplateSource, haproxy:
     renderMonitoring(),
     renderSystemdUnit(templates.root),
     renderCoordinationAgentFiles(teams),
-    new Map([['docs/steps.md', renderStepsMarkdown()]]),
+    new Map([
+      ['docs/steps.md', renderStepsMarkdown()],
+      ['docs/rpc-contract.md', renderRpcContractMarkdown()],
+    ]),
     // One controller configuration per self-managed team, run as blue and as green.
     new Map(teams.filter((t) => t.self_management_enabled).flatMap((t) => renderTeamFiles(t).map((f) => [f.path, f.content] as [string, string]))),
   ];

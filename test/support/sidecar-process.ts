@@ -113,7 +113,9 @@ export interface SpawnSidecarOptions {
  */
 export async function spawnSidecarProcess(opts: SpawnSidecarOptions): Promise<SidecarChild> {
   if (!existsSync(SIDECAR_BIN)) throw new Error(`${SIDECAR_BIN} is missing: run \`npm run build\` first (npm test does)`);
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', SIDECAR_LISTEN: '127.0.0.1:0', ...opts.env };
+  // The integration tests check every answer against its result schema (test/support/check-results.ts); benches do not.
+  const checkResults: Record<string, string> = process.env.SIDECAR_CHECK_RESULTS ? { SIDECAR_CHECK_RESULTS: process.env.SIDECAR_CHECK_RESULTS } : {};
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', SIDECAR_LISTEN: '127.0.0.1:0', ...checkResults, ...opts.env };
   const startTimeoutMs = opts.startTimeoutMs ?? 30_000;
   const argv = [...(opts.wrap ?? []), process.execPath, SIDECAR_BIN];
   const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });

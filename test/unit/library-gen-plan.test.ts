@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { compareWithDisk, hasDrift, writePlan } from '../../library-gen/src/apply-plan';
 import { planFromTeamsText } from '../../library-gen/src/plan';
 import { loadTemplates } from '../../library-gen/src/template-source';
+import { METHODS } from '../../catalog/methods';
 import { STEPS } from '../../catalog/steps';
 
 const root = join(__dirname, '..', '..');
@@ -49,6 +50,7 @@ describe('library-gen plan', () => {
       'monitoring/grafana-dashboard.json',
       'systemd/jenkins-sidecar.service',
       'docs/steps.md',
+      'docs/rpc-contract.md',
       'library/resources/deploy-jenkins-environment.yml',
       'library/resources/jsm/teams.json',
     ]) {
@@ -100,6 +102,12 @@ describe('library-gen plan', () => {
 
   it('docs/steps.md in the repository is the generated one', () => {
     expect(readFileSync(join(root, 'docs', 'steps.md'), 'utf8')).toBe(plan().get('docs/steps.md'));
+  });
+
+  it('docs/rpc-contract.md in the repository is the generated one, naming every method of the catalog', () => {
+    const generated = plan().get('docs/rpc-contract.md');
+    expect(readFileSync(join(root, 'docs', 'rpc-contract.md'), 'utf8')).toBe(generated);
+    for (const name of METHODS.keys()) expect(generated).toContain(`| \`${name}\` |`);
   });
 });
 

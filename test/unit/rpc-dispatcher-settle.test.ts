@@ -14,7 +14,7 @@ function setup(auditMs: () => Promise<void>) {
   let release!: () => void;
   const handlerGate = new Promise<void>((r) => (release = r));
   registry.register(
-    defineMethod({ name: 'test.slow', summary: 'waits for the gate', params: z.object({}).strict(), result: {}, mutating: true, scope: 'any', long: false }),
+    defineMethod({ name: 'test.slow', summary: 'waits for the gate', params: z.object({}).strict(), result: z.object({ done: z.boolean() }), mutating: true, scope: 'any', long: false }),
     async () => {
       await handlerGate;
       return { done: true };

@@ -1,7 +1,7 @@
 import { CORE_METHODS } from '../../catalog/methods/core';
 import { SidecarError } from '../../agent/src/errors/sidecar-error';
 import { parseMessage, toRpcError, invalidParams } from '../../agent/src/rpc/protocol';
-import { teamOfBreaker } from '../../agent/src/rpc/methods/core';
+import { teamOfBreaker } from '../../agent/src/store/visible-listing';
 
 describe('parseMessage', () => {
   it('accepts a request with named params', () => {

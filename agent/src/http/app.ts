@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { TEAM_NAME_PATTERN } from '../../../catalog/teams-file';
 import type { TeamDirectory } from '../config/team-directory';
 import type { SidecarMetrics } from '../metrics/sidecar-metrics';
-import { teamOfBreaker } from '../rpc/methods/core';
+import { listVisibleBreakers, listVisibleLocks } from '../store/visible-listing';
 import { visibleTeams, type Principal } from '../rpc/principal';
 import type { TokenAuthenticator } from '../rpc/token-auth';
 import type { OperationStatus, Store } from '../store/contract';
@@ -160,20 +160,14 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
     const q = parseQuery(req, res);
     if (!q) return;
     const visible = visibleTeams(req.principal!);
-    const locks = await deps.store.locks.list(q.team ? { team: q.team } : undefined);
-    res.json({ locks: locks.filter((l) => (!q.team || l.lockName.startsWith(`${q.team}:`)) && (!visible || visible.has(l.lockName.split(':')[0]!))) });
+    res.json({ locks: await listVisibleLocks(deps.store, visible, q.team) });
   });
 
   api.get('/breakers', async (req: Authed, res) => {
     const q = parseQuery(req, res);
     if (!q) return;
     const visible = visibleTeams(req.principal!);
-    const breakers = (await deps.store.breakers.list()).filter((b) => {
-      const t = teamOfBreaker(b.name);
-      if (q.team && t !== q.team) return false;
-      return !visible || (t !== null && visible.has(t));
-    });
-    res.json({ breakers });
+    res.json({ breakers: await listVisibleBreakers(deps.store, visible, q.team) });
   });
 
   api.get('/audit', async (req: Authed, res) => {

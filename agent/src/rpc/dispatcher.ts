@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { RPC_CODES } from '../../../catalog/error-codes';
 import { BUILD_PATTERN, IDEMPOTENCY_KEY_PATTERN, TRANSPORT_PARAMS } from '../../../catalog/methods/core';
 import type { MethodSpec } from '../../../catalog/methods/method-spec';
 import { TEAM_NAME_PATTERN } from '../../../catalog/teams-file';
@@ -49,7 +50,15 @@ export interface DispatcherDeps {
   maxInFlightPerToken: number;
   /** Methods that write their own audit record (coordination.update IS the audit). */
   selfAudited?: ReadonlySet<string>;
+  /** Check every answer against its method's result schema (default: SIDECAR_CHECK_RESULTS=1). */
+  checkResults?: boolean;
 }
+
+/**
+ * Off in production: the check costs a JSON round trip per answer, and a call whose
+ * change already happened would be answered as an error. The integration tests turn it on.
+ */
+export const resultsCheckedByEnv = (env: NodeJS.ProcessEnv = process.env): boolean => env.SIDECAR_CHECK_RESULTS === '1';
 
 const transportSchema = z.object(TRANSPORT_PARAMS);
 /** Above this the audit row keeps the params' names and size, not the params. */
@@ -60,7 +69,11 @@ export class Dispatcher {
   /** Messages taken off a socket and not yet answered (handler, audit write, send). */
   private readonly unanswered = new Set<Promise<void>>();
 
-  constructor(private readonly deps: DispatcherDeps) {}
+  private readonly checkResults: boolean;
+
+  constructor(private readonly deps: DispatcherDeps) {
+    this.checkResults = deps.checkResults ?? resultsCheckedByEnv();
+  }
 
   handle(text: string, conn: Connection): Promise<void> {
     const answering = this.answer(text, conn);
@@ -181,7 +194,9 @@ export class Dispatcher {
     };
     let outcome: { ok: true; result: unknown } | { ok: false; error: unknown };
     try {
-      outcome = { ok: true, result: await method.handler(params.data, call) };
+      const result = await method.handler(params.data, call);
+      const mismatch = this.checkResult(spec, result);
+      outcome = mismatch ? { ok: false, error: mismatch } : { ok: true, result };
     } catch (thrown) {
       // The one place a database outage becomes DEPENDENCY_DOWN for the caller (and the audit, metrics).
       const error = asDependencyDown(thrown);
@@ -242,6 +257,19 @@ export class Dispatcher {
       this.deps.log.warn('could not write the audit record of a refused call', { method: spec.name, team, error: String(err) });
     }
     return refusal;
+  }
+
+  /** With the check on: an answer its result schema refuses, as the internal error the caller gets (logged with the issues). */
+  private checkResult(spec: MethodSpec, result: unknown): RpcFailure | null {
+    if (!this.checkResults) return null;
+    // The schema describes the answer on the wire: Dates as ISO strings, undefined fields gone.
+    const wire: unknown = result === undefined ? null : JSON.parse(JSON.stringify(result));
+    const checked = spec.result.safeParse(wire);
+    if (checked.success) return null;
+    const issues = checked.error.issues.slice(0, 20).map((i) => ({ field: ['result', ...i.path.map(String)].join('.'), message: i.message, code: i.code }));
+    const text = issues.map((i) => `${i.field}: ${i.message}`).join('; ');
+    this.deps.log.error('RPC answer does not match its result schema', { method: spec.name, issues: text });
+    return new RpcFailure({ code: RPC_CODES.INTERNAL_ERROR, message: `internal error: the answer of ${spec.name} does not match its result schema: ${text}`, data: { issues } });
   }
 
   private count(method: string, result: string): void {

@@ -1,5 +1,4 @@
-import type { z } from 'zod';
-import type { MethodSpec } from '../../../catalog/methods/method-spec';
+import type { MethodParams, MethodResult, MethodSpec } from '../../../catalog/methods/method-spec';
 import type { Actor, AuditEntry } from '../store/contract';
 import type { Principal } from './principal';
 
@@ -28,11 +27,18 @@ export interface CallContext {
   audit?: { entry(): AuditEntry; written(id: string): void };
 }
 
-export type Handler<S extends MethodSpec = MethodSpec> = (params: z.output<S['params']>, call: CallContext) => Promise<unknown>;
+export type Handler<S extends MethodSpec = MethodSpec> = (params: MethodParams<S>, call: CallContext) => Promise<MethodResult<S>>;
 
+/** A method and its handler, type-checked together by `bind` and then kept without the precise types. */
 export interface RegisteredMethod {
   spec: MethodSpec;
-  handler: Handler;
+  handler: (params: Record<string, unknown>, call: CallContext) => Promise<unknown>;
+}
+
+/** Pairs a spec with its handler: params and result types come from the spec (a wrong answer shape does not compile). */
+export function bind<S extends MethodSpec>(spec: S, handler: Handler<S>): RegisteredMethod {
+  // The dispatcher hands the handler only params its spec validated (MethodParams<S>).
+  return { spec, handler: handler as RegisteredMethod['handler'] };
 }
 
 /**
@@ -44,8 +50,15 @@ export class MethodRegistry {
   private readonly methods = new Map<string, RegisteredMethod>();
 
   register<S extends MethodSpec>(spec: S, handler: Handler<S>): void {
-    if (this.methods.has(spec.name)) throw new Error(`RPC method ${spec.name} is registered twice`);
-    this.methods.set(spec.name, { spec, handler: handler as Handler });
+    this.add(bind(spec, handler));
+  }
+
+  /** Registers methods bound with `bind` (an area's list of {spec, handler}). */
+  add(...methods: RegisteredMethod[]): void {
+    for (const m of methods) {
+      if (this.methods.has(m.spec.name)) throw new Error(`RPC method ${m.spec.name} is registered twice`);
+      this.methods.set(m.spec.name, m);
+    }
   }
 
   get(name: string): RegisteredMethod | undefined {
@@ -55,11 +68,4 @@ export class MethodRegistry {
   list(): MethodSpec[] {
     return [...this.methods.values()].map((m) => m.spec).sort((a, b) => a.name.localeCompare(b.name));
   }
-}
-
-/** Looks a spec up in a catalog list by name; a missing spec is a programming error. */
-export function specNamed(catalog: readonly MethodSpec[], name: string): MethodSpec {
-  const spec = catalog.find((m) => m.name === name);
-  if (!spec) throw new Error(`RPC method ${name} is not in the catalog`);
-  return spec;
 }

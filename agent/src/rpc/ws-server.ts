@@ -4,6 +4,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { SidecarMetrics } from '../metrics/sidecar-metrics';
 import type { RunnerLog } from '../operations/runner';
 import type { Dispatcher } from './dispatcher';
+import type { Principal } from './principal';
 import type { TokenAuthenticator } from './token-auth';
 
 /**
@@ -38,6 +39,42 @@ function refuse(socket: Duplex, status: number, reason: string, message: string,
   socket.end(`HTTP/1.1 ${status} ${reason}\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${body}`);
 }
 
+/** One authenticated socket: messages to the dispatcher, pings to find a dead peer, bookkeeping on close. */
+function serveSocket(ws: WebSocket, principal: Principal, deps: RpcServerDeps, sockets: Set<WebSocket>, onClosed: () => void): void {
+  sockets.add(ws);
+  deps.metrics?.rpcConnections.set(sockets.size);
+  const closed = new AbortController();
+  let alive = true;
+  ws.on('pong', () => {
+    alive = true;
+  });
+  const ping = setInterval(() => {
+    if (!alive) return ws.terminate();
+    alive = false;
+    ws.ping();
+  }, deps.pingIntervalMs ?? 30_000);
+  ping.unref();
+  const conn = {
+    principal,
+    signal: closed.signal,
+    send: (text: string) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(text);
+    },
+  };
+  ws.on('message', (data, isBinary) => {
+    const text = isBinary ? Buffer.from(data as Buffer).toString('utf8') : data.toString();
+    deps.dispatcher.handle(text, conn).catch((err: unknown) => deps.log.error('RPC dispatch failed', { error: String(err) }));
+  });
+  ws.on('error', (err) => deps.log.warn('RPC socket error', { tokenId: principal.tokenId, error: err.message }));
+  ws.on('close', () => {
+    clearInterval(ping);
+    closed.abort();
+    sockets.delete(ws);
+    deps.metrics?.rpcConnections.set(sockets.size);
+    onClosed();
+  });
+}
+
 export function attachRpcServer(server: Server, deps: RpcServerDeps): RpcServerHandle {
   const wss = new WebSocketServer({ noServer: true, maxPayload: deps.maxPayloadBytes, perMessageDeflate: false });
   const perToken = new Map<string, number>();
@@ -67,42 +104,11 @@ export function attachRpcServer(server: Server, deps: RpcServerDeps): RpcServerH
       return refuse(socket, 429, 'Too Many Requests', `token ${principal.tokenId} already has ${open} connections open (limit ${deps.maxConnectionsPerToken}); close some`);
     }
     perToken.set(principal.tokenId, open + 1);
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      sockets.add(ws);
-      deps.metrics?.rpcConnections.set(sockets.size);
-      const closed = new AbortController();
-      let alive = true;
-      ws.on('pong', () => {
-        alive = true;
-      });
-      const ping = setInterval(() => {
-        if (!alive) return ws.terminate();
-        alive = false;
-        ws.ping();
-      }, deps.pingIntervalMs ?? 30_000);
-      ping.unref();
-      const conn = {
-        principal,
-        signal: closed.signal,
-        send: (text: string) => {
-          if (ws.readyState === WebSocket.OPEN) ws.send(text);
-        },
-      };
-      ws.on('message', (data, isBinary) => {
-        const text = isBinary ? Buffer.from(data as Buffer).toString('utf8') : data.toString();
-        deps.dispatcher.handle(text, conn).catch((err: unknown) => deps.log.error('RPC dispatch failed', { error: String(err) }));
-      });
-      ws.on('error', (err) => deps.log.warn('RPC socket error', { tokenId: principal.tokenId, error: err.message }));
-      ws.on('close', () => {
-        clearInterval(ping);
-        closed.abort();
-        sockets.delete(ws);
-        deps.metrics?.rpcConnections.set(sockets.size);
-        const left = (perToken.get(principal.tokenId) ?? 1) - 1;
-        if (left > 0) perToken.set(principal.tokenId, left);
-        else perToken.delete(principal.tokenId);
-      });
-    });
+    wss.handleUpgrade(req, socket, head, (ws) => serveSocket(ws, principal, deps, sockets, () => {
+      const left = (perToken.get(principal.tokenId) ?? 1) - 1;
+      if (left > 0) perToken.set(principal.tokenId, left);
+      else perToken.delete(principal.tokenId);
+    }));
   });
 
   return {

@@ -1,3 +1,4 @@
+import { OPERATION_NAME_PATTERN } from '../../../catalog/operation-names';
 import { TEAM_NAME_PATTERN } from '../../../catalog/teams-file';
 
 /**
@@ -6,8 +7,6 @@ import { TEAM_NAME_PATTERN } from '../../../catalog/teams-file';
  * transport validates params with the catalog schemas first, so a failure here
  * is a programming error, reported as a RangeError naming the value.
  */
-/** Operation max 50: coordination_locks.operation_type VARCHAR(50) holds it (and team max 40 + ":" + 50 fits lock_name VARCHAR(100)). */
-export const OPERATION_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,50}$/;
 export const SCOPE_PATTERN = /^(global|team:[a-z][a-z0-9_-]{0,39})$/;
 export const BREAKER_NAME_PATTERN = /^[a-z][a-z0-9_]{0,80}(:[a-z][a-z0-9_-]{0,39})?$/;
 export const INSTANCE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,254}$/;

@@ -1,14 +1,29 @@
 import type Docker from 'dockerode';
 import { z } from 'zod';
-import { CORE_METHODS } from '../../../../catalog/methods/core';
+import {
+  breakerStatus,
+  consensusRequest,
+  coordinationUpdate,
+  environmentStatus,
+  leadershipEstablish,
+  lockAcquire,
+  lockList,
+  lockRelease,
+  lockRenew,
+  operationAttach,
+  operationGet,
+  rpcDiscover,
+} from '../../../../catalog/methods/core';
+import type { MethodResult } from '../../../../catalog/methods/method-spec';
 import type { TeamDirectory } from '../../config/team-directory';
 import { SidecarError, isSidecarError } from '../../errors/sidecar-error';
 import type { SidecarMetrics } from '../../metrics/sidecar-metrics';
 import type { OperationBody, OperationRunner } from '../../operations/runner';
-import type { AuditEntry, LockGrant, OperationRecord, Store } from '../../store/contract';
+import type { AuditEntry, BreakerStatus, LockGrant, OperationRecord, Store } from '../../store/contract';
+import { listVisibleBreakers, listVisibleLocks } from '../../store/visible-listing';
 import { controllerContainers } from '../../environments/container-status';
 import { isOps, mayActOn, visibleTeams } from '../principal';
-import { specNamed, type CallContext, type MethodRegistry } from '../registry';
+import { bind, type CallContext, type Handler, type MethodRegistry, type RegisteredMethod } from '../registry';
 
 /**
  * Handlers of the core methods (docs/rpc-contract.md). Each is thin: the
@@ -29,16 +44,14 @@ export interface CoreMethodDeps {
   docker?: Docker;
 }
 
-const spec = (name: string) => specNamed(CORE_METHODS, name);
-
 /** Runs `body` under the journal when the call must be idempotent or followed; directly otherwise (no journal row per lock call). */
-export async function runMaybeJournaled(
+export async function runMaybeJournaled<T>(
   runner: OperationRunner,
   call: CallContext,
   req: { team: string | null; params: Record<string, unknown>; alwaysJournal?: boolean },
-  body: OperationBody,
-  direct: () => Promise<unknown>,
-): Promise<unknown> {
+  body: (...args: Parameters<OperationBody>) => Promise<T>,
+  direct: () => Promise<T>,
+): Promise<T> {
   if (!req.alwaysJournal && !call.idempotencyKey) return direct();
   const outcome = await runner.run(
     {
@@ -53,7 +66,8 @@ export async function runMaybeJournaled(
     body,
   );
   call.operationId = outcome.operationId;
-  return outcome.result;
+  // The journal keeps what the body returned (or, re-attached by key, what it returned the first time).
+  return outcome.result as T;
 }
 
 const grantJson = (g: LockGrant) => ({
@@ -65,25 +79,42 @@ const grantJson = (g: LockGrant) => ({
 });
 
 export function operationSummary(op: OperationRecord) {
-  return { id: op.id, type: op.type, team: op.team, status: op.status, phase: op.phase, initiatedBy: op.initiatedBy, ownerInstance: op.ownerInstance, startedAt: op.startedAt };
+  return { id: op.id, type: op.type, team: op.team, status: op.status, phase: op.phase, initiatedBy: op.initiatedBy, ownerInstance: op.ownerInstance, startedAt: op.startedAt.toISOString() };
 }
 
-export function registerCoreMethods(registry: MethodRegistry, deps: CoreMethodDeps): void {
-  const { store, runner, teams, instanceId, metrics } = deps;
+/** A journal record as it travels: times as ISO-8601. */
+export function operationJson(op: OperationRecord): MethodResult<typeof operationGet> {
+  return {
+    ...op,
+    startedAt: op.startedAt.toISOString(),
+    completedAt: op.completedAt ? op.completedAt.toISOString() : null,
+    steps: op.steps.map((s) => ({ ...s, at: s.at.toISOString() })),
+  };
+}
 
-  registry.register(spec('lock.acquire'), async (p, call) => {
-    const params = p as { team: string; operation: string; ttlSec: number; waitSec: number; owner?: string };
+const breakerJson = (b: BreakerStatus) => ({ ...b, openedAt: b.openedAt ? b.openedAt.toISOString() : null, retryAt: b.retryAt ? b.retryAt.toISOString() : null });
+
+type Deps = CoreMethodDeps;
+
+/** Lock wait time by outcome, for the lock_wait_seconds histogram. */
+function observeLockWait(metrics: SidecarMetrics | undefined, started: bigint, result: string): void {
+  metrics?.lockWait.observe({ result }, Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+export const lockAcquireHandler =
+  ({ store, runner, teams, metrics }: Deps): Handler<typeof lockAcquire> =>
+  async (params, call) => {
     teams.require(params.team);
     const owner = params.owner ?? call.actor.tokenId;
-    const acquire = async (signal: AbortSignal, audit?: AuditEntry): Promise<unknown> => {
+    const acquire = async (signal: AbortSignal, audit?: AuditEntry) => {
       const started = process.hrtime.bigint();
       try {
         const grant = await store.locks.acquire({ team: params.team, operation: params.operation, ttlSec: params.ttlSec, waitSec: params.waitSec, owner, actor: call.actor, signal, ...(audit ? { audit } : {}) });
         if (grant.auditId) call.audit?.written(grant.auditId);
-        metrics?.lockWait.observe({ result: 'acquired' }, Number(process.hrtime.bigint() - started) / 1e9);
+        observeLockWait(metrics, started, 'acquired');
         return grantJson(grant);
       } catch (err) {
-        metrics?.lockWait.observe({ result: isSidecarError(err) ? err.code : 'error' }, Number(process.hrtime.bigint() - started) / 1e9);
+        observeLockWait(metrics, started, isSidecarError(err) ? err.code : 'error');
         throw err;
       }
     };
@@ -97,10 +128,11 @@ export function registerCoreMethods(registry: MethodRegistry, deps: CoreMethodDe
       (ctx) => acquire(ctx.signal),
       () => acquire(call.signal, call.audit?.entry()),
     );
-  });
+  };
 
-  registry.register(spec('lock.release'), async (p, call) => {
-    const params = p as { team: string; operation: string; token?: number; owner?: string };
+export const lockReleaseHandler =
+  ({ store, runner }: Deps): Handler<typeof lockRelease> =>
+  async (params, call) => {
     const owner = params.owner ?? call.actor.tokenId;
     const release = async (audit?: AuditEntry) => {
       const r = await store.locks.release({ team: params.team, operation: params.operation, token: params.token, owner, actor: call.actor, ...(audit ? { audit } : {}) });
@@ -108,29 +140,26 @@ export function registerCoreMethods(registry: MethodRegistry, deps: CoreMethodDe
       return { released: r.released };
     };
     return runMaybeJournaled(runner, call, { team: params.team, params: { ...params, owner } }, () => release(), () => release(call.audit?.entry()));
-  });
+  };
 
-  registry.register(spec('lock.renew'), async (p, call) => {
-    const params = p as { team: string; operation: string; token: number; ttlSec: number };
+export const lockRenewHandler =
+  ({ store, runner }: Deps): Handler<typeof lockRenew> =>
+  async (params, call) => {
     const renew = async (audit?: AuditEntry) => {
       const grant = await store.locks.renew({ ...params, ...(audit ? { audit } : {}) });
       if (grant.auditId) call.audit?.written(grant.auditId);
       return grantJson(grant);
     };
     return runMaybeJournaled(runner, call, { team: params.team, params }, () => renew(), () => renew(call.audit?.entry()));
-  });
+  };
 
-  registry.register(spec('lock.list'), async (p, call) => {
-    const { team } = p as { team?: string };
-    const visible = visibleTeams(call.principal);
-    const locks = await store.locks.list(team ? { team } : undefined);
-    return {
-      locks: locks.filter((l) => (!team || l.lockName.startsWith(`${team}:`)) && (!visible || visible.has(teamOfLock(l.lockName)))).map(grantJson),
-    };
-  });
+export const lockListHandler =
+  ({ store }: Deps): Handler<typeof lockList> =>
+  async ({ team }, call) => ({ locks: (await listVisibleLocks(store, visibleTeams(call.principal), team)).map(grantJson) });
 
-  registry.register(spec('leadership.establish'), async (p, call) => {
-    const { team, leaseSec, operation } = p as { team?: string; leaseSec: number; operation?: string };
+export const leadershipEstablishHandler =
+  ({ store, runner, teams, instanceId }: Deps): Handler<typeof leadershipEstablish> =>
+  async ({ team, leaseSec, operation }, call) => {
     if (team) teams.require(team);
     // The global lease coordinates every team: a team's token keeps to its own team's scope.
     else if (!isOps(call.principal)) {
@@ -144,12 +173,13 @@ export function registerCoreMethods(registry: MethodRegistry, deps: CoreMethodDe
       return { scope: lease.scope, leader: lease.leader, token: lease.token, expiresAt: lease.expiresAt.toISOString(), isLeader: lease.leader === instanceId };
     };
     return runMaybeJournaled(runner, call, { team: team ?? null, params: { scope, leaseSec, ...(operation ? { operation } : {}) } }, establish, establish);
-  });
+  };
 
-  registry.register(spec('consensus.request'), async (p, call) => {
-    const params = p as { team: string; operation: string; target?: string; details?: Record<string, unknown>; coordinator?: string; timeoutSec: number };
+export const consensusRequestHandler =
+  ({ store, runner, teams, instanceId, metrics }: Deps): Handler<typeof consensusRequest> =>
+  async (params, call) => {
     teams.require(params.team);
-    const body: OperationBody = async (ctx) => {
+    const body = async (ctx: Parameters<OperationBody>[0]): Promise<MethodResult<typeof consensusRequest>> => {
       const started = process.hrtime.bigint();
       // operationId tells the voters this proposal's own operation is not a conflicting one.
       const details = { ...(params.details ?? {}), operationId: ctx.operation.id, ...(params.target ? { target: params.target } : {}), ...(params.coordinator ? { coordinator: params.coordinator } : {}) };
@@ -160,30 +190,25 @@ export function registerCoreMethods(registry: MethodRegistry, deps: CoreMethodDe
       const outcome = d.approved ? 'approved' : /^denied: timed out/.test(d.reason) ? 'timeout' : 'denied';
       metrics?.consensusDecided(params.team, outcome, Number(process.hrtime.bigint() - started) / 1e9);
       ctx.progress({ phase: 'decided', message: d.reason, approved: d.approved, proposalId });
-      return {
-        approved: d.approved,
-        reason: d.reason,
-        votes: d.votes.map((v) => ({ voter: v.voter, approve: v.approve, reason: v.reason })),
-        quorum: d.quorum,
-        participants: d.participants,
-        proposalId: d.proposalId,
-      };
+      const votes = d.votes.map((v) => ({ voter: v.voter, approve: v.approve, reason: v.reason }));
+      return { approved: d.approved, reason: d.reason, votes, quorum: d.quorum, participants: d.participants, proposalId: d.proposalId };
     };
     return runMaybeJournaled(runner, call, { team: params.team, params, alwaysJournal: true }, body, () => Promise.reject(new Error('unreachable')));
-  });
+  };
 
-  registry.register(spec('environment.status'), async (p, call) => {
-    const { team, containers: withContainers } = p as { team: string; containers: boolean };
+export const environmentStatusHandler =
+  ({ store, teams, docker }: Deps): Handler<typeof environmentStatus> =>
+  async ({ team, containers: withContainers }, call) => {
     // Only when asked (pipelines call this often and need the database alone): Docker is asked beside the database reads.
     const config = teams.find(team);
-    const containers = withContainers ? (deps.docker && config ? controllerContainers(deps.docker, config) : Promise.resolve(null)) : undefined;
+    const containers = withContainers ? (docker && config ? controllerContainers(docker, config) : Promise.resolve(null)) : undefined;
     const state = (await store.environments.get(team)) ?? (await store.environments.ensure(team, teams.initialActive(team)));
     const recent = await store.journal.list({ team, limit: 50 });
     const running = recent.find((o) => o.status === 'running');
     const build = call.actor.build;
     // The journal records the initiator as "<build> (token <id>)" (store/pg-journal.ts describeActor).
     const mine = build ? recent.find((o) => o.type === 'traffic.switch' && (o.initiatedBy === build || o.initiatedBy.startsWith(`${build} (`))) : undefined;
-    const target = mine && typeof mine.params.target === 'string' ? mine.params.target : null;
+    const target = mine && (mine.params.target === 'blue' || mine.params.target === 'green') ? mine.params.target : null;
     return {
       active: state.active,
       previous: state.previous,
@@ -193,10 +218,11 @@ export function registerCoreMethods(registry: MethodRegistry, deps: CoreMethodDe
       buildSwitch: mine ? { from: target === 'blue' ? 'green' : target === 'green' ? 'blue' : null, to: target, status: mine.status, operationId: mine.id } : null,
       ...(containers ? { containers: await containers } : {}),
     };
-  });
+  };
 
-  registry.register(spec('coordination.update'), async (p, call) => {
-    const params = p as { team: string; operation: string; status: string | null; environment?: string; details?: Record<string, unknown> };
+export const coordinationUpdateHandler =
+  ({ store, runner, teams }: Deps): Handler<typeof coordinationUpdate> =>
+  async (params, call) => {
     teams.require(params.team);
     const record = async () => {
       const auditId = await store.audit.record({
@@ -212,43 +238,41 @@ export function registerCoreMethods(registry: MethodRegistry, deps: CoreMethodDe
       return { recorded: true, auditId };
     };
     return runMaybeJournaled(runner, call, { team: params.team, params }, record, record);
-  });
+  };
 
-  registry.register(spec('operation.get'), async (p, call) => {
-    const { operationId } = p as { operationId: string };
-    const op = await store.journal.get(operationId);
-    if (!op) throw new SidecarError('NOT_FOUND', `operation ${operationId} does not exist; check the id`, { operationId });
-    assertVisible(call, op);
-    return op;
-  });
+/** The journal record of `operationId` when the caller may see it; NOT_FOUND / FORBIDDEN otherwise. */
+async function visibleOperation(store: Store, call: CallContext, operationId: string): Promise<OperationRecord> {
+  const op = await store.journal.get(operationId);
+  if (!op) throw new SidecarError('NOT_FOUND', `operation ${operationId} does not exist; check the id`, { operationId });
+  assertVisible(call, op);
+  return op;
+}
 
-  registry.register(spec('operation.attach'), async (p, call) => {
-    const { operationId } = p as { operationId: string };
-    const op = await store.journal.get(operationId);
-    if (!op) throw new SidecarError('NOT_FOUND', `operation ${operationId} does not exist; check the id`, { operationId });
-    assertVisible(call, op);
+export const operationGetHandler =
+  ({ store }: Deps): Handler<typeof operationGet> =>
+  async ({ operationId }, call) =>
+    operationJson(await visibleOperation(store, call, operationId));
+
+export const operationAttachHandler =
+  ({ store, runner }: Deps): Handler<typeof operationAttach> =>
+  async ({ operationId }, call) => {
+    const op = await visibleOperation(store, call, operationId);
     return runner.attach(operationId, (e) => call.progress(e), call.signal, op.status === 'running' ? undefined : op);
-  });
+  };
 
-  registry.register(spec('breaker.status'), async (p, call) => {
-    const { team } = p as { team?: string };
-    const visible = visibleTeams(call.principal);
-    const list = await store.breakers.list();
-    return {
-      breakers: list.filter((b) => {
-        const t = teamOfBreaker(b.name);
-        if (team && t !== team) return false;
-        return !visible || (t !== null && visible.has(t));
-      }),
-    };
-  });
+export const breakerStatusHandler =
+  ({ store }: Deps): Handler<typeof breakerStatus> =>
+  async ({ team }, call) => ({ breakers: (await listVisibleBreakers(store, visibleTeams(call.principal), team)).map(breakerJson) });
 
-  registry.register(spec('rpc.discover'), async () => ({
+/** rpc.discover lists what the registry serves at the time of the call (areas register after core). */
+export const rpcDiscoverHandler =
+  (registry: MethodRegistry): Handler<typeof rpcDiscover> =>
+  async () => ({
     methods: registry.list().map((m) => ({
       name: m.name,
       summary: m.summary,
       params: z.toJSONSchema(m.params, { io: 'input', unrepresentable: 'any' }),
-      result: m.result,
+      result: z.toJSONSchema(m.result, { io: 'output', unrepresentable: 'any' }),
       mutating: m.mutating,
       scope: m.scope,
       long: m.long,
@@ -257,7 +281,28 @@ export function registerCoreMethods(registry: MethodRegistry, deps: CoreMethodDe
       idempotencyKey: 'mutating methods: the same key re-attaches to the same operation instead of starting another',
       build: '<JOB_NAME>#<BUILD_NUMBER> of the calling Jenkins build; recorded in the audit and the journal',
     },
-  }));
+  });
+
+/** The core area's methods, each spec with its handler. */
+export function coreMethods(registry: MethodRegistry, deps: CoreMethodDeps): RegisteredMethod[] {
+  return [
+    bind(lockAcquire, lockAcquireHandler(deps)),
+    bind(lockRelease, lockReleaseHandler(deps)),
+    bind(lockRenew, lockRenewHandler(deps)),
+    bind(lockList, lockListHandler(deps)),
+    bind(leadershipEstablish, leadershipEstablishHandler(deps)),
+    bind(consensusRequest, consensusRequestHandler(deps)),
+    bind(environmentStatus, environmentStatusHandler(deps)),
+    bind(coordinationUpdate, coordinationUpdateHandler(deps)),
+    bind(operationGet, operationGetHandler(deps)),
+    bind(operationAttach, operationAttachHandler(deps)),
+    bind(breakerStatus, breakerStatusHandler(deps)),
+    bind(rpcDiscover, rpcDiscoverHandler(registry)),
+  ];
+}
+
+export function registerCoreMethods(registry: MethodRegistry, deps: CoreMethodDeps): void {
+  registry.add(...coreMethods(registry, deps));
 }
 
 function assertVisible(call: CallContext, op: OperationRecord): void {
@@ -267,12 +312,4 @@ function assertVisible(call: CallContext, op: OperationRecord): void {
   if (!op.team && !call.principal.teams.includes('*')) {
     throw new SidecarError('FORBIDDEN', `operation ${op.id} is not a team's operation; only ops tokens may see it`, { operationId: op.id });
   }
-}
-
-const teamOfLock = (lockName: string): string => lockName.split(':')[0] ?? '';
-
-/** Breaker names end in `:<team>` (e.g. infrastructure_modification:devops); others are global. */
-export function teamOfBreaker(name: string): string | null {
-  const i = name.lastIndexOf(':');
-  return i >= 0 ? name.slice(i + 1) : null;
 }

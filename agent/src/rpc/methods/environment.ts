@@ -1,16 +1,15 @@
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import type { z } from 'zod';
 import {
-  ENVIRONMENT_METHODS,
-  type backupCreateParams,
-  type coordinationExecuteParams,
-  type backupRestoreParams,
-  type environmentDeployParams,
-  type environmentStopParams,
-  type environmentQuietDownParams,
-  type environmentValidateParams,
-  type stateMigrateParams,
+  backupCreate,
+  backupList,
+  backupRestore,
+  coordinationExecute,
+  environmentDeploy,
+  environmentQuietDown,
+  environmentStop,
+  environmentValidate,
+  stateMigrate,
 } from '../../../../catalog/methods/environment';
 import { parseTeamsDocument, type Team } from '../../../../catalog/teams-file';
 import { createBackup, listBackups, restoreBackup, type BackupDeps } from '../../backup/backups';
@@ -29,7 +28,7 @@ import type { OperationRunner } from '../../operations/runner';
 import type { TrafficDeps } from '../../traffic/switch';
 import { isOps } from '../principal';
 import type { Store } from '../../store/contract';
-import { specNamed, type MethodRegistry } from '../registry';
+import { bind, type Handler, type MethodRegistry, type RegisteredMethod } from '../registry';
 import { runJournaled } from './run-journaled';
 import type { TriggerHandover } from '../../traffic/queue-handover';
 
@@ -56,8 +55,6 @@ export interface EnvironmentMethodDeps {
   triggers?: TriggerHandover;
 }
 
-const spec = (name: string) => specNamed(ENVIRONMENT_METHODS, name);
-
 // Exclusive keys: two deploys of one environment, or a deploy racing a migration
 // into it, would fight over one container name and one volume.
 /** One key per team: deploy, stop, restore, migrate and a coordinated rollout all change that team's containers. */
@@ -74,32 +71,44 @@ export function resolveTeam(teams: TeamDirectory, name: string): Team {
 
 export const defaultBackupRoot = (dataDir: string): string => join(dataDir, 'backups');
 
-export function registerEnvironmentMethods(registry: MethodRegistry, deps: EnvironmentMethodDeps): void {
-  const { store, runner, teams, docker } = deps;
+/** What the environment handlers share: the deps of deploy/stop and of the backups, built once per sidecar. */
+interface EnvironmentContext {
+  deps: EnvironmentMethodDeps;
+  jenkinsFor: JenkinsClientFactory;
+  envDeps: EnvironmentDeps;
+  backupDeps: BackupDeps;
+}
+
+function environmentContext(deps: EnvironmentMethodDeps): EnvironmentContext {
+  const { store, docker } = deps;
   const jenkinsFor = deps.jenkinsFor ?? teamJenkinsClientFactory();
   const envDeps: EnvironmentDeps = { docker, environments: store.environments, jenkinsFor, networking: deps.networking ?? DEFAULT_NETWORKING, controllerFiles: deps.controllerFiles, journal: store.journal };
   const backupDeps: BackupDeps = { docker, environments: store.environments, root: deps.backupRoot, jenkinsFor, journal: store.journal, retention: deps.retention };
+  return { deps, jenkinsFor, envDeps, backupDeps };
+}
 
-  registry.register(spec('environment.deploy'), async (p, call) => {
-    const params = p as z.output<typeof environmentDeployParams>;
+export const environmentDeployHandler =
+  ({ deps: { runner, teams }, envDeps }: EnvironmentContext): Handler<typeof environmentDeploy> =>
+  async (params, call) => {
     const team = resolveTeam(teams, params.team);
     return runJournaled(runner, call, params.team, params, (ctx) => deployEnvironment(envDeps, team, params, ctx), teamKey(params.team));
-  });
+  };
 
-  registry.register(spec('environment.stop'), async (p, call) => {
-    const params = p as z.output<typeof environmentStopParams>;
+export const environmentStopHandler =
+  ({ deps: { runner, teams }, envDeps }: EnvironmentContext): Handler<typeof environmentStop> =>
+  async (params, call) => {
     const team = resolveTeam(teams, params.team);
     return runJournaled(runner, call, params.team, params, (ctx) => stopEnvironment(envDeps, team, params, ctx), teamKey(params.team));
-  });
+  };
 
-  registry.register(spec('environment.validate'), async (p) => {
-    const params = p as z.output<typeof environmentValidateParams>;
-    const team = resolveTeam(teams, params.team);
-    return validateEnvironment({ docker, jenkinsFor, environments: store.environments }, team, params);
-  });
+export const environmentValidateHandler =
+  ({ deps: { teams, docker, store }, jenkinsFor }: EnvironmentContext): Handler<typeof environmentValidate> =>
+  async (params) =>
+    validateEnvironment({ docker, jenkinsFor, environments: store.environments }, resolveTeam(teams, params.team), params);
 
-  registry.register(spec('state.migrate'), async (p, call) => {
-    const params = p as z.output<typeof stateMigrateParams>;
+export const stateMigrateHandler =
+  ({ deps: { runner, teams, docker, store, migrateSnapshotDir, triggers }, jenkinsFor }: EnvironmentContext): Handler<typeof stateMigrate> =>
+  async (params, call) => {
     const team = resolveTeam(teams, params.team);
     // The calling build runs on the source: without an explicit callerBuild, the build the transport names is the one not to wait for.
     const callerBuild = params.callerBuild ?? call.actor.build;
@@ -108,60 +117,81 @@ export function registerEnvironmentMethods(registry: MethodRegistry, deps: Envir
       call,
       params.team,
       { ...params, ...(callerBuild ? { callerBuild } : {}) },
-      (ctx) => migrateState({ docker, jenkinsFor, journal: store.journal, snapshotDir: deps.migrateSnapshotDir, triggers: deps.triggers }, team, { ...params, callerBuild }, ctx),
+      (ctx) => migrateState({ docker, jenkinsFor, journal: store.journal, snapshotDir: migrateSnapshotDir, triggers }, team, { ...params, callerBuild }, ctx),
       teamKey(params.team),
     );
-  });
+  };
 
-  // Exclusive with the team's other environment operations: lifting quiet-down while a migration copies from that side would let builds start mid-copy.
-  registry.register(spec('environment.quietDown'), async (p, call) => {
-    const params = p as z.output<typeof environmentQuietDownParams>;
+// Exclusive with the team's other environment operations: lifting quiet-down while a migration copies from that side would let builds start mid-copy.
+export const environmentQuietDownHandler =
+  ({ deps: { runner, teams, docker, store }, jenkinsFor }: EnvironmentContext): Handler<typeof environmentQuietDown> =>
+  async (params, call) => {
     const team = resolveTeam(teams, params.team);
     return runJournaled(runner, call, params.team, params, (ctx) => setQuietDown({ docker, jenkinsFor, journal: store.journal }, team, params, ctx), teamKey(params.team));
-  });
+  };
 
-  registry.register(spec('backup.create'), async (p, call) => {
-    const params = p as z.output<typeof backupCreateParams>;
+export const backupCreateHandler =
+  ({ deps: { runner, teams }, backupDeps }: EnvironmentContext): Handler<typeof backupCreate> =>
+  async (params, call) => {
     const team = resolveTeam(teams, params.team);
     return runJournaled(runner, call, params.team, params, (ctx) => createBackup(backupDeps, team, params, ctx));
-  });
+  };
 
-  registry.register(spec('backup.list'), async (p) => {
-    const { team } = p as { team: string };
-    return { backups: await listBackups(deps.backupRoot, resolveTeam(teams, team)) };
-  });
+export const backupListHandler =
+  ({ deps: { teams, backupRoot } }: EnvironmentContext): Handler<typeof backupList> =>
+  async ({ team }) => ({ backups: await listBackups(backupRoot, resolveTeam(teams, team)) });
 
-  registry.register(spec('backup.restore'), async (p, call) => {
-    const params = p as z.output<typeof backupRestoreParams>;
+export const backupRestoreHandler =
+  ({ deps: { runner, teams }, backupDeps }: EnvironmentContext): Handler<typeof backupRestore> =>
+  async (params, call) => {
     const team = resolveTeam(teams, params.team);
     return runJournaled(runner, call, params.team, params, (ctx) => restoreBackup(backupDeps, team, params, ctx), teamKey(params.team));
-  });
+  };
+
+/** The environment area's methods (coordination.execute aside: it needs the traffic driver), each spec with its handler. */
+export function environmentMethods(deps: EnvironmentMethodDeps): RegisteredMethod[] {
+  const c = environmentContext(deps);
+  return [
+    bind(environmentDeploy, environmentDeployHandler(c)),
+    bind(environmentStop, environmentStopHandler(c)),
+    bind(environmentValidate, environmentValidateHandler(c)),
+    bind(stateMigrate, stateMigrateHandler(c)),
+    bind(environmentQuietDown, environmentQuietDownHandler(c)),
+    bind(backupCreate, backupCreateHandler(c)),
+    bind(backupList, backupListHandler(c)),
+    bind(backupRestore, backupRestoreHandler(c)),
+  ];
 }
 
-/**
- * coordination.execute needs the traffic driver, built after these methods in
- * sidecar.ts: registered on its own once TrafficDeps exist.
- */
-export function registerCoordinatedExecution(registry: MethodRegistry, deps: EnvironmentMethodDeps & { traffic?: TrafficDeps }): void {
-  const { store, runner, teams, docker } = deps;
-  const jenkinsFor = deps.jenkinsFor ?? teamJenkinsClientFactory();
-  registry.register(spec('coordination.execute'), async (p, call) => {
-    const params = p as z.output<typeof coordinationExecuteParams>;
+export function registerEnvironmentMethods(registry: MethodRegistry, deps: EnvironmentMethodDeps): void {
+  registry.add(...environmentMethods(deps));
+}
+
+type CoordinatedExecutionDeps = EnvironmentMethodDeps & { traffic?: TrafficDeps };
+
+export const coordinationExecuteHandler =
+  (deps: CoordinatedExecutionDeps): Handler<typeof coordinationExecute> =>
+  async (params, call) => {
+    const { store, runner, teams, docker } = deps;
+    const jenkinsFor = deps.jenkinsFor ?? teamJenkinsClientFactory();
     let targets: Team[];
     if (params.scope === 'all') {
       if (!isOps(call.principal)) throw new SidecarError('FORBIDDEN', `coordination.execute with scope 'all' needs an ops token (teams ["*"]); token ${call.principal.tokenId} may only act on ${call.principal.teams.join(', ')}`, {});
       targets = teams.list();
       if (!targets.length) throw new SidecarError('NOT_FOUND', "scope 'all' needs a teams file (SIDECAR_TEAMS_FILE) listing the teams", {});
     } else {
-      targets = [resolveTeam(teams, params.team as string)];
+      // The params schema refuses scope 'team' without a team.
+      targets = [resolveTeam(teams, params.team ?? '')];
     }
-    return runJournaled(
-      runner,
-      call,
-      params.team ?? null,
-      params,
-      (ctx) => executeCoordinated({ docker, store, jenkinsFor, networking: deps.networking ?? DEFAULT_NETWORKING, controllerFiles: deps.controllerFiles, traffic: deps.traffic, journal: store.journal, snapshotDir: deps.migrateSnapshotDir }, targets, params, ctx),
-      params.scope === 'all' ? 'environments:*' : teamKey(params.team as string),
-    );
-  });
+    const rollout = { docker, store, jenkinsFor, networking: deps.networking ?? DEFAULT_NETWORKING, controllerFiles: deps.controllerFiles, traffic: deps.traffic, journal: store.journal, snapshotDir: deps.migrateSnapshotDir };
+    const key = params.scope === 'all' ? 'environments:*' : teamKey(params.team ?? '');
+    return runJournaled(runner, call, params.team ?? null, params, (ctx) => executeCoordinated(rollout, targets, params, ctx), key);
+  };
+
+/**
+ * coordination.execute needs the traffic driver, built after these methods in
+ * sidecar.ts: registered on its own once TrafficDeps exist.
+ */
+export function registerCoordinatedExecution(registry: MethodRegistry, deps: CoordinatedExecutionDeps): void {
+  registry.add(bind(coordinationExecute, coordinationExecuteHandler(deps)));
 }

@@ -8,15 +8,15 @@ import type { CallContext } from '../registry';
  * for an operation safe to run while the database is unreachable (the runner
  * then owes its records; see WithoutJournal).
  */
-export function runJournaled(
+export function runJournaled<T>(
   runner: OperationRunner,
   call: CallContext,
   team: string | null,
   params: Record<string, unknown>,
-  body: OperationBody,
+  body: (...args: Parameters<OperationBody>) => Promise<T>,
   exclusive?: string,
   withoutJournal?: WithoutJournal,
-): Promise<unknown> {
+): Promise<T> {
   return runner
     .run(
       {
@@ -39,6 +39,7 @@ export function runJournaled(
     )
     .then((o) => {
       call.operationId = o.operationId;
-      return o.result;
+      // What the body returned (re-attached by key: what it returned the first time; without the journal: the local body's).
+      return o.result as T;
     });
 }

@@ -1,4 +1,4 @@
-import { TRAFFIC_METHODS, type RollbackEmergencyParams, type TrafficSwitchParams } from '../../../../catalog/methods/traffic';
+import { rollbackEmergency, trafficStatus as trafficStatusSpec, trafficSwitch } from '../../../../catalog/methods/traffic';
 import type { TeamDirectory } from '../../config/team-directory';
 import type { OperationRunner } from '../../operations/runner';
 import type { OperationContext, OperationRecord, OperationStatus } from '../../store/contract';
@@ -7,7 +7,7 @@ import { runEmergencyRollback } from '../../traffic/emergency';
 import type { LastReadEnvironments } from '../../traffic/last-read-state';
 import { trafficStatus } from '../../traffic/status';
 import { runTrafficSwitch, type TrafficDeps } from '../../traffic/switch';
-import { specNamed, type MethodRegistry } from '../registry';
+import { bind, type Handler, type MethodRegistry, type RegisteredMethod } from '../registry';
 import { runJournaled } from './run-journaled';
 
 /**
@@ -23,16 +23,12 @@ export interface TrafficMethodDeps {
   lastRead?: LastReadEnvironments;
 }
 
-const spec = (name: string) => specNamed(TRAFFIC_METHODS, name);
-
 /** A healthy journal begins an operation in milliseconds; the answer timeout (10 s) is too long for the stop button. */
 const EMERGENCY_BEGIN_WITHIN_MS = 2_000;
 
-export function registerTrafficMethods(registry: MethodRegistry, deps: TrafficMethodDeps): void {
-  const { runner, teams, traffic } = deps;
-
-  registry.register(spec('traffic.switch'), async (p, call) => {
-    const params = p as TrafficSwitchParams;
+export const trafficSwitchHandler =
+  ({ runner, teams, traffic }: TrafficMethodDeps): Handler<typeof trafficSwitch> =>
+  async (params, call) => {
     teams.require(params.team);
     // Check the fencing token before claiming the team's one-switch slot: otherwise a caller with a
     // stale or guessed token could hold the slot for a moment and make the lock holder's own switch
@@ -43,16 +39,16 @@ export function registerTrafficMethods(registry: MethodRegistry, deps: TrafficMe
       if (!call.idempotencyKey) throw err;
     }
     return runJournaled(runner, call, params.team, params, (ctx) => runTrafficSwitch(traffic, params, ctx), `traffic.switch:${params.team}`);
-  });
+  };
 
-  // The stop button works exactly when things are broken: with the journal unreachable the runner runs
-  // it under a local id and the records (its row first) are owed to the team's DeferredWrites queue.
-  // No idempotency-key dedupe then (the key lives in the journal): a repeated call repeats the same move.
-  registry.register(spec('rollback.emergency'), async (p, call) => {
-    const params = p as RollbackEmergencyParams;
+// The stop button works exactly when things are broken: with the journal unreachable the runner runs
+// it under a local id and the records (its row first) are owed to the team's DeferredWrites queue.
+// No idempotency-key dedupe then (the key lives in the journal): a repeated call repeats the same move.
+export const rollbackEmergencyHandler =
+  ({ runner, teams, traffic, lastRead }: TrafficMethodDeps): Handler<typeof rollbackEmergency> =>
+  async (params, call) => {
     teams.require(params.team);
     const { deferred } = traffic;
-    const lastRead = deps.lastRead;
     const opts = lastRead ? { lastRead } : {};
     const withoutJournal = deferred
       ? {
@@ -66,11 +62,22 @@ export function registerTrafficMethods(registry: MethodRegistry, deps: TrafficMe
         }
       : undefined;
     return runJournaled(runner, call, params.team, params, (ctx) => runEmergencyRollback(traffic, params, ctx, opts), undefined, withoutJournal);
-  });
+  };
 
-  registry.register(spec('traffic.status'), async (p) => {
-    const { team } = p as { team: string };
+export const trafficStatusHandler =
+  ({ teams, traffic }: TrafficMethodDeps): Handler<typeof trafficStatusSpec> =>
+  async ({ team }) => {
     teams.require(team);
     return trafficStatus(traffic, team);
-  });
+  };
+
+/** The traffic area's methods, each spec with its handler. */
+export const trafficMethods = (deps: TrafficMethodDeps): RegisteredMethod[] => [
+  bind(trafficSwitch, trafficSwitchHandler(deps)),
+  bind(rollbackEmergency, rollbackEmergencyHandler(deps)),
+  bind(trafficStatusSpec, trafficStatusHandler(deps)),
+];
+
+export function registerTrafficMethods(registry: MethodRegistry, deps: TrafficMethodDeps): void {
+  registry.add(...trafficMethods(deps));
 }
