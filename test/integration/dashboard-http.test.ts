@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { liveEventsFromBus, REPLAY_EVENTS } from '../../agent/src/dashboard/bus-adapter';
 import type { EmergencyStopRequest } from '../../agent/src/dashboard/emergency-request';
 import { createDashboardRouter } from '../../agent/src/dashboard/router';
-import { SidecarError } from '../../agent/src/errors/sidecar-error';
+import { SidecarError } from '../../agent/src/sidecar-error';
 import { OperationEventBus } from '../../agent/src/operations/event-bus';
 import { TokenAuthenticator, sha256Hex } from '../../agent/src/rpc/token-auth';
 import type { OperationRecord } from '../../agent/src/store/contract';

@@ -1,4 +1,4 @@
-import { SidecarError } from '../../agent/src/errors/sidecar-error';
+import { SidecarError } from '../../agent/src/sidecar-error';
 import type { ProgressEvent } from '../../agent/src/operations/event-bus';
 import { OperationRunner } from '../../agent/src/operations/runner';
 import type { CallContext } from '../../agent/src/rpc/registry';

@@ -1,4 +1,4 @@
-import { SidecarError } from '../../agent/src/errors/sidecar-error';
+import { SidecarError } from '../../agent/src/sidecar-error';
 import { createPgStore, PgStore } from '../../agent/src/store';
 import type { Clock } from '../../agent/src/store/contract';
 import { createTestDatabase, TestDatabase } from '../support/database';

@@ -1,7 +1,7 @@
 import { LeaderCampaign } from '../../agent/src/coordination/leader-campaign';
 import { LocalFacts, storeLocalFacts } from '../../agent/src/coordination/local-facts';
 import { Voter } from '../../agent/src/coordination/voter';
-import { isSidecarError } from '../../agent/src/errors/sidecar-error';
+import { isSidecarError } from '../../agent/src/sidecar-error';
 import { createPgStore, PgStore } from '../../agent/src/store';
 import type { LeaderLease } from '../../agent/src/store/contract';
 import { createTestDatabase, TestDatabase } from '../support/database';

@@ -1,6 +1,6 @@
 import { trafficSwitchParams, rollbackEmergencyParams } from '../../catalog/methods/traffic';
 import type { Team } from '../../catalog/teams-file';
-import { SidecarError } from '../../agent/src/errors/sidecar-error';
+import { SidecarError } from '../../agent/src/sidecar-error';
 import { OperationRunner } from '../../agent/src/operations/runner';
 import { createPgStore, type PgStore } from '../../agent/src/store';
 import type { Actor } from '../../agent/src/store/contract';

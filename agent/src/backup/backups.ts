@@ -13,7 +13,7 @@ import { managedLabels, volumeNameFor } from '../docker/labels';
 import type { JenkinsClientFactory } from '../environments/controllers';
 import { journaled, report, type StepJournal } from '../environments/journal-step';
 import { refuseIfServing } from '../environments/serving-side';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import { selectForBackup } from '../jenkins/home-layout';
 import type { EnvironmentStateStore, OperationContext } from '../store/contract';
 import { ARCHIVE_FILE, BACKUP_ID_PATTERN, backupIdFor, MANIFEST_FILE, manifestSchema, verifyArchive, type BackupManifest } from './manifest';

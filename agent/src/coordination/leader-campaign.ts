@@ -1,4 +1,4 @@
-import { isSidecarError } from '../errors/sidecar-error';
+import { isSidecarError } from '../sidecar-error';
 import type { LeaderLease, LeadershipStore } from '../store/contract';
 
 /**

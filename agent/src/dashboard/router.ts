@@ -1,7 +1,7 @@
 import express, { NextFunction, Request, Response, Router } from 'express';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isSidecarError } from '../errors/sidecar-error';
+import { isSidecarError } from '../sidecar-error';
 import { describeIssues, emergencyStopRequest, EmergencyStopRequest } from './emergency-request';
 import { bearerToken, httpStatusFor } from './http-status';
 import { DashboardIdentity, isOps, LiveEvent, LiveEventSource, maySee, sseFrame, sseKeepAlive } from './live-events';

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import type { EnvironmentName } from '../../../catalog/teams-file';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import { LABEL_MANAGED, labelsMatch, managedLabels } from './labels';
 
 /**

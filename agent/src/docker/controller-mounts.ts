@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { TEAM_NAME_PATTERN, type SecretSource, type Team } from '../../../catalog/teams-file';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 
 /**
  * The files a team's rendered jenkins.yaml reads at start (library-gen's

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import { dockerDown } from './containers';
 
 export type HealthVerdict = { state: 'healthy' } | { state: 'waiting'; detail: string } | { state: 'failed'; detail: string };

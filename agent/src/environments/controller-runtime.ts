@@ -3,7 +3,7 @@ import { posix } from 'node:path';
 import { LIBRARY_HOST_DIR_ENV } from '../../../catalog/jenkins-platform';
 import type { Team } from '../../../catalog/teams-file';
 import { SECRET_NAMES, teamSecretsDir, type ControllerFileMount, type ControllerFilesConfig } from '../docker/controller-mounts';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import { controllerFileVerdict, unreadableVerdict, verdictError, type HostFileFacts, type StatFile } from './controller-files';
 
 /**

@@ -3,7 +3,7 @@ import { trafficSwitchParams } from '../../../catalog/methods/traffic';
 import type { Team } from '../../../catalog/teams-file';
 import type { NetworkingConfig } from '../docker/container-spec';
 import type { ControllerFilesConfig } from '../docker/controller-mounts';
-import { isSidecarError, SidecarError } from '../errors/sidecar-error';
+import { isSidecarError, SidecarError } from '../sidecar-error';
 import type { BreakerStore, EnvironmentStateStore, LockStore, OperationContext } from '../store/contract';
 import { breakerNameFor, runTrafficSwitch, type TrafficDeps } from '../traffic/switch';
 import type { JenkinsClientFactory } from './controllers';

@@ -5,7 +5,7 @@ import { controllerFileMounts, type ControllerFileMount, type ControllerFilesCon
 import { dockerDown, ensureManagedVolume, imageExists, inspectManaged, removeManaged, stopManaged } from '../docker/containers';
 import { waitHealthy } from '../docker/health';
 import { volumeNameFor } from '../docker/labels';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import type { EnvironmentStateStore, OperationContext } from '../store/contract';
 import { checkControllerFiles, type StatFile } from './controller-files';
 import { controllerRuntime, type ControllerRuntime } from './controller-runtime';

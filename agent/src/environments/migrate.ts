@@ -7,7 +7,7 @@ import { filterArchive, type ArchiveFile, type ObservedEntry } from '../docker/a
 import { packPaths } from '../docker/archive-paths';
 import { JENKINS_HOME_IN_CONTAINER } from '../docker/container-spec';
 import { dockerDown, inspectManaged, type ManagedContainer } from '../docker/containers';
-import { isSidecarError, SidecarError } from '../errors/sidecar-error';
+import { isSidecarError, SidecarError } from '../sidecar-error';
 import { assessActivity, type ActivityVerdict } from '../jenkins/activity';
 import type { JenkinsClient } from '../jenkins/client';
 import { copyEffect, imageOwnsConfiguration, leftToImage, selectForMigration, type MigrationOperation, type MigrationSelection } from '../jenkins/home-layout';

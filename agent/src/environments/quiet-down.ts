@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import type { EnvironmentName, Team } from '../../../catalog/teams-file';
 import { inspectManaged } from '../docker/containers';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import type { OperationContext } from '../store/contract';
 import type { JenkinsClientFactory } from './controllers';
 import { journaled, report, type StepJournal } from './journal-step';

@@ -1,5 +1,5 @@
 import type { EnvironmentName, Team } from '../../../catalog/teams-file';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import type { EnvironmentStateStore, TeamEnvironmentState } from '../store/contract';
 
 /** Pure: an environment "serves" when its desired HAProxy weight is above 0. */

@@ -1,5 +1,5 @@
 import { RUNTIME_NAME_PATTERN } from '../../../catalog/teams-file';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 
 /**
  * Runtime API command lines. The API runs several `;`-separated commands from

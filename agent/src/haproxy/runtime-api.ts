@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import {
   joinCommands,
   SHOW_STAT_COMMAND,

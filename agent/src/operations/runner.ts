@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ERROR_CODES, type ErrorCode } from '../../../catalog/error-codes';
-import { isSidecarError, SidecarError } from '../errors/sidecar-error';
+import { isSidecarError, SidecarError } from '../sidecar-error';
 import type { Actor, Clock, OperationContext, OperationJournal, OperationRecord, OperationStatus } from '../store/contract';
 import { asDependencyDown, isDatabaseUnreachable } from '../store/pg-unreachable';
 import { OperationEventBus, type OperationEnd, type ProgressEvent } from './event-bus';

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { BUILD_PATTERN, IDEMPOTENCY_KEY_PATTERN, TRANSPORT_PARAMS } from '../../../catalog/methods/core';
 import type { MethodSpec } from '../../../catalog/methods/method-spec';
 import { TEAM_NAME_PATTERN } from '../../../catalog/teams-file';
-import { SidecarError, isSidecarError } from '../errors/sidecar-error';
+import { SidecarError, isSidecarError } from '../sidecar-error';
 import type { Actor, AuditEntry, AuditLog } from '../store/contract';
 import { asDependencyDown } from '../store/pg-unreachable';
 import type { RunnerLog } from '../operations/runner';

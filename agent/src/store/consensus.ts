@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import { Actor, ConsensusStore, ProposalDecision, Vote } from './contract';
 import { tally } from './consensus-tally';
 import { checkInstanceId, checkText } from './names';

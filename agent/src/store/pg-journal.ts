@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import { Actor, JournalStep, OperationJournal, OperationRecord, OperationStatus } from './contract';
 import { checkText } from './names';
 import { PG_UNIQUE_VIOLATION, pgCode, pgConstraint } from './pg-errors';

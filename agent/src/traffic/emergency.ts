@@ -1,6 +1,6 @@
 import type { RollbackEmergencyParams } from '../../../catalog/methods/traffic';
 import type { EnvironmentName } from '../../../catalog/teams-file';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import type { AuditEntry, OperationContext, TeamEnvironmentState } from '../store/contract';
 import { isDatabaseUnreachable } from '../store/pg-unreachable';
 import type { LastReadEnvironments } from './last-read-state';

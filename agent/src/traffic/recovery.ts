@@ -1,5 +1,5 @@
 import type { EnvironmentName } from '../../../catalog/teams-file';
-import { isSidecarError } from '../errors/sidecar-error';
+import { isSidecarError } from '../sidecar-error';
 import type { Actor, Clock, OperationRecord } from '../store/contract';
 import type { TrafficDeps } from './switch';
 import { discoverTeamBackends, otherSide, splitWeights, type Weights } from './team-backends';

@@ -1,7 +1,7 @@
 import type { TrafficSwitchParams } from '../../../catalog/methods/traffic';
 import type { EnvironmentName, Team } from '../../../catalog/teams-file';
 import { parseTriggers } from '../../../catalog/triggers';
-import { isSidecarError, SidecarError } from '../errors/sidecar-error';
+import { isSidecarError, SidecarError } from '../sidecar-error';
 import type { HaproxyDriver } from '../haproxy/runtime-api';
 import { isDatabaseUnreachable } from '../store/pg-unreachable';
 import { isAdminHeld, isServerUp, type ServerStat } from '../haproxy/stats';

@@ -2,7 +2,7 @@ import type Docker from 'dockerode';
 import { z } from 'zod';
 import { CORE_METHODS } from '../../../../catalog/methods/core';
 import type { TeamDirectory } from '../../config/team-directory';
-import { SidecarError, isSidecarError } from '../../errors/sidecar-error';
+import { SidecarError, isSidecarError } from '../../sidecar-error';
 import type { SidecarMetrics } from '../../metrics/sidecar-metrics';
 import type { OperationBody, OperationRunner } from '../../operations/runner';
 import type { AuditEntry, LockGrant, OperationRecord, Store } from '../../store/contract';

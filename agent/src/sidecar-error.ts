@@ -1,4 +1,4 @@
-import { ErrorCode } from '../../../catalog/error-codes';
+import { ErrorCode } from '../../catalog/error-codes';
 
 /**
  * The one error type for domain failures. `message` is written for a person
