@@ -185,6 +185,7 @@ test('a green that fails validation: the operation fails naming the failed check
   expect(out.error).toBeDefined();
   const err = out.error!;
   expect(err.code).toBe('CONFLICT');
+  expect(err.reason).toBe('target_not_ready');
   expect(err.message).toContain('failed validation');
   expect(err.message).toContain('agent_connectivity');
   expect(err.message).toContain(REQUIRED_AGENT);

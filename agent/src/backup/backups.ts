@@ -161,7 +161,7 @@ export async function readVerifiedBackup(root: string, team: Team, backupId: str
     manifest = await readManifest(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new SidecarError('NOT_FOUND', `backup ${backupId} of team ${team.team_name} does not exist; see backup.list`, { backupId });
-    throw new SidecarError('CONFLICT', `backup ${backupId}: manifest is unreadable (${(err as Error).message}); refusing to restore it`, { backupId }, { cause: err });
+    throw new SidecarError('CONFLICT', `backup ${backupId}: manifest is unreadable (${(err as Error).message}); refusing to restore it`, { reason: 'backup_unreadable', backupId }, { cause: err });
   }
   const archivePath = join(dir, ARCHIVE_FILE);
   const hash = createHash('sha256');

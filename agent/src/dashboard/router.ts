@@ -114,7 +114,7 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
     const ops = isOps(who);
     const mine = streamsOf.get(who.id) ?? 0;
     if (mine >= perToken) {
-      res.status(429).json({ error: { code: 'CONFLICT', message: `token ${who.id} already has ${mine} live dashboard streams (limit ${perToken} per token); close other dashboard tabs and retry` } });
+      res.status(429).json({ error: { code: 'CONFLICT', reason: 'in_flight_limit', message: `token ${who.id} already has ${mine} live dashboard streams (limit ${perToken} per token); close other dashboard tabs and retry` } });
       return;
     }
     if (openStreams >= maxStreams || (!ops && teamStreams >= maxStreams - opsReserved)) {

@@ -78,7 +78,7 @@ export async function inspectManaged(docker: Docker, name: string, team: string,
     throw new SidecarError(
       'CONFLICT',
       `container ${name} exists but was not created by the sidecar for ${team}/${environment} (missing label ${LABEL_MANAGED}); the sidecar will not stop or replace it: remove or rename it by hand`,
-      { container: name, team, environment },
+      { reason: 'foreign_resource', container: name, team, environment },
     );
   }
   return {
@@ -131,7 +131,7 @@ export async function ensureManagedVolume(docker: Docker, name: string, team: st
   try {
     const v = await docker.getVolume(name).inspect();
     if (!labelsMatch(v.Labels, team, environment)) {
-      throw new SidecarError('CONFLICT', `volume ${name} exists but was not created by the sidecar for ${team}/${environment}; the sidecar will not write into it: remove or rename it by hand`, { volume: name });
+      throw new SidecarError('CONFLICT', `volume ${name} exists but was not created by the sidecar for ${team}/${environment}; the sidecar will not write into it: remove or rename it by hand`, { reason: 'foreign_resource', volume: name });
     }
     return { created: false };
   } catch (err) {
@@ -156,7 +156,7 @@ export async function removeManagedVolume(docker: Docker, name: string, team: st
     throw dockerDown(`inspect volume ${name}`, err);
   }
   if (!labelsMatch(labels, team, environment)) {
-    throw new SidecarError('CONFLICT', `volume ${name} was not created by the sidecar; refusing to remove it`, { volume: name });
+    throw new SidecarError('CONFLICT', `volume ${name} was not created by the sidecar; refusing to remove it`, { reason: 'foreign_resource', volume: name });
   }
   try {
     await docker.getVolume(name).remove();

@@ -94,7 +94,8 @@ export class HaproxyRuntime implements HaproxyDriver {
     const reply = (await this.send(line)).trim();
     if (reply.length > 0) {
       const notFound = /No such (server|backend)/i.test(reply);
-      throw new SidecarError(notFound ? 'NOT_FOUND' : 'CONFLICT', `HAProxy refused "${line}": ${reply}`, { command: line, reply });
+      const refusal = `HAProxy refused "${line}": ${reply}`;
+      throw notFound ? new SidecarError('NOT_FOUND', refusal, { command: line, reply }) : new SidecarError('CONFLICT', refusal, { reason: 'haproxy_refused', command: line, reply });
     }
   }
 

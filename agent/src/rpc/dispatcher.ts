@@ -148,7 +148,7 @@ export class Dispatcher {
     const tokenId = caller.principal.tokenId;
     const current = this.inFlight.get(tokenId) ?? 0;
     if (current >= this.deps.maxInFlightPerToken) {
-      const busy = new SidecarError('CONFLICT', `token ${tokenId} already has ${current} calls in flight (limit ${this.deps.maxInFlightPerToken}); wait for one to finish`, {
+      const busy = new SidecarError('CONFLICT', `token ${tokenId} already has ${current} calls in flight (limit ${this.deps.maxInFlightPerToken}); wait for one to finish`, { reason: 'in_flight_limit',
         limit: this.deps.maxInFlightPerToken,
       });
       throw await this.refused(spec, rawParams, caller, busy);
