@@ -56,7 +56,8 @@ export class HaproxyRuntime implements HaproxyDriver {
 
   /** Sends one line (already built from checked names) and returns the raw reply. */
   async send(line: string): Promise<string> {
-    if (/[\n\r]/.test(line)) throw new SidecarError('FORBIDDEN', 'internal: a Runtime API line must not contain a newline', {});
+    // Lines are built from checked names (commands.ts): a newline here is a programming mistake, answered INTERNAL.
+    if (/[\n\r]/.test(line)) throw new Error('a Runtime API line must not contain a newline');
     const where = describeEndpoint(this.endpoint);
     return new Promise<string>((resolve, reject) => {
       let settled = false;
