@@ -16,7 +16,7 @@ import { liveEventsFromBus } from './dashboard/bus-adapter';
 import { createDashboardRouter } from './dashboard/router';
 import { lockDataDir, type DataDirLock } from './db/data-dir-lock';
 import { firstUnsearchableDir, startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded-postgres';
-import { SidecarError } from './errors/sidecar-error';
+import { SidecarError } from './sidecar-error';
 import { createHttpApp } from './http/app';
 import { haproxyProbe, readiness, type DependencyState, type Probe } from './http/readiness';
 import { createLogger, type Logger } from './logging/logger';

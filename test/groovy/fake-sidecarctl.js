@@ -4,7 +4,7 @@
 // It speaks sidecarctl's contract exactly: progress on stderr, result file, exit
 // 0 / 3 (code printed, {"error":...} in the result file) / 4, and records every
 // call (method, params, whether a token was present) as JSON lines in FAKE_SIDECAR_LOG.
-// Answers come from FAKE_SIDECAR_ANSWERS (JSON: method -> result, or -> {"error":{code,message}},
+// Answers come from FAKE_SIDECAR_ANSWERS (JSON: method -> result, or -> {"error":{code,message,reason?}},
 // or -> a list consumed one answer per call).
 'use strict';
 const fs = require('node:fs');
@@ -52,8 +52,10 @@ if (answer === undefined) {
 process.stderr.write(`progress: ${JSON.stringify({ method, phase: 'started' })}\n`);
 if (answer && typeof answer === 'object' && answer.error) {
   const e = answer.error;
-  process.stderr.write(`sidecarctl: ${e.code}: ${e.message}\n`);
-  if (resultFile) fs.writeFileSync(resultFile, JSON.stringify({ error: { code: -32000, message: e.message, data: { code: e.code }, symbolicCode: e.code } }, null, 2) + '\n');
+  // As agent/src/cli/ctl-output.ts: the reason (a CONFLICT's data.reason) beside the code.
+  process.stderr.write(`sidecarctl: ${e.code}${e.reason ? ` (${e.reason})` : ''}: ${e.message}\n`);
+  const reason = e.reason ? { reason: e.reason } : {};
+  if (resultFile) fs.writeFileSync(resultFile, JSON.stringify({ error: { code: -32000, message: e.message, data: { code: e.code, ...reason }, symbolicCode: e.code, ...reason } }, null, 2) + '\n');
   process.exit(3);
 }
 if (resultFile) fs.writeFileSync(resultFile, JSON.stringify(answer, null, 2) + '\n');

@@ -109,7 +109,7 @@ test('a corrupted archive is detected by its checksum and refused', async () => 
 
 test('refuses to restore into the serving side, and unknown or malformed ids', async () => {
   const [latest] = await listBackups(root, t.team);
-  await expect(restoreBackup(deps, t.team, { backupId: latest.backupId, environment: 'blue' })).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('carries traffic') });
+  await expect(restoreBackup(deps, t.team, { backupId: latest.backupId, environment: 'blue' })).rejects.toMatchObject({ code: 'CONFLICT', data: { reason: 'target_serving' }, message: expect.stringContaining('carries traffic') });
   await expect(restoreBackup(deps, t.team, { backupId: '../../etc', environment: 'green' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
   await expect(restoreBackup(deps, t.team, { backupId: 'green-20200101T000000Z-abcdef', environment: 'green' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
 });

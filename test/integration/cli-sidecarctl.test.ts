@@ -95,6 +95,17 @@ describe('sidecarctl exit codes against the running sidecar', () => {
     expect(invalid.stderr).toMatch(/^sidecarctl: INVALID_PARAMS: invalid params: operation: /);
   });
 
+  it("3: a CONFLICT names its reason on stderr and in --result-file", async () => {
+    const key = `cli-key-${Date.now().toString(36)}`;
+    const first = await runSidecarctl(['call', 'lock.acquire', '--params', JSON.stringify({ team: 'devops', operation: 'cli_reason', ttlSec: 60, owner: 'first', idempotencyKey: key })], env);
+    expect(first.code).toBe(0);
+    const file = join(dir, 'conflict.json');
+    const r = await runSidecarctl(['call', 'coordination.update', '--params', JSON.stringify({ team: 'devops', operation: 'stage', idempotencyKey: key }), '--result-file', file], env);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^sidecarctl: CONFLICT \(idempotency_key_reused\): idempotency ?[kK]ey .* already belongs to operation /);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ error: { symbolicCode: 'CONFLICT', reason: 'idempotency_key_reused', data: { code: 'CONFLICT', reason: 'idempotency_key_reused' } } });
+  });
+
   it('4: wrong token (401) or nothing listening', async () => {
     const wrong = await runSidecarctl(['locks'], { ...env, SIDECAR_TOKEN: 'not-the-token-0123456789' });
     expect(wrong.code).toBe(4);

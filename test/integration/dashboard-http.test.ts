@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { liveEventsFromBus, REPLAY_EVENTS } from '../../agent/src/dashboard/bus-adapter';
 import type { EmergencyStopRequest } from '../../agent/src/dashboard/emergency-request';
 import { createDashboardRouter } from '../../agent/src/dashboard/router';
-import { SidecarError } from '../../agent/src/errors/sidecar-error';
+import { SidecarError } from '../../agent/src/sidecar-error';
 import { OperationEventBus } from '../../agent/src/operations/event-bus';
 import { TokenAuthenticator, sha256Hex } from '../../agent/src/rpc/token-auth';
 import type { OperationRecord } from '../../agent/src/store/contract';
@@ -274,7 +274,9 @@ describe('live streams per token', () => {
     for (const s of open) await s.next();
     const third = await fetch(`${at}/api/v1/events`, { headers: bearer(TEAM) });
     expect(third.status).toBe(429);
-    expect(((await third.json()) as { error: { message: string } }).error.message).toContain('alpha-ci already has 2 live dashboard streams');
+    const refused = (await third.json()) as { error: { reason: string; message: string } };
+    expect(refused.error).toMatchObject({ code: 'CONFLICT', reason: 'in_flight_limit' });
+    expect(refused.error.message).toContain('alpha-ci already has 2 live dashboard streams');
     open.push(await openStream(BETA, undefined, at));
     await open[2]!.next();
     // Team tokens now hold 3 of 4; the last one is kept for the ops token.

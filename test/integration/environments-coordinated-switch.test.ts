@@ -5,7 +5,7 @@ import type { Team } from '../../catalog/teams-file';
 import { executeCoordinated, type CoordinatedDeps } from '../../agent/src/environments/coordinated-rollout';
 import { teamJenkinsClientFactory } from '../../agent/src/environments/controllers';
 import { deployEnvironment } from '../../agent/src/environments/deploy';
-import type { SidecarError } from '../../agent/src/errors/sidecar-error';
+import type { SidecarError } from '../../agent/src/sidecar-error';
 import { OperationRunner } from '../../agent/src/operations/runner';
 import { createPgStore, type PgStore } from '../../agent/src/store';
 import type { Actor } from '../../agent/src/store/contract';
@@ -185,6 +185,7 @@ test('a green that fails validation: the operation fails naming the failed check
   expect(out.error).toBeDefined();
   const err = out.error!;
   expect(err.code).toBe('CONFLICT');
+  expect(err.reason).toBe('target_not_ready');
   expect(err.message).toContain('failed validation');
   expect(err.message).toContain('agent_connectivity');
   expect(err.message).toContain(REQUIRED_AGENT);

@@ -90,8 +90,8 @@ test('redeploying green (no traffic) replaces its container and keeps its volume
 test('redeploying or stopping blue while it serves is refused with CONFLICT and blue keeps serving', async () => {
   const team = t.team;
   const before = await docker.getContainer(team.environments.blue.container).inspect();
-  await expect(deployEnvironment(deps, team, { target: 'blue', timeoutSec: 60, replace: true })).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('carries traffic') });
-  await expect(stopEnvironment(deps, team, { environment: 'blue', graceSec: 5 })).rejects.toMatchObject({ code: 'CONFLICT' });
+  await expect(deployEnvironment(deps, team, { target: 'blue', timeoutSec: 60, replace: true })).rejects.toMatchObject({ code: 'CONFLICT', data: { reason: 'target_serving' }, message: expect.stringContaining('carries traffic') });
+  await expect(stopEnvironment(deps, team, { environment: 'blue', graceSec: 5 })).rejects.toMatchObject({ code: 'CONFLICT', data: { reason: 'target_serving' } });
   const after = await docker.getContainer(team.environments.blue.container).inspect();
   expect(after.Id).toBe(before.Id);
   expect(after.State.Running).toBe(true);
@@ -122,8 +122,8 @@ test('containers without the sidecar labels are never stopped, replaced or remov
     foreign.push(name);
     const c = await docker.createContainer({ name, Image: 'jsm-standin-jenkins:1', Env: [`JENKINS_OPTS=--httpPort=${other.team.environments.green.web_port}`], HostConfig: { NetworkMode: 'host' } });
     await c.start();
-    await expect(deployEnvironment(deps, other.team, { target: 'green', timeoutSec: 30, replace: true })).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('not created by the sidecar') });
-    await expect(stopEnvironment(deps, other.team, { environment: 'green', graceSec: 1, remove: true })).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(deployEnvironment(deps, other.team, { target: 'green', timeoutSec: 30, replace: true })).rejects.toMatchObject({ code: 'CONFLICT', data: { reason: 'foreign_resource' }, message: expect.stringContaining('not created by the sidecar') });
+    await expect(stopEnvironment(deps, other.team, { environment: 'green', graceSec: 1, remove: true })).rejects.toMatchObject({ code: 'CONFLICT', data: { reason: 'foreign_resource' } });
     await other.cleanup(docker); // removes only labelled objects
     const info = await c.inspect();
     expect(info.State.Running).toBe(true);
@@ -230,12 +230,12 @@ test('a missing, empty or world-readable secret refuses the deploy before anythi
 
     writeFileSync(admin.source, 'restored\n', { mode: 0o600 });
     writeFileSync(service.source, '');
-    await expect(deployEnvironment(withFiles, other.team, { target: 'green', timeoutSec: 30, replace: true })).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining(`${service.source} is empty`) });
+    await expect(deployEnvironment(withFiles, other.team, { target: 'green', timeoutSec: 30, replace: true })).rejects.toMatchObject({ code: 'CONFLICT', data: { reason: 'controller_file_unusable' }, message: expect.stringContaining(`${service.source} is empty`) });
     expect(await teamObjects(other.team.team_name)).toEqual({ containers: 0, volumes: 0 });
 
     writeFileSync(service.source, 'restored\n');
     chmodSync(token.source, 0o644);
-    await expect(deployEnvironment(withFiles, other.team, { target: 'green', timeoutSec: 30, replace: true })).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining(`${token.source} is readable by every user`) });
+    await expect(deployEnvironment(withFiles, other.team, { target: 'green', timeoutSec: 30, replace: true })).rejects.toMatchObject({ code: 'CONFLICT', data: { reason: 'controller_file_unusable' }, message: expect.stringContaining(`${token.source} is readable by every user`) });
     expect(await teamObjects(other.team.team_name)).toEqual({ containers: 0, volumes: 0 });
   } finally {
     await other.cleanup(docker);

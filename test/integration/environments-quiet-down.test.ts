@@ -85,7 +85,7 @@ test('while a migration drains the source, lifting its quiet-down is refused wit
   for (let i = 0; i < 200 && !(await rootOf('blue')).quietingDown; i++) await new Promise((r) => setTimeout(r, 50));
   expect(await sc.handle.store.journal.list({ team, status: 'running' })).toEqual([expect.objectContaining({ type: 'state.migrate' })]);
   const refused = await rpc.call('environment.quietDown', { team, environment: 'blue', cancel: true });
-  expect(refused).toMatchObject({ ok: false, error: { data: { code: 'CONFLICT', exclusive: `environments:${team}` } } });
+  expect(refused).toMatchObject({ ok: false, error: { data: { code: 'CONFLICT', reason: 'operation_running', exclusive: `environments:${team}` } } });
   expect((await rootOf('blue')).quietingDown).toBe(true);
   await standinControl(t.team, 'blue', { builds: [] });
   expect(ok(await migrating)).toMatchObject({ sourceQuietingDown: true });

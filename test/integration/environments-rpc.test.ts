@@ -50,7 +50,7 @@ test('environment.deploy streams progress and answers with container, health and
 test('redeploying the serving side answers CONFLICT; bad params answer -32602', async () => {
   const team = t.team.team_name;
   const r = await rpc.call('environment.deploy', { team, target: 'blue' });
-  expect(r).toMatchObject({ ok: false, error: { data: { code: 'CONFLICT' } } });
+  expect(r).toMatchObject({ ok: false, error: { data: { code: 'CONFLICT', reason: 'target_serving' } } });
   const same = await rpc.call('state.migrate', { team, source: 'blue', target: 'blue' });
   expect(same).toMatchObject({ ok: false, error: { code: -32602 } });
   const badId = await rpc.call('backup.restore', { team, backupId: '../../etc/passwd', environment: 'green' });
@@ -107,6 +107,6 @@ test('two deploys of one team at once: the second is refused with CONFLICT namin
     await new Promise((r) => setTimeout(r, 50));
   }
   const second = await rpc.call('environment.deploy', { team, target: 'green', timeoutSec: 60 });
-  expect(second).toMatchObject({ ok: false, error: { data: { code: 'CONFLICT', exclusive: `environments:${team}` } } });
+  expect(second).toMatchObject({ ok: false, error: { data: { code: 'CONFLICT', reason: 'operation_running', exclusive: `environments:${team}` } } });
   expect(ok(await first)).toMatchObject({ healthy: true, replaced: true });
 });

@@ -197,7 +197,7 @@ it('with Postgres down, rollback.emergency without a target halts the switch in 
   expect(ctl.stderr).toContain(result.operationId);
   expect(await haproxyWeights()).toEqual({ blue: 100, green: 0 });
   const halted = await switchP;
-  expect(halted.error?.data).toMatchObject({ code: 'CONFLICT' });
+  expect(halted.error?.data).toMatchObject({ code: 'CONFLICT', reason: 'halted' });
   expect(halted.error?.message).toContain('halted');
   // The halted switch does not move anything afterwards.
   await sleep(3_000);

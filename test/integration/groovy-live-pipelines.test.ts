@@ -84,7 +84,7 @@ const get = (name: string): ScenarioResult => {
 };
 const stage = (r: ScenarioResult, name: string) => r.stages.find((x) => x.name === name);
 const domainCode = (text: string | undefined, step: string): string | undefined => {
-  const m = new RegExp(`^${step}: ([A-Z_]+): `).exec(text ?? '');
+  const m = new RegExp(`^${step}: ([A-Z_]+)(?: \\(([a-z_]+)\\))?: `).exec(text ?? '');
   return m && (ERROR_CODES as readonly string[]).includes(m[1]!) ? 'domain' : text;
 };
 

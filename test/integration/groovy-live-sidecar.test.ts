@@ -122,7 +122,7 @@ describe('core steps against a live sidecar', () => {
   ])('%s', (name, step) => {
     const r = get(name);
     expect(r.result).toBe('FAILURE');
-    const m = new RegExp(`^${step}: ([A-Z_]+): `).exec(r.error ?? '');
+    const m = new RegExp(`^${step}: ([A-Z_]+)(?: \\(([a-z_]+)\\))?: `).exec(r.error ?? '');
     expect({ error: r.error, code: m?.[1] && (ERROR_CODES as readonly string[]).includes(m[1]) ? 'domain' : m?.[1] }).toEqual({ error: r.error, code: 'domain' });
   });
 

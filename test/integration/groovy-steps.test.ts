@@ -20,7 +20,7 @@ let results: Map<string, ScenarioResult>;
 const s = (name: string, script: string, answers: Record<string, unknown> = {}, env: Record<string, string> = {}, credentials?: Record<string, string>) =>
   world.scenario(name, { script, ...(credentials ? { credentials } : {}) }, answers, env);
 
-const sidecarError = (code: string, message: string) => ({ error: { code, message } });
+const sidecarError = (code: string, message: string, reason?: string) => ({ error: { code, message, ...(reason ? { reason } : {}) } });
 
 beforeAll(async () => {
   generate(world.teamsYaml(), join(root, 'out'));
@@ -73,6 +73,21 @@ beforeAll(async () => {
     s('lock held', `acquireInfrastructureLock(operation: 'blue_green_switch')`, {
       'lock.acquire': sidecarError('LOCK_HELD', 'lock blue_green_switch is held by other/job#3 until 00:10:00Z; wait or run `sidecarctl locks`'),
     }),
+    s('switch target not ready', `acquireInfrastructureLock(); progressiveTrafficSwitch(target: 'green')`, {
+      'traffic.switch': sidecarError('CONFLICT', 'target jenkins_green is DOWN after 120s; deploy or fix the green environment first. No traffic was moved', 'target_not_ready'),
+    }),
+    s(
+      'a pipeline switches on the reason',
+      `
+      acquireInfrastructureLock()
+      try {
+        progressiveTrafficSwitch(target: 'green')
+        return 'switched'
+      } catch (e) {
+        return e.message.startsWith('progressiveTrafficSwitch: CONFLICT (target_not_ready): ') ? 'deploy green first' : e.message
+      }`,
+      { 'traffic.switch': sidecarError('CONFLICT', 'target jenkins_green is DOWN after 120s', 'target_not_ready') },
+    ),
     s('release with nothing held', `return releaseInfrastructureLock()`),
     s('release no longer held', `acquireInfrastructureLock(); return releaseInfrastructureLock()`, { 'lock.release': { released: false } }),
     s('block releases on failure', `withInfrastructureLock(name: 'plugin_update') { error 'body failed' }`),
@@ -270,6 +285,7 @@ describe('sidecar errors become build errors with the code', () => {
     ['buildConsensus denied fails', /^buildConsensus: CONSENSUS_DENIED: version_upgrade was not approved: denied by 2 of 3$/],
     ['validation fails the build', /^validateEnvironmentHealth: green failed: job_restoration \(2 jobs missing\)$/],
     ['block releases on failure', /^body failed$/],
+    ['switch target not ready', /^progressiveTrafficSwitch: CONFLICT \(target_not_ready\): target jenkins_green is DOWN after 120s; deploy or fix the green environment first\. No traffic was moved$/],
   ])('%s', (name, message) => {
     expect(get(name).result).toBe('FAILURE');
     expect(get(name).error).toMatch(message);
@@ -278,6 +294,10 @@ describe('sidecar errors become build errors with the code', () => {
   it('the block form releases its lock when the body fails', () => {
     expect(methods('block releases on failure')).toEqual(['lock.acquire', 'lock.release']);
     expect(callOf('block releases on failure', 'lock.release').params).toMatchObject({ operation: 'plugin_update', owner: world.build });
+  });
+
+  it("a CONFLICT's reason reaches the pipeline in the error's message", () => {
+    expect(get('a pipeline switches on the reason')).toMatchObject({ result: 'SUCCESS', value: 'deploy green first' });
   });
 
   it('a consensus denial is returned, not thrown', () => {

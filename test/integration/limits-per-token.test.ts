@@ -74,7 +74,7 @@ it('answers CONFLICT for a call over the in-flight limit, without touching the o
     // Two waiters fill the team token's in-flight budget (each waits up to 4 s for the lock).
     const waiters = [0, 1].map((i) => team.call('lock.acquire', { team: TEAM, operation: 'busy', ttlSec: 30, waitSec: 4, owner: `waiter-${i}` }, 20_000));
     const over = await team.call('lock.list', { team: TEAM });
-    expect(over.error).toMatchObject({ code: -32000, data: { code: 'CONFLICT', limit: MAX_IN_FLIGHT } });
+    expect(over.error).toMatchObject({ code: -32000, data: { code: 'CONFLICT', reason: 'in_flight_limit', limit: MAX_IN_FLIGHT } });
     expect(over.error!.message).toMatch(/in flight/);
     // The ops token has its own budget.
     const opsList = await ops.call('lock.list', { team: TEAM });

@@ -97,7 +97,7 @@ describe('idempotency keys belong to their team', () => {
     const key = `k-${randomBytes(4).toString('hex')}`;
     expect((await devops.call('lock.acquire', { team: DEVOPS, operation: 'other', ttlSec: 60, idempotencyKey: key })).result).toBeDefined();
     const clash = await devops.call('coordination.update', { team: DEVOPS, operation: 'stage', idempotencyKey: key });
-    expect(clash.error).toMatchObject({ code: -32000, data: { code: 'CONFLICT' } });
+    expect(clash.error).toMatchObject({ code: -32000, data: { code: 'CONFLICT', reason: 'idempotency_key_reused' } });
     expect(clash.error?.message).toMatch(/already belongs to operation .*lock\.acquire/);
     const rows = (await auditOf(DEVOPS, 'stage')).concat(await auditOf(DEVOPS, 'coordination.update'));
     expect(rows.some((r) => r.status === 'FAILURE' && r.metadata?.idempotencyKey === key)).toBe(true);

@@ -93,7 +93,7 @@ describe('authentication on the upgrade request', () => {
     // The three waits are in flight once the sidecar has them; a fourth call is refused at once.
     await new Promise((r) => setTimeout(r, 300));
     const over = await c.call('lock.list', {});
-    expect(!over.ok && over.error.data?.code).toBe('CONFLICT');
+    expect(!over.ok && over.error.data).toMatchObject({ code: 'CONFLICT', reason: 'in_flight_limit' });
     expect(!over.ok && over.error.message).toBe('token limited already has 3 calls in flight (limit 3); wait for one to finish');
     const results = await Promise.all(waiting);
     expect(results.every((r) => !r.ok && r.error.data?.code === 'LOCK_HELD')).toBe(true);

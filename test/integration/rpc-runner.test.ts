@@ -1,4 +1,4 @@
-import { SidecarError } from '../../agent/src/errors/sidecar-error';
+import { SidecarError } from '../../agent/src/sidecar-error';
 import type { ProgressEvent } from '../../agent/src/operations/event-bus';
 import { OperationRunner } from '../../agent/src/operations/runner';
 import type { CallContext } from '../../agent/src/rpc/registry';
@@ -83,7 +83,7 @@ describe('OperationRunner', () => {
   it('refuses an idempotency key that belongs to another kind of operation', async () => {
     const key = uniqueId('idem');
     await runnerA.run({ type: 'test.one', team: 'devops', params: {}, idempotencyKey: key, actor: actorA }, async () => 1);
-    await expect(runnerA.run({ type: 'test.two', team: 'devops', params: {}, idempotencyKey: key, actor: actorA }, async () => 2)).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(runnerA.run({ type: 'test.two', team: 'devops', params: {}, idempotencyKey: key, actor: actorA }, async () => 2)).rejects.toMatchObject({ code: 'CONFLICT', data: { reason: 'idempotency_key_reused' } });
   });
 
   it('runJournaled names the operation on the call (for its audit row), after a success and after a failure that reported progress', async () => {
@@ -97,9 +97,9 @@ describe('OperationRunner', () => {
       runJournaled(runnerA, failing, 'devops', {}, async (ctx) => {
         id = ctx.operation.id;
         ctx.progress({ phase: 'one', message: 'first' });
-        throw new SidecarError('CONFLICT', 'refused');
+        throw new SidecarError('CONFLICT', 'refused', { reason: 'operation_running' });
       }),
-    ).rejects.toMatchObject({ code: 'CONFLICT' });
+    ).rejects.toMatchObject({ code: 'CONFLICT', data: { reason: 'operation_running' } });
     expect(failing.operationId).toBe(id);
   });
 
@@ -108,10 +108,10 @@ describe('OperationRunner', () => {
     await expect(
       runnerA.run({ type: 'test.rollback', team: 'devops', params: {}, actor: actorA }, async (ctx) => {
         id = ctx.operation.id;
-        throw new SidecarError('SLI_BREACH', 'error_rate 5% > 2% at step 25%; traffic is back on blue', { operationStatus: 'rolled_back', step: 25 });
+        throw new SidecarError('SLI_BREACH', 'error_rate 5% > 2% at step 25%; traffic is back on blue', { step: 25 }, { outcome: 'rolled_back' });
       }),
-    ).rejects.toMatchObject({ code: 'SLI_BREACH' });
-    expect(await storeA.journal.get(id)).toMatchObject({ status: 'rolled_back', error: { code: 'SLI_BREACH', data: { step: 25 } } });
+    ).rejects.toMatchObject({ code: 'SLI_BREACH', outcome: 'rolled_back', data: { operationStatus: 'rolled_back' } });
+    expect(await storeA.journal.get(id)).toMatchObject({ status: 'rolled_back', error: { code: 'SLI_BREACH', data: { step: 25, operationStatus: 'rolled_back' } } });
   });
 
   it('follows an operation run by ANOTHER process through the journal until it ends', async () => {

@@ -1,7 +1,7 @@
 import { Pool } from 'pg';
 import { answerDeadlineClient, DatabaseNoAnswerError } from '../../agent/src/store/answer-deadline-client';
 import { asDependencyDown, isDatabaseUnreachable } from '../../agent/src/store/pg-unreachable';
-import { isSidecarError } from '../../agent/src/errors/sidecar-error';
+import { isSidecarError } from '../../agent/src/sidecar-error';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 /**

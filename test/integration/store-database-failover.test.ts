@@ -1,4 +1,4 @@
-import { isSidecarError } from '../../agent/src/errors/sidecar-error';
+import { isSidecarError } from '../../agent/src/sidecar-error';
 import { createPgStore, PgStore } from '../../agent/src/store';
 import { asDependencyDown } from '../../agent/src/store/pg-unreachable';
 import { eventually } from '../support/eventually';

@@ -1,4 +1,4 @@
-import { SidecarError } from '../../agent/src/errors/sidecar-error';
+import { SidecarError } from '../../agent/src/sidecar-error';
 import { createPgStore, PgStore } from '../../agent/src/store';
 import type { Clock } from '../../agent/src/store/contract';
 import { createTestDatabase, TestDatabase } from '../support/database';
@@ -79,6 +79,7 @@ describe('journal, environment state, audit and breakers on PostgreSQL', () => {
     expect(again).toMatchObject({ created: false, operation: { id: results[0].operation.id } });
     const wrongType = await caught(b.journal.begin({ type: 'traffic.switch', team: 'web', params: {}, idempotencyKey: 'web-deploy-41', actor: actor('host-b') }));
     expect(wrongType.code).toBe('CONFLICT');
+    expect(wrongType.reason).toBe('idempotency_key_reused');
     expect(wrongType.message).toContain(results[0].operation.id);
   });
 
@@ -88,7 +89,7 @@ describe('journal, environment state, audit and breakers on PostgreSQL', () => {
     expect(err.code).toBe('CONFLICT');
     expect(err.message).toContain(first.operation.id);
     expect(err.message).toContain('traffic.switch');
-    expect(err.data).toMatchObject({ runningOperationId: first.operation.id, exclusive: 'self_management:qa' });
+    expect(err.data).toMatchObject({ reason: 'operation_running', runningOperationId: first.operation.id, exclusive: 'self_management:qa' });
     // Another key is not affected.
     const other = await b.journal.begin({ type: 'environment.deploy', team: 'web', params: {}, actor: actor('host-b'), exclusive: 'self_management:web' });
     await a.journal.finish(first.operation.id, 'succeeded', { ok: true });
@@ -98,7 +99,7 @@ describe('journal, environment state, audit and breakers on PostgreSQL', () => {
     await b.journal.finish(second.operation.id, 'succeeded');
     const race = await Promise.allSettled([a, b, c].map((s) => s.journal.begin({ type: 'traffic.switch', team: 'qa', params: {}, actor: actor(s.instanceId), exclusive: 'self_management:qa' })));
     expect(race.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    for (const r of race) if (r.status === 'rejected') expect((r.reason as SidecarError).code).toBe('CONFLICT');
+    for (const r of race) if (r.status === 'rejected') expect((r.reason as SidecarError).reason).toBe('operation_running');
     await b.journal.finish(other.operation.id, 'succeeded');
   });
 

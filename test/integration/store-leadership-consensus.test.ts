@@ -1,6 +1,6 @@
 import { LocalFacts, storeLocalFacts } from '../../agent/src/coordination/local-facts';
 import { Voter } from '../../agent/src/coordination/voter';
-import { isSidecarError } from '../../agent/src/errors/sidecar-error';
+import { isSidecarError } from '../../agent/src/sidecar-error';
 import { createPgStore, PgStore } from '../../agent/src/store';
 import type { LeaderLease } from '../../agent/src/store/contract';
 import { createTestDatabase, TestDatabase } from '../support/database';
@@ -206,6 +206,7 @@ describe('leadership and consensus between three sidecars', () => {
     const { proposalId } = await sa().consensus.propose({ operation: 'x', team: null, details: {}, proposer: A, timeoutSec: 5, actor: actor(A) });
     const err = await caught(sb().consensus.vote(proposalId, { voter: 'host-late', approve: true, reason: 'me too' }));
     expect(err.code).toBe('CONFLICT');
+    expect(err.reason).toBe('not_participant');
     expect((await caught(sb().consensus.vote('00000000-0000-0000-0000-000000000000', { voter: A, approve: true, reason: 'x' }))).code).toBe('NOT_FOUND');
   });
 });

@@ -214,7 +214,7 @@ it('sidecarctl emergency-stop halts a running switch and restores the last known
   expect(result.elapsedMs).toBeLessThan(1000);
   expect(await liveWeights()).toEqual(good === 'blue' ? { blue: 100, green: 0 } : { blue: 0, green: 100 });
   const final = await answer;
-  expect(final.error?.data).toMatchObject({ code: 'CONFLICT' });
+  expect(final.error?.data).toMatchObject({ code: 'CONFLICT', reason: 'halted', operationStatus: 'aborted' });
   const op = await store.journal.get(result.halted!);
   expect(op?.status).toBe('aborted');
   // The transport audits the call too; the operation's own entry carries the reason.

@@ -4,7 +4,7 @@ import { trafficSwitchParams } from '../../catalog/methods/traffic';
 import { teamJenkinsClientFactory } from '../../agent/src/environments/controllers';
 import { deployEnvironment } from '../../agent/src/environments/deploy';
 import { dockerStayedBehindWatcher, type StayedBehindReport } from '../../agent/src/environments/stayed-behind';
-import type { SidecarError } from '../../agent/src/errors/sidecar-error';
+import type { SidecarError } from '../../agent/src/sidecar-error';
 import { OperationRunner } from '../../agent/src/operations/runner';
 import { createPgStore, type PgStore } from '../../agent/src/store';
 import type { Actor } from '../../agent/src/store/contract';

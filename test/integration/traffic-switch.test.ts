@@ -1,6 +1,6 @@
 import { trafficSwitchParams, rollbackEmergencyParams } from '../../catalog/methods/traffic';
 import type { Team } from '../../catalog/teams-file';
-import { SidecarError } from '../../agent/src/errors/sidecar-error';
+import { SidecarError } from '../../agent/src/sidecar-error';
 import { OperationRunner } from '../../agent/src/operations/runner';
 import { createPgStore, type PgStore } from '../../agent/src/store';
 import type { Actor } from '../../agent/src/store/contract';
@@ -282,6 +282,7 @@ it('refuses to start while the target is not UP and moves no traffic', async () 
     }
     const err = await rejection(runSwitch({ target: 'green', lockToken: token, readyTimeoutSec: 1 }));
     expect(err.code).toBe('CONFLICT');
+    expect(err.reason).toBe('target_not_ready');
     expect(err.message).toMatch(/No traffic was moved/);
     expect(await liveWeights()).toEqual({ blue: 100, green: 0 });
     const op = (await store.journal.list({ team: team.team_name, limit: 1 }))[0];
@@ -332,6 +333,7 @@ it('calls the team webhooks; a refusing pre-switch hook stops the switch before 
     const token = await lockToken();
     const err = await rejection(runSwitch({ target: 'green', lockToken: token, increments: [50, 100], minSamples: 0 }));
     expect(err.code).toBe('CONFLICT');
+    expect(err.reason).toBe('webhook_refused');
     expect(err.message).toMatch(/pre-switch webhook .* refused/);
     expect(await liveWeights()).toEqual({ blue: 100, green: 0 });
     refuse = false;

@@ -1,4 +1,4 @@
-import { isSidecarError, type SidecarError } from '../../agent/src/errors/sidecar-error';
+import { isSidecarError, type SidecarError } from '../../agent/src/sidecar-error';
 
 /** The SidecarError `p` rejects with; any other outcome fails the test with what happened instead. */
 export async function caught(p: Promise<unknown>): Promise<SidecarError> {

@@ -1,3 +1,4 @@
+import { errorFileText, errorLine } from '../../agent/src/cli/ctl-output';
 import { EXIT, httpBase, runSidecarctl, symbolicCode } from '../../agent/src/cli/sidecarctl';
 
 async function run(args: string[], env: Record<string, string | undefined> = {}) {
@@ -51,6 +52,16 @@ describe('sidecarctl argument handling (no sidecar needed)', () => {
     expect(symbolicCode({ code: -32000, message: 'm', data: { code: 'LOCK_HELD' } })).toBe('LOCK_HELD');
     expect(symbolicCode({ code: -32602, message: 'm' })).toBe('INVALID_PARAMS');
     expect(symbolicCode({ code: -32601, message: 'm' })).toBe('METHOD_NOT_FOUND');
+  });
+
+  it("names a CONFLICT's reason on the error line and in the result file; passes on nothing that is not shaped like one", () => {
+    const serving = { code: -32000, message: 'cannot stop devops/blue: it carries traffic', data: { code: 'CONFLICT', reason: 'target_serving' } };
+    expect(errorLine(serving)).toBe('sidecarctl: CONFLICT (target_serving): cannot stop devops/blue: it carries traffic\n');
+    expect(JSON.parse(errorFileText(serving))).toEqual({ error: { ...serving, symbolicCode: 'CONFLICT', reason: 'target_serving' } });
+    const odd = { code: -32000, message: 'm', data: { code: 'CONFLICT', reason: 'x; rm -rf /' } };
+    expect(errorLine(odd)).toBe('sidecarctl: CONFLICT: m\n');
+    expect(JSON.parse(errorFileText(odd)).error.reason).toBeUndefined();
+    expect(errorLine({ code: -32602, message: 'invalid params: team' })).toBe('sidecarctl: INVALID_PARAMS: invalid params: team\n');
   });
 
   it('derives the read API address from SIDECAR_URL', () => {

@@ -21,7 +21,7 @@ describe('what deploy gives a controller at run time', () => {
   it('drops one trailing newline and refuses a value of several lines', async () => {
     const io = (text: string) => ({ statFile: async () => stats({ file: true }), readText: async () => text });
     await expect(controllerRuntime(envTeam, cfg, undefined, io('tok\n'))).resolves.toEqual({ env: { SIDECAR_TOKEN: 'tok' }, mounts: [], groupAdd: [] });
-    await expect(controllerRuntime(envTeam, cfg, undefined, io('a\nb\n'))).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('must hold one line') });
+    await expect(controllerRuntime(envTeam, cfg, undefined, io('a\nb\n'))).rejects.toMatchObject({ code: 'CONFLICT', data: { reason: 'controller_file_unusable' }, message: expect.stringContaining('must hold one line') });
   });
 
   it('mounts the socket only when asked, for a unix:// cloud, with the socket group; refuses what is not a socket', async () => {
@@ -35,7 +35,7 @@ describe('what deploy gives a controller at run time', () => {
       mounts: [{ source: '/var/run/docker.sock', target: '/var/run/docker.sock', readOnly: false }],
       groupAdd: ['998'],
     });
-    await expect(controllerRuntime(asked, undefined, undefined, { statFile: async () => stats({ file: true }) })).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('is not a socket') });
+    await expect(controllerRuntime(asked, undefined, undefined, { statFile: async () => stats({ file: true }) })).rejects.toMatchObject({ code: 'CONFLICT', data: { reason: 'controller_file_unusable' }, message: expect.stringContaining('is not a socket') });
     expect(() => dockerSocketPath(team(['    dynamic_agents:', '      mount_docker_socket: true', '      docker_host: unix:///var/run/../../etc/docker.sock']))).toThrow('not a plain absolute path');
   });
 });

@@ -114,12 +114,12 @@ describe('controller files (secrets, file:// library)', () => {
     const same = parseTeam('  - team_name: one\n    secrets: { admin_password: { file: /run/secrets/pw }, service_password: { file: /run/secrets/pw } }\n');
     expect(controllerFileMounts(same, files).filter((m) => m.kind === 'secret').map((m) => m.target)).toEqual(['/run/secrets/pw', '/run/secrets/sidecar-token']);
     const clash = parseTeam('  - team_name: two\n    secrets: { admin_password: { file: /a/pw }, service_password: { file: /b/pw } }\n');
-    expect(() => controllerFileMounts(clash, files)).toThrow(expect.objectContaining({ code: 'CONFLICT', message: expect.stringContaining("share the file name 'pw'") }));
+    expect(() => controllerFileMounts(clash, files)).toThrow(expect.objectContaining({ code: 'CONFLICT', data: expect.objectContaining({ reason: 'invalid_team_config' }), message: expect.stringContaining("share the file name 'pw'") }));
     const dotdot = parseTeam('  - team_name: three\n    secrets: { admin_password: { file: /run/secrets/../../etc/shadow } }\n');
-    expect(() => controllerFileMounts(dotdot, files)).toThrow(expect.objectContaining({ code: 'CONFLICT' }));
-    expect(() => controllerFileMounts(team, { secretsRoot: '/etc/x y', libraryDir: null })).toThrow(expect.objectContaining({ code: 'CONFLICT' }));
-    expect(() => controllerFileMounts(team, { secretsRoot: '/etc', libraryDir: '/srv/../etc' })).toThrow(expect.objectContaining({ code: 'CONFLICT' }));
-    expect(() => controllerFileMounts({ ...team, team_name: '../x' }, files)).toThrow(expect.objectContaining({ code: 'CONFLICT' }));
+    expect(() => controllerFileMounts(dotdot, files)).toThrow(expect.objectContaining({ code: 'CONFLICT', data: expect.objectContaining({ reason: 'invalid_team_config' }) }));
+    expect(() => controllerFileMounts(team, { secretsRoot: '/etc/x y', libraryDir: null })).toThrow(expect.objectContaining({ code: 'CONFLICT', data: expect.objectContaining({ reason: 'invalid_team_config' }) }));
+    expect(() => controllerFileMounts(team, { secretsRoot: '/etc', libraryDir: '/srv/../etc' })).toThrow(expect.objectContaining({ code: 'CONFLICT', data: expect.objectContaining({ reason: 'invalid_team_config' }) }));
+    expect(() => controllerFileMounts({ ...team, team_name: '../x' }, files)).toThrow(expect.objectContaining({ code: 'CONFLICT', data: expect.objectContaining({ reason: 'invalid_team_config' }) }));
   });
 
   describe('checkControllerFiles (real files in a temp dir)', () => {
@@ -146,7 +146,7 @@ describe('controller files (secrets, file:// library)', () => {
     });
     test('an empty or world-readable secret: CONFLICT naming the file', async () => {
       writeFileSync(secret('sidecar-token'), '');
-      await expect(checkControllerFiles('devops', controllerFileMounts(team, cfg))).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining(`${secret('sidecar-token')} is empty`) });
+      await expect(checkControllerFiles('devops', controllerFileMounts(team, cfg))).rejects.toMatchObject({ code: 'CONFLICT', data: { reason: 'controller_file_unusable' }, message: expect.stringContaining(`${secret('sidecar-token')} is empty`) });
       writeFileSync(secret('sidecar-token'), 'x');
       chmodSync(secret('sidecar-token'), 0o644);
       await expect(checkControllerFiles('devops', controllerFileMounts(team, cfg))).rejects.toMatchObject({

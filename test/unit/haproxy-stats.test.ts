@@ -51,6 +51,8 @@ describe('runtime command builder', () => {
     expect(setStateCommand('b', 's', 'drain')).toBe('set server b/s state drain');
     expect(showServersStateCommand('b')).toBe('show servers state b');
     expect(joinCommands(['a', 'b'])).toBe('a; b');
+    // A separator inside one command is a programming mistake: a plain Error, which the transport answers as INTERNAL.
+    expect(() => joinCommands(['a; b'])).toThrow(expect.objectContaining({ name: 'Error', message: 'command "a; b" contains a separator' }));
   });
 
   it.each(['a b', 'a;b', 'a\nb', 'a\rb', '', 'a/b', 'x'.repeat(65), 'é'])('rejects the name %j', (name) => {

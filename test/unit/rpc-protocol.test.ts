@@ -1,5 +1,5 @@
 import { CORE_METHODS } from '../../catalog/methods/core';
-import { SidecarError } from '../../agent/src/errors/sidecar-error';
+import { SidecarError } from '../../agent/src/sidecar-error';
 import { parseMessage, toRpcError, invalidParams } from '../../agent/src/rpc/protocol';
 import { teamOfBreaker } from '../../agent/src/store/visible-listing';
 

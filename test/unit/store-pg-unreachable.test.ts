@@ -1,4 +1,4 @@
-import { SidecarError } from '../../agent/src/errors/sidecar-error';
+import { SidecarError } from '../../agent/src/sidecar-error';
 import { asDependencyDown, isDatabaseUnreachable } from '../../agent/src/store/pg-unreachable';
 
 /** Which pg failures count as "the coordination database is unreachable" (DEPENDENCY_DOWN). */

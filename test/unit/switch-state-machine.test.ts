@@ -222,6 +222,7 @@ describe('switch state machine', () => {
     });
     const err = await failure(h.run());
     expect(err.code).toBe('CONFLICT');
+    expect(err).toMatchObject({ reason: 'halted', outcome: 'aborted' });
     expect(err.data.operationStatus).toBe('aborted');
     expect(await halted).toBe('op-1');
     expect(h.events.filter((e) => e.startsWith('haproxy')).at(-1)).toBe('haproxy weights 90/10');

@@ -1,5 +1,5 @@
 import { emergencyStopNote } from '../../agent/src/cli/emergency-stop-note';
-import { isSidecarError } from '../../agent/src/errors/sidecar-error';
+import { isSidecarError } from '../../agent/src/sidecar-error';
 import type { EnvironmentStateStore, TeamEnvironmentState } from '../../agent/src/store/contract';
 import { DeferredWrites } from '../../agent/src/traffic/deferred-writes';
 import { chooseEmergencyTarget } from '../../agent/src/traffic/emergency';

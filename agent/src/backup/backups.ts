@@ -13,7 +13,7 @@ import { managedLabels, volumeNameFor } from '../docker/labels';
 import type { JenkinsClientFactory } from '../environments/controllers';
 import { journaled, report, type StepJournal } from '../environments/journal-step';
 import { refuseIfServing } from '../environments/serving-side';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import { selectForBackup } from '../jenkins/home-layout';
 import type { EnvironmentStateStore, OperationContext } from '../store/contract';
 import { ARCHIVE_FILE, BACKUP_ID_PATTERN, backupIdFor, MANIFEST_FILE, manifestSchema, verifyArchive, type BackupManifest } from './manifest';
@@ -162,7 +162,7 @@ export async function readVerifiedBackup(root: string, team: Team, backupId: str
     manifest = await readManifest(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new SidecarError('NOT_FOUND', `backup ${backupId} of team ${team.team_name} does not exist; see backup.list`, { backupId });
-    throw new SidecarError('CONFLICT', `backup ${backupId}: manifest is unreadable (${(err as Error).message}); refusing to restore it`, { backupId }, { cause: err });
+    throw new SidecarError('CONFLICT', `backup ${backupId}: manifest is unreadable (${(err as Error).message}); refusing to restore it`, { reason: 'backup_unreadable', backupId }, { cause: err });
   }
   const archivePath = join(dir, ARCHIVE_FILE);
   const hash = createHash('sha256');

@@ -1,5 +1,5 @@
 import type { EnvironmentName, Team } from '../../../catalog/teams-file';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 
 /**
  * The teams this sidecar serves, from SIDECAR_TEAMS_FILE. Without a teams file

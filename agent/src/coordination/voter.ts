@@ -1,4 +1,4 @@
-import { isSidecarError } from '../errors/sidecar-error';
+import { isSidecarError } from '../sidecar-error';
 import { decideVote } from './vote-policy';
 import type { LocalFacts, ProposalView } from './local-facts';
 

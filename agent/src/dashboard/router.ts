@@ -1,10 +1,11 @@
 import express, { NextFunction, Request, Response, Router } from 'express';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isSidecarError } from '../errors/sidecar-error';
+import { isSidecarError } from '../sidecar-error';
 import { describeIssues, emergencyStopRequest, EmergencyStopRequest } from './emergency-request';
 import { bearerToken, httpStatusFor } from './http-status';
 import { DashboardIdentity, isOps, LiveEvent, LiveEventSource, maySee, sseFrame, sseKeepAlive } from './live-events';
+import { StreamSlots } from './stream-slots';
 
 /**
  * The dashboard: `GET /` (one HTML, one JS, one CSS file, no build step),
@@ -71,17 +72,30 @@ type Authed = Request & { who?: DashboardIdentity };
 
 export function createDashboardRouter(deps: DashboardDeps): Router {
   const router = express.Router();
-  const assets = loadAssets();
-  const keepAliveMs = deps.keepAliveMs ?? 15_000;
+  addAssetRoutes(router, loadAssets());
+  const authenticate = dashboardAuth(deps);
   const maxStreams = deps.maxStreams ?? 64;
-  const maxBuffered = deps.maxBufferedBytes ?? 1 << 20;
-  const log = deps.log ?? (() => undefined);
-  const perToken = deps.maxStreamsPerToken ?? 8;
-  const opsReserved = Math.max(0, Math.min(deps.opsReservedStreams ?? Math.floor(maxStreams / 8), maxStreams - 1));
-  let openStreams = 0;
-  let teamStreams = 0;
-  const streamsOf = new Map<string, number>();
+  const slots = new StreamSlots({
+    maxStreams,
+    perToken: deps.maxStreamsPerToken ?? 8,
+    opsReserved: Math.max(0, Math.min(deps.opsReservedStreams ?? Math.floor(maxStreams / 8), maxStreams - 1)),
+  });
+  router.get('/api/v1/events', authenticate, (req: Authed, res) => serveLiveEvents(deps, slots, req, res));
+  router.post('/api/v1/emergency-stop', authenticate, express.json({ limit: '8kb' }), (req: Authed, res) => serveEmergencyStop(deps, req, res));
 
+  // Malformed JSON bodies: say so in the same shape as every other refusal.
+  router.use('/api/v1/emergency-stop', (err: Error & { type?: string }, _req: Request, res: Response, next: NextFunction) => {
+    if (err.type === 'entity.parse.failed' || err.type === 'entity.too.large') {
+      res.status(400).json({ error: { code: 'INVALID_PARAMS', message: `request body: ${err.message}` } });
+      return;
+    }
+    next(err);
+  });
+
+  return router;
+}
+
+function addAssetRoutes(router: Router, assets: Record<string, Asset>): void {
   for (const [path, asset] of Object.entries(assets)) {
     router.get(path, (_req, res) => {
       res.set({
@@ -94,8 +108,10 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
       res.send(asset.body);
     });
   }
+}
 
-  const authenticate = async (req: Authed, res: Response, next: NextFunction): Promise<void> => {
+function dashboardAuth(deps: DashboardDeps) {
+  return async (req: Authed, res: Response, next: NextFunction): Promise<void> => {
     const token = bearerToken(req.get('authorization'));
     const who = token ? await deps.authenticate(token) : null;
     if (!who) {
@@ -108,105 +124,88 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
     req.who = who;
     next();
   };
+}
 
-  router.get('/api/v1/events', authenticate, (req: Authed, res) => {
-    const who = req.who as DashboardIdentity;
-    const ops = isOps(who);
-    const mine = streamsOf.get(who.id) ?? 0;
-    if (mine >= perToken) {
-      res.status(429).json({ error: { code: 'CONFLICT', message: `token ${who.id} already has ${mine} live dashboard streams (limit ${perToken} per token); close other dashboard tabs and retry` } });
-      return;
+/** GET /api/v1/events: the runner's events the token may see, as Server-Sent Events. */
+function serveLiveEvents(deps: DashboardDeps, slots: StreamSlots, req: Authed, res: Response): void {
+  const who = req.who as DashboardIdentity;
+  const slot = slots.take(who);
+  if (!slot.ok) {
+    res.status(slot.status).json({ error: slot.error });
+    return;
+  }
+  const keepAliveMs = deps.keepAliveMs ?? 15_000;
+  const maxBuffered = deps.maxBufferedBytes ?? 1 << 20;
+  const log = deps.log ?? (() => undefined);
+  res.status(200).set({
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-store',
+    'X-Accel-Buffering': 'no', // nginx-style proxies must not hold frames back
+    Connection: 'keep-alive',
+  });
+  res.flushHeaders();
+  let closed = false;
+  const send = (text: string): void => {
+    if (closed) return;
+    res.write(text);
+    // A reader that stopped reading must not grow our memory: drop it; the page reconnects and re-reads.
+    if (res.writableLength > maxBuffered) {
+      log('warn', 'dashboard stream dropped: reader too slow', { token: who.id, queued: res.writableLength });
+      close();
     }
-    if (openStreams >= maxStreams || (!ops && teamStreams >= maxStreams - opsReserved)) {
-      res.status(503).json({ error: { code: 'DEPENDENCY_DOWN', message: `too many live dashboard streams (${maxStreams}); close other dashboard tabs and retry` } });
-      return;
-    }
-    openStreams += 1;
-    if (!ops) teamStreams += 1;
-    streamsOf.set(who.id, mine + 1);
-    res.status(200).set({
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-store',
-      'X-Accel-Buffering': 'no', // nginx-style proxies must not hold frames back
-      Connection: 'keep-alive',
+  };
+  const frame = (event: LiveEvent): string => sseFrame(event.kind, event, event.seq);
+  // A reconnecting page names the last event it saw; replay what it missed. since() and
+  // subscribe() run in the same tick, so no event falls between them or arrives twice.
+  const lastSeen = /^\d{1,15}$/.test(req.get('last-event-id') ?? '') ? Number(req.get('last-event-id')) : null;
+  const missed = lastSeen === null ? [] : (deps.events.since?.(lastSeen) ?? null);
+  const unsubscribe = deps.events.subscribe((event) => {
+    if (maySee(who, event)) send(frame(event));
+  });
+  const timer = setInterval(() => send(sseKeepAlive()), keepAliveMs);
+  timer.unref();
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    slot.release();
+    clearInterval(timer);
+    unsubscribe();
+    res.end();
+  };
+  req.on('close', close);
+  res.on('error', close);
+  send('retry: 2000\n\n');
+  // `resumed: false` tells a reconnecting page that events were lost: re-read the snapshot.
+  send(sseFrame('hello', { tokenId: who.id, teams: who.teams, ops: isOps(who), resumed: lastSeen !== null && missed !== null }));
+  for (const event of missed ?? []) if (maySee(who, event)) send(frame(event));
+}
+
+/** POST /api/v1/emergency-stop: rollback.emergency for a team the token may act on. */
+async function serveEmergencyStop(deps: DashboardDeps, req: Authed, res: Response): Promise<void> {
+  const who = req.who as DashboardIdentity;
+  const log = deps.log ?? (() => undefined);
+  const parsed = emergencyStopRequest.safeParse(req.body ?? {});
+  if (!parsed.success) {
+    res.status(400).json({ error: { code: 'INVALID_PARAMS', message: 'invalid emergency-stop request', fields: describeIssues(parsed.error) } });
+    return;
+  }
+  // A team stopping its own switch is the button's purpose (rollback.emergency is team-scoped over RPC too).
+  if (!maySee(who, { team: parsed.data.team })) {
+    res.status(403).json({
+      error: { code: 'FORBIDDEN', message: `token ${who.id} may act on team(s) ${who.teams.join(', ')}, not ${parsed.data.team}; use that team's token or the ops token` },
     });
-    res.flushHeaders();
-    let closed = false;
-    const send = (text: string): void => {
-      if (closed) return;
-      res.write(text);
-      // A reader that stopped reading must not grow our memory: drop it; the page reconnects and re-reads.
-      if (res.writableLength > maxBuffered) {
-        log('warn', 'dashboard stream dropped: reader too slow', { token: who.id, queued: res.writableLength });
-        close();
-      }
-    };
-    const frame = (event: LiveEvent): string => sseFrame(event.kind, event, event.seq);
-    // A reconnecting page names the last event it saw; replay what it missed. since() and
-    // subscribe() run in the same tick, so no event falls between them or arrives twice.
-    const lastSeen = /^\d{1,15}$/.test(req.get('last-event-id') ?? '') ? Number(req.get('last-event-id')) : null;
-    const missed = lastSeen === null ? [] : (deps.events.since?.(lastSeen) ?? null);
-    const unsubscribe = deps.events.subscribe((event) => {
-      if (maySee(who, event)) send(frame(event));
-    });
-    const timer = setInterval(() => send(sseKeepAlive()), keepAliveMs);
-    timer.unref();
-    const close = (): void => {
-      if (closed) return;
-      closed = true;
-      openStreams -= 1;
-      if (!ops) teamStreams -= 1;
-      const left = (streamsOf.get(who.id) ?? 1) - 1;
-      if (left > 0) streamsOf.set(who.id, left);
-      else streamsOf.delete(who.id);
-      clearInterval(timer);
-      unsubscribe();
-      res.end();
-    };
-    req.on('close', close);
-    res.on('error', close);
-    send('retry: 2000\n\n');
-    // `resumed: false` tells a reconnecting page that events were lost: re-read the snapshot.
-    send(sseFrame('hello', { tokenId: who.id, teams: who.teams, ops: isOps(who), resumed: lastSeen !== null && missed !== null }));
-    for (const event of missed ?? []) if (maySee(who, event)) send(frame(event));
-  });
-
-  router.post('/api/v1/emergency-stop', authenticate, express.json({ limit: '8kb' }), async (req: Authed, res) => {
-    const who = req.who as DashboardIdentity;
-    const parsed = emergencyStopRequest.safeParse(req.body ?? {});
-    if (!parsed.success) {
-      res.status(400).json({ error: { code: 'INVALID_PARAMS', message: 'invalid emergency-stop request', fields: describeIssues(parsed.error) } });
+    return;
+  }
+  try {
+    log('warn', 'emergency stop requested from the dashboard', { token: who.id, team: parsed.data.team, reason: parsed.data.reason });
+    const result = await deps.emergencyStop(parsed.data, who);
+    res.status(200).json({ ok: true, result });
+  } catch (err) {
+    if (isSidecarError(err)) {
+      res.status(httpStatusFor(err.code)).json({ error: { code: err.code, message: err.message, data: err.data } });
       return;
     }
-    // A team stopping its own switch is the button's purpose (rollback.emergency is team-scoped over RPC too).
-    if (!maySee(who, { team: parsed.data.team })) {
-      res.status(403).json({
-        error: { code: 'FORBIDDEN', message: `token ${who.id} may act on team(s) ${who.teams.join(', ')}, not ${parsed.data.team}; use that team's token or the ops token` },
-      });
-      return;
-    }
-    try {
-      log('warn', 'emergency stop requested from the dashboard', { token: who.id, team: parsed.data.team, reason: parsed.data.reason });
-      const result = await deps.emergencyStop(parsed.data, who);
-      res.status(200).json({ ok: true, result });
-    } catch (err) {
-      if (isSidecarError(err)) {
-        res.status(httpStatusFor(err.code)).json({ error: { code: err.code, message: err.message, data: err.data } });
-        return;
-      }
-      log('error', 'emergency stop failed', { error: (err as Error).message });
-      res.status(500).json({ error: { code: 'INTERNAL', message: `emergency stop failed: ${(err as Error).message}; run \`sidecarctl emergency-stop\` on the host` } });
-    }
-  });
-
-  // Malformed JSON bodies: say so in the same shape as every other refusal.
-  router.use('/api/v1/emergency-stop', (err: Error & { type?: string }, _req: Request, res: Response, next: NextFunction) => {
-    if (err.type === 'entity.parse.failed' || err.type === 'entity.too.large') {
-      res.status(400).json({ error: { code: 'INVALID_PARAMS', message: `request body: ${err.message}` } });
-      return;
-    }
-    next(err);
-  });
-
-  return router;
+    log('error', 'emergency stop failed', { error: (err as Error).message });
+    res.status(500).json({ error: { code: 'INTERNAL', message: `emergency stop failed: ${(err as Error).message}; run \`sidecarctl emergency-stop\` on the host` } });
+  }
 }

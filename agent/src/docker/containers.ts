@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import type { EnvironmentName } from '../../../catalog/teams-file';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import { LABEL_MANAGED, labelsMatch, managedLabels } from './labels';
 
 /**
@@ -78,7 +78,7 @@ export async function inspectManaged(docker: Docker, name: string, team: string,
     throw new SidecarError(
       'CONFLICT',
       `container ${name} exists but was not created by the sidecar for ${team}/${environment} (missing label ${LABEL_MANAGED}); the sidecar will not stop or replace it: remove or rename it by hand`,
-      { container: name, team, environment },
+      { reason: 'foreign_resource', container: name, team, environment },
     );
   }
   return {
@@ -131,7 +131,7 @@ export async function ensureManagedVolume(docker: Docker, name: string, team: st
   try {
     const v = await docker.getVolume(name).inspect();
     if (!labelsMatch(v.Labels, team, environment)) {
-      throw new SidecarError('CONFLICT', `volume ${name} exists but was not created by the sidecar for ${team}/${environment}; the sidecar will not write into it: remove or rename it by hand`, { volume: name });
+      throw new SidecarError('CONFLICT', `volume ${name} exists but was not created by the sidecar for ${team}/${environment}; the sidecar will not write into it: remove or rename it by hand`, { reason: 'foreign_resource', volume: name });
     }
     return { created: false };
   } catch (err) {

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { TEAM_NAME_PATTERN, type SecretSource, type Team } from '../../../catalog/teams-file';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 
 /**
  * The files a team's rendered jenkins.yaml reads at start (library-gen's
@@ -34,14 +34,14 @@ const FILE_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
 
 function checkedPath(path: string, what: string): string {
   if (!MOUNT_PATH_PATTERN.test(path) || posix.normalize(path) !== path || path.split('/').includes('..') || path.endsWith('/')) {
-    throw new SidecarError('CONFLICT', `${what} '${path}' is not a plain absolute path of [A-Za-z0-9_./-]; fix it in the teams file or the sidecar config`, { path });
+    throw new SidecarError('CONFLICT', `${what} '${path}' is not a plain absolute path of [A-Za-z0-9_./-]; fix it in the teams file or the sidecar config`, { reason: 'invalid_team_config', path });
   }
   return path;
 }
 
 /** Host directory of one team's secret files. */
 export function teamSecretsDir(cfg: ControllerFilesConfig, team: string): string {
-  if (!TEAM_NAME_PATTERN.test(team)) throw new SidecarError('CONFLICT', `team name '${team}' does not match ${TEAM_NAME_PATTERN}`, { team });
+  if (!TEAM_NAME_PATTERN.test(team)) throw new SidecarError('CONFLICT', `team name '${team}' does not match ${TEAM_NAME_PATTERN}`, { reason: 'invalid_team_config', team });
   return posix.join(checkedPath(cfg.secretsRoot, 'controller secrets root'), team, 'secrets');
 }
 
@@ -66,10 +66,10 @@ export function controllerFileMounts(team: Team, cfg: ControllerFilesConfig): Co
     const target = checkedPath(src.file, `secrets.${name}.file`);
     if (mounts.some((m) => m.target === target)) continue; // two secrets read one file: one mount
     const base = posix.basename(target);
-    if (!FILE_NAME_PATTERN.test(base)) throw new SidecarError('CONFLICT', `secrets.${name}.file '${target}' has no usable file name`, { path: target });
+    if (!FILE_NAME_PATTERN.test(base)) throw new SidecarError('CONFLICT', `secrets.${name}.file '${target}' has no usable file name`, { reason: 'invalid_team_config', path: target });
     const other = byName.get(base);
     // Host files are named like the controller's: two different paths with one name would read one host file.
-    if (other) throw new SidecarError('CONFLICT', `secrets.${name}.file '${target}' and '${other}' share the file name '${base}'; give them different names in the teams file`, { paths: [target, other] });
+    if (other) throw new SidecarError('CONFLICT', `secrets.${name}.file '${target}' and '${other}' share the file name '${base}'; give them different names in the teams file`, { reason: 'invalid_team_config', paths: [target, other] });
     byName.set(base, target);
     mounts.push({ kind: 'secret', field: `secrets.${name}`, source: posix.join(dir, base), target });
   }

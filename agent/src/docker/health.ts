@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import { sleep as realSleep } from '../sleep';
 import { dockerDown } from './containers';
 

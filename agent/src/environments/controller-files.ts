@@ -2,7 +2,7 @@ import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { ControllerFileMount } from '../docker/controller-mounts';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 
 /**
  * The host side of a controller's files, checked before environment.deploy
@@ -102,7 +102,8 @@ export function controllerFileVerdict(team: string, m: ControllerFileMount, st: 
 
 /** The error deploy throws for a verdict: "<problem>; <fix>". */
 export function verdictError(v: ControllerFileVerdict): SidecarError {
-  return new SidecarError(v.code, `${v.problem}; ${v.fix}`, v.data);
+  const message = `${v.problem}; ${v.fix}`;
+  return v.code === 'NOT_FOUND' ? new SidecarError('NOT_FOUND', message, v.data) : new SidecarError('CONFLICT', message, { reason: 'controller_file_unusable', ...v.data });
 }
 
 const factsOf = (st: Stats): HostFileFacts => ({ isFile: st.isFile(), isDirectory: st.isDirectory(), size: st.size, mode: st.mode, uid: st.uid, gid: st.gid });

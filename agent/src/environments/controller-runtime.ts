@@ -3,7 +3,7 @@ import { posix } from 'node:path';
 import { LIBRARY_HOST_DIR_ENV } from '../../../catalog/jenkins-platform';
 import type { Team } from '../../../catalog/teams-file';
 import { SECRET_NAMES, teamSecretsDir, type ControllerFileMount, type ControllerFilesConfig } from '../docker/controller-mounts';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import { controllerFileVerdict, unreadableVerdict, verdictError, type HostFileFacts, type StatFile } from './controller-files';
 
 /**
@@ -49,7 +49,7 @@ export function dockerSocketPath(team: Team): string | null {
   const path = uri.slice('unix://'.length);
   // It is bind-mounted read-write: only a plain absolute path (and, at deploy, only a socket).
   if (posix.normalize(path) !== path || path.split('/').includes('..')) {
-    throw new SidecarError('CONFLICT', `dynamic_agents.docker_host ${uri} of team ${team.team_name} is not a plain absolute path; name the socket itself`, { uri });
+    throw new SidecarError('CONFLICT', `dynamic_agents.docker_host ${uri} of team ${team.team_name} is not a plain absolute path; name the socket itself`, { reason: 'invalid_team_config', uri });
   }
   return path;
 }
@@ -90,7 +90,7 @@ async function readEnvSecret(team: Team, s: ControllerEnvSecret, fs: Required<Ru
   }
   const value = text.replace(/\r?\n$/, '');
   if (value.length === 0 || /[\r\n\0]/.test(value)) {
-    throw new SidecarError('CONFLICT', `secret file ${s.source} (${s.field}, the controller's ${s.name}) must hold one line; write it with printf '%s' VALUE > ${s.source}`, { path: s.source, field: s.field });
+    throw new SidecarError('CONFLICT', `secret file ${s.source} (${s.field}, the controller's ${s.name}) must hold one line; write it with printf '%s' VALUE > ${s.source}`, { reason: 'controller_file_unusable', path: s.source, field: s.field });
   }
   return value;
 }
@@ -103,7 +103,7 @@ async function socketGroup(team: Team, path: string, statFile: StatFile): Promis
     throw new SidecarError('NOT_FOUND', `team ${team.team_name}'s Docker cloud uses ${team.dynamic_agents.docker_host} but ${path} cannot be read on this host (${(err as Error).message}); start Docker there or set dynamic_agents.docker_host to the engine's socket`, { path });
   }
   if (!st.isSocket()) {
-    throw new SidecarError('CONFLICT', `${path} (dynamic_agents.docker_host of team ${team.team_name}) is not a socket`, { path });
+    throw new SidecarError('CONFLICT', `${path} (dynamic_agents.docker_host of team ${team.team_name}) is not a socket`, { reason: 'controller_file_unusable', path });
   }
   return String(st.gid);
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { EnvironmentName, Team } from '../../../catalog/teams-file';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import { JenkinsClient } from '../jenkins/client';
 
 export type JenkinsClientFactory = (team: Team, environment: EnvironmentName) => JenkinsClient;

@@ -3,7 +3,7 @@ import { trafficSwitchParams } from '../../../catalog/methods/traffic';
 import { otherEnvironment, type Team } from '../../../catalog/teams-file';
 import type { NetworkingConfig } from '../docker/container-spec';
 import type { ControllerFilesConfig } from '../docker/controller-mounts';
-import { isSidecarError, SidecarError } from '../errors/sidecar-error';
+import { isSidecarError, reasonOf, SidecarError } from '../sidecar-error';
 import type { BreakerStore, EnvironmentStateStore, LockStore, OperationContext } from '../store/contract';
 import { breakerNameFor, runTrafficSwitch, type TrafficDeps } from '../traffic/switch';
 import type { JenkinsClientFactory } from './controllers';
@@ -72,7 +72,7 @@ const IMAGE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$/;
 function imageFor(team: Team, params: CoordinatedParams): string {
   const fromDetails = typeof params.details.image === 'string' ? params.details.image : undefined;
   const image = params.image ?? fromDetails ?? team.image;
-  if (!IMAGE_PATTERN.test(image)) throw new SidecarError('CONFLICT', `details.image ${JSON.stringify(image)} is not a Docker image reference`, { image });
+  if (!IMAGE_PATTERN.test(image)) throw new SidecarError('CONFLICT', `details.image ${JSON.stringify(image)} is not a Docker image reference`, { reason: 'invalid_details', image });
   return image;
 }
 
@@ -83,7 +83,7 @@ async function rolloutTeam(deps: CoordinatedDeps, team: Team, params: Coordinate
   const to = otherEnvironment(from);
   const image = imageFor(team, params);
   if (state.weights[to] > 0) {
-    throw new SidecarError('CONFLICT', `${name}/${to} already carries traffic (weights blue=${state.weights.blue} green=${state.weights.green}): a switch is under way or half done; finish or roll it back first`, { team: name });
+    throw new SidecarError('CONFLICT', `${name}/${to} already carries traffic (weights blue=${state.weights.blue} green=${state.weights.green}): a switch is under way or half done; finish or roll it back first`, { reason: 'target_serving', team: name });
   }
   await deps.store.breakers.admit(breakerNameFor(name));
   const outcome: TeamOutcome = { team: name, status: 'failed', from, to, image };
@@ -106,7 +106,7 @@ async function rolloutTeam(deps: CoordinatedDeps, team: Team, params: Coordinate
     outcome.validated = v.passed;
     if (!v.passed) {
       const failed = v.checks.filter((c) => !c.passed);
-      throw new SidecarError('CONFLICT', `${label}: ${name}/${to} failed validation (${failed.map((c) => `${c.name}: ${c.reason}`).join('; ')}); traffic stays on ${from}`, { checks: v.checks });
+      throw new SidecarError('CONFLICT', `${label}: ${name}/${to} failed validation (${failed.map((c) => `${c.name}: ${c.reason}`).join('; ')}); traffic stays on ${from}`, { reason: 'target_not_ready', checks: v.checks });
     }
     if (!params.switchTraffic) {
       outcome.switched = false;
@@ -167,7 +167,7 @@ export async function executeCoordinated(deps: CoordinatedDeps, teams: Team[], p
       const code = isSidecarError(err) ? err.code : 'DEPENDENCY_DOWN';
       const failed: TeamOutcome = { ...((err as { outcome?: TeamOutcome }).outcome ?? { team: team.team_name }), status: 'failed', error: { code, message: (err as Error).message } };
       outcomes.push(failed, ...teams.slice(i + 1).map((t) => ({ team: t.team_name, status: 'skipped' as const })));
-      throw new SidecarError(code, `${params.operation} failed on team ${team.team_name}${teams.length > 1 ? ` (${i} team(s) done, ${teams.length - i - 1} skipped)` : ''}: ${(err as Error).message}`, { outcomes }, { cause: err });
+      throw SidecarError.withCode(code, `${params.operation} failed on team ${team.team_name}${teams.length > 1 ? ` (${i} team(s) done, ${teams.length - i - 1} skipped)` : ''}: ${(err as Error).message}`, { ...reasonOf(err), outcomes }, { cause: err });
     }
   }
   return { operation: params.operation, status: 'succeeded', outcomes };

@@ -5,7 +5,7 @@ import { controllerFileMounts, type ControllerFileMount, type ControllerFilesCon
 import { dockerDown, ensureManagedVolume, imageExists, inspectManaged, removeManaged, stopManaged } from '../docker/containers';
 import { waitHealthy } from '../docker/health';
 import { volumeNameFor } from '../docker/labels';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import type { EnvironmentStateStore, OperationContext } from '../store/contract';
 import { checkControllerFiles, type StatFile } from './controller-files';
 import { controllerRuntime, type ControllerRuntime } from './controller-runtime';
@@ -87,7 +87,7 @@ export async function deployEnvironment(deps: EnvironmentDeps, team: Team, param
     throw new SidecarError(
       'CONFLICT',
       `cannot redeploy ${team.team_name}/${env}: it carries traffic (desired weights blue=${state.weights.blue} green=${state.weights.green}); deploy ${other} instead, or move traffic to ${other} first (traffic.switch target=${other})`,
-      { team: team.team_name, environment: env, weights: state.weights },
+      { reason: 'target_serving', team: team.team_name, environment: env, weights: state.weights },
     );
   }
   const { fileMounts, runtime } = await preflight(deps, team, image);
@@ -204,7 +204,7 @@ export async function stopEnvironment(deps: Pick<EnvironmentDeps, 'docker' | 'en
   const existing = await inspectManaged(deps.docker, name, team.team_name, env);
   if (!existing) return { stopped: false, removed: false, container: name };
   if (existing.running && isServing(state, env)) {
-    throw new SidecarError('CONFLICT', `cannot stop ${team.team_name}/${env}: it carries traffic (desired weights blue=${state.weights.blue} green=${state.weights.green}); move traffic away first`, {
+    throw new SidecarError('CONFLICT', `cannot stop ${team.team_name}/${env}: it carries traffic (desired weights blue=${state.weights.blue} green=${state.weights.green}); move traffic away first`, { reason: 'target_serving',
       team: team.team_name,
       environment: env,
       weights: state.weights,

@@ -7,7 +7,7 @@ import { filterArchive, type ArchiveFile, type ObservedEntry } from '../docker/a
 import { packPaths } from '../docker/archive-paths';
 import { JENKINS_HOME_IN_CONTAINER } from '../docker/container-spec';
 import { dockerDown, inspectManaged, type ManagedContainer } from '../docker/containers';
-import { isSidecarError, SidecarError } from '../errors/sidecar-error';
+import { isSidecarError, SidecarError } from '../sidecar-error';
 import { sleep as realSleep } from '../sleep';
 import { assessActivity, type ActivityVerdict } from '../jenkins/activity';
 import type { JenkinsClient } from '../jenkins/client';
@@ -345,7 +345,7 @@ async function verifyJobs(s: Scope): Promise<string[]> {
   const have = new Set(dstJobs.map((j) => j.fullName));
   const missing = srcJobs.filter((j) => !have.has(j.fullName)).map((j) => j.fullName);
   if (missing.length) {
-    throw new SidecarError('CONFLICT', `after the copy and reload ${s.dstLabel} lacks ${missing.length} job(s) of ${s.srcLabel}: ${missing.slice(0, 10).join(', ')}; check its logs for load errors`, { missing });
+    throw new SidecarError('CONFLICT', `after the copy and reload ${s.dstLabel} lacks ${missing.length} job(s) of ${s.srcLabel}: ${missing.slice(0, 10).join(', ')}; check its logs for load errors`, { reason: 'jobs_missing', missing });
   }
   return srcJobs.map((j) => j.fullName);
 }
@@ -418,7 +418,7 @@ async function scopeOf(deps: MigrateDeps, team: Team, params: MigrateParams, ctx
  */
 export async function migrateState(deps: MigrateDeps, team: Team, params: MigrateParams, ctx?: OperationContext): Promise<MigrateResult> {
   if (params.source === params.target) {
-    throw new SidecarError('CONFLICT', `state.migrate: source and target are both ${params.source}; name two different environments`, {});
+    throw new SidecarError('CONFLICT', `state.migrate: source and target are both ${params.source}; name two different environments`, { reason: 'same_environment' });
   }
   const s = await scopeOf(deps, team, params, ctx);
   const now = deps.now ?? Date.now;
@@ -488,7 +488,7 @@ const srcVolumeShared = (a: ManagedContainer, b: ManagedContainer): boolean => {
 
 /** The original failure, with what became of the target appended to its message and data. */
 function withTargetNote(err: unknown, note: string, data: Record<string, unknown>): unknown {
-  if (isSidecarError(err)) return new SidecarError(err.code, `${err.message}; ${note}`, { ...err.data, ...data }, { cause: err });
+  if (isSidecarError(err)) return SidecarError.withCode(err.code, `${err.message}; ${note}`, { ...err.data, ...data }, { cause: err, outcome: err.outcome });
   if (err instanceof Error) {
     err.message = `${err.message}; ${note}`; // not a domain error: still the caller's only account of the target
     return err;

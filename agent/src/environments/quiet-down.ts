@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import type { EnvironmentName, Team } from '../../../catalog/teams-file';
 import { inspectManaged } from '../docker/containers';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import type { OperationContext } from '../store/contract';
 import type { JenkinsClientFactory } from './controllers';
 import { journaled, report, type StepJournal } from './journal-step';
@@ -68,7 +68,7 @@ export async function setQuietDown(deps: QuietDownDeps, team: Team, params: Quie
   // Read back: the answer is what Jenkins says now, not what was asked.
   const after = (await jenkins.root()).quietingDown === true;
   if (after !== wanted) {
-    throw new SidecarError('CONFLICT', `${label} still reports quietingDown=${after} after ${params.cancel ? 'cancelQuietDown' : 'quietDown'}; check its logs and retry`, { environment: env, quietingDown: after });
+    throw new SidecarError('CONFLICT', `${label} still reports quietingDown=${after} after ${params.cancel ? 'cancelQuietDown' : 'quietDown'}; check its logs and retry`, { reason: 'state_not_reached', environment: env, quietingDown: after });
   }
   report(ctx, 'done', `${label} ${after ? 'is quieting down' : 'accepts new builds'}${before === after ? ' (unchanged)' : ''}`);
   return { environment: env, container, running: true, quietingDown: after, changed: before !== after };

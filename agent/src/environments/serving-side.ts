@@ -1,5 +1,5 @@
 import { otherEnvironment, type EnvironmentName, type Team } from '../../../catalog/teams-file';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import type { EnvironmentStateStore, TeamEnvironmentState } from '../store/contract';
 
 /** Pure: an environment "serves" when its desired HAProxy weight is above 0. */
@@ -13,7 +13,7 @@ export async function refuseIfServing(store: EnvironmentStateStore, team: Team, 
     throw new SidecarError(
       'CONFLICT',
       `cannot ${action} ${team.team_name}/${env}: it carries traffic (desired weights blue=${state.weights.blue} green=${state.weights.green}); move traffic to ${other} first (traffic.switch target=${other}), then retry`,
-      { team: team.team_name, environment: env, weights: state.weights },
+      { reason: 'target_serving', team: team.team_name, environment: env, weights: state.weights },
     );
   }
   return state;

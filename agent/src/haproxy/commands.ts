@@ -1,5 +1,5 @@
 import { RUNTIME_NAME_PATTERN } from '../../../catalog/teams-file';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 
 /**
  * Runtime API command lines. The API runs several `;`-separated commands from
@@ -49,7 +49,8 @@ export const SHOW_STAT_COMMAND = 'show stat';
 /** Several checked commands on one line: HAProxy runs them back to back in one CLI session. */
 export function joinCommands(lines: string[]): string {
   for (const l of lines) {
-    if (/[;\n\r]/.test(l)) throw new SidecarError('FORBIDDEN', `internal: command ${JSON.stringify(l)} contains a separator`, {});
+    // Each line comes from a builder above over checked names: a separator is a programming mistake (INTERNAL), not a refusal.
+    if (/[;\n\r]/.test(l)) throw new Error(`command ${JSON.stringify(l)} contains a separator`);
   }
   return lines.join('; ');
 }

@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import {
   joinCommands,
   SHOW_STAT_COMMAND,
@@ -56,7 +56,8 @@ export class HaproxyRuntime implements HaproxyDriver {
 
   /** Sends one line (already built from checked names) and returns the raw reply. */
   async send(line: string): Promise<string> {
-    if (/[\n\r]/.test(line)) throw new SidecarError('FORBIDDEN', 'internal: a Runtime API line must not contain a newline', {});
+    // Lines are built from checked names (commands.ts): a newline here is a programming mistake, answered INTERNAL.
+    if (/[\n\r]/.test(line)) throw new Error('a Runtime API line must not contain a newline');
     const where = describeEndpoint(this.endpoint);
     return new Promise<string>((resolve, reject) => {
       let settled = false;
@@ -94,7 +95,8 @@ export class HaproxyRuntime implements HaproxyDriver {
     const reply = (await this.send(line)).trim();
     if (reply.length > 0) {
       const notFound = /No such (server|backend)/i.test(reply);
-      throw new SidecarError(notFound ? 'NOT_FOUND' : 'CONFLICT', `HAProxy refused "${line}": ${reply}`, { command: line, reply });
+      const refusal = `HAProxy refused "${line}": ${reply}`;
+      throw notFound ? new SidecarError('NOT_FOUND', refusal, { command: line, reply }) : new SidecarError('CONFLICT', refusal, { reason: 'haproxy_refused', command: line, reply });
     }
   }
 

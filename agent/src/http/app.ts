@@ -70,7 +70,23 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
     if (hostAllowed(req.headers.host, hostNames)) return next();
     res.status(421).json({ error: { code: 'FORBIDDEN', message: 'this sidecar does not answer for that Host name; add it to SIDECAR_ALLOWED_HOSTS if it is yours' } });
   });
+  addProbeRoutes(app, deps);
+  if (deps.dashboard) app.use(deps.dashboard);
+  else app.get('/', (_req, res) => void res.type('html').send(PLACEHOLDER));
+  app.use('/api/v1', createReadApi(deps));
 
+  app.use((_req: Request, res: Response) => {
+    res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no such route; see /api/v1/teams, /healthz, /readyz, /metrics' } });
+  });
+  // Express 5 forwards rejected promises here; the store being down is the usual cause.
+  app.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
+    res.status(503).json({ error: { code: 'DEPENDENCY_DOWN', message: `could not read the coordination store: ${err.message}` } });
+  });
+  return app;
+}
+
+/** Unauthenticated: liveness, readiness and the Prometheus scrape. */
+function addProbeRoutes(app: express.Express, deps: HttpAppDeps): void {
   app.get('/healthz', (_req, res) => {
     const uptimeSec = Math.round((Date.now() - deps.startedAt.getTime()) / 1000);
     // Not "process up" alone: a sidecar whose embedded database is gone must be restarted, not kept.
@@ -90,33 +106,45 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
   app.get('/metrics', async (_req, res) => {
     res.set('Content-Type', deps.metrics.contentType).send(await deps.metrics.text());
   });
+}
 
-  const authenticate = (req: Authed, res: Response, next: NextFunction): void => {
-    const auth = deps.auth.authenticate(req.headers.authorization);
-    if (!auth.ok) {
-      res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: { code: 'UNAUTHORIZED', message: auth.reason } });
+/** The read-only REST API under /api/v1: a bearer token, and a team token sees only its teams. */
+function createReadApi(deps: HttpAppDeps): Router {
+  const api = express.Router();
+  api.use(authenticateWith(deps.auth));
+  addTeamsRoute(api, deps);
+  addListRoutes(api, deps);
+  return api;
+}
+
+function authenticateWith(auth: TokenAuthenticator) {
+  return (req: Authed, res: Response, next: NextFunction): void => {
+    const result = auth.authenticate(req.headers.authorization);
+    if (!result.ok) {
+      res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: { code: 'UNAUTHORIZED', message: result.reason } });
       return;
     }
-    req.principal = auth.principal;
+    req.principal = result.principal;
     next();
   };
+}
 
-  const api = express.Router();
-  api.use(authenticate);
-  const parseQuery = (req: Authed, res: Response): z.output<typeof listQuery> | null => {
-    const q = listQuery.safeParse(req.query);
-    if (!q.success) {
-      res.status(400).json({ error: { code: 'INVALID_PARAMS', message: q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') } });
-      return null;
-    }
-    const visible = visibleTeams(req.principal!);
-    if (q.data.team && visible && !visible.has(q.data.team)) {
-      res.status(403).json({ error: { code: 'FORBIDDEN', message: `token ${req.principal!.tokenId} may not read team ${q.data.team}` } });
-      return null;
-    }
-    return q.data;
-  };
+/** The list query of a read route, or null when it answered 400/403 already. */
+function parseQuery(req: Authed, res: Response): z.output<typeof listQuery> | null {
+  const q = listQuery.safeParse(req.query);
+  if (!q.success) {
+    res.status(400).json({ error: { code: 'INVALID_PARAMS', message: q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') } });
+    return null;
+  }
+  const visible = visibleTeams(req.principal!);
+  if (q.data.team && visible && !visible.has(q.data.team)) {
+    res.status(403).json({ error: { code: 'FORBIDDEN', message: `token ${req.principal!.tokenId} may not read team ${q.data.team}` } });
+    return null;
+  }
+  return q.data;
+}
 
+function addTeamsRoute(api: Router, deps: HttpAppDeps): void {
   api.get('/teams', async (req: Authed, res) => {
     const visible = visibleTeams(req.principal!);
     const states = new Map((await deps.store.environments.list()).map((s) => [s.team, s]));
@@ -147,7 +175,10 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
       });
     res.json({ teams });
   });
+}
 
+/** Operations, locks, breakers and audit: each filtered to the teams the token may see. */
+function addListRoutes(api: Router, deps: HttpAppDeps): void {
   api.get('/operations', async (req: Authed, res) => {
     const q = parseQuery(req, res);
     if (!q) return;
@@ -177,17 +208,4 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
     const entries = await deps.store.audit.list({ ...(q.team ? { team: q.team } : {}), ...(q.type ? { operationType: q.type } : {}), limit: q.limit });
     res.json(boundedPage(entries.filter((e) => !visible || (e.team !== null && visible.has(e.team)))));
   });
-
-  if (deps.dashboard) app.use(deps.dashboard);
-  else app.get('/', (_req, res) => void res.type('html').send(PLACEHOLDER));
-  app.use('/api/v1', api);
-
-  app.use((_req: Request, res: Response) => {
-    res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no such route; see /api/v1/teams, /healthz, /readyz, /metrics' } });
-  });
-  // Express 5 forwards rejected promises here; the store being down is the usual cause.
-  app.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
-    res.status(503).json({ error: { code: 'DEPENDENCY_DOWN', message: `could not read the coordination store: ${err.message}` } });
-  });
-  return app;
 }

@@ -1,4 +1,4 @@
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import type { ComputerSet, JobNode, JobSummary, PluginInfo, QueueItem, QueueItemWithParameters, RootInfo, WhoAmI } from './api-types';
 
 /**

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { ERROR_CODES, type ErrorCode } from '../../../catalog/error-codes';
-import { isSidecarError, SidecarError } from '../errors/sidecar-error';
+import { ERROR_CODES, type ErrorCode, isOperationOutcome } from '../../../catalog/error-codes';
+import { isSidecarError, SidecarError } from '../sidecar-error';
 import { sleep } from '../sleep';
 import type { Actor, Clock, OperationContext, OperationJournal, OperationRecord, OperationStatus } from '../store/contract';
 import { asDependencyDown, isDatabaseUnreachable } from '../store/pg-unreachable';
@@ -13,7 +13,7 @@ import { OperationEventBus, type OperationEnd, type ProgressEvent } from './even
  * the body brings itself to a safe point).
  *
  * Statuses: a body that returns → `succeeded`; one that throws → `failed`, or the
- * status named by `SidecarError.data.operationStatus` (`rolled_back`, `aborted`),
+ * status named by `SidecarError.outcome` (`rolled_back`, `aborted`),
  * or `aborted` when it threw after the runner's signal fired.
  */
 export type OperationBody = (ctx: OperationContext) => Promise<unknown>;
@@ -150,7 +150,7 @@ export class OperationRunner {
         throw new SidecarError(
           'CONFLICT',
           `idempotencyKey ${req.idempotencyKey} already belongs to operation ${operation.id} of type ${operation.type}, not ${req.type}; use a new key`,
-          { operationId: operation.id, type: operation.type },
+          { reason: 'idempotency_key_reused', operationId: operation.id, type: operation.type },
         );
       }
       const result = await this.attach(operation.id, req.onProgress, req.signal, operation);
@@ -298,7 +298,7 @@ export class OperationRunner {
       };
       const onAbort = (): void => {
         cleanup();
-        reject(new SidecarError('CONFLICT', `stopped following operation ${operationId}: the caller went away (the operation goes on)`, { operationId }));
+        reject(new SidecarError('CONFLICT', `stopped following operation ${operationId}: the caller went away (the operation goes on)`, { reason: 'caller_gone', operationId }));
       };
       const cleanup = (): void => {
         this.bus.off('progress', onEvent);
@@ -337,7 +337,7 @@ export class OperationRunner {
     let phase = record.phase;
     onProgress?.({ operationId: record.id, phase, message: `following operation ${record.id} run by sidecar ${record.ownerInstance}` });
     for (;;) {
-      if (signal?.aborted) throw new SidecarError('CONFLICT', `stopped following operation ${record.id}: the caller went away (the operation goes on)`, { operationId: record.id });
+      if (signal?.aborted) throw new SidecarError('CONFLICT', `stopped following operation ${record.id}: the caller went away (the operation goes on)`, { reason: 'caller_gone', operationId: record.id });
       if (Date.now() - startedAt > limit) {
         throw new SidecarError('TIMEOUT', `operation ${record.id} still running after ${Math.round(limit / 1000)} s of following; attach again with operation.attach`, { operationId: record.id });
       }
@@ -355,12 +355,10 @@ export class OperationRunner {
   }
 }
 
-const EXPLICIT_STATUSES: ReadonlySet<string> = new Set(['failed', 'rolled_back', 'aborted']);
 
 function statusFor(err: unknown, aborted: boolean): OperationEnd['status'] {
-  const named = isSidecarError(err) ? err.data.operationStatus : undefined;
-  if (typeof named === 'string' && EXPLICIT_STATUSES.has(named)) return named as OperationEnd['status'];
-  return aborted ? 'aborted' : 'failed';
+  const named = isSidecarError(err) ? err.outcome : undefined;
+  return named ?? (aborted ? 'aborted' : 'failed');
 }
 
 function errorRecord(thrown: unknown): NonNullable<OperationRecord['error']> {
@@ -372,9 +370,12 @@ function errorRecord(thrown: unknown): NonNullable<OperationRecord['error']> {
 const isErrorCode = (c: string): c is ErrorCode => (ERROR_CODES as readonly string[]).includes(c);
 
 export function toSidecarError(error: OperationRecord['error'] | undefined, operationId: string): SidecarError {
-  if (!error) return new SidecarError('CONFLICT', `operation ${operationId} ended without a result`, { operationId });
+  if (!error) return new SidecarError('CONFLICT', `operation ${operationId} ended without a result`, { reason: 'ended_without_result', operationId });
   const data = error.data && typeof error.data === 'object' ? { ...(error.data as Record<string, unknown>) } : {};
-  return new SidecarError(isErrorCode(error.code) ? error.code : 'CONFLICT', error.message, { ...data, operationId });
+  // The journaled data keeps the CONFLICT reason and the wire's operationStatus; the outcome is typed again here.
+  const outcome = isOperationOutcome(data.operationStatus) ? data.operationStatus : undefined;
+  if (isErrorCode(error.code)) return SidecarError.withCode(error.code, error.message, { ...data, operationId }, { outcome });
+  return new SidecarError('DEPENDENCY_DOWN', `operation ${operationId} ended with an unknown error code ${error.code}: ${error.message}`, { ...data, operationId }, { outcome });
 }
 
 /** A finished operation's outcome, as if it had just ended. */

@@ -4,7 +4,7 @@ import { RPC_CODES } from '../../../catalog/error-codes';
 import { BUILD_PATTERN, IDEMPOTENCY_KEY_PATTERN, TRANSPORT_PARAMS } from '../../../catalog/methods/core';
 import type { MethodSpec } from '../../../catalog/methods/method-spec';
 import { TEAM_NAME_PATTERN } from '../../../catalog/teams-file';
-import { SidecarError, isSidecarError } from '../errors/sidecar-error';
+import { SidecarError, isSidecarError } from '../sidecar-error';
 import type { Actor, AuditEntry, AuditLog } from '../store/contract';
 import { asDependencyDown } from '../store/pg-unreachable';
 import type { RunnerLog } from '../operations/runner';
@@ -161,7 +161,7 @@ export class Dispatcher {
     const tokenId = caller.principal.tokenId;
     const current = this.inFlight.get(tokenId) ?? 0;
     if (current >= this.deps.maxInFlightPerToken) {
-      const busy = new SidecarError('CONFLICT', `token ${tokenId} already has ${current} calls in flight (limit ${this.deps.maxInFlightPerToken}); wait for one to finish`, {
+      const busy = new SidecarError('CONFLICT', `token ${tokenId} already has ${current} calls in flight (limit ${this.deps.maxInFlightPerToken}); wait for one to finish`, { reason: 'in_flight_limit',
         limit: this.deps.maxInFlightPerToken,
       });
       throw await this.refused(spec, rawParams, caller, busy);

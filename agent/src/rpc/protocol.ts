@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { RPC_CODES } from '../../../catalog/error-codes';
-import { isSidecarError } from '../errors/sidecar-error';
+import { isSidecarError } from '../sidecar-error';
 
 /**
  * JSON-RPC 2.0 envelopes and the ONE place where errors become JSON-RPC errors:

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import { Actor, ConsensusStore, ProposalDecision, Vote } from './contract';
 import { tally } from './consensus-tally';
 import { checkInstanceId, checkText } from './names';
@@ -92,7 +92,7 @@ export class PgConsensusStore implements ConsensusStore {
       const p = (await client.query<ProposalRow>('SELECT *, now() AS db_now FROM consensus_proposals WHERE id = $1::uuid FOR UPDATE', [proposalId])).rows[0];
       if (!p) throw this.notFound(proposalId);
       if (!p.eligible.includes(voter)) {
-        throw new SidecarError('CONFLICT', `${voter} was not a live participant when proposal ${proposalId} was made, so its vote is not counted`, {
+        throw new SidecarError('CONFLICT', `${voter} was not a live participant when proposal ${proposalId} was made, so its vote is not counted`, { reason: 'not_participant',
           proposalId,
           voter,
           eligible: p.eligible,

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import { LeaderLease, LeadershipStore } from './contract';
 import { checkInstanceId, checkScope, isoSeconds } from './names';
 

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import { admit, BreakerPolicy, BreakerRecord, closedBreaker, DEFAULT_BREAKER_POLICY, onFailure, onSuccess, statusOf } from './breaker-logic';
 import { BreakerStatus, BreakerStore, Clock } from './contract';
 import { checkBreakerName, isoSeconds } from './names';

@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import { ENVIRONMENTS, EnvironmentName } from '../../../catalog/teams-file';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import { EnvironmentStateStore, TeamEnvironmentState } from './contract';
 import { checkTeam } from './names';
 

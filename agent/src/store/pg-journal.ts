@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import { Actor, JournalStep, OperationJournal, OperationRecord, OperationStatus } from './contract';
 import { checkText } from './names';
 import { PG_UNIQUE_VIOLATION, pgCode, pgConstraint } from './pg-errors';
@@ -135,12 +135,12 @@ export class PgOperationJournal implements OperationJournal {
       [key],
     );
     const existing = r.rows[0];
-    if (!existing) throw new SidecarError('CONFLICT', `idempotency key ${key} is being used by an operation that has just been started; retry the call`, { idempotencyKey: key });
+    if (!existing) throw new SidecarError('CONFLICT', `idempotency key ${key} is being used by an operation that has just been started; retry the call`, { reason: 'idempotency_key_pending', idempotencyKey: key });
     if (existing.operation_type !== type) {
       throw new SidecarError(
         'CONFLICT',
         `idempotency key ${key} already belongs to operation ${existing.id} (${existing.operation_type}), not ${type}; use a new key`,
-        { idempotencyKey: key, operationId: existing.id, operationType: existing.operation_type },
+        { reason: 'idempotency_key_reused', idempotencyKey: key, operationId: existing.id, operationType: existing.operation_type },
       );
     }
     return toRecord(existing);
@@ -158,7 +158,7 @@ export class PgOperationJournal implements OperationJournal {
     return new SidecarError(
       'CONFLICT',
       `cannot start ${type}: ${what} and only one may run at a time for ${exclusive}; wait for it (sidecarctl call operation.attach) or stop it (sidecarctl emergency-stop)`,
-      { exclusive, runningOperationId: running?.id ?? null, runningOperationType: running?.operation_type ?? null },
+      { reason: 'operation_running', exclusive, runningOperationId: running?.id ?? null, runningOperationType: running?.operation_type ?? null },
       { cause },
     );
   }

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import { Actor, AuditEntry, LockGrant, LockStore, lockNameFor } from './contract';
 import { checkOperation, checkTeam, checkText, isoSeconds } from './names';
 import { CHANNELS, NotificationHub } from './notification-hub';

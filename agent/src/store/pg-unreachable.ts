@@ -1,4 +1,4 @@
-import { SidecarError, isSidecarError } from '../errors/sidecar-error';
+import { SidecarError, isSidecarError } from '../sidecar-error';
 
 /**
  * Recognises "the coordination database cannot be reached" among the errors pg

@@ -1,6 +1,6 @@
 import type { RollbackEmergencyParams } from '../../../catalog/methods/traffic';
 import type { EnvironmentName } from '../../../catalog/teams-file';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import type { AuditEntry, OperationContext, TeamEnvironmentState } from '../store/contract';
 import { isDatabaseUnreachable } from '../store/pg-unreachable';
 import type { LastReadEnvironments } from './last-read-state';
@@ -111,7 +111,7 @@ export async function runEmergencyRollback(deps: TrafficDeps, params: RollbackEm
 
   // The halted switch's own end is written by its runner; when that cannot reach Postgres, this one is owed.
   if (owing && halted && deferred) {
-    deferred.finish(team, halted, 'aborted', { code: 'CONFLICT', message: `switch of ${team} was halted by emergency rollback ${opId}: ${params.reason}`, data: { operationStatus: 'aborted', haltedBy: opId } });
+    deferred.finish(team, halted, 'aborted', { code: 'CONFLICT', message: `switch of ${team} was halted by emergency rollback ${opId}: ${params.reason}`, data: { reason: 'halted', operationStatus: 'aborted', haltedBy: opId } });
   }
   await write(
     async () => {

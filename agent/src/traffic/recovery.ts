@@ -1,5 +1,5 @@
 import { otherEnvironment, type EnvironmentName } from '../../../catalog/teams-file';
-import { isSidecarError } from '../errors/sidecar-error';
+import { isSidecarError } from '../sidecar-error';
 import type { Actor, Clock, OperationRecord } from '../store/contract';
 import type { TrafficDeps } from './switch';
 import { discoverTeamBackends, splitWeights, type Weights } from './team-backends';
@@ -167,7 +167,7 @@ async function recoverSwitch(deps: TrafficDeps, op: OperationRecord, instanceId:
   await store.journal.finish(op.id, 'rolled_back', null, {
     code: 'CONFLICT',
     message: `switch of ${team} to ${target} was interrupted by a sidecar restart ${where}; recovery put all traffic back on ${good}. Start a new switch`,
-    data: { active: good, recovered: true },
+    data: { reason: 'interrupted_by_restart', active: good, recovered: true },
   });
   return { operationId: op.id, type: op.type, team, action: 'rolled-back', active: good, weights, note };
 }

@@ -2,7 +2,7 @@ import type { TrafficSwitchParams } from '../../../catalog/methods/traffic';
 import { otherEnvironment, type EnvironmentName, type Team } from '../../../catalog/teams-file';
 import { sleep as realSleep } from '../sleep';
 import { parseTriggers } from '../../../catalog/triggers';
-import { isSidecarError, SidecarError } from '../errors/sidecar-error';
+import { isSidecarError, SidecarError } from '../sidecar-error';
 import type { HaproxyDriver } from '../haproxy/runtime-api';
 import { isDatabaseUnreachable } from '../store/pg-unreachable';
 import { isAdminHeld, isServerUp, type ServerStat } from '../haproxy/stats';
@@ -125,7 +125,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     try {
       await deps.webhooks.notify(team, 'pre-switch', { operationId: opId, from: source, to: target, initiatedBy });
     } catch (err) {
-      throw new SidecarError('CONFLICT', `the pre-switch webhook for team ${team} refused the switch: ${(err as Error).message}; nothing was changed`, { team });
+      throw new SidecarError('CONFLICT', `the pre-switch webhook for team ${team} refused the switch: ${(err as Error).message}; nothing was changed`, { reason: 'webhook_refused', team });
     }
   }
 
@@ -264,7 +264,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
       await store.audit
         .record({ operationType: 'traffic.switch', team, sourceEnvironment: source, targetEnvironment: target, initiatedBy, status: 'halted', rollbackReason: err.why, metadata: { steps }, actor: ctx.actor, operationId: opId, completedAt: ctx.clock.now() })
         .catch(() => undefined);
-      throw new SidecarError('CONFLICT', `switch of ${team} to ${target} was halted: ${err.why}`, { operationStatus: 'aborted', steps });
+      throw new SidecarError('CONFLICT', `switch of ${team} to ${target} was halted: ${err.why}`, { reason: 'halted', steps }, { outcome: 'aborted' });
     }
     if (rolledBack || !moved) throw owed(err);
     // Anything else mid-switch (HAProxy or Postgres gone, a partition, shutdown): put traffic back on the source.
@@ -281,13 +281,13 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     }
     const deferredNote = rollbackDeferred ? ` (Postgres unreachable: the journal, the desired weights and this operation's end are written when it answers again; the reconcile loop leaves ${team} alone until then)` : '';
     throw owed(
-      new SidecarError(
+      SidecarError.withCode(
         isSidecarError(err) ? err.code : 'DEPENDENCY_DOWN',
         rolledBack
           ? `${message}; all ${team} traffic was moved back to ${source}${deferredNote}`
           : `${message}; moving traffic back to ${source} failed too (${rbMessage}): if Postgres took the desired weights (${source} 100) the reconcile loop applies them when HAProxy answers, otherwise a sidecar restart's recovery moves traffic back`,
-        { ...(isSidecarError(err) ? err.data : {}), operationStatus: rolledBack ? 'rolled_back' : 'failed', steps, recordsDeferred: rollbackDeferred !== null },
-        { cause: err },
+        { ...(isSidecarError(err) ? err.data : {}), steps, recordsDeferred: rollbackDeferred !== null },
+        { cause: err, outcome: rolledBack ? 'rolled_back' : 'failed' },
       ),
     );
   } finally {
@@ -336,7 +336,6 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
     if (deps.webhooks) deps.webhooks.notify(team, 'rolled-back', { operationId: opId, reason, figures: figures ?? null }).catch(() => undefined);
     if (deps.triggers && config) await deps.triggers.moveBackTo(config, target, source, ctx);
     throw new SidecarError(code, `switch of ${team} to ${target} rolled back, all traffic is on ${source}: ${reason}${owedNote}`, {
-      operationStatus: 'rolled_back',
       team,
       active: source,
       step: percent,
@@ -350,7 +349,7 @@ export async function runTrafficSwitch(deps: TrafficDeps, params: TrafficSwitchP
       rolledBackAt: new Date(rolledBackAt).toISOString(),
       steps,
       stayedBehind,
-    });
+    }, { outcome: 'rolled_back' });
   }
 }
 
@@ -386,7 +385,7 @@ async function prepareTarget(
       throw new SidecarError(
         'CONFLICT',
         `target ${tb.servers[target]} is ${s?.status ?? 'missing'} (check: ${s?.checkStatus ?? '-'} ${s?.lastChk ?? ''}) after ${params.readyTimeoutSec}s; deploy or fix the ${target} environment first (environment.deploy / environment.validate). No traffic was moved`,
-        { server: tb.servers[target], status: s?.status ?? null },
+        { reason: 'target_not_ready', server: tb.servers[target], status: s?.status ?? null },
       );
     }
     await sleep(200, signal);

@@ -1,6 +1,6 @@
 import { agentBackendName, defaultBackendName, serverName } from '../../../catalog/haproxy-names';
 import { ENVIRONMENTS, otherEnvironment, type EnvironmentName, type Team } from '../../../catalog/teams-file';
-import { SidecarError } from '../errors/sidecar-error';
+import { SidecarError } from '../sidecar-error';
 import { checkRuntimeName } from '../haproxy/commands';
 import type { HaproxyDriver } from '../haproxy/runtime-api';
 import type { ServerState } from '../haproxy/stats';

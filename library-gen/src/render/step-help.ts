@@ -1,4 +1,5 @@
 import { STEPS, stepParams, type StepParam, type StepSpec } from '../../../catalog/steps';
+import { CONFLICT_REASONS } from '../../../catalog/error-codes';
 import type { TemplateSource } from '../template-source';
 
 /**
@@ -93,5 +94,21 @@ export function renderStepsMarkdown(): string {
     lines.push(`**Returns:** ${s.returns}`, '', '**Fails with:**', '', ...s.failures.map((f) => `- ${f}`), '');
     lines.push(`**Sidecar method:** ${s.rpc ? `\`${s.rpc}\`` : 'none'}${s.alsoCalls?.length ? `; also ${s.alsoCalls.join(', ')}` : ''}`, '');
   }
+  lines.push(...conflictReasonsSection());
   return lines.join('\n');
+}
+
+/** The closed list of CONFLICT reasons, from catalog/error-codes.ts. */
+function conflictReasonsSection(): string[] {
+  return [
+    '## Why a CONFLICT',
+    '',
+    'A step that fails with `CONFLICT` names why beside the code: `<step>: CONFLICT (<reason>): <message>` (the sidecar sends it in `error.data.reason`; `sidecarctl` prints `sidecarctl: CONFLICT (<reason>): ...`). ' +
+      "A pipeline can match it in the error's message, e.g. `catch (e) { if (e.message.contains('CONFLICT (target_serving)')) { ... } }`.",
+    '',
+    '| reason | meaning |',
+    '|---|---|',
+    ...Object.entries(CONFLICT_REASONS).map(([reason, meaning]) => `| \`${reason}\` | ${mdCell(meaning)} |`),
+    '',
+  ];
 }

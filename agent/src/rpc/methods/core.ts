@@ -16,7 +16,7 @@ import {
 } from '../../../../catalog/methods/core';
 import type { MethodResult } from '../../../../catalog/methods/method-spec';
 import type { TeamDirectory } from '../../config/team-directory';
-import { SidecarError, isSidecarError } from '../../errors/sidecar-error';
+import { SidecarError, isSidecarError } from '../../sidecar-error';
 import type { SidecarMetrics } from '../../metrics/sidecar-metrics';
 import type { OperationBody, OperationRunner } from '../../operations/runner';
 import type { AuditEntry, BreakerStatus, LockGrant, OperationRecord, Store } from '../../store/contract';

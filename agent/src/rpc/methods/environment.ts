@@ -23,7 +23,7 @@ import { migrateState } from '../../environments/migrate';
 import { setQuietDown } from '../../environments/quiet-down';
 import { validateEnvironment } from '../../environments/validate';
 import { executeCoordinated } from '../../environments/coordinated-rollout';
-import { SidecarError } from '../../errors/sidecar-error';
+import { SidecarError } from '../../sidecar-error';
 import type { OperationRunner } from '../../operations/runner';
 import type { TrafficDeps } from '../../traffic/switch';
 import { isOps } from '../principal';
