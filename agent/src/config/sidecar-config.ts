@@ -4,6 +4,7 @@ import { parseDatabaseUrl } from './database-url';
 import { z } from 'zod';
 import type { NetworkingConfig } from '../docker/container-spec';
 import type { ControllerFilesConfig } from '../docker/controller-mounts';
+import { dataDirLayout } from './data-dir';
 
 /**
  * The sidecar's configuration: schema → normalise → rules, as a pure function
@@ -254,7 +255,7 @@ export function resolveConfig(env: Record<string, string | undefined>, host: Hos
   const controllerFiles = resolveControllerFiles(pick, f.controller, host, fileRel, errors);
 
   if (!tokensFile) {
-    warnings.push(`SIDECAR_TOKENS_FILE is not set: an ops token is generated into ${join(dataDir, 'ops-token')} (mode 600) for a local try-out`);
+    warnings.push(`SIDECAR_TOKENS_FILE is not set: an ops token is generated into ${dataDirLayout(dataDir).opsToken} (mode 600) for a local try-out`);
     if (!LOOPBACK.test(listen.host)) warnings.push(`listening on ${listen.host} without a tokens file: only the generated ops token is accepted; set SIDECAR_TOKENS_FILE for team tokens`);
   }
   if (errors.length) return { config: null, warnings, errors };

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { z } from 'zod';
 import {
@@ -51,6 +50,8 @@ export interface EnvironmentMethodDeps {
   retention?: RetentionPolicy;
   /** Where state.migrate saves the target's pre-copy state, e.g. <SIDECAR_DATA_DIR>/migrate-snapshots. */
   migrateSnapshotDir?: string;
+  /** coordination.execute moves each team's traffic with it (traffic.switch). */
+  traffic?: TrafficDeps;
 }
 
 const spec = (name: string) => specNamed(ENVIRONMENT_METHODS, name);
@@ -68,8 +69,6 @@ export function resolveTeam(teams: TeamDirectory, name: string): Team {
   if (parsed.errors.length) throw new Error(parsed.errors.join('; '));
   return parsed.teams[0];
 }
-
-export const defaultBackupRoot = (dataDir: string): string => join(dataDir, 'backups');
 
 export function registerEnvironmentMethods(registry: MethodRegistry, deps: EnvironmentMethodDeps): void {
   const { store, runner, teams, docker } = deps;
@@ -133,13 +132,12 @@ export function registerEnvironmentMethods(registry: MethodRegistry, deps: Envir
     const team = resolveTeam(teams, params.team);
     return runJournaled(runner, call, params.team, params, (ctx) => restoreBackup(backupDeps, team, params, ctx), teamKey(params.team));
   });
+
+  registerCoordinatedExecution(registry, deps);
 }
 
-/**
- * coordination.execute needs the traffic driver, built after these methods in
- * sidecar.ts: registered on its own once TrafficDeps exist.
- */
-export function registerCoordinatedExecution(registry: MethodRegistry, deps: EnvironmentMethodDeps & { traffic?: TrafficDeps }): void {
+/** coordination.execute: deploy, validate, migrate and switch, per team, under one operation. */
+function registerCoordinatedExecution(registry: MethodRegistry, deps: EnvironmentMethodDeps): void {
   const { store, runner, teams, docker } = deps;
   const jenkinsFor = deps.jenkinsFor ?? teamJenkinsClientFactory();
   registry.register(spec('coordination.execute'), async (p, call) => {
