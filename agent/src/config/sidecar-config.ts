@@ -21,12 +21,12 @@ export interface SidecarConfig {
   dataDir: string;
   haproxySocket: HaproxyEndpoint | null;
   /** HAProxy's HTTP frontend on this host, where switches run their synthetic Jenkins transaction; null: none. */
-  haproxyFrontend?: { host: string; port: number } | null;
+  haproxyFrontend: { host: string; port: number } | null;
   /** null → dockerode's default (DOCKER_HOST unset: /var/run/docker.sock). */
   dockerHost: string | null;
   instanceId: string;
   /** Host names the HTTP listener answers for besides IP literals, localhost, the hostname and the instance id (DNS rebinding). */
-  allowedHosts?: string[];
+  allowedHosts: string[];
   teamsFile: string | null;
   tokensFile: string | null;
   logLevel: 'error' | 'warn' | 'info' | 'debug';
@@ -39,10 +39,10 @@ export interface SidecarConfig {
   shutdownGraceSec: number;
   /** A store statement unanswered this long means the database is unreachable (partition): the connection is reset. */
   databaseAnswerTimeoutSec: number;
-  /** How controller ports reach the host (environment.deploy). resolveConfig always sets it; absent → host. */
-  controllerNetworking?: NetworkingConfig;
-  /** Host side of the files the rendered jenkins.yaml reads (secrets, file:// library). resolveConfig always sets it. */
-  controllerFiles?: ControllerFilesConfig;
+  /** How controller ports reach the host (environment.deploy). */
+  controllerNetworking: NetworkingConfig;
+  /** Host side of the files the rendered jenkins.yaml reads (secrets, file:// library). */
+  controllerFiles: ControllerFilesConfig;
 }
 
 export interface HostFacts {

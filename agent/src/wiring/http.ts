@@ -34,7 +34,7 @@ export async function startListener(
     dashboard: parts.dashboard.router,
     startedAt: new Date(),
     health: () => health.failure(),
-    allowedHosts: config.allowedHosts ?? [],
+    allowedHosts: config.allowedHosts,
   });
   const server: Server = createServer(app);
   server.keepAliveTimeout = 5_000;
