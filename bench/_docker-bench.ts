@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { startEmbeddedPostgres } from '../agent/src/db/embedded-postgres';
+import { startEmbeddedPostgres } from '../agent/src/store/embedded-postgres';
 import { createPgStore, type PgStore } from '../agent/src/store';
 import { makeTestTeam, type TestTeam } from '../test/support/docker-teams';
 import { machineLine, printBenchJson, type BenchRow } from './_stack';

@@ -1,7 +1,7 @@
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../agent/src/db/embedded-postgres';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../agent/src/store/embedded-postgres';
 import { startSidecarProcess, type SidecarProcess, type TokenSpec } from '../test/support/sidecar-process';
 
 /**

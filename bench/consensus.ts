@@ -22,7 +22,7 @@ import { appendFileSync, chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, freemem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { startEmbeddedPostgres } from '../agent/src/db/embedded-postgres';
+import { startEmbeddedPostgres } from '../agent/src/store/embedded-postgres';
 import { createPgStore, type PgStore } from '../agent/src/store';
 import { runSidecars, serverStatements } from './_consensus-sidecars';
 
@@ -30,7 +30,7 @@ const ROUNDS = Math.max(3, Math.min(200, Number(process.argv[2] ?? 20)));
 const SIZES = [3, 10, 50];
 /** Real-process sizes; the second argument (e.g. `3,10,20,50`) overrides them, each at most 50. */
 const PROCESS_SIZES = (process.argv[3] ?? '3,10,20,50').split(',').map(Number).filter((n) => Number.isInteger(n) && n >= 2 && n <= 50);
-/** The embedded server's max_connections (agent/src/db/embedded-postgres.ts); a sidecar's pool may take up to 10 plus its LISTEN connection. */
+/** The embedded server's max_connections (agent/src/store/embedded-postgres.ts); a sidecar's pool may take up to 10 plus its LISTEN connection. */
 const MAX_CONNECTIONS = 300;
 /** Voters share this many stores (each store: a pool and a LISTEN connection). */
 const STORES = 6;

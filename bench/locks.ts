@@ -17,7 +17,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { freePort, startEmbeddedPostgres } from '../agent/src/db/embedded-postgres';
+import { freePort, startEmbeddedPostgres } from '../agent/src/store/embedded-postgres';
 import { RpcConnection } from '../agent/src/rpc/client';
 import { createPgStore } from '../agent/src/store';
 import type { AuditEntry } from '../agent/src/store/contract';

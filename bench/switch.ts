@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trafficSwitchParams } from '../catalog/methods/traffic';
-import { startEmbeddedPostgres } from '../agent/src/db/embedded-postgres';
+import { startEmbeddedPostgres } from '../agent/src/store/embedded-postgres';
 import { OperationRunner } from '../agent/src/operations/runner';
 import { createPgStore } from '../agent/src/store';
 import type { Actor } from '../agent/src/store/contract';

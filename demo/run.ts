@@ -16,7 +16,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, write
 import { dirname, join, resolve } from 'node:path';
 import Docker from 'dockerode';
 import { parseTeamsDocument, TEAM_NAME_PATTERN, type EnvironmentName, type Team } from '../catalog/teams-file';
-import { firstUnsearchableDir, freePort } from '../agent/src/db/embedded-postgres';
+import { firstUnsearchableDir, freePort } from '../agent/src/store/embedded-postgres';
 import { ensureStandinImage } from '../test/support/standin-image';
 import { freeBlueGreenPort, removeTeamObjects, standinControl } from '../test/support/docker-teams';
 import { writeControllerFiles } from '../test/support/controller-files';

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { pidAlive } from '../agent/src/supervisor/pid-alive';
+import { pidAlive } from '../agent/src/store/pid-alive';
 import { removeTeamObjects } from '../test/support/docker-teams';
 
 /**

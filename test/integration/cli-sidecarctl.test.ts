@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from '../../agent/src/db/embedded-postgres';
+import { freePort } from '../../agent/src/store/embedded-postgres';
 import { createTestDatabase } from '../support/database';
 import { tempDir, uniqueId } from '../support/sidecar-harness';
 import { REPO_ROOT, SIDECARCTL_BIN, runSidecarctl, spawnSidecarProcess, writeTokensFile, type SidecarChild } from '../support/sidecar-process';

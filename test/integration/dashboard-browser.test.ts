@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { resolveConfig } from '../../agent/src/config/sidecar-config';
-import { createLogger } from '../../agent/src/logging/logger';
+import { createLogger } from '../../agent/src/log';
 import { startSidecar, type SidecarHandle } from '../../agent/src/sidecar';
 import type { OperationContext } from '../../agent/src/store/contract';
 import type { Team } from '../../catalog/teams-file';

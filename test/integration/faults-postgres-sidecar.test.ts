@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../agent/src/db/embedded-postgres';
+import { freePort, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../agent/src/store/embedded-postgres';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { httpGet, RpcClient, type RpcMessage } from '../support/sidecar-process-rpc';
 import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';

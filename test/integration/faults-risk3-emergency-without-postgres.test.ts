@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'pg';
-import { freePort, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../agent/src/db/embedded-postgres';
+import { freePort, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../agent/src/store/embedded-postgres';
 import { PgAuditLog } from '../../agent/src/store/pg-audit';
 import type { AuditEntry } from '../../agent/src/store/contract';
 import { freeTeamPorts, startBackend, type Backend } from '../support/backends';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { trafficSwitchParams } from '../../catalog/methods/traffic';
 import type { Team } from '../../catalog/teams-file';
-import { freePort } from '../../agent/src/db/embedded-postgres';
+import { freePort } from '../../agent/src/store/embedded-postgres';
 import { OperationRunner } from '../../agent/src/operations/runner';
 import { createPgStore, type PgStore } from '../../agent/src/store';
 import { runTrafficSwitch } from '../../agent/src/traffic/switch';

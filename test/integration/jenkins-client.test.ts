@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../agent/src/db/embedded-postgres';
+import { freePort } from '../../agent/src/store/embedded-postgres';
 import { JenkinsClient } from '../../agent/src/jenkins/client';
 import { standinFixtureDir } from '../support/standin-image';
 

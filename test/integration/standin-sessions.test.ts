@@ -1,4 +1,4 @@
-import { freePort } from '../../agent/src/db/embedded-postgres';
+import { freePort } from '../../agent/src/store/embedded-postgres';
 import { Person } from '../support/person';
 import { startStandinProcess, type StandinProcess } from '../support/standin-process';
 

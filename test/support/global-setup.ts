@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedPostgres, EmbeddedPostgresHandle } from '../../agent/src/db/embedded-postgres';
+import { startEmbeddedPostgres, EmbeddedPostgresHandle } from '../../agent/src/store/embedded-postgres';
 
 /**
  * One real PostgreSQL for the whole integration run; each test file makes its

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Team } from '../../catalog/teams-file';
 import { HaproxyRuntime } from '../../agent/src/haproxy/runtime-api';
 import { saveServerState } from './haproxy-state-file';
-import { freePort } from '../../agent/src/db/embedded-postgres';
+import { freePort } from '../../agent/src/store/embedded-postgres';
 import { renderHaproxyConfig, type HaproxyRenderOptions } from '../../library-gen/src/render/haproxy-config';
 
 /**

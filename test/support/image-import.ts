@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, realpathSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type Docker from 'dockerode';
-import { pidAlive } from '../../agent/src/supervisor/pid-alive';
+import { pidAlive } from '../../agent/src/store/pid-alive';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**

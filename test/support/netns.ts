@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { binaryDir } from '../../agent/src/db/embedded-postgres';
+import { binaryDir } from '../../agent/src/store/embedded-postgres';
 import { ERROR_CODES } from '../../catalog/error-codes';
 import { REPO_ROOT, SIDECARCTL_BIN, startSidecarProcess, type SidecarProcess } from './sidecar-process';
 

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { freePort } from '../../agent/src/db/embedded-postgres';
+import { freePort } from '../../agent/src/store/embedded-postgres';
 import { findPgBinDir } from './pg-replication';
-import { pidAlive } from '../../agent/src/supervisor/pid-alive';
+import { pidAlive } from '../../agent/src/store/pid-alive';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**

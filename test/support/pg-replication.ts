@@ -3,8 +3,8 @@ import { appendFileSync, chownSync, existsSync, mkdtempSync, readdirSync, readFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { freePort } from '../../agent/src/db/embedded-postgres';
-import { pidAlive } from '../../agent/src/supervisor/pid-alive';
+import { freePort } from '../../agent/src/store/embedded-postgres';
+import { pidAlive } from '../../agent/src/store/pid-alive';
 
 /**
  * A real primary with streaming standbys (Debian's PostgreSQL: the embedded npm

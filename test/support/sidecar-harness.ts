@@ -4,8 +4,8 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig } from '../../agent/src/config/sidecar-config';
-import { freePort } from '../../agent/src/db/embedded-postgres';
-import { createLogger } from '../../agent/src/logging/logger';
+import { freePort } from '../../agent/src/store/embedded-postgres';
+import { createLogger } from '../../agent/src/log';
 import { startSidecar, type SidecarHandle } from '../../agent/src/sidecar';
 import { writeTokensFile, type TokenSpec } from './sidecar-process';
 import { TEST_CONTROLLER_ENV } from './controller-files';

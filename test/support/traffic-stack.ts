@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Team } from '../../catalog/teams-file';
-import { freePort, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../agent/src/db/embedded-postgres';
+import { freePort, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../agent/src/store/embedded-postgres';
 import { freeTeamPorts, startBackend, type Backend } from './backends';
 import { createTestDatabase } from './database';
 import { eventually } from './eventually';

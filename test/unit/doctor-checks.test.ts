@@ -27,6 +27,10 @@ function config(over: Partial<SidecarConfig> = {}): SidecarConfig {
     liveWithinSec: 15,
     shutdownGraceSec: 20,
     databaseAnswerTimeoutSec: 10,
+    haproxyFrontend: null,
+    allowedHosts: [],
+    controllerNetworking: { mode: 'host' },
+    controllerFiles: { secretsRoot: '/etc/jenkins-selfmanage/teams', libraryDir: null },
     ...over,
   };
 }

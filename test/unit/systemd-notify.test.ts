@@ -1,4 +1,4 @@
-import { systemdNotifier, type NotifyRunner } from '../../agent/src/supervisor/systemd-notify';
+import { systemdNotifier, type NotifyRunner } from '../../agent/src/bin/systemd-notify';
 
 /** What the sidecar tells systemd, with a fake systemd-notify (the real one is in test/integration/systemd-notify.test.ts). */
 function recorder(fail = false) {

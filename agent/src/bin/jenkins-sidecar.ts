@@ -6,8 +6,9 @@
  * saying why), 2 on a configuration or usage error.
  */
 import { loadConfig } from '../config/load-config';
+import { lineLog } from '../log';
 import { startSidecar, StartupError } from '../sidecar';
-import { systemdNotifier } from '../supervisor/systemd-notify';
+import { systemdNotifier } from './systemd-notify';
 
 const USAGE = 'usage: jenkins-sidecar [--config FILE]   (configuration by environment: SIDECAR_LISTEN, SIDECAR_DATABASE_URL, SIDECAR_DATA_DIR, ...)';
 
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
   for (const n of notices) process.stderr.write(`jenkins-sidecar: ${n}\n`);
   process.stderr.write(`jenkins-sidecar: ${handle.instanceId} listening on ${handle.httpUrl} (JSON-RPC at ${handle.rpcUrl})\n`);
   // Under systemd (Type=notify): ready now that the store, recovery and the listener are up; watchdog pings from here on.
-  const systemd = systemdNotifier(process.env, { warn: (m, meta) => process.stderr.write(`jenkins-sidecar: warning: ${m} ${JSON.stringify(meta ?? {})}\n`) });
+  const systemd = systemdNotifier(process.env, lineLog((l) => process.stderr.write(`jenkins-sidecar: ${l}\n`)));
   systemd?.ready(`${handle.instanceId} listening on ${handle.httpUrl}`);
 
   // A sidecar that lost its embedded database stops the watchdog pings: systemd restarts it (WatchdogSec).

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { sha256Hex } from '../rpc/token-auth';
 import type { TokenEntry } from './tokens-file';
+import { dataDirLayout } from './data-dir';
 
 /**
  * Without SIDECAR_TOKENS_FILE the sidecar still starts for a local try-out, but
@@ -13,7 +13,7 @@ import type { TokenEntry } from './tokens-file';
 export const OPS_TOKEN_ID = 'local-ops';
 
 export function ensureOpsToken(dataDir: string): { path: string; created: boolean; entry: TokenEntry } {
-  const path = join(dataDir, 'ops-token');
+  const path = dataDirLayout(dataDir).opsToken;
   let created = false;
   if (!existsSync(path)) {
     const token = `jsm_${randomBytes(32).toString('base64url')}`;

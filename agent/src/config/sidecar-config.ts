@@ -4,6 +4,7 @@ import { parseDatabaseUrl } from './database-url';
 import { z } from 'zod';
 import type { NetworkingConfig } from '../docker/container-spec';
 import type { ControllerFilesConfig } from '../docker/controller-mounts';
+import { dataDirLayout } from './data-dir';
 
 /**
  * The sidecar's configuration: schema → normalise → rules, as a pure function
@@ -20,12 +21,12 @@ export interface SidecarConfig {
   dataDir: string;
   haproxySocket: HaproxyEndpoint | null;
   /** HAProxy's HTTP frontend on this host, where switches run their synthetic Jenkins transaction; null: none. */
-  haproxyFrontend?: { host: string; port: number } | null;
+  haproxyFrontend: { host: string; port: number } | null;
   /** null → dockerode's default (DOCKER_HOST unset: /var/run/docker.sock). */
   dockerHost: string | null;
   instanceId: string;
   /** Host names the HTTP listener answers for besides IP literals, localhost, the hostname and the instance id (DNS rebinding). */
-  allowedHosts?: string[];
+  allowedHosts: string[];
   teamsFile: string | null;
   tokensFile: string | null;
   logLevel: 'error' | 'warn' | 'info' | 'debug';
@@ -38,10 +39,10 @@ export interface SidecarConfig {
   shutdownGraceSec: number;
   /** A store statement unanswered this long means the database is unreachable (partition): the connection is reset. */
   databaseAnswerTimeoutSec: number;
-  /** How controller ports reach the host (environment.deploy). resolveConfig always sets it; absent → host. */
-  controllerNetworking?: NetworkingConfig;
-  /** Host side of the files the rendered jenkins.yaml reads (secrets, file:// library). resolveConfig always sets it. */
-  controllerFiles?: ControllerFilesConfig;
+  /** How controller ports reach the host (environment.deploy). */
+  controllerNetworking: NetworkingConfig;
+  /** Host side of the files the rendered jenkins.yaml reads (secrets, file:// library). */
+  controllerFiles: ControllerFilesConfig;
 }
 
 export interface HostFacts {
@@ -125,29 +126,56 @@ export function parseHaproxyEndpoint(text: string, cwd: string): HaproxyEndpoint
   return { kind: 'tcp', host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
 }
 
-/** Pure. `fileText` is the --config YAML when one was given. */
+/** Pure. `file` is the --config YAML when one was given. */
 export function resolveConfig(env: Record<string, string | undefined>, host: HostFacts, file?: { path: string; text: string }): ConfigResult {
-  const errors: string[] = [];
-  const warnings: string[] = [];
-  let f: z.output<typeof fileSchema> = {};
-  if (file) {
-    const doc = parseDocument(file.text, { prettyErrors: false });
-    if (doc.errors.length) {
-      return { config: null, warnings, errors: doc.errors.map((e) => `${file.path}: YAML: ${e.message.split('\n')[0]}`) };
-    }
-    const parsed = fileSchema.safeParse(doc.toJS() ?? {});
-    if (!parsed.success) {
-      return { config: null, warnings, errors: parsed.error.issues.map((i) => `${file.path}: ${i.path.map(String).join('.') || 'top level'}: ${i.message}`) };
-    }
-    f = parsed.data;
+  const read = readConfigFile(file);
+  if ('errors' in read) return { config: null, warnings: [], errors: read.errors };
+  const f = read.values;
+  const r = configReader(env, host, file);
+  const where = resolveEndpoints(r, f, host);
+  const who = resolveIdentity(r, f, host);
+  const timing = resolveTimings(r, f);
+  const controllerNetworking = resolveNetworking(r.pick, r.pickInt, f.controller, r.errors);
+  const controllerFiles = resolveControllerFiles(r.pick, f.controller, host, r.fileRel, r.errors);
+  if (!who.tokensFile) {
+    r.warnings.push(`SIDECAR_TOKENS_FILE is not set: an ops token is generated into ${dataDirLayout(who.dataDir).opsToken} (mode 600) for a local try-out`);
+    if (!LOOPBACK.test(where.listen.host)) r.warnings.push(`listening on ${where.listen.host} without a tokens file: only the generated ops token is accepted; set SIDECAR_TOKENS_FILE for team tokens`);
   }
-  const pick = (envName: string, fileValue: string | number | undefined): { value: string | undefined; source: string } => {
+  if (r.errors.length) return { config: null, warnings: r.warnings, errors: r.errors };
+  return { config: { ...where, ...who, ...timing, controllerNetworking, controllerFiles }, warnings: r.warnings, errors: r.errors };
+}
+
+type FileValues = z.output<typeof fileSchema>;
+
+/** The --config YAML, checked against the schema; every problem names its path. */
+function readConfigFile(file: { path: string; text: string } | undefined): { values: FileValues } | { errors: string[] } {
+  if (!file) return { values: {} };
+  const doc = parseDocument(file.text, { prettyErrors: false });
+  if (doc.errors.length) return { errors: doc.errors.map((e) => `${file.path}: YAML: ${e.message.split('\n')[0]}`) };
+  const parsed = fileSchema.safeParse(doc.toJS() ?? {});
+  if (!parsed.success) return { errors: parsed.error.issues.map((i) => `${file.path}: ${i.path.map(String).join('.') || 'top level'}: ${i.message}`) };
+  return { values: parsed.data };
+}
+
+/** Reads one setting: the environment wins over the file; problems are collected, not thrown. */
+interface ConfigReader {
+  pick: PickSetting;
+  pickInt: PickInt;
+  /** A path from the config, relative to the working directory. */
+  fileRel: (p: string) => string;
+  errors: string[];
+  warnings: string[];
+}
+
+function configReader(env: Record<string, string | undefined>, host: HostFacts, file: { path: string } | undefined): ConfigReader {
+  const errors: string[] = [];
+  const pick: PickSetting = (envName, fileValue) => {
     const e = env[envName];
     if (e !== undefined && e !== '') return { value: e, source: envName };
     if (fileValue !== undefined) return { value: String(fileValue), source: file ? `${file.path}` : 'config file' };
     return { value: undefined, source: envName };
   };
-  const pickInt = (envName: string, fileValue: number | undefined, dflt: number, min: number, max: number): number => {
+  const pickInt: PickInt = (envName, fileValue, dflt, min, max) => {
     const { value, source } = pick(envName, fileValue);
     if (value === undefined) return dflt;
     const n = Number(value);
@@ -157,37 +185,22 @@ export function resolveConfig(env: Record<string, string | undefined>, host: Hos
     }
     return n;
   };
-  const fileRel = (p: string): string => (isAbsolute(p) ? p : resolve(host.cwd, p));
+  return { pick, pickInt, fileRel: (p) => (isAbsolute(p) ? p : resolve(host.cwd, p)), errors, warnings: [] };
+}
 
-  // listen
+type Endpoints = Pick<SidecarConfig, 'listen' | 'databaseUrl' | 'haproxySocket' | 'haproxyFrontend' | 'dockerHost'>;
+
+/** Where the sidecar listens and what it talks to: PostgreSQL, HAProxy (Runtime API and frontend), Docker. */
+function resolveEndpoints(r: ConfigReader, f: FileValues, host: HostFacts): Endpoints {
+  const { pick, errors, warnings } = r;
   const listenIn = pick('SIDECAR_LISTEN', f.listen);
   const listenParsed = parseListen(listenIn.value ?? '127.0.0.1:8765');
   let listen = { host: '127.0.0.1', port: 8765 };
   if (typeof listenParsed === 'string') errors.push(`${listenIn.source}: ${listenParsed}`);
   else listen = listenParsed;
 
-  // database
-  const dbIn = pick('SIDECAR_DATABASE_URL', f.database_url);
-  let databaseUrl: string | null = null;
-  if (dbIn.value !== undefined) {
-    try {
-      const parsed = parseDatabaseUrl(dbIn.value);
-      databaseUrl = dbIn.value;
-      if (parsed.hosts.length > 1 && parsed.targetSessionAttrs === 'any') {
-        warnings.push(
-          `${dbIn.source}: ${parsed.hosts.length} hosts without target_session_attrs: the sidecar takes the first that answers, as libpq does, even a standby; add ?target_session_attrs=read-write`,
-        );
-      }
-    } catch (err) {
-      errors.push(`${dbIn.source}: ${(err as Error).message}`);
-    }
-  }
+  const databaseUrl = resolveDatabaseUrl(r, f);
 
-  // data dir
-  const dataIn = pick('SIDECAR_DATA_DIR', f.data_dir);
-  const dataDir = dataIn.value ? fileRel(dataIn.value) : host.isRoot ? '/var/lib/jenkins-sidecar' : join(host.homeDir, '.jenkins-sidecar');
-
-  // haproxy
   const haIn = pick('SIDECAR_HAPROXY_SOCKET', f.haproxy_socket);
   let haproxySocket: HaproxyEndpoint | null = null;
   if (haIn.value !== undefined) {
@@ -213,6 +226,33 @@ export function resolveConfig(env: Record<string, string | undefined>, host: Hos
   if (dockerHost !== null && !/^(unix|tcp|http|https|ssh|npipe):\/\/\S+$/.test(dockerHost)) {
     errors.push(`${dockerIn.source}: expected unix:///path/docker.sock or tcp://host:port, got '${dockerHost}'`);
   }
+  return { listen, databaseUrl, haproxySocket, haproxyFrontend, dockerHost };
+}
+
+/** null: the embedded PostgreSQL. Several hosts without target_session_attrs may land on a standby. */
+function resolveDatabaseUrl({ pick, errors, warnings }: ConfigReader, f: FileValues): string | null {
+  const dbIn = pick('SIDECAR_DATABASE_URL', f.database_url);
+  if (dbIn.value === undefined) return null;
+  try {
+    const parsed = parseDatabaseUrl(dbIn.value);
+    if (parsed.hosts.length > 1 && parsed.targetSessionAttrs === 'any') {
+      warnings.push(
+        `${dbIn.source}: ${parsed.hosts.length} hosts without target_session_attrs: the sidecar takes the first that answers, as libpq does, even a standby; add ?target_session_attrs=read-write`,
+      );
+    }
+    return dbIn.value;
+  } catch (err) {
+    errors.push(`${dbIn.source}: ${(err as Error).message}`);
+    return null;
+  }
+}
+
+type Identity = Pick<SidecarConfig, 'dataDir' | 'instanceId' | 'allowedHosts' | 'teamsFile' | 'tokensFile' | 'logLevel'>;
+
+/** Who this sidecar is (instance id, host names), where it keeps its data, whom it serves (teams and tokens files), how much it logs. */
+function resolveIdentity({ pick, fileRel, errors, warnings }: ConfigReader, f: FileValues, host: HostFacts): Identity {
+  const dataIn = pick('SIDECAR_DATA_DIR', f.data_dir);
+  const dataDir = dataIn.value ? fileRel(dataIn.value) : host.isRoot ? '/var/lib/jenkins-sidecar' : join(host.homeDir, '.jenkins-sidecar');
 
   const idIn = pick('SIDECAR_INSTANCE_ID', f.instance_id);
   const instanceId = idIn.value ?? host.hostname;
@@ -238,7 +278,13 @@ export function resolveConfig(env: Record<string, string | undefined>, host: Hos
     if ((levels as readonly string[]).includes(levelIn.value)) logLevel = levelIn.value as SidecarConfig['logLevel'];
     else errors.push(`${levelIn.source}: expected one of ${levels.join(', ')}, got '${levelIn.value}'`);
   }
+  return { dataDir, instanceId, allowedHosts, teamsFile, tokensFile, logLevel };
+}
 
+type Timings = Pick<SidecarConfig, 'heartbeatSec' | 'liveWithinSec' | 'databaseAnswerTimeoutSec' | 'limits' | 'shutdownGraceSec'>;
+
+/** Periods and bounds: heartbeat and liveness, the database answer deadline, per-token limits, the shutdown grace. */
+function resolveTimings({ pickInt, errors }: ConfigReader, f: FileValues): Timings {
   const heartbeatSec = pickInt('SIDECAR_HEARTBEAT_SEC', f.heartbeat_sec, 5, 1, 300);
   const liveWithinSec = pickInt('SIDECAR_LIVE_WITHIN_SEC', f.live_within_sec, heartbeatSec * 3, 2, 3_600);
   if (liveWithinSec <= heartbeatSec) errors.push(`SIDECAR_LIVE_WITHIN_SEC (${liveWithinSec}) must be longer than the heartbeat period (${heartbeatSec} s)`);
@@ -249,28 +295,15 @@ export function resolveConfig(env: Record<string, string | undefined>, host: Hos
     maxInFlightPerToken: pickInt('SIDECAR_MAX_IN_FLIGHT_PER_TOKEN', f.limits?.max_in_flight_per_token, 32, 1, 10_000),
   };
   const shutdownGraceSec = pickInt('SIDECAR_SHUTDOWN_GRACE_SEC', f.shutdown_grace_sec, 20, 0, 3_600);
-
-  const controllerNetworking = resolveNetworking(pick, pickInt, f.controller, errors);
-  const controllerFiles = resolveControllerFiles(pick, f.controller, host, fileRel, errors);
-
-  if (!tokensFile) {
-    warnings.push(`SIDECAR_TOKENS_FILE is not set: an ops token is generated into ${join(dataDir, 'ops-token')} (mode 600) for a local try-out`);
-    if (!LOOPBACK.test(listen.host)) warnings.push(`listening on ${listen.host} without a tokens file: only the generated ops token is accepted; set SIDECAR_TOKENS_FILE for team tokens`);
-  }
-  if (errors.length) return { config: null, warnings, errors };
-  return {
-    config: { listen, databaseUrl, dataDir, haproxySocket, haproxyFrontend, dockerHost, instanceId, allowedHosts, teamsFile, tokensFile, logLevel, limits, heartbeatSec, liveWithinSec, shutdownGraceSec, databaseAnswerTimeoutSec, controllerNetworking, controllerFiles },
-    warnings,
-    errors,
-  };
+  return { heartbeatSec, liveWithinSec, databaseAnswerTimeoutSec, limits, shutdownGraceSec };
 }
 
-type Pick = (envName: string, fileValue: string | number | undefined) => { value: string | undefined; source: string };
+type PickSetting = (envName: string, fileValue: string | number | undefined) => { value: string | undefined; source: string };
 type PickInt = (envName: string, fileValue: number | undefined, dflt: number, min: number, max: number) => number;
-type ControllerSection = z.output<typeof fileSchema>['controller'];
+type ControllerSection = FileValues['controller'];
 
 /** `host` (default) or `published` on a loopback/IPv4 bind address with the ports the image listens on. */
-function resolveNetworking(pick: Pick, pickInt: PickInt, c: ControllerSection, errors: string[]): NetworkingConfig {
+function resolveNetworking(pick: PickSetting, pickInt: PickInt, c: ControllerSection, errors: string[]): NetworkingConfig {
   const modeIn = pick('SIDECAR_CONTROLLER_NETWORKING', c?.networking);
   const mode = modeIn.value ?? 'host';
   if (mode !== 'host' && mode !== 'published') {
@@ -293,7 +326,7 @@ function resolveNetworking(pick: Pick, pickInt: PickInt, c: ControllerSection, e
  * file:// library repository live on the Docker host. Root default: /etc/jenkins-selfmanage/teams;
  * without root, under the home directory.
  */
-function resolveControllerFiles(pick: Pick, c: ControllerSection, host: HostFacts, fileRel: (p: string) => string, errors: string[]): ControllerFilesConfig {
+function resolveControllerFiles(pick: PickSetting, c: ControllerSection, host: HostFacts, fileRel: (p: string) => string, errors: string[]): ControllerFilesConfig {
   const hostPath = (envName: string, fileValue: string | undefined, dflt: string | null): string | null => {
     const { value, source } = pick(envName, fileValue);
     if (value === undefined) return dflt;

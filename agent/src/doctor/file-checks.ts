@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { parseTeamsDocument } from '../../../catalog/teams-file';
 import type { ConfigResult, SidecarConfig } from '../config/sidecar-config';
 import { parseTokensDocument } from '../config/tokens-file';
@@ -6,6 +5,7 @@ import { CheckResult, fail, ok, skip, warn } from './check-result';
 import { checkTeamConformance } from './conformance-check';
 import { checkTeamControllerFiles } from './controller-file-checks';
 import { DoctorProbes, errorCode } from './probes';
+import { dataDirLayout } from '../config/data-dir';
 
 /**
  * Checks of what the sidecar reads from disk: its configuration, the tokens
@@ -39,7 +39,7 @@ function permissionProblem(path: string, mode: number, what: string): CheckResul
 export function checkTokensFile(config: SidecarConfig, probes: DoctorProbes): CheckResult {
   const name = 'tokens file';
   if (!config.tokensFile) {
-    const opsToken = join(config.dataDir, 'ops-token');
+    const opsToken = dataDirLayout(config.dataDir).opsToken;
     let facts;
     try {
       facts = probes.stat(opsToken);

@@ -2,7 +2,7 @@ import Docker from 'dockerode';
 import { readFileSync, statSync } from 'node:fs';
 import { Client } from 'pg';
 import { parseDatabaseUrl } from '../config/database-url';
-import { embeddedPostgresVersion } from '../db/embedded-postgres';
+import { embeddedPostgresVersion } from '../store/embedded-postgres';
 import { HaproxyRuntime } from '../haproxy/runtime-api';
 import type { DockerFacts, DoctorProbes, FileFacts, HaproxyTarget, PostgresFacts, ReplicationFacts } from './probes';
 

@@ -20,8 +20,6 @@ import { sleep } from '../sleep';
 
 /** Default when the sidecar gives no directory (ad-hoc calls, tests): the OS temp dir. */
 export const DEFAULT_SNAPSHOT_DIR = join(tmpdir(), 'jsm-migrate-snapshots');
-/** Under SIDECAR_DATA_DIR, next to backups/. */
-export const migrateSnapshotDir = (dataDir: string): string => join(dataDir, 'migrate-snapshots');
 
 const HOME_PREFIX = basename(JENKINS_HOME_IN_CONTAINER); // Docker's GET /archive names entries jenkins_home/...
 const EVERYTHING: EntrySelector = () => true;

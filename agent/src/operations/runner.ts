@@ -5,6 +5,7 @@ import { sleep } from '../sleep';
 import type { Actor, Clock, OperationContext, OperationJournal, OperationRecord, OperationStatus } from '../store/contract';
 import { asDependencyDown, isDatabaseUnreachable } from '../store/pg-unreachable';
 import { OperationEventBus, type OperationEnd, type ProgressEvent } from './event-bus';
+import { silentLog, type Log } from '../log';
 
 /**
  * Runs long operations under the journal. The sidecar, not the caller, owns an
@@ -61,11 +62,8 @@ export interface RunOutcome {
   result: unknown;
 }
 
-export interface RunnerLog {
-  info(message: string, meta?: Record<string, unknown>): void;
-  warn(message: string, meta?: Record<string, unknown>): void;
-  error(message: string, meta?: Record<string, unknown>): void;
-}
+/** The levels the runner, the dispatcher and the transport write at. */
+export type RunnerLog = Pick<Log, 'info' | 'warn' | 'error'>;
 
 export interface OperationRunnerDeps {
   journal: OperationJournal;
@@ -94,7 +92,6 @@ interface Running {
   done: Promise<void>;
 }
 
-const silentLog: RunnerLog = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 export class OperationRunner {
   readonly bus: OperationEventBus;

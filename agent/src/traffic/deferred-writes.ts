@@ -4,6 +4,7 @@ import { sleep } from '../sleep';
 import type { Actor, AuditEntry, AuditLog, EnvironmentStateStore, OperationJournal, OperationRecord } from '../store/contract';
 import type { OwedWritesSpool } from './owed-writes-spool';
 import type { Weights } from './team-backends';
+import type { Log } from '../log';
 
 /**
  * Records owed to Postgres after a safety move made without it. Moving traffic
@@ -39,7 +40,7 @@ export interface DeferredWriteDeps {
   operationOf?: (opId: string) => OwedOperationRow | null;
   /** Where owed writes survive a restart; none: memory only. */
   spool?: OwedWritesSpool<OwedWrite>;
-  log?: { info(m: string, meta?: Record<string, unknown>): void; warn(m: string, meta?: Record<string, unknown>): void };
+  log?: Pick<Log, 'info' | 'warn'>;
   /** Waits between attempts; tests may pass a faster one. */
   sleep?: (ms: number) => Promise<void>;
   /** Bounds of the retry: first and largest wait, and how many attempts per write. */

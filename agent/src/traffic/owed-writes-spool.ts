@@ -1,5 +1,6 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { Log } from '../log';
 
 /**
  * The records owed to Postgres, on disk: an append-only JSON-lines file in the
@@ -25,7 +26,7 @@ export class OwedWritesSpool<W> {
 
   constructor(
     readonly path: string,
-    private readonly log?: { warn(m: string, meta?: Record<string, unknown>): void },
+    private readonly log?: Pick<Log, 'warn'>,
   ) {}
 
   /** What is still owed, in the order it was queued. A torn last line (a crash mid-write) is skipped. */

@@ -2,6 +2,7 @@ import { ENVIRONMENTS, type Team } from '../../../catalog/teams-file';
 import type { HaproxyDriver } from '../haproxy/runtime-api';
 import type { EnvironmentStateStore, TeamEnvironmentState } from '../store/contract';
 import { teamBackendNames, type Weights } from './team-backends';
+import type { Log } from '../log';
 
 /**
  * Desired state survives HAProxy reloads: runtime weights are lost when
@@ -16,7 +17,7 @@ export interface ReconcileDeps {
   environments: Pick<EnvironmentStateStore, 'list' | 'get'>;
   haproxy: HaproxyDriver;
   teamConfig?: (team: string) => Team | undefined;
-  log?: { info(m: string, meta?: Record<string, unknown>): void; warn(m: string, meta?: Record<string, unknown>): void };
+  log?: Pick<Log, 'info' | 'warn'>;
   /**
    * Teams to leave alone this round: a rollback applied without Postgres owes
    * its desired weights (deferred-writes.ts), so the ones in Postgres are stale

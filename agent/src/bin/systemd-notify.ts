@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import type { Log } from '../log';
 
 /**
  * Talks to systemd when it supervises the sidecar (Type=notify): READY=1 once
@@ -30,7 +31,7 @@ const oneLine = (s: string): string => s.replace(/[\r\n]+/g, ' ').slice(0, 200);
 
 export function systemdNotifier(
   env: Record<string, string | undefined>,
-  log: { warn(m: string, meta?: Record<string, unknown>): void },
+  log: Pick<Log, 'warn'>,
   run: NotifyRunner = runSystemdNotify,
   pid: number = process.pid,
 ): SystemdNotifier | null {

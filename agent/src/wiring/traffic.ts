@@ -1,0 +1,96 @@
+import type { TeamDirectory } from '../config/team-directory';
+import { HaproxyRuntime, unconfiguredHaproxy } from '../haproxy/runtime-api';
+import { registerTrafficMethods } from '../rpc/methods/traffic';
+import type { PgStore } from '../store';
+import { dockerContainerMetrics } from '../traffic/container-metrics';
+import { InFlightSwitches } from '../traffic/in-flight';
+import { LastReadEnvironments } from '../traffic/last-read-state';
+import { startWeightReconciler } from '../traffic/reconcile';
+import { recoverTrafficOperations, startOrphanSweeper } from '../traffic/recovery';
+import type { TrafficDeps } from '../traffic/switch';
+import { sleep as realSleep } from '../sleep';
+import { haproxySyntheticCheck } from '../traffic/synthetic';
+import { httpWebhookNotifier } from '../traffic/webhooks';
+import { triggerHandover } from '../traffic/queue-handover';
+import { teamJenkinsClientFactory } from '../environments/controllers';
+import { dockerStayedBehindWatcher } from '../environments/stayed-behind';
+import { dockerTargetSync } from '../environments/pre-switch-sync';
+import { nothingRunning, type Running, type SidecarContext } from './context';
+import type { Operations } from './operations';
+
+/** What the traffic area gives the others: the switch's drivers and each team's state as last read. */
+export interface Traffic {
+  traffic: TrafficDeps;
+  lastRead: LastReadEnvironments;
+}
+
+/** How long the start waits for what a previous run still owed to PostgreSQL before going on. */
+const OWED_WRITES_WAIT_MS = 10_000;
+
+/**
+ * The HAProxy driver and traffic.switch / rollback.emergency / traffic.status. What a previous
+ * run still owed goes first, so recovery reads the journal as it really ended (bounded wait).
+ */
+export async function wireTraffic(ctx: SidecarContext, store: PgStore, teams: TeamDirectory, ops: Operations): Promise<Traffic> {
+  const { config, log } = ctx;
+  const { deferred } = ops;
+  if (deferred.resume() > 0) await Promise.race([deferred.settled(), new Promise((r) => setTimeout(r, OWED_WRITES_WAIT_MS).unref())]);
+  // Each team's environment_state as last read: rollback.emergency's target while Postgres is unreachable.
+  const lastRead = new LastReadEnvironments((t) => deferred.pending(t));
+  const haproxy = config.haproxySocket ? new HaproxyRuntime(config.haproxySocket) : unconfiguredHaproxy();
+  const jenkinsFor = teamJenkinsClientFactory();
+  const teamConfig = (t: string) => teams.find(t);
+  const traffic: TrafficDeps = {
+    store: { locks: store.locks, journal: store.journal, environments: lastRead.watch(store.environments), breakers: store.breakers, audit: store.audit },
+    haproxy,
+    teamConfig: (t) => teams.find(t),
+    containerMetrics: dockerContainerMetrics(ops.docker),
+    inFlight: new InFlightSwitches(),
+    deferred,
+    log,
+    webhooks: httpWebhookNotifier((t) => teams.find(t)?.webhooks),
+    // Each validation window also runs a synthetic Jenkins transaction on the target through HAProxy.
+    synthetic: config.haproxyFrontend ? haproxySyntheticCheck({ frontend: config.haproxyFrontend }) : undefined,
+    sleep: realSleep,
+    // After a promotion the switch moves inbound agents off the old controller through its REST API.
+    jenkinsFor,
+    // Webhooks and queued builds follow the side that serves (also after a migration: wiring/environments.ts).
+    triggers: config.haproxySocket ? triggerHandover({ haproxy, jenkinsFor, audit: store.audit, log }) : undefined,
+    // A rollback lists what the target did while it had traffic.
+    stayedBehind: dockerStayedBehindWatcher(ops.docker, teamConfig),
+    // A target without traffic is brought up to date with the source before it gets any.
+    targetSync: dockerTargetSync({ docker: ops.docker, jenkinsFor, journal: store.journal, snapshotDir: ctx.dataDir.migrateSnapshots }, { teamConfig }),
+  };
+  registerTrafficMethods(ops.registry, { runner: ops.runner, teams, traffic, lastRead });
+  return { traffic, lastRead };
+}
+
+/**
+ * With HAProxy configured: this instance's unfinished traffic operations are recovered, then the
+ * desired-weights reconcile loop and the sweeper of dead sidecars' switches run until stop.
+ */
+export async function startTrafficLoops(ctx: SidecarContext, store: PgStore, teams: TeamDirectory, { traffic, lastRead }: Traffic): Promise<Running> {
+  const { config, clock, log } = ctx;
+  if (!config.haproxySocket) return nothingRunning;
+  for (const a of await recoverTrafficOperations(traffic, config.instanceId, clock)) log.warn('recovered an unfinished traffic operation', { ...a });
+  const loops = [
+    startWeightReconciler({
+      environments: store.environments,
+      haproxy: traffic.haproxy,
+      teamConfig: (t) => teams.find(t),
+      log,
+      skipTeam: (t) => traffic.deferred?.pending(t) ?? false,
+      onRead: (states) => lastRead.remember(states),
+    }),
+    // Switches of sidecars that stopped heartbeating are adopted and brought to a consistent end.
+    startOrphanSweeper(traffic, config.instanceId, clock, {
+      liveWithinSec: config.liveWithinSec,
+      onActions: (actions) => actions.forEach((a) => log.warn("adopted and recovered a dead sidecar's traffic operation", { ...a })),
+    }),
+  ];
+  return {
+    async stop() {
+      for (const l of loops) await l.stop();
+    },
+  };
+}
