@@ -38,7 +38,7 @@ import { OwedWritesSpool } from './traffic/owed-writes-spool';
 import { LastReadEnvironments } from './traffic/last-read-state';
 import { startWeightReconciler } from './traffic/reconcile';
 import { recoverTrafficOperations, startOrphanSweeper } from './traffic/recovery';
-import type { TrafficDeps } from './traffic/switch';
+import { trafficDeps } from './traffic/traffic-deps';
 import { haproxySyntheticCheck } from './traffic/synthetic';
 import { httpWebhookNotifier } from './traffic/webhooks';
 import { MethodRegistry } from './rpc/registry';
@@ -287,7 +287,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<SidecarHandle>
     // Each team's environment_state as last read: rollback.emergency's target while Postgres is unreachable.
     const lastRead = new LastReadEnvironments((t) => deferred.pending(t));
     const trafficStore = { locks: store.locks, journal: store.journal, environments: lastRead.watch(store.environments), breakers: store.breakers, audit: store.audit };
-    const traffic: TrafficDeps = { store: trafficStore, haproxy: haproxyDriver, teamConfig: (t) => teams.find(t), containerMetrics: dockerContainerMetrics(docker), inFlight: new InFlightSwitches(), deferred, log, webhooks: httpWebhookNotifier((t) => teams.find(t)?.webhooks) };
+    const traffic = trafficDeps({ store: trafficStore, haproxy: haproxyDriver, teamConfig: (t) => teams.find(t), containerMetrics: dockerContainerMetrics(docker), inFlight: new InFlightSwitches(), deferred, log, webhooks: httpWebhookNotifier((t) => teams.find(t)?.webhooks) });
     // Each validation window also runs a synthetic Jenkins transaction on the target through HAProxy.
     if (config.haproxyFrontend) traffic.synthetic = haproxySyntheticCheck({ frontend: config.haproxyFrontend });
     registerTrafficMethods(registry, { runner, teams, traffic, lastRead });

@@ -3,7 +3,7 @@ import type { HaproxyDriver } from '../../agent/src/haproxy/runtime-api';
 import type { ServerStat, ServerState } from '../../agent/src/haproxy/stats';
 import type { OperationContext, OperationRecord, TeamEnvironmentState } from '../../agent/src/store/contract';
 import { InFlightSwitches } from '../../agent/src/traffic/in-flight';
-import { runTrafficSwitch, type TrafficDeps } from '../../agent/src/traffic/switch';
+import { runTrafficSwitch, trafficDeps, type TrafficDeps } from '../../agent/src/traffic/switch';
 
 /**
  * The switch state machine with a fake clock, a scripted HAProxy and an
@@ -134,7 +134,7 @@ function harness(overrides: Record<string, unknown> = {}) {
     if (!signal?.aborted) now += ms;
     await new Promise((r) => setImmediate(r));
   };
-  const deps: TrafficDeps = { store: mem.store, haproxy, inFlight, sleep };
+  const deps = trafficDeps({ store: mem.store, haproxy, inFlight, sleep });
   const params = trafficSwitchParams.parse({ team: 'devops', target: 'green', lockToken: 7, validationSec: 2, minSamples: 20, ...overrides });
   return { events, haproxy, mem, progress, onProgress, inFlight, run: () => runTrafficSwitch(deps, params, ctx), elapsed: () => now };
 }

@@ -10,7 +10,13 @@ export interface InFlightSwitch {
   settled: Promise<void>;
 }
 
-export class InFlightSwitches {
+/** What a switch and an emergency stop use of the registry (`noInFlight` where there is none). */
+export interface InFlightRegistry {
+  register(team: string, operationId: string): { signal: AbortSignal; done(): void };
+  halt(team: string, reason: string, waitMs?: number): Promise<string | null>;
+}
+
+export class InFlightSwitches implements InFlightRegistry {
   private readonly byTeam = new Map<string, InFlightSwitch>();
 
   register(team: string, operationId: string): { signal: AbortSignal; done(): void } {

@@ -54,7 +54,7 @@ export function registerTrafficMethods(registry: MethodRegistry, deps: TrafficMe
     const { deferred } = traffic;
     const lastRead = deps.lastRead;
     const opts = lastRead ? { lastRead } : {};
-    const withoutJournal = deferred
+    const withoutJournal = deferred.canOwe
       ? {
           body: (ctx: OperationContext) => runEmergencyRollback(traffic, params, ctx, { ...opts, journalDown: true }),
           // The stop button does not wait out a partition: a journal silent this long is treated as down.
