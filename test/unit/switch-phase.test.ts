@@ -26,8 +26,15 @@ it('refuses to roll back before anything moved, to leave a terminal phase, or to
 
 it('lets an emergency halt stop every phase that runs while the switch is registered', () => {
   const running = SWITCH_PHASES.filter((p) => !TERMINAL_PHASES.has(p) && p !== 'checking');
-  expect(running).toEqual(['preparing', 'stepping', 'validating', 'draining', 'promoting', 'rolling-back']);
+  expect(running).toEqual(['preparing', 'stepping', 'validating', 'paused', 'draining', 'promoting', 'rolling-back']);
   for (const p of running) expect(canTransition(p, 'halted')).toBe(true);
+});
+
+it('holds a paused switch in its step or window, from which a breach, a halt or an abort still end it', () => {
+  for (const from of ['stepping', 'validating'] as const) expect(transition(transition(from, 'paused'), from)).toBe(from);
+  for (const to of ['rolling-back', 'halted', 'aborted'] as const) expect(canTransition('paused', to)).toBe(true);
+  expect(() => transition('paused', 'draining')).toThrow('cannot go from paused to draining');
+  expect(() => transition('draining', 'aborted')).toThrow('cannot go from draining to aborted');
 });
 
 it('names each journal step once', () => {

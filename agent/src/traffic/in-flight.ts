@@ -2,7 +2,7 @@
  * The switches running in this process, by team, so an emergency rollback can
  * halt one at once (before it touches weights again) instead of waiting for
  * its next sample. Switches in other sidecars notice through Postgres: their
- * desired weights change under them (see switch.ts).
+ * desired weights change under them (SwitchRun.checkHalted, switch/switch-run.ts).
  */
 export interface InFlightSwitch {
   operationId: string;

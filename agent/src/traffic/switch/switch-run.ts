@@ -54,6 +54,8 @@ export class SwitchRun {
   /** Set when a store call found the database unreachable: the rollback then applies to HAProxy without trying it again. */
   databaseDown: string | null = null;
   readonly steps: StepRecord[] = [];
+  /** Set by a person's full promotion: the next step goes straight to 100%. */
+  fullPromotion = false;
   readonly team: string;
   readonly target: EnvironmentName;
   readonly source: EnvironmentName;
@@ -100,7 +102,10 @@ export class SwitchRun {
       this.enter('preparing');
       await prepareTarget(this);
       await this.hooks.targetReady(this);
-      for (const percent of this.params.increments) await runStep(this, percent);
+      for (const percent of this.params.increments) {
+        await runStep(this, this.fullPromotion ? 100 : percent);
+        if (this.percent === 100) break;
+      }
       await this.hooks.beforeDrain(this);
       this.enter('draining');
       const drained = await drainOld(this);
@@ -108,6 +113,7 @@ export class SwitchRun {
     } catch (caught) {
       throw await endFailedSwitch(this, caught);
     } finally {
+      this.control.release();
       this.registration.done();
     }
   }

@@ -22,6 +22,16 @@ export interface SwitchResult {
   drained: { sessionsAtMaint: number; waitedMs: number } | null;
 }
 
+/** Aborted by a person with `hold`: stop where the weights are, without touching them. */
+export class Aborted extends Error {
+  constructor(
+    readonly by: string,
+    readonly why: string,
+  ) {
+    super(why);
+  }
+}
+
 /** Halted from outside (emergency rollback here or in another sidecar): stop without touching weights. */
 export class Halted extends Error {
   constructor(readonly why: string) {

@@ -1,7 +1,7 @@
 import { isSidecarError, SidecarError } from '../../../errors/sidecar-error';
 import { isDatabaseUnreachable } from '../../../store/pg-unreachable';
 import type { SwitchRun } from '../switch-run';
-import { Halted } from '../types';
+import { Aborted, Halted } from '../types';
 import { rollBack } from './roll-back';
 
 /**
@@ -14,6 +14,7 @@ export async function endFailedSwitch(run: SwitchRun, caught: unknown): Promise<
   // An emergency stop that fired while the switch waited surfaces as whatever the wait threw.
   const err = !run.rolledBack && !(caught instanceof Halted) && run.haltSignal.aborted ? new Halted(run.haltReason()) : caught;
   if (err instanceof Halted) return halted(run, err);
+  if (err instanceof Aborted) return aborted(run, err);
   if (run.rolledBack) return run.owed(err);
   if (!run.moved) {
     run.enter('failed');
@@ -29,6 +30,19 @@ async function halted(run: SwitchRun, err: Halted): Promise<SidecarError> {
     .record({ operationType: 'traffic.switch', team, sourceEnvironment: run.source, targetEnvironment: run.target, initiatedBy: run.initiatedBy, status: 'halted', rollbackReason: err.why, metadata: { steps: run.steps }, actor: ctx.actor, operationId: run.opId, completedAt: ctx.clock.now() })
     .catch(() => undefined);
   return new SidecarError('CONFLICT', `switch of ${team} to ${run.target} was halted: ${err.why}`, { operationStatus: 'aborted', steps: run.steps });
+}
+
+/** A person's abort with hold: the weights stay where they are, the operation ends aborted. */
+async function aborted(run: SwitchRun, err: Aborted): Promise<SidecarError> {
+  const { deps, ctx, team } = run;
+  run.enter('aborted');
+  const weights = run.lastApplied;
+  const why = `aborted by ${err.by}: ${err.why}`;
+  await deps.store.audit
+    .record({ operationType: 'traffic.switch', team, sourceEnvironment: run.source, targetEnvironment: run.target, initiatedBy: err.by, status: 'aborted', rollbackReason: why, metadata: { steps: run.steps, weights, held: true }, actor: ctx.actor, operationId: run.opId, completedAt: ctx.clock.now() })
+    .catch(() => undefined);
+  ctx.progress({ phase: 'aborted', message: `switch of ${team} aborted at ${run.percent ?? 0}%, weights held (blue ${weights.blue}, green ${weights.green}): ${why}`, weights });
+  return new SidecarError('CONFLICT', `switch of ${team} to ${run.target} was ${why}; the weights stay at blue ${weights.blue} / green ${weights.green}`, { operationStatus: 'aborted', weights, steps: run.steps });
 }
 
 async function rollBackFailedSwitch(run: SwitchRun, err: unknown): Promise<unknown> {

@@ -12,7 +12,8 @@ export interface RollbackCause {
   found: Breach[] | null;
   percent: number | null;
   figures?: WindowFigures;
-  code?: 'SLI_BREACH' | 'TIMEOUT' | 'DEPENDENCY_DOWN';
+  /** CONFLICT: a person aborted it. */
+  code?: 'SLI_BREACH' | 'TIMEOUT' | 'DEPENDENCY_DOWN' | 'CONFLICT';
   /** When the deciding sample was read (ms since epoch); default now. */
   detectedAt?: number;
 }

@@ -4,18 +4,22 @@ import { journaledStep } from '../../journaled-step';
 import { describeBreaches, stuck, type WindowFigures } from '../../sli';
 import { splitWeights } from '../../team-backends';
 import type { SwitchRun } from '../switch-run';
+import { checkpointBeforeStep } from './person';
 import { rollBack } from './roll-back';
 import { validateWindow, type WindowOutcome } from './validate-window';
 
 /** One increment: move both weights to `percent`, validate its window, roll back on anything but a pass. */
-export async function runStep(run: SwitchRun, percent: number): Promise<void> {
+export async function runStep(run: SwitchRun, planned: number): Promise<void> {
   const { ctx, team, target, tb } = run;
   run.enter('stepping');
-  run.percent = percent;
+  run.percent = planned;
   await run.checkHalted();
   run.assertNotShuttingDown();
   await run.checkFence();
-  await run.control.checkpoint(run);
+  const said = await checkpointBeforeStep(run);
+  if (said.kind === 'end-window' && said.full) run.fullPromotion = true;
+  const percent = run.fullPromotion ? 100 : planned;
+  run.percent = percent;
   const weights = splitWeights(target, percent);
   // Never lower the old side while the target is not UP.
   const ts = await run.targetStat();

@@ -2,6 +2,7 @@ import { SidecarError } from '../../../errors/sidecar-error';
 import { peopleTableName } from '../../../../../library-gen/src/render/haproxy-config';
 import { judge, windowFigures, withSynthetic, type SliSample } from '../../sli';
 import type { SwitchRun } from '../switch-run';
+import { abortSwitch, followHold } from './person';
 import { startSyntheticRuns } from './synthetic-runs';
 
 export interface WindowOutcome {
@@ -64,14 +65,26 @@ export async function validateWindow(run: SwitchRun, percent: number): Promise<W
       await deps.sleep(Math.max(0, nextAt - ctx.clock.now().getTime()), run.signal);
       await run.checkHalted();
       run.assertNotShuttingDown();
-      await run.control.checkpoint(run);
+      const said = run.control.checkpoint(run, 'window');
+      if (said.kind === 'abort') return abortSwitch(run, said);
+      followHold(run, said, 'validating');
       samples.push(await sample());
       const now = ctx.clock.now().getTime();
-      const final = now >= windowEnd;
+      // Held or promoted by a person: judged for breaches only, as every sample is.
+      const final = now >= windowEnd && said.kind === 'continue';
       // The window is not judged a pass before one synthetic transaction has ended (each is bounded by its timeout).
       if (final) await synthetic.settled();
       const figures = withSynthetic(windowFigures(samples), synthetic.outcomes());
       const verdict = judge(run.triggers, figures, params.minSamples, final);
+      if (verdict?.kind === 'breach' || said.kind === 'hold') {
+        if (verdict) return ended(verdict, now);
+        continue;
+      }
+      if (said.kind === 'end-window') {
+        if (said.full) run.fullPromotion = true;
+        ctx.progress({ phase: `step-${percent}`, message: `window at ${percent}% ended early as a pass: promoted by ${said.by} (${said.reason})${said.full ? '; the next step is 100%' : ''}`, step: percent, figures });
+        return ended({ kind: 'pass', figures }, now);
+      }
       if (verdict === null) continue;
       if (verdict.kind !== 'insufficient') return ended(verdict, now);
       if (now < extendedEnd) {
