@@ -4,7 +4,6 @@ import { parseTriggers, type Trigger } from '../../../../catalog/triggers';
 import { isSidecarError, SidecarError } from '../../errors/sidecar-error';
 import type { ServerState, ServerStat } from '../../haproxy/stats';
 import { lockNameFor, type OperationContext, type TeamEnvironmentState } from '../../store/contract';
-import type { WindowFigures } from '../sli';
 import { otherSide, type TeamBackends, type Weights } from '../team-backends';
 import type { TrafficDeps } from '../traffic-deps';
 import { applyWeights } from '../weights';
@@ -182,10 +181,6 @@ export class SwitchRun {
   /** The step's notification; its failure is only logged. */
   notify(event: 'step' | 'promoted', payload: Record<string, unknown>): void {
     this.deps.webhooks.notify(this.team, event, { operationId: this.opId, ...payload }).catch((e: unknown) => this.deps.log.warn(`${event} webhook failed`, { team: this.team, error: String(e) }));
-  }
-
-  lastFigures(): WindowFigures | null {
-    return this.steps.at(-1)?.figures ?? null;
   }
 }
 
