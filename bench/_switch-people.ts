@@ -6,7 +6,7 @@ import { trafficSwitchParams } from '../catalog/methods/traffic';
 import type { OperationRunner } from '../agent/src/operations/runner';
 import type { PgStore } from '../agent/src/store';
 import type { Actor } from '../agent/src/store/contract';
-import { runTrafficSwitch, type TrafficDeps } from '../agent/src/traffic/switch';
+import { runTrafficSwitch, trafficDeps } from '../agent/src/traffic/switch';
 import { haproxySyntheticCheck } from '../agent/src/traffic/synthetic';
 import { affinityCookieName } from '../catalog/haproxy-names';
 import { freeTeamPorts } from '../test/support/backends';
@@ -46,7 +46,7 @@ export async function benchPeopleBesideAnonymous(store: PgStore, runner: Operati
       const u = users[next++ % users.length];
       return new Person(hap.httpPort, team.team_name, u.name, u.password, affinityCookieName(team.team_name));
     };
-    const deps: TrafficDeps = { store, haproxy: hap.runtime, teamConfig: () => team, synthetic: haproxySyntheticCheck({ frontend: { host: '127.0.0.1', port: hap.httpPort } }) };
+    const deps = trafficDeps({ store, haproxy: hap.runtime, teamConfig: () => team, synthetic: haproxySyntheticCheck({ frontend: { host: '127.0.0.1', port: hap.httpPort } }) });
     const c = crowd(5000, 50);
     const early: Person[] = [];
     for (let i = 0; i < 12; i += 1) {

@@ -17,7 +17,7 @@ import { startEmbeddedPostgres } from '../agent/src/store/embedded-postgres';
 import { OperationRunner } from '../agent/src/operations/runner';
 import { createPgStore } from '../agent/src/store';
 import type { Actor } from '../agent/src/store/contract';
-import { runTrafficSwitch, type TrafficDeps } from '../agent/src/traffic/switch';
+import { runTrafficSwitch, trafficDeps } from '../agent/src/traffic/switch';
 import { freeTeamPorts, startBackend } from '../test/support/backends';
 import { startHaproxy } from '../test/support/haproxy-process';
 import { startLoad } from '../test/support/haproxy-load';
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   const green = await startBackend(team.environments.green.web_port, 'green');
   const hap = await startHaproxy([team]);
   const runner = new OperationRunner({ journal: store.journal, clock: { now: () => new Date() } });
-  const deps: TrafficDeps = { store, haproxy: hap.runtime, teamConfig: () => team };
+  const deps = trafficDeps({ store, haproxy: hap.runtime, teamConfig: () => team });
   const actor: Actor = { tokenId: 'bench', instanceId: 'bench-switch' };
   const backend = team.haproxy_backend;
   const servers = team.environments;

@@ -33,6 +33,8 @@ export const CONFLICT_REASONS = {
   caller_gone: 'the caller stopped following the operation; the operation goes on (operation.attach follows it again)',
   ended_without_result: 'the operation ended without recording a result or an error',
   halted: 'an emergency stop halted the operation',
+  aborted: 'a person aborted the switch (with hold: the weights stay where they were; without: traffic went back to the source)',
+  control_refused: 'the pause, resume, promote or abort does not fit the state the switch is in (already paused, being promoted or aborted)',
   interrupted_by_restart: 'a sidecar restart interrupted the operation; recovery brought it to a safe state, start it again',
   webhook_refused: "the team's pre-switch webhook refused the switch; nothing was changed",
   target_not_ready: 'the target environment is not up or failed validation; deploy or fix it first, no traffic was moved',

@@ -10,7 +10,7 @@ import { OperationRunner } from '../../agent/src/operations/runner';
 import { createPgStore, type PgStore } from '../../agent/src/store';
 import type { Actor } from '../../agent/src/store/contract';
 import { InFlightSwitches } from '../../agent/src/traffic/in-flight';
-import type { TrafficDeps } from '../../agent/src/traffic/switch';
+import { trafficDeps } from '../../agent/src/traffic/switch';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { makeTestTeam, seedServiceUser, type TestTeam } from '../support/docker-teams';
 import { startHaproxy, type HaproxyProcess } from '../support/haproxy-process';
@@ -62,7 +62,7 @@ beforeAll(async () => {
   const control = await fetch(`${bad.team.environments.blue.url}/_standin/control`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ agents: [{ name: REQUIRED_AGENT, offline: false }] }) });
   expect(control.ok).toBe(true);
   hap = await startHaproxy([up.team, bad.team], { defaultTeam: up.team.team_name });
-  const traffic: TrafficDeps = { store, haproxy: hap.runtime, teamConfig: (name) => [up.team, bad.team].find((t) => t.team_name === name), inFlight };
+  const traffic = trafficDeps({ store, haproxy: hap.runtime, teamConfig: (name) => [up.team, bad.team].find((t) => t.team_name === name), inFlight });
   deps = { docker, store, jenkinsFor, networking: { mode: 'host' }, traffic, journal: store.journal };
 });
 

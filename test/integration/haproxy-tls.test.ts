@@ -10,7 +10,7 @@ import type { Team } from '../../catalog/teams-file';
 import { freePort } from '../../agent/src/store/embedded-postgres';
 import { OperationRunner } from '../../agent/src/operations/runner';
 import { createPgStore, type PgStore } from '../../agent/src/store';
-import { runTrafficSwitch } from '../../agent/src/traffic/switch';
+import { runTrafficSwitch, trafficDeps } from '../../agent/src/traffic/switch';
 import { haproxySyntheticCheck } from '../../agent/src/traffic/synthetic';
 import { affinityCookieName } from '../../catalog/haproxy-names';
 import { freeTeamPorts } from '../support/backends';
@@ -129,7 +129,7 @@ test('the sidecar moves people over HTTPS as over HTTP: weights, pins, and a who
   const actor = { tokenId: 'ops', instanceId: 'tls-test' };
   const lock = await store.locks.acquire({ team: team.team_name, operation: 'blue_green_switch', ttlSec: 120, waitSec: 0, owner: 'test', actor });
   const params = trafficSwitchParams.parse({ team: team.team_name, target: 'green', increments: [50, 100], validationSec: 1, sampleIntervalMs: 200, minSamples: 0, drainTimeoutSec: 1, lockToken: lock.token });
-  const deps = { store, haproxy: hap.runtime, teamConfig: () => team, synthetic: haproxySyntheticCheck({ frontend: { host: '127.0.0.1', port: hap.httpPort } }) };
+  const deps = trafficDeps({ store, haproxy: hap.runtime, teamConfig: () => team, synthetic: haproxySyntheticCheck({ frontend: { host: '127.0.0.1', port: hap.httpPort } }) });
   const outcome = await runner.run({ type: 'traffic.switch', team: team.team_name, params, actor }, (ctx) => runTrafficSwitch(deps, params, ctx));
   const result = outcome.result as { status: string; steps: Array<{ figures: { synthetic: { runs: number; failures: number } } }> };
   expect(result.status).toBe('promoted');

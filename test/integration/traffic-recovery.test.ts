@@ -5,7 +5,7 @@ import { createPgStore, type PgStore } from '../../agent/src/store';
 import type { Actor, OperationContext, OperationJournal } from '../../agent/src/store/contract';
 import { adoptOrphanedTrafficOperations, recoverTrafficOperations } from '../../agent/src/traffic/recovery';
 import { sleep as realSleep } from '../../agent/src/sleep';
-import { runTrafficSwitch, type TrafficDeps } from '../../agent/src/traffic/switch';
+import { runTrafficSwitch, trafficDeps } from '../../agent/src/traffic/switch';
 import type { HaproxyDriver } from '../../agent/src/haproxy/runtime-api';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { freeTeamPorts, startBackend, type Backend } from '../support/backends';
@@ -84,7 +84,7 @@ async function crashedSwitch(freeze: Freeze, owner = instanceId): Promise<{ opId
       }
       return realSleep(ms, signal);
     };
-    const deps: TrafficDeps = { store: { ...store, journal }, haproxy: hap.runtime as HaproxyDriver, teamConfig: () => team, sleep };
+    const deps = trafficDeps({ store: { ...store, journal }, haproxy: hap.runtime as HaproxyDriver, teamConfig: () => team, sleep });
     const ctx: OperationContext = {
       operation,
       actor,
@@ -111,7 +111,7 @@ async function liveWeights(): Promise<{ blue: number; green: number }> {
 }
 
 async function expectConsistent(opId: string, action: string, active: EnvironmentName): Promise<void> {
-  const actions = await recoverTrafficOperations({ store: recoveryStore, haproxy: hap.runtime, teamConfig: () => team }, instanceId, { now: () => new Date() });
+  const actions = await recoverTrafficOperations(trafficDeps({ store: recoveryStore, haproxy: hap.runtime, teamConfig: () => team }), instanceId, { now: () => new Date() });
   expect(actions).toEqual([expect.objectContaining({ operationId: opId, action, active })]);
   // Traffic all on one side, the side environment_state says is active.
   const state = await recoveryStore.environments.get(team.team_name);
@@ -170,7 +170,7 @@ it('a sidecar that never comes back: a live one adopts its switch and brings tra
   const dead = `dead-${randomBytes(3).toString('hex')}`;
   const { opId } = await crashedSwitch({ kind: 'in-window', phase: 'step-25' }, dead);
   expect(await liveWeights()).toEqual({ blue: 75, green: 25 });
-  const deps = { store: recoveryStore, haproxy: hap.runtime, teamConfig: () => team };
+  const deps = trafficDeps({ store: recoveryStore, haproxy: hap.runtime, teamConfig: () => team });
   const actions = await adoptOrphanedTrafficOperations(deps, instanceId, { now: () => new Date() }, 30);
   expect(actions).toEqual([expect.objectContaining({ operationId: opId, action: 'rolled-back', active: 'blue' })]);
   expect(await liveWeights()).toEqual({ blue: 100, green: 0 });

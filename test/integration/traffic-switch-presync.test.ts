@@ -10,7 +10,7 @@ import { OperationRunner } from '../../agent/src/operations/runner';
 import { createPgStore, type PgStore } from '../../agent/src/store';
 import type { Actor } from '../../agent/src/store/contract';
 import { InFlightSwitches } from '../../agent/src/traffic/in-flight';
-import { runTrafficSwitch, type SwitchResult, type TrafficDeps } from '../../agent/src/traffic/switch';
+import { runTrafficSwitch, trafficDeps, type SwitchResult, type TrafficDeps } from '../../agent/src/traffic/switch';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { makeTestTeam, seedServiceUser, type TestTeam } from '../support/docker-teams';
 import { startHaproxy, type HaproxyProcess } from '../support/haproxy-process';
@@ -56,7 +56,7 @@ beforeAll(async () => {
   await docker.getContainer(t.team.environments.blue.container).putArchive(pack as unknown as NodeJS.ReadableStream, { path: '/var/jenkins_home' });
   hap = await startHaproxy([t.team], { defaultTeam: t.team.team_name });
   const teamConfig = (name: string): typeof t.team | undefined => (name === t.team.team_name ? t.team : undefined);
-  deps = { store, haproxy: hap.runtime, teamConfig, inFlight: new InFlightSwitches(), targetSync: dockerTargetSync({ docker, jenkinsFor, journal: store.journal }, { teamConfig, drainTimeoutSec: 60 }) };
+  deps = trafficDeps({ store, haproxy: hap.runtime, teamConfig, inFlight: new InFlightSwitches(), targetSync: dockerTargetSync({ docker, jenkinsFor, journal: store.journal }, { teamConfig, drainTimeoutSec: 60 }) });
 });
 
 afterAll(async () => {

@@ -9,7 +9,7 @@ import { OperationRunner } from '../../agent/src/operations/runner';
 import { createPgStore, type PgStore } from '../../agent/src/store';
 import type { Actor } from '../../agent/src/store/contract';
 import { InFlightSwitches } from '../../agent/src/traffic/in-flight';
-import { runTrafficSwitch, type TrafficDeps } from '../../agent/src/traffic/switch';
+import { runTrafficSwitch, trafficDeps, type TrafficDeps } from '../../agent/src/traffic/switch';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { makeTestTeam, seedServiceUser, standinControl, type TestTeam } from '../support/docker-teams';
 import { startHaproxy, type HaproxyProcess } from '../support/haproxy-process';
@@ -51,7 +51,7 @@ beforeAll(async () => {
   }
   hap = await startHaproxy([t.team], { defaultTeam: t.team.team_name });
   const teamConfig = (name: string): typeof t.team | undefined => (name === t.team.team_name ? t.team : undefined);
-  deps = { store, haproxy: hap.runtime, teamConfig, inFlight: new InFlightSwitches(), stayedBehind: dockerStayedBehindWatcher(docker, teamConfig) };
+  deps = trafficDeps({ store, haproxy: hap.runtime, teamConfig, inFlight: new InFlightSwitches(), stayedBehind: dockerStayedBehindWatcher(docker, teamConfig) });
 });
 
 afterAll(async () => {

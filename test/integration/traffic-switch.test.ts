@@ -8,7 +8,7 @@ import { runEmergencyRollback } from '../../agent/src/traffic/emergency';
 import { InFlightSwitches } from '../../agent/src/traffic/in-flight';
 import { reconcileWeightsOnce } from '../../agent/src/traffic/reconcile';
 import { trafficStatus } from '../../agent/src/traffic/status';
-import { breakerNameFor, runTrafficSwitch, type TrafficDeps } from '../../agent/src/traffic/switch';
+import { breakerNameFor, runTrafficSwitch, trafficDeps, type TrafficDeps } from '../../agent/src/traffic/switch';
 import { httpWebhookNotifier } from '../../agent/src/traffic/webhooks';
 import { createServer } from 'node:http';
 import { createTestDatabase, type TestDatabase } from '../support/database';
@@ -48,7 +48,7 @@ beforeAll(async () => {
   green = await startBackend(team.environments.green.web_port, 'green');
   hap = await startHaproxy([team]);
   runner = new OperationRunner({ journal: store.journal, clock: { now: () => new Date() } });
-  deps = { store, haproxy: hap.runtime, teamConfig: (t) => (t === team.team_name ? team : undefined), inFlight };
+  deps = trafficDeps({ store, haproxy: hap.runtime, teamConfig: (t) => (t === team.team_name ? team : undefined), inFlight });
 });
 
 afterAll(async () => {

@@ -3,7 +3,9 @@ import type { HaproxyDriver } from '../../agent/src/haproxy/runtime-api';
 import type { ServerStat, ServerState } from '../../agent/src/haproxy/stats';
 import type { OperationContext, OperationRecord, TeamEnvironmentState } from '../../agent/src/store/contract';
 import { InFlightSwitches } from '../../agent/src/traffic/in-flight';
-import { runTrafficSwitch, type TrafficDeps } from '../../agent/src/traffic/switch';
+import { runTrafficSwitch, trafficDeps, type SwitchOptions, type TrafficDeps } from '../../agent/src/traffic/switch';
+import { SwitchControls } from '../../agent/src/traffic/switch-control';
+import type { SwitchControl } from '../../agent/src/traffic/switch/control';
 
 /**
  * The switch state machine with a fake clock, a scripted HAProxy and an
@@ -111,7 +113,7 @@ function memoryStore(events: string[]) {
   return { store: store as unknown as TrafficDeps['store'], steps, failures, audit, state: () => state };
 }
 
-function harness(overrides: Record<string, unknown> = {}) {
+function harness(overrides: Record<string, unknown> = {}, opts: SwitchOptions = {}) {
   const events: string[] = [];
   const haproxy = new ScriptedHaproxy(events);
   const mem = memoryStore(events);
@@ -134,9 +136,9 @@ function harness(overrides: Record<string, unknown> = {}) {
     if (!signal?.aborted) now += ms;
     await new Promise((r) => setImmediate(r));
   };
-  const deps: TrafficDeps = { store: mem.store, haproxy, inFlight, sleep };
+  const deps = trafficDeps({ store: mem.store, haproxy, inFlight, sleep });
   const params = trafficSwitchParams.parse({ team: 'devops', target: 'green', lockToken: 7, validationSec: 2, minSamples: 20, ...overrides });
-  return { events, haproxy, mem, progress, onProgress, inFlight, run: () => runTrafficSwitch(deps, params, ctx), elapsed: () => now };
+  return { events, haproxy, mem, progress, onProgress, inFlight, run: () => runTrafficSwitch(deps, params, ctx, opts), elapsed: () => now };
 }
 
 async function failure(p: Promise<unknown>): Promise<{ code: string; message: string; data: Record<string, unknown> }> {
@@ -233,5 +235,109 @@ describe('switch state machine', () => {
     const err = await failure(h.run());
     expect(err.code).toBe('FENCED');
     expect(h.events).toEqual([]);
+  });
+});
+
+/**
+ * A person's say through SwitchControls, with `act` run at every checkpoint (the fake clock's
+ * time in ms since the switch began) so a test can pause, resume, promote or abort at a moment.
+ */
+function steered(act: (controls: SwitchControls, nowMs: number) => void, clock: () => number): SwitchControl {
+  const controls = new SwitchControls();
+  const inner = controls.attach('devops', 'op-1');
+  return {
+    checkpoint: (run, where) => {
+      act(controls, clock());
+      return inner.checkpoint(run, where);
+    },
+    release: () => inner.release(),
+  };
+}
+
+describe('a person in the loop', () => {
+  const person = { by: 'alice', reason: 'watching the build queue' };
+  const weightChanges = (events: string[]): string[] => events.filter((e) => e.startsWith('haproxy weights'));
+
+  it('a switch paused at 25% holds its weights for longer than its windows, then resumes and promotes', async () => {
+    let pausedAt: number | null = null;
+    let clock = (): number => 0;
+    const h = harness({}, { control: steered((c, now) => {
+      const state = c.get('devops')?.state.kind;
+      if (pausedAt === null && h.progress.some((p) => p.phase === 'step-25')) {
+        c.command('devops', { verb: 'pause', at: new Date(now), ...person });
+        pausedAt = now;
+      } else if (pausedAt !== null && state === 'paused' && now - pausedAt > 7_000) c.command('devops', { verb: 'resume', ...person });
+    }, () => clock()) });
+    clock = h.elapsed;
+    const result = await h.run();
+    expect(result.status).toBe('promoted');
+    expect(result.steps.map((s) => s.percent)).toEqual([5, 10, 25, 50, 100]);
+    const paused = h.progress.find((p) => p.phase === 'paused');
+    expect(paused?.message).toMatch(/paused at 25% by alice/);
+    // Held at 75/25 from the pause until the resume, more than three 2 s windows: no weight change in between.
+    const at = h.progress.indexOf(paused!);
+    expect(h.progress.slice(at).find((p) => /resumed at 25%/.test(p.message))).toBeDefined();
+    // The 25% window lasted the pause (over 7 s of fake time against 2 s windows); the others 2 s each.
+    expect(result.steps[2].windowSec).toBeGreaterThanOrEqual(7);
+    expect(h.elapsed()).toBeGreaterThanOrEqual(8_000 + 7_000);
+    expect(weightChanges(h.events)).toEqual(['haproxy weights 95/5', 'haproxy weights 90/10', 'haproxy weights 75/25', 'haproxy weights 50/50', 'haproxy weights 0/100']);
+  });
+
+  it('a breach while paused still rolls back', async () => {
+    const h = harness({}, { control: steered((c, now) => {
+      if (c.get('devops')?.state.kind === 'running' && h.progress.some((p) => p.phase === 'step-25')) {
+        c.command('devops', { verb: 'pause', at: new Date(now), ...person });
+        h.haproxy.errorRate[GREEN] = 0.4;
+      }
+    }, () => h.elapsed()) });
+    const err = await failure(h.run());
+    expect(err.code).toBe('SLI_BREACH');
+    expect(err.data).toMatchObject({ operationStatus: 'rolled_back', step: 25, active: 'blue' });
+    expect(h.progress.some((p) => p.phase === 'paused')).toBe(true);
+    expect(weightChanges(h.events).at(-1)).toBe('haproxy weights 100/0');
+  });
+
+  it('promote --full from 10% ends that window as a pass and goes straight to 100% with the drain', async () => {
+    let asked = false;
+    const h = harness({}, { control: steered((c) => {
+      if (!asked && h.progress.some((p) => p.phase === 'step-10')) {
+        c.command('devops', { verb: 'promote', full: true, ...person });
+        asked = true;
+      }
+    }, () => h.elapsed()) });
+    const result = await h.run();
+    expect(result.status).toBe('promoted');
+    expect(result.steps.map((s) => [s.percent, s.verdict])).toEqual([
+      [5, 'pass'],
+      [10, 'pass'],
+      [100, 'pass'],
+    ]);
+    expect(weightChanges(h.events)).toEqual(['haproxy weights 95/5', 'haproxy weights 90/10', 'haproxy weights 0/100']);
+    expect(h.events).toContain(`haproxy ${BLUE} maint`);
+    expect(h.progress.some((p) => /window at 10% ended early as a pass: promoted by alice/.test(p.message))).toBe(true);
+  });
+
+  it('abort --hold leaves the weights where they were and ends the operation aborted', async () => {
+    const h = harness({}, { control: steered((c) => {
+      if (c.get('devops')?.state.kind === 'running' && h.progress.some((p) => p.phase === 'step-25')) c.command('devops', { verb: 'abort', hold: true, ...person });
+    }, () => h.elapsed()) });
+    const err = await failure(h.run());
+    expect(err.code).toBe('CONFLICT');
+    expect(err.data).toMatchObject({ operationStatus: 'aborted', weights: { blue: 75, green: 25 } });
+    expect(weightChanges(h.events).at(-1)).toBe('haproxy weights 75/25');
+    expect(h.mem.audit.at(-1)).toMatchObject({ status: 'aborted', initiatedBy: 'alice' });
+    expect(h.mem.failures).toEqual([]);
+  });
+
+  it('abort without hold rolls back without counting a breaker failure', async () => {
+    const h = harness({}, { control: steered((c) => {
+      if (c.get('devops')?.state.kind === 'running' && h.progress.some((p) => p.phase === 'step-10')) c.command('devops', { verb: 'abort', hold: false, ...person });
+    }, () => h.elapsed()) });
+    const err = await failure(h.run());
+    expect(err.code).toBe('CONFLICT');
+    expect(err.data).toMatchObject({ operationStatus: 'rolled_back', step: 10, active: 'blue' });
+    expect(err.message).toMatch(/aborted by alice: watching the build queue/);
+    expect(weightChanges(h.events).at(-1)).toBe('haproxy weights 100/0');
+    expect(h.mem.failures).toEqual([]);
   });
 });

@@ -33,7 +33,7 @@ const TRAFFIC_OPERATIONS: ReadonlySet<string> = new Set(['traffic.switch', 'roll
 /**
  * A refusal (bad lock token, CONFLICT) also ends `failed` but moved nothing. What needs a person:
  * a failed rollback.emergency (someone asked for traffic back and it did not get there), or a
- * switch that says its own rollback failed (SidecarError data.operationStatus 'failed', traffic/switch.ts).
+ * switch that says its own rollback failed (SidecarError data.operationStatus 'failed', traffic/switch/phases/end-failed.ts).
  */
 function needsPerson(op: FinishedOperation): boolean {
   if (op.status !== 'failed') return false;

@@ -3,6 +3,7 @@ import type { EnvironmentName } from '../../../catalog/teams-file';
 import { sleep } from '../sleep';
 import type { Actor, AuditEntry, AuditLog, EnvironmentStateStore, OperationJournal, OperationRecord } from '../store/contract';
 import type { OwedWritesSpool } from './owed-writes-spool';
+import type { WeightStepName } from './journal-steps';
 import type { Weights } from './team-backends';
 import type { Log } from '../log';
 
@@ -54,7 +55,7 @@ export interface DeferredWeights {
   opId: string;
   weights: Weights;
   /** The journal step: already written (its seq) or still to write (its intent). */
-  step: { seq: number } | { name: string; intent: Record<string, unknown> };
+  step: { seq: number } | { name: WeightStepName; intent: Record<string, unknown> };
   /** False when the desired weights could not be written either. */
   desiredWritten: boolean;
   result: Record<string, unknown>;
@@ -105,7 +106,24 @@ export function describeOwedWrite(w: OwedWrite): string {
   }
 }
 
-export class DeferredWrites {
+/**
+ * What a safety move needs of the owed-writes queue. `noOwedWrites` (unconfigured.ts)
+ * stands in where none is configured: nothing can be owed there, so a database
+ * outage during a move stays the caller's error.
+ */
+export interface OwedWrites {
+  /** False: this sidecar cannot owe writes (a move toward the last known good side then needs Postgres). */
+  readonly canOwe: boolean;
+  pending(team: string): boolean;
+  weights(w: DeferredWeights): void;
+  finish(team: string, opId: string, status: Exclude<OperationRecord['status'], 'running'>, error: OperationRecord['error'], result?: unknown): void;
+  beginOperation(team: string, operation: OwedOperationRow): void;
+  promote(team: string, target: EnvironmentName, initialActive: EnvironmentName): void;
+  audit(team: string, entry: AuditEntry): void;
+}
+
+export class DeferredWrites implements OwedWrites {
+  readonly canOwe = true;
   private readonly queues = new Map<string, Task[]>();
   private readonly draining = new Map<string, Promise<void>>();
   /** Operations whose row this process has written or seen: their later writes need no lookup. */

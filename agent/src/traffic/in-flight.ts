@@ -2,7 +2,7 @@
  * The switches running in this process, by team, so an emergency rollback can
  * halt one at once (before it touches weights again) instead of waiting for
  * its next sample. Switches in other sidecars notice through Postgres: their
- * desired weights change under them (see switch.ts).
+ * desired weights change under them (SwitchRun.checkHalted, switch/switch-run.ts).
  */
 export interface InFlightSwitch {
   operationId: string;
@@ -10,7 +10,13 @@ export interface InFlightSwitch {
   settled: Promise<void>;
 }
 
-export class InFlightSwitches {
+/** What a switch and an emergency stop use of the registry (`noInFlight` where there is none). */
+export interface InFlightRegistry {
+  register(team: string, operationId: string): { signal: AbortSignal; done(): void };
+  halt(team: string, reason: string, waitMs?: number): Promise<string | null>;
+}
+
+export class InFlightSwitches implements InFlightRegistry {
   private readonly byTeam = new Map<string, InFlightSwitch>();
 
   register(team: string, operationId: string): { signal: AbortSignal; done(): void } {

@@ -2,7 +2,7 @@ import { ENVIRONMENTS, type Team } from '../../../catalog/teams-file';
 import type { HaproxyDriver } from '../haproxy/runtime-api';
 import type { EnvironmentStateStore, TeamEnvironmentState } from '../store/contract';
 import { teamBackendNames, type Weights } from './team-backends';
-import type { Log } from '../log';
+import { noTeamConfig, silentLog } from './unconfigured';
 
 /**
  * Desired state survives HAProxy reloads: runtime weights are lost when
@@ -17,7 +17,7 @@ export interface ReconcileDeps {
   environments: Pick<EnvironmentStateStore, 'list' | 'get'>;
   haproxy: HaproxyDriver;
   teamConfig?: (team: string) => Team | undefined;
-  log?: Pick<Log, 'info' | 'warn'>;
+  log?: { info(m: string, meta?: Record<string, unknown>): void; warn(m: string, meta?: Record<string, unknown>): void };
   /**
    * Teams to leave alone this round: a rollback applied without Postgres owes
    * its desired weights (deferred-writes.ts), so the ones in Postgres are stale
@@ -35,16 +35,20 @@ export interface Repair {
   desired: Weights;
 }
 
-export async function reconcileWeightsOnce(deps: ReconcileDeps): Promise<Repair[]> {
+/** The parts a caller left out, as null objects: default names, no log, no team skipped, nobody told. */
+const complete = (deps: ReconcileDeps): Required<ReconcileDeps> => ({ teamConfig: noTeamConfig, log: silentLog, skipTeam: () => false, onRead: () => undefined, ...deps });
+
+export async function reconcileWeightsOnce(given: ReconcileDeps): Promise<Repair[]> {
+  const deps = complete(given);
   const live = await deps.haproxy.showServersState();
   const states = await deps.environments.list();
-  deps.onRead?.(states.filter((st) => !deps.skipTeam?.(st.team)));
+  deps.onRead(states.filter((st) => !deps.skipTeam(st.team)));
   const repairs: Repair[] = [];
   for (const st of states) {
-    if (deps.skipTeam?.(st.team)) continue;
+    if (deps.skipTeam(st.team)) continue;
     let names: ReturnType<typeof teamBackendNames>;
     try {
-      names = teamBackendNames(st.team, deps.teamConfig?.(st.team));
+      names = teamBackendNames(st.team, deps.teamConfig(st.team));
     } catch {
       continue; // a name HAProxy could not hold; the switch refuses it too
     }
@@ -60,16 +64,18 @@ export async function reconcileWeightsOnce(deps: ReconcileDeps): Promise<Repair[
     if (changes.length === 0) continue;
     const again = await deps.environments.get(st.team);
     if (!again || again.weights.blue !== st.weights.blue || again.weights.green !== st.weights.green) continue; // moved meanwhile: next round
-    if (deps.skipTeam?.(st.team)) continue; // a safety move happened meanwhile
+    if (deps.skipTeam(st.team)) continue; // a safety move happened meanwhile
     await deps.haproxy.setWeights(changes);
-    deps.log?.warn('re-applied desired HAProxy weights (HAProxy reloaded or was changed by hand)', { team: st.team, desired: st.weights });
+    deps.log.warn('re-applied desired HAProxy weights (HAProxy reloaded or was changed by hand)', { team: st.team, desired: st.weights });
   }
   return repairs;
 }
 
 /** Runs reconcileWeightsOnce now and every `intervalMs`; errors are logged once per kind, never thrown. */
-export function startWeightReconciler(deps: ReconcileDeps & { intervalMs?: number; onRepairs?: (r: Repair[]) => void }): { stop(): Promise<void> } {
-  const intervalMs = deps.intervalMs ?? 2000;
+export function startWeightReconciler(opts: ReconcileDeps & { intervalMs?: number; onRepairs?: (r: Repair[]) => void }): { stop(): Promise<void> } {
+  const intervalMs = opts.intervalMs ?? 2000;
+  const onRepairs = opts.onRepairs ?? ((): void => undefined);
+  const deps = complete(opts);
   let stopped = false;
   let lastError = '';
   let current: Promise<void> = Promise.resolve();
@@ -77,12 +83,12 @@ export function startWeightReconciler(deps: ReconcileDeps & { intervalMs?: numbe
   const round = async (): Promise<void> => {
     try {
       const repairs = await reconcileWeightsOnce(deps);
-      if (repairs.length) deps.onRepairs?.(repairs);
-      if (lastError) deps.log?.info('weight reconcile works again');
+      if (repairs.length) onRepairs(repairs);
+      if (lastError) deps.log.info('weight reconcile works again');
       lastError = '';
     } catch (err) {
       const msg = (err as Error).message;
-      if (msg !== lastError) deps.log?.warn('weight reconcile failed; retrying', { error: msg });
+      if (msg !== lastError) deps.log.warn('weight reconcile failed; retrying', { error: msg });
       lastError = msg;
     }
   };

@@ -1,7 +1,9 @@
-import { otherEnvironment, type EnvironmentName } from '../../../catalog/teams-file';
+import type { EnvironmentName } from '../../../catalog/teams-file';
 import { isSidecarError } from '../sidecar-error';
 import type { Actor, Clock, OperationRecord } from '../store/contract';
-import type { TrafficDeps } from './switch';
+import { JOURNAL_STEP, type JournalStepName } from './journal-steps';
+import type { TrafficDeps } from './traffic-deps';
+import { otherEnvironment } from '../../../catalog/teams-file';
 import { discoverTeamBackends, splitWeights, type Weights } from './team-backends';
 import { applyWeights } from './weights';
 
@@ -84,7 +86,7 @@ export function startOrphanSweeper(deps: TrafficDeps, instanceId: string, clock:
         const actions = await adoptOrphanedTrafficOperations(deps, instanceId, clock, opts.liveWithinSec);
         if (actions.length) opts.onActions?.(actions);
       } catch (err) {
-        deps.log?.warn('orphaned traffic operations sweep failed; retrying', { error: (err as Error).message });
+        deps.log.warn('orphaned traffic operations sweep failed; retrying', { error: (err as Error).message });
       }
     });
   }, opts.intervalMs ?? 15_000);
@@ -98,7 +100,7 @@ export function startOrphanSweeper(deps: TrafficDeps, instanceId: string, clock:
   };
 }
 
-const stepDone = (op: OperationRecord, name: string, pred: (s: OperationRecord['steps'][number]) => boolean = () => true): boolean =>
+const stepDone = (op: OperationRecord, name: JournalStepName, pred: (s: OperationRecord['steps'][number]) => boolean = () => true): boolean =>
   op.steps.some((s) => s.name === name && s.outcome === 'done' && pred(s));
 
 async function recoverSwitch(deps: TrafficDeps, op: OperationRecord, instanceId: string, clock: Clock): Promise<RecoveryAction> {
@@ -123,20 +125,20 @@ async function recoverSwitch(deps: TrafficDeps, op: OperationRecord, instanceId:
       completedAt: clock.now(),
     });
 
-  if (stepDone(op, 'promote')) {
+  if (stepDone(op, JOURNAL_STEP.promote)) {
     const note = `sidecar restarted after the promotion to ${target}; finished the operation`;
     await audit('promoted', note);
     await store.journal.finish(op.id, 'succeeded', { status: 'promoted', from: source, to: target, recovered: true });
     return { operationId: op.id, type: op.type, team, action: 'finished-promoted', active: target, weights: splitWeights(target, 100), note };
   }
 
-  const config = deps.teamConfig?.(team);
+  const config = deps.teamConfig(team);
   const { backends: tb } = await discoverTeamBackends(haproxy, team, config);
-  const validated100 = stepDone(op, 'validate', (s) => s.result?.step === 100);
+  const validated100 = stepDone(op, JOURNAL_STEP.validate, (s) => s.result?.step === 100);
   if (validated100) {
     // Everything was judged good at 100%; only the old side's maint and the promotion were missing.
-    const seq = await store.journal.intent(op.id, 'recovery-promote', { active: target });
-    await applyWeights({ haproxy, journal: store.journal, environments: store.environments }, op.id, tb, splitWeights(target, 100), { name: 'recovery-weights', reason: 'complete validated switch' });
+    const seq = await store.journal.intent(op.id, JOURNAL_STEP.recoveryPromote, { active: target });
+    await applyWeights({ haproxy, journal: store.journal, environments: store.environments, deferred: deps.deferred }, op.id, tb, splitWeights(target, 100), { name: JOURNAL_STEP.recoveryWeights, reason: 'complete validated switch' });
     await haproxy.setState(tb.web, tb.servers[source], 'maint');
     await store.environments.promote(team, target);
     await store.journal.outcome(op.id, seq, 'done', { active: target });
@@ -149,11 +151,11 @@ async function recoverSwitch(deps: TrafficDeps, op: OperationRecord, instanceId:
   const state = await store.environments.ensure(team, config?.active_environment ?? 'blue');
   const good = state.lastKnownGood;
   const weights = splitWeights(good, 100);
-  const lastStep = [...op.steps].reverse().find((s) => s.name === 'weights');
+  const lastStep = [...op.steps].reverse().find((s) => s.name === JOURNAL_STEP.weights);
   const where = lastStep ? `at the ${String(lastStep.intent.step)}% step (${lastStep.outcome})` : 'before moving any traffic';
   let haproxyNote = '';
   try {
-    await applyWeights({ haproxy, journal: store.journal, environments: store.environments }, op.id, tb, weights, { name: 'recovery-rollback', reason: `sidecar restarted ${where}` }, () =>
+    await applyWeights({ haproxy, journal: store.journal, environments: store.environments, deferred: deps.deferred }, op.id, tb, weights, { name: JOURNAL_STEP.recoveryRollback, reason: `sidecar restarted ${where}` }, () =>
       haproxy.setState(tb.web, tb.servers[good], 'ready'),
     );
   } catch (err) {
@@ -175,12 +177,12 @@ async function recoverSwitch(deps: TrafficDeps, op: OperationRecord, instanceId:
 async function recoverEmergency(deps: TrafficDeps, op: OperationRecord, instanceId: string, clock: Clock): Promise<RecoveryAction> {
   const { store, haproxy } = deps;
   const team = String(op.params.team);
-  const config = deps.teamConfig?.(team);
+  const config = deps.teamConfig(team);
   const state = await store.environments.ensure(team, config?.active_environment ?? 'blue');
   const target = (op.params.target as EnvironmentName | undefined) ?? state.lastKnownGood;
   const weights = splitWeights(target, 100);
   const { backends: tb } = await discoverTeamBackends(haproxy, team, config);
-  await applyWeights({ haproxy, journal: store.journal, environments: store.environments }, op.id, tb, weights, { name: 'recovery-emergency', reason: 'sidecar restarted during an emergency rollback' }, () =>
+  await applyWeights({ haproxy, journal: store.journal, environments: store.environments, deferred: deps.deferred }, op.id, tb, weights, { name: JOURNAL_STEP.recoveryEmergency, reason: 'sidecar restarted during an emergency rollback' }, () =>
     haproxy.setState(tb.web, tb.servers[target], 'ready'),
   );
   if (state.active !== target) await store.environments.promote(team, target);

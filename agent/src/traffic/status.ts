@@ -1,5 +1,5 @@
 import { ENVIRONMENTS, type EnvironmentName } from '../../../catalog/teams-file';
-import type { TrafficDeps } from './switch';
+import type { TrafficDeps } from './traffic-deps';
 import { discoverTeamBackends, liveWeights, type Weights } from './team-backends';
 
 /** traffic.status: what HAProxy holds now beside what the sidecar wants it to hold. */
@@ -12,7 +12,7 @@ export interface TrafficStatus {
 }
 
 export async function trafficStatus(deps: Pick<TrafficDeps, 'store' | 'haproxy' | 'teamConfig'>, team: string): Promise<TrafficStatus> {
-  const config = deps.teamConfig?.(team);
+  const config = deps.teamConfig(team);
   const desired = (await deps.store.environments.ensure(team, config?.active_environment ?? 'blue')).weights;
   const { backends: tb, state } = await discoverTeamBackends(deps.haproxy, team, config);
   const stats = await deps.haproxy.showStat();

@@ -1,6 +1,7 @@
 import type { HaproxyDriver } from '../haproxy/runtime-api';
 import type { EnvironmentStateStore, OperationJournal } from '../store/contract';
-import type { DeferredWrites } from './deferred-writes';
+import type { OwedWrites } from './deferred-writes';
+import type { WeightStepName } from './journal-steps';
 import { weightChanges, type TeamBackends, type Weights } from './team-backends';
 
 /**
@@ -19,7 +20,8 @@ export interface WeightDeps {
   haproxy: HaproxyDriver;
   journal: OperationJournal;
   environments: EnvironmentStateStore;
-  deferred?: DeferredWrites;
+  /** Where a move toward the last known good side owes its records when Postgres is away. */
+  deferred: OwedWrites;
 }
 
 export interface AppliedWeights {
@@ -33,7 +35,7 @@ export async function applyWeights(
   opId: string,
   tb: TeamBackends,
   weights: Weights,
-  why: { name: string; [k: string]: unknown },
+  why: { name: WeightStepName; [k: string]: unknown },
   /** Extra admin-state commands applied first in the same breath (emergency: set the target ready). */
   before?: () => Promise<void>,
   /**
@@ -45,7 +47,7 @@ export async function applyWeights(
 ): Promise<AppliedWeights> {
   const { name, ...detail } = why;
   const intent = { ...detail, weights };
-  const deferred = opts.towardLastKnownGood ? deps.deferred : undefined;
+  const deferred = opts.towardLastKnownGood && deps.deferred.canOwe ? deps.deferred : undefined;
   const applyToHaproxy = async (): Promise<void> => {
     if (before) await before();
     await deps.haproxy.setWeights(weightChanges(tb, weights));

@@ -7,8 +7,7 @@ import { InFlightSwitches } from '../traffic/in-flight';
 import { LastReadEnvironments } from '../traffic/last-read-state';
 import { startWeightReconciler } from '../traffic/reconcile';
 import { recoverTrafficOperations, startOrphanSweeper } from '../traffic/recovery';
-import type { TrafficDeps } from '../traffic/switch';
-import { sleep as realSleep } from '../sleep';
+import { trafficDeps, type TrafficDeps } from '../traffic/switch';
 import { haproxySyntheticCheck } from '../traffic/synthetic';
 import { httpWebhookNotifier } from '../traffic/webhooks';
 import { triggerHandover } from '../traffic/queue-handover';
@@ -40,7 +39,7 @@ export async function wireTraffic(ctx: SidecarContext, store: PgStore, teams: Te
   const haproxy = config.haproxySocket ? new HaproxyRuntime(config.haproxySocket) : unconfiguredHaproxy();
   const jenkinsFor = teamJenkinsClientFactory();
   const teamConfig = (t: string) => teams.find(t);
-  const traffic: TrafficDeps = {
+  const traffic = trafficDeps({
     store: { locks: store.locks, journal: store.journal, environments: lastRead.watch(store.environments), breakers: store.breakers, audit: store.audit },
     haproxy,
     teamConfig: (t) => teams.find(t),
@@ -50,8 +49,7 @@ export async function wireTraffic(ctx: SidecarContext, store: PgStore, teams: Te
     log,
     webhooks: httpWebhookNotifier((t) => teams.find(t)?.webhooks),
     // Each validation window also runs a synthetic Jenkins transaction on the target through HAProxy.
-    synthetic: config.haproxyFrontend ? haproxySyntheticCheck({ frontend: config.haproxyFrontend }) : undefined,
-    sleep: realSleep,
+    ...(config.haproxyFrontend ? { synthetic: haproxySyntheticCheck({ frontend: config.haproxyFrontend }) } : {}),
     // After a promotion the switch moves inbound agents off the old controller through its REST API.
     jenkinsFor,
     // Webhooks and queued builds follow the side that serves (also after a migration: wiring/environments.ts).
@@ -60,7 +58,7 @@ export async function wireTraffic(ctx: SidecarContext, store: PgStore, teams: Te
     stayedBehind: dockerStayedBehindWatcher(ops.docker, teamConfig),
     // A target without traffic is brought up to date with the source before it gets any.
     targetSync: dockerTargetSync({ docker: ops.docker, jenkinsFor, journal: store.journal, snapshotDir: ctx.dataDir.migrateSnapshots }, { teamConfig }),
-  };
+  });
   registerTrafficMethods(ops.registry, { runner: ops.runner, teams, traffic, lastRead });
   return { traffic, lastRead };
 }
@@ -79,7 +77,7 @@ export async function startTrafficLoops(ctx: SidecarContext, store: PgStore, tea
       haproxy: traffic.haproxy,
       teamConfig: (t) => teams.find(t),
       log,
-      skipTeam: (t) => traffic.deferred?.pending(t) ?? false,
+      skipTeam: (t) => traffic.deferred.pending(t),
       onRead: (states) => lastRead.remember(states),
     }),
     // Switches of sidecars that stopped heartbeating are adopted and brought to a consistent end.

@@ -50,7 +50,7 @@ export const rollbackEmergencyHandler =
     teams.require(params.team);
     const { deferred } = traffic;
     const opts = lastRead ? { lastRead } : {};
-    const withoutJournal = deferred
+    const withoutJournal = deferred.canOwe
       ? {
           body: (ctx: OperationContext) => runEmergencyRollback(traffic, params, ctx, { ...opts, journalDown: true }),
           // The stop button does not wait out a partition: a journal silent this long is treated as down.

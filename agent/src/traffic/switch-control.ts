@@ -1,0 +1,104 @@
+import { SidecarError } from '../sidecar-error';
+import type { Checkpoint, ControlActor, ControlDecision, Hold, SwitchControl } from './switch/control';
+
+/**
+ * A person's pause / resume / promote / abort of a running switch, per team,
+ * in this process. The commands change a small state (nextControlState, pure);
+ * the running SwitchRun reads it at its checkpoints (switch/control.ts) and
+ * acts. Like Argo Rollouts' pause/promote/abort: a command only changes what
+ * the run does next; the run itself moves the traffic.
+ */
+export type ControlState =
+  | { kind: 'running' }
+  | { kind: 'paused'; hold: Hold }
+  | ({ kind: 'promote-requested'; full: boolean } & ControlActor)
+  | ({ kind: 'abort-requested'; hold: boolean } & ControlActor);
+
+export type ControlCommand =
+  | ({ verb: 'pause'; at: Date } & ControlActor)
+  | ({ verb: 'resume' } & ControlActor)
+  | ({ verb: 'promote'; full: boolean } & ControlActor)
+  | ({ verb: 'abort'; hold: boolean } & ControlActor);
+
+const refuse = (team: string, why: string): never => {
+  throw new SidecarError('CONFLICT', `the switch of ${team} ${why}`, { reason: 'control_refused', team });
+};
+
+/** The state after `cmd`; a command that makes no sense in `state` is refused (CONFLICT). */
+export function nextControlState(team: string, state: ControlState, cmd: ControlCommand): ControlState {
+  if (state.kind === 'abort-requested') return refuse(team, `is already being aborted (by ${state.by})`);
+  const actor = { by: cmd.by, reason: cmd.reason };
+  switch (cmd.verb) {
+    case 'pause':
+      if (state.kind === 'paused') return refuse(team, `is already paused (by ${state.hold.by} since ${state.hold.since.toISOString()})`);
+      if (state.kind === 'promote-requested') return refuse(team, `is being promoted (by ${state.by}); abort it instead`);
+      return { kind: 'paused', hold: { ...actor, since: cmd.at } };
+    case 'resume':
+      if (state.kind !== 'paused') return refuse(team, 'is not paused');
+      return { kind: 'running' };
+    case 'promote':
+      // Promoting a paused switch resumes it; asked twice, a full promotion wins.
+      return { kind: 'promote-requested', full: cmd.full || (state.kind === 'promote-requested' && state.full), ...actor };
+    case 'abort':
+      return { kind: 'abort-requested', hold: cmd.hold, ...actor };
+  }
+}
+
+/**
+ * What the run does at `where` in `state`, and the state after it: a promotion
+ * is consumed by the window it ends (before a step only a full one is, by
+ * moving that step to 100%); an abort stays until the run has ended.
+ */
+export function decide(state: ControlState, where: Checkpoint): { decision: ControlDecision; next: ControlState } {
+  switch (state.kind) {
+    case 'running':
+      return { decision: { kind: 'continue' }, next: state };
+    case 'paused':
+      return { decision: { kind: 'hold', hold: state.hold }, next: state };
+    case 'promote-requested':
+      if (where === 'step' && !state.full) return { decision: { kind: 'continue' }, next: state };
+      return { decision: { kind: 'end-window', full: state.full, by: state.by, reason: state.reason }, next: { kind: 'running' } };
+    case 'abort-requested':
+      return { decision: { kind: 'abort', hold: state.hold, by: state.by, reason: state.reason }, next: state };
+  }
+}
+
+interface Entry {
+  operationId: string;
+  state: ControlState;
+}
+
+/** The running switches of this process that a person can steer, by team. */
+export class SwitchControls {
+  private readonly byTeam = new Map<string, Entry>();
+
+  /** The control one switch consults; released when it ends. */
+  attach(team: string, operationId: string): SwitchControl {
+    const entry: Entry = { operationId, state: { kind: 'running' } };
+    this.byTeam.set(team, entry);
+    return {
+      checkpoint: (_run, where) => {
+        const { decision, next } = decide(entry.state, where);
+        entry.state = next;
+        return decision;
+      },
+      release: () => {
+        if (this.byTeam.get(team) === entry) this.byTeam.delete(team);
+      },
+    };
+  }
+
+  /** The team's running switch and its control state; undefined when none runs here. */
+  get(team: string): { operationId: string; state: ControlState } | undefined {
+    const e = this.byTeam.get(team);
+    return e && { operationId: e.operationId, state: e.state };
+  }
+
+  /** Applies a person's command to the team's running switch (NOT_FOUND when none runs here). */
+  command(team: string, cmd: ControlCommand): { operationId: string; state: ControlState } {
+    const e = this.byTeam.get(team);
+    if (!e) throw new SidecarError('NOT_FOUND', `no switch of ${team} is running on this sidecar`, { team });
+    e.state = nextControlState(team, e.state, cmd);
+    return { operationId: e.operationId, state: e.state };
+  }
+}

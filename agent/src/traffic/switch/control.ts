@@ -1,0 +1,45 @@
+import type { SwitchRun } from './switch-run';
+
+/** Who asked, and why (audited with the command). */
+export interface ControlActor {
+  by: string;
+  reason: string;
+}
+
+export interface Hold extends ControlActor {
+  since: Date;
+}
+
+/**
+ * What a person's say means for the run at a checkpoint:
+ * - `continue`: go on by itself;
+ * - `hold`: paused — keep the weights (in a window: keep sampling and judging, a breach still
+ *   rolls back, but the window does not end);
+ * - `end-window`: promote — the current window ends now as a pass unless it breached; `full`
+ *   also moves the next step straight to 100%;
+ * - `abort`: end now — `hold` leaves the weights where they are (the operation ends aborted),
+ *   otherwise the switch rolls back.
+ */
+export type ControlDecision =
+  | { kind: 'continue' }
+  | { kind: 'hold'; hold: Hold }
+  | ({ kind: 'end-window'; full: boolean } & ControlActor)
+  | ({ kind: 'abort'; hold: boolean } & ControlActor);
+
+/** Before a step's move, or between two samples of a window. */
+export type Checkpoint = 'step' | 'window';
+
+/**
+ * A person's say in a running switch. The run consults it before each step and
+ * between the samples of every window (switch/phases/step.ts, validate-window.ts)
+ * and releases it when it ends.
+ */
+export interface SwitchControl {
+  checkpoint(run: SwitchRun, where: Checkpoint): ControlDecision;
+  release(): void;
+}
+
+const goOn: ControlDecision = { kind: 'continue' };
+
+/** Nobody in the loop: the switch runs on by itself. */
+export const noSwitchControl: SwitchControl = { checkpoint: () => goOn, release: () => undefined };
