@@ -105,7 +105,7 @@ export function registerEnvironmentMethods(registry: MethodRegistry, deps: Envir
       call,
       params.team,
       { ...params, ...(callerBuild ? { callerBuild } : {}) },
-      (ctx) => migrateState({ docker, jenkinsFor, journal: store.journal, snapshotDir: deps.migrateSnapshotDir }, team, { ...params, callerBuild }, ctx),
+      (ctx) => migrateState({ docker, jenkinsFor, journal: store.journal, snapshotDir: deps.migrateSnapshotDir, environments: store.environments }, team, { ...params, callerBuild }, ctx),
       teamKey(params.team),
     );
   });
