@@ -110,7 +110,7 @@ test('a target that carries traffic is not restarted: CONFLICT, and green is res
   try {
     const err = (await migrateState(deps, t.team, { source: 'blue', target: 'green', timeoutSec: 30, pollMs: 200 }).catch((e: unknown) => e)) as { code: string; message: string; data: Record<string, unknown> };
     expect(err.code).toBe('CONFLICT');
-    expect(err.message).toMatch(/must restart to use the copied secrets\/.*carries traffic/);
+    expect(err.message).toMatch(/must restart to use the copied key files.*carries traffic/);
     expect(err.data).toMatchObject({ targetRestored: true, secrets: ['secrets/org.example.PluginKey'] });
     expect(await startedAt('green')).toBe(before);
     await expect(homeFile('green', 'secrets/org.example.PluginKey')).rejects.toMatchObject({ statusCode: 404 });

@@ -23,13 +23,15 @@ import { isServing } from './serving-side';
  *   jenkins.slaves.JnlpSlaveAgentProtocol.secret) are refused, and
  *   hudson.util.Secret.decrypt() (its KEY is a CryptoConfidentialKey) answers
  *   null for every copied credential.
- * Only a new process, started on the copied secrets/, reads the source's master key.
+ * - The same constructor reads secret.key (the legacy key HistoricalSecrets
+ *   decrypts old-format secrets with) into the final field Jenkins.secretKey.
+ * Only a new process, started on the copied files, reads the source's keys.
  */
 
-/** Pure: the entries under secrets/ among those the copy wrote or removed (paths relative to JENKINS_HOME). */
+/** Pure: the key files among the entries the copy wrote or removed (secrets/**, secret.key; paths relative to JENKINS_HOME). */
 export function secretsTouched(paths: Iterable<string>): string[] {
   const out = new Set<string>();
-  for (const p of paths) if (p === 'secrets' || p.startsWith('secrets/')) out.add(p);
+  for (const p of paths) if (p === 'secrets' || p.startsWith('secrets/') || p === 'secret.key') out.add(p);
   out.delete('secrets'); // the directory alone holds no key: what counts are the files in it
   return [...out].sort();
 }
@@ -38,7 +40,7 @@ export interface TargetRestart {
   restarted: boolean;
   /** Why it was restarted, null when a reload was enough. */
   reason: string | null;
-  /** The secrets/ entries the copy changed (up to 20). */
+  /** The key files (secrets/**, secret.key) the copy changed (up to 20). */
   secrets: string[];
   /** How long the target took to answer and be healthy again. */
   sec: number;
@@ -67,7 +69,7 @@ async function refuseIfTargetServes(s: RestartScope, changed: readonly string[])
   if (!isServing(state, env)) return;
   throw new SidecarError(
     'CONFLICT',
-    `${s.dstLabel} must restart to use the copied secrets/ (${changed.slice(0, 5).join(', ')}), but it carries traffic (desired weights blue=${state.weights.blue} green=${state.weights.green}): migrate into the side without traffic`,
+    `${s.dstLabel} must restart to use the copied key files (${changed.slice(0, 5).join(', ')}), but it carries traffic (desired weights blue=${state.weights.blue} green=${state.weights.green}): migrate into the side without traffic`,
     { team: s.team.team_name, environment: env, weights: state.weights, secrets: changed.slice(0, 20) },
   );
 }
@@ -80,7 +82,7 @@ async function refuseIfTargetServes(s: RestartScope, changed: readonly string[])
 export async function restartTarget(s: RestartScope, changed: readonly string[], onRestartAsked: () => void): Promise<TargetRestart> {
   await refuseIfTargetServes(s, changed);
   const now = s.now ?? Date.now;
-  const reason = `the copy changed ${changed.length} file(s) under secrets/ (${changed.slice(0, 3).join(', ')}${changed.length > 3 ? ', …' : ''}): Jenkins reads its master key only when it starts`;
+  const reason = `the copy changed ${changed.length} key file(s) (${changed.slice(0, 3).join(', ')}${changed.length > 3 ? ', …' : ''}): Jenkins reads its master key only when it starts`;
   report(s.ctx, 'restart', `restarting ${s.dstLabel} instead of reloading it: ${reason}`, { secrets: changed.slice(0, 20) });
   const t0 = now();
   await journaled(s.journal, s.ctx, 'restart_target', { environment: s.dstC.environment, container: s.dstC.name, secrets: changed.slice(0, 20) }, async () => {
