@@ -161,7 +161,7 @@ export const environmentValidate = defineMethod({
 export const stateMigrate = defineMethod({
   name: 'state.migrate',
   summary:
-    "Copy what the source's home owns (jobs with their history, users, secrets, nodes, credentials) into the target volume while the source still builds, then quiet it down, drain it (callerBuild excepted), copy only what changed since, reload and verify the target. Unless operation is a switch between sides of one image, the target keeps its image's plugins and global configuration.",
+    "Copy what the source's home owns (jobs with their history, users, secrets, nodes, credentials) into the target volume while the source still builds, then quiet it down, drain it (callerBuild excepted), copy only what changed since, reload the target (restart it when the copy changed its key files) and verify it. Unless operation is a switch between sides of one image, the target keeps its image's plugins and global configuration.",
   params: stateMigrateParams,
   result: z.object({
     jobs: count.describe('items (jobs and folders) of the source, all present on the target'),
@@ -180,7 +180,10 @@ export const stateMigrate = defineMethod({
       .object({ files: count, bytes: count, removed: count, sec: seconds })
       .describe('{files, bytes, removed, sec}: what changed since, copied with the source quiet and idle (removed: entries it no longer has, deleted from the target)'),
     windowSec: seconds.describe('how long the source could not start builds: quiet-down → target reloaded (drain, delta, reload)'),
-    reloaded: z.boolean().describe('false when the target already held every byte copied: it was not reloaded (no 503s on a side that serves)'),
+    reloaded: z.boolean().describe('false when the target already held every byte copied: it was not reloaded (no 503s on a side that serves), or when it was restarted instead'),
+    restart: z
+      .object({ restarted: z.boolean(), reason: z.string().nullable(), secrets: z.array(z.string()), sec: seconds })
+      .describe('{restarted, reason, secrets, sec}: restarted true when the copy changed key files (secrets/, secret.key), which Jenkins reads only at start; refused (CONFLICT) on a target that carries traffic'),
     triggers: z
       .object({ from: environmentName, to: environmentName, route: z.unknown(), handed: z.array(z.unknown()), left: z.array(z.unknown()) })
       .nullable()

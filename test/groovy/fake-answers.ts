@@ -55,6 +55,7 @@ export function defaultAnswers(team: string, build: string): Answers {
       delta: { ...migrated, removed: 0 },
       windowSec: 4,
       reloaded: true,
+      restart: { restarted: false, reason: null, secrets: [], sec: 0 },
     }),
     answer(environmentQuietDown, { environment: 'blue', container: `jenkins-${team}-blue`, running: true, quietingDown: false, changed: true }),
     answer(environmentValidate, { passed: true, environment: 'green', source: 'blue', checks: VALIDATION_CHECK_NAMES.map((name) => ({ name, passed: true, figure: 'ok', reason: 'ok' })) }),

@@ -19,7 +19,7 @@ import { ensureStandinImage, STANDIN_IMAGE } from '../support/standin-image';
  * (blue and green of one image), the generated haproxy.cfg in a real haproxy,
  * a real jenkins-sidecar running traffic.switch, and two WebSocket agents
  * connected through HAProxy with the secrets blue gave them. secrets/ and
- * nodes/ reach green by state.migrate; green then restarts, since a controller
+ * nodes/ reach green by state.migrate, which restarts green since a controller
  * reads its master key only when it starts (see standin-inbound-agents.test.ts).
  * After promotion the idle agent moves at once; the one running a build stays
  * on blue until the build ended, then moves; the switch result, its progress
@@ -74,9 +74,9 @@ beforeAll(async () => {
   await standinControl(t.team, 'blue', { nodes: [{ name: BUSY, labels: ['linux'] }, { name: IDLE, labels: ['linux'] }] });
   const blueUrl = t.team.environments.blue.url.replace(/\/+$/, '');
   for (const name of [BUSY, IDLE]) secrets[name] = await agentSecret(blueUrl, TEST_JENKINS_USER, t.token, name);
-  await migrateState({ docker, jenkinsFor, journal: store.journal }, t.team, { source: 'blue', target: 'green', timeoutSec: 60 });
-  // Green restarts on the migrated home (its volume is kept), so it uses blue's master key.
-  await deployEnvironment(envDeps, t.team, { target: 'green', timeoutSec: 60, replace: true });
+  // The copy brings blue's secrets/ (master key included): the migration restarts green on them instead of reloading it.
+  const migrated = await migrateState({ docker, jenkinsFor, journal: store.journal, environments: store.environments }, t.team, { source: 'blue', target: 'green', timeoutSec: 60 });
+  expect(migrated.restart).toMatchObject({ restarted: true, secrets: expect.arrayContaining(['secrets/master.key']) });
   // Blue serves on (and runs builds) until the switch.
   await jenkinsFor(t.team, 'blue').cancelQuietDown();
   hap = await startHaproxy([t.team]);

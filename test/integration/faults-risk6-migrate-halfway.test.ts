@@ -57,6 +57,12 @@ beforeAll(async () => {
   ok(await rpc.call('environment.deploy', { team, target: 'green', timeoutSec: 60 }));
   await seedServiceUser(t, 'blue');
   await seedServiceUser(t, 'green');
+  // Green already holds blue's key files, as after an earlier migration: these cases exercise the reload
+  // (a copy that changes secrets/ restarts the target instead: migrate-secrets-restart.test.ts).
+  const keys = await docker.getContainer(t.team.environments.blue.container).getArchive({ path: '/var/jenkins_home/secrets' });
+  await docker.getContainer(t.team.environments.green.container).putArchive(keys, { path: '/var/jenkins_home' });
+  await docker.getContainer(t.team.environments.green.container).restart({ t: 5 });
+  ok(await rpc.call('environment.deploy', { team, target: 'green', timeoutSec: 60, replace: false })); // waits until it is healthy again
   const jenkinsFor = teamJenkinsClientFactory();
   blue = jenkinsFor(t.team, 'blue');
   await blue.createJob('app', PIPELINE);

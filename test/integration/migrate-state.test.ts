@@ -131,7 +131,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-test('moves the jobs of blue into green\'s volume; green lists them after reload; blue stays quiet', async () => {
+test('moves the jobs of blue into green\'s volume; green lists them after its restart (blue\'s secrets/ came along); blue stays quiet', async () => {
   expect(await green.listJobs()).toEqual([]);
   const events: Array<{ phase: string; message: string }> = [];
   const r = await migrateState(deps, t.team, { source: 'blue', target: 'green', timeoutSec: 30, pollMs: 200 }, ctxCollecting(events));
@@ -139,7 +139,9 @@ test('moves the jobs of blue into green\'s volume; green lists them after reload
   expect(r.files).toBeGreaterThanOrEqual(4);
   const names = (await green.listJobs()).map((j) => j.fullName).sort();
   expect(names).toEqual(['Infrastructure', 'Infrastructure/Self-Managed-Blue-Green-Switch', 'app']);
-  expect(events.map((e) => e.phase)).toEqual(expect.arrayContaining(['quiet_down', 'drained', 'copy', 'reload', 'done']));
+  // Green started with a master key of its own: blue's, copied, is read only by a restart.
+  expect(r.restart).toMatchObject({ restarted: true, secrets: expect.arrayContaining(['secrets/master.key']) });
+  expect(events.map((e) => e.phase)).toEqual(expect.arrayContaining(['quiet_down', 'drained', 'copy', 'restart', 'restarted', 'done']));
   expect((await blue.root()).quietingDown).toBe(true);
   // build history comes along; workspaces stay behind unless asked
   const greenFiles = (await listArchive(await docker.getContainer(t.team.environments.green.container).getArchive({ path: '/var/jenkins_home' }))).map((f) => f.path);

@@ -12,11 +12,12 @@ import { sleep as realSleep } from '../sleep';
 import { assessActivity, type ActivityVerdict } from '../jenkins/activity';
 import type { JenkinsClient } from '../jenkins/client';
 import { copyEffect, imageOwnsConfiguration, leftToImage, selectForMigration, type MigrationOperation, type MigrationSelection } from '../jenkins/home-layout';
-import type { OperationContext } from '../store/contract';
+import type { EnvironmentStateStore, OperationContext } from '../store/contract';
 import type { JenkinsClientFactory } from './controllers';
 import { journaled, report, type StepJournal } from './journal-step';
 import type { QueueHandoverResult, TriggerHandover } from '../traffic/queue-handover';
 import { FIND_FORMAT, parseFindListing, planDelta, type ListedEntry } from './home-delta';
+import { restartTarget, secretsTouched, type TargetRestart } from './target-restart';
 import { DEFAULT_SNAPSHOT_DIR, discardSnapshot, execInContainer, manualRestoreCommands, removeFromHome, RestoreFailure, restoreTargetHome, saveTargetHome, snapshotPath, type SavedTarget } from './target-snapshot';
 
 export interface MigrateDeps {
@@ -31,6 +32,8 @@ export interface MigrateDeps {
   snapshotDir?: string;
   /** Once the target holds the migrated configuration: webhooks to it, the quieted source's queue handed to it. */
   triggers?: TriggerHandover;
+  /** The sidecar's desired weights: a target that must restart (copied secrets/) is refused while it carries traffic. */
+  environments?: Pick<EnvironmentStateStore, 'ensure'>;
 }
 
 export interface MigrateParams {
@@ -44,7 +47,7 @@ export interface MigrateParams {
   includeWorkspaces?: boolean;
   /** What brought the target to its image (default switch): decides whether its image owns plugins and global configuration. */
   operation?: MigrationOperation;
-  /** How long to wait for the target to come back from reload. */
+  /** How long to wait for the target to come back from reload (default 120 s) or restart (default 300 s). */
   reloadTimeoutSec?: number;
   pollMs?: number;
 }
@@ -69,10 +72,12 @@ export interface MigrateResult {
   delta: { files: number; bytes: number; removed: number; sec: number };
   /** Builds could not start on the source for this long: quiet-down → target reloaded. */
   windowSec: number;
-  /** False when the target already held every byte copied (nothing to reload). */
+  /** False when the target already held every byte copied (nothing to reload), or when it was restarted instead. */
   reloaded: boolean;
   /** Where triggers went and which queued builds moved to the target (null: no trigger handover configured). */
   triggers?: QueueHandoverResult | null;
+  /** restarted: true when the copy changed secrets/ and the target was restarted instead of reloaded (reason, the files). */
+  restart: TargetRestart;
 }
 
 const HOME_PREFIX = JENKINS_HOME_IN_CONTAINER.split('/').pop() as string; // Docker's GET /archive names entries jenkins_home/...
@@ -181,6 +186,8 @@ interface PreCopy {
   changedTarget: boolean;
   /** sha256 of each file the pre-copy wrote: a delta file with the same bytes changes nothing. */
   digests: Map<string, string>;
+  /** Entries under secrets/ the pre-copy added or overwrote with other bytes. */
+  secrets: string[];
 }
 
 const PROGRESS_EVERY_MS = 2_000;
@@ -251,13 +258,14 @@ async function preCopy(s: Scope, snapshot: SavedTarget): Promise<PreCopy> {
       const list = await filtered.files;
       const effect = copyEffect(list, snapshot.entries);
       for (const f of list) digests.set(f.path, f.sha256);
-      return { files: list.length, bytes: list.reduce((n, f) => n + f.size, 0), overwrote: effect.overwrites.length, added: effect.adds.length, leftToImage: [...leftOut].sort() };
+      const secrets = secretsTouched([...effect.overwrites, ...effect.adds]);
+      return { files: list.length, bytes: list.reduce((n, f) => n + f.size, 0), overwrote: effect.overwrites.length, added: effect.adds.length, leftToImage: [...leftOut].sort(), secrets };
     },
     (v) => v,
   );
   const sec = (now() - t0) / 1000;
   report(s.ctx, 'copied', `pre-copied ${r.files} files (${mb(r.bytes)} MB) into ${s.dstLabel} in ${sec.toFixed(1)}s: ${r.overwrote} replaced files it had, ${r.added} entries are new`, { files: r.files, bytes: r.bytes, overwrote: r.overwrote, added: r.added });
-  return { files: r.files, bytes: r.bytes, sec, manifest, digests, racySinceSec, leftToImage: r.leftToImage, changedTarget: r.overwrote + r.added > 0 };
+  return { files: r.files, bytes: r.bytes, sec, manifest, digests, racySinceSec, leftToImage: r.leftToImage, changedTarget: r.overwrote + r.added > 0, secrets: r.secrets };
 }
 
 /** The selected entries of a container's home by size and mtime (`find`, no contents read). */
@@ -289,6 +297,8 @@ interface Delta {
   sec: number;
   /** False when the delta only wrote files again with the bytes the pre-copy had written. */
   changedTarget: boolean;
+  /** Entries under secrets/ the delta wrote with new bytes or removed. */
+  secrets: string[];
 }
 
 /**
@@ -322,8 +332,9 @@ async function copyDelta(s: Scope, pre: PreCopy): Promise<Delta> {
         }
         files = await packed.files;
       }
-      const changedTarget = plan.remove.length > 0 || files.some((f) => pre.digests.get(f.path) !== f.sha256);
-      return { files: files.length, bytes: files.reduce((n, f) => n + f.size, 0), removed: plan.remove.length, changedTarget };
+      const rewritten = files.filter((f) => pre.digests.get(f.path) !== f.sha256).map((f) => f.path);
+      const changedTarget = plan.remove.length > 0 || rewritten.length > 0;
+      return { files: files.length, bytes: files.reduce((n, f) => n + f.size, 0), removed: plan.remove.length, changedTarget, secrets: secretsTouched([...rewritten, ...plan.remove]) };
     },
     (v) => v,
   );
@@ -408,6 +419,9 @@ async function scopeOf(deps: MigrateDeps, team: Team, params: MigrateParams, ctx
  * Builds are blocked for the drain, the delta and the reload: the window
  * grows with what changed, not with the home. On success the source stays
  * quieting down (traffic is leaving it).
+ * When the copy changed anything under secrets/, the target is restarted
+ * instead of reloaded (a running Jenkins keeps the master key it started
+ * with; target-restart.ts), and never while it carries traffic.
  *
  * Before the first pass writes into the target, the part of the target's home
  * the copy can overwrite is saved to a tar file; any failure after that puts
@@ -426,6 +440,7 @@ export async function migrateState(deps: MigrateDeps, team: Team, params: Migrat
   let saved: SavedTarget | null = null; // set once the target's state is on disk: from here on a failure restores it
   let quieted = false;
   let reloadAsked = false;
+  let restartAsked = false;
   try {
     let pre: PreCopy | null = null;
     if (copied) {
@@ -435,10 +450,15 @@ export async function migrateState(deps: MigrateDeps, team: Team, params: Migrat
     const windowStart = now();
     quieted = true; // the intent is journaled before the call: a failure from here on lifts it
     const waitedSec = await quietAndDrain(s);
-    const delta = pre ? await copyDelta(s, pre) : { files: 0, bytes: 0, removed: 0, sec: 0, changedTarget: false };
+    const delta = pre ? await copyDelta(s, pre) : { files: 0, bytes: 0, removed: 0, sec: 0, changedTarget: false, secrets: [] };
     // A target whose disk already held every byte (it was brought up to date before, e.g. before it got traffic) is not reloaded: a reload would change nothing and answer 503 meanwhile.
     const reload = !pre || pre.changedTarget || delta.changedTarget;
-    const reloadedAt = reload ? await reloadAndVerify(s, () => (reloadAsked = true)) : now();
+    const changedSecrets = secretsTouched([...(pre?.secrets ?? []), ...delta.secrets]);
+    // Copied secrets/ are read only by a Jenkins that starts on them (see target-restart.ts): restart, not reload.
+    const restart: TargetRestart = changedSecrets.length
+      ? await restartTarget({ docker: deps.docker, team, dstC: s.dstC, dst: s.dst, dstLabel: s.dstLabel, journal: deps.journal, environments: deps.environments, timeoutSec: params.reloadTimeoutSec ?? 300, ctx, now }, changedSecrets, () => (restartAsked = true))
+      : { restarted: false, reason: null, secrets: [], sec: 0 };
+    const reloadedAt = reload && !restart.restarted ? await reloadAndVerify(s, () => (reloadAsked = true)) : now();
     if (!reload) report(ctx, 'reload_skipped', `${s.dstLabel} already held everything ${s.srcLabel} has: not reloaded`);
     const jobNames = await verifyJobs(s);
     if (saved) {
@@ -447,7 +467,7 @@ export async function migrateState(deps: MigrateDeps, team: Team, params: Migrat
     }
     const windowSec = (reloadedAt - windowStart) / 1000;
     const triggers = deps.triggers ? await deps.triggers.moveTo(team, params.source, params.target, ctx) : null;
-    report(ctx, 'done', `${s.dstLabel} lists all ${jobNames.length} items of ${s.srcLabel}; builds were blocked for ${windowSec.toFixed(1)}s (drain ${waitedSec.toFixed(1)}s, delta of ${delta.files} files in ${delta.sec.toFixed(1)}s, reload)`, { windowSec: round1(windowSec) });
+    report(ctx, 'done', `${s.dstLabel} lists all ${jobNames.length} items of ${s.srcLabel}; builds were blocked for ${windowSec.toFixed(1)}s (drain ${waitedSec.toFixed(1)}s, delta of ${delta.files} files in ${delta.sec.toFixed(1)}s, ${restart.restarted ? 'restart' : 'reload'})`, { windowSec: round1(windowSec) });
     return {
       jobs: jobNames.length,
       jobNames,
@@ -463,13 +483,14 @@ export async function migrateState(deps: MigrateDeps, team: Team, params: Migrat
       precopy: { files: pre?.files ?? 0, bytes: pre?.bytes ?? 0, sec: round1(pre?.sec ?? 0) },
       delta: { files: delta.files, bytes: delta.bytes, removed: delta.removed, sec: round1(delta.sec) },
       windowSec: round1(windowSec),
-      reloaded: reload,
+      reloaded: reload && !restart.restarted,
+      restart,
       triggers,
     };
   } catch (err) {
     let failure: unknown = err;
     if (saved) {
-      failure = await restoreAfterFailure(deps, { dstC: s.dstC, dst: s.dst, dstLabel: s.dstLabel, srcLabel: s.srcLabel, target: params.target, saved, select: s.select, reloadAsked }, err, ctx);
+      failure = await restoreAfterFailure(deps, { dstC: s.dstC, dst: s.dst, dstLabel: s.dstLabel, srcLabel: s.srcLabel, target: params.target, saved, select: s.select, reloadAsked, restartAsked }, err, ctx);
     } else if (copied) {
       failure = withTargetNote(err, `${s.dstLabel} was not touched (the migration failed before the copy)`, { targetTouched: false });
     }
@@ -505,6 +526,8 @@ interface RestoreScope {
   saved: SavedTarget;
   select: ReturnType<typeof selectForMigration>;
   reloadAsked: boolean;
+  /** The target was restarted on the copied secrets/: it is restarted again on the restored ones. */
+  restartAsked: boolean;
 }
 
 /**
@@ -527,7 +550,12 @@ async function restoreAfterFailure(deps: MigrateDeps, s: RestoreScope, err: unkn
     );
     await discardSnapshot(archive).catch(() => undefined);
     let reload = '';
-    if (s.reloadAsked) {
+    if (s.restartAsked) {
+      reload = await deps.docker.getContainer(s.dstC.id).restart({ t: 30 }).then(
+        () => '; it was restarted on the restored disk (its master key is read at start)',
+        (e: unknown) => `; it had started on the copied secrets/ and could not be restarted (${(e as Error)?.message ?? String(e)}): restart it (docker restart ${s.dstC.name})`,
+      );
+    } else if (s.reloadAsked) {
       reload = await s.dst.reload().then(
         () => '; it was asked to reload from the restored disk',
         (e: unknown) => `; it had loaded the copied configuration and did not accept a reload (${(e as Error)?.message ?? String(e)}): reload or restart it`,

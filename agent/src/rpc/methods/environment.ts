@@ -116,7 +116,7 @@ export const stateMigrateHandler =
       call,
       params.team,
       { ...params, ...(callerBuild ? { callerBuild } : {}) },
-      (ctx) => migrateState({ docker, jenkinsFor, journal: store.journal, snapshotDir: migrateSnapshotDir, triggers }, team, { ...params, callerBuild }, ctx),
+      (ctx) => migrateState({ docker, jenkinsFor, journal: store.journal, snapshotDir: migrateSnapshotDir, triggers, environments: store.environments }, team, { ...params, callerBuild }, ctx),
       teamKey(params.team),
     );
   };
