@@ -50,6 +50,13 @@ export const trafficSwitchParams = z
     lockOperation: lockOperationParam.default('blue_green_switch'),
     /** Seconds between show stat samples during a window (1 s in production; tests may go lower). */
     sampleIntervalMs: z.number().int().min(100).max(10_000).default(1_000),
+    /**
+     * Before the first weight moves, bring a target without traffic up to date with the source (the
+     * two passes of state.migrate, then its reload while it serves nobody), so a migration after the
+     * switch finds nothing to reload on the side serving everything. It quiets the source down and
+     * waits for its running builds (the calling build excepted), so it is asked for, not implied.
+     */
+    syncTarget: z.boolean().default(false),
   })
   .strict();
 export type TrafficSwitchParams = z.output<typeof trafficSwitchParams>;
@@ -113,6 +120,7 @@ const preSwitchSyncResult = z.union([
     delta: z.object({ files: z.number().int().min(0), bytes: z.number().int().min(0) }),
     windowSec: z.number().min(0).describe('builds blocked on the source'),
     reloaded: z.boolean(),
+    restarted: z.boolean().describe('true when the copy changed key files and the target was restarted instead of reloaded'),
   }),
   z.object({ synced: z.literal(false), reason: z.string() }),
 ]);

@@ -80,7 +80,7 @@ test("switch then migrate (Pipeline A's order) under load: green is reloaded bef
   let operationId = '';
   try {
     const grant = await store.locks.acquire({ team, operation: 'blue_green_switch', ttlSec: 300, waitSec: 0, owner: 'test', actor });
-    const params = trafficSwitchParams.parse({ team, target: 'green', lockToken: grant.token, increments: [25, 100], validationSec: 2, sampleIntervalMs: 200, minSamples: 5 });
+    const params = trafficSwitchParams.parse({ team, target: 'green', lockToken: grant.token, increments: [25, 100], validationSec: 2, sampleIntervalMs: 200, minSamples: 5, syncTarget: true });
     const out = await runner.run({ type: 'traffic.switch', team, params, actor, onProgress: (e) => phases.push(`${e.phase}: ${e.message}`) }, (ctx) => runTrafficSwitch(deps, params, ctx));
     switched = out.result as SwitchResult;
     operationId = out.operationId;
@@ -96,7 +96,9 @@ test("switch then migrate (Pipeline A's order) under load: green is reloaded bef
     expect(totals.non2xx).toBe(0);
     expect(totals.errors).toBe(0);
   }
-  expect(switched.synced).toMatchObject({ synced: true, reloaded: true });
+  // Green loaded blue's state before it had traffic: reloaded, or restarted when the copy brought blue's key files (a fresh side has its own).
+  expect(switched.synced).toMatchObject({ synced: true });
+  expect(switched.synced?.synced === true && (switched.synced.reloaded || switched.synced.restarted)).toBe(true);
   // The sync ran before the first weight moved: its reload fell on a green with no traffic.
   const order = phases.map((p) => p.split(':')[0]);
   expect(order.indexOf('synced')).toBeGreaterThanOrEqual(0);

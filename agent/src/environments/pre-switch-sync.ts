@@ -24,7 +24,7 @@ export interface TargetSync {
 }
 
 export type PreSwitchSync =
-  | { synced: true; files: number; bytes: number; delta: { files: number; bytes: number }; windowSec: number; reloaded: boolean }
+  | { synced: true; files: number; bytes: number; delta: { files: number; bytes: number }; windowSec: number; reloaded: boolean; restarted: boolean }
   | { synced: false; reason: string };
 
 export interface TargetSyncOptions {
@@ -60,8 +60,8 @@ export function dockerTargetSync(deps: MigrateDeps, opts: TargetSyncOptions): Ta
       const m = await migrateState(deps, team, { source, target, timeoutSec: opts.drainTimeoutSec ?? 300, callerBuild: ctx.actor.build, operation: 'switch' }, ctx);
       // The source serves on during the progressive steps: its executors come back now.
       await journaled(deps.journal, ctx, 'cancel_quiet_down_source', { environment: source }, () => deps.jenkinsFor(team, source).cancelQuietDown());
-      report(ctx, 'synced', `${name}/${target} holds ${name}/${source}'s state (${m.jobs} items; builds were blocked on ${source} for ${m.windowSec}s${m.reloaded ? `, ${target} reloaded` : ''})`, { windowSec: m.windowSec });
-      return { synced: true, files: m.files, bytes: m.bytes, delta: { files: m.delta.files, bytes: m.delta.bytes }, windowSec: m.windowSec, reloaded: m.reloaded };
+      report(ctx, 'synced', `${name}/${target} holds ${name}/${source}'s state (${m.jobs} items; builds were blocked on ${source} for ${m.windowSec}s${m.restart.restarted ? `, ${target} restarted (key files changed)` : m.reloaded ? `, ${target} reloaded` : ''})`, { windowSec: m.windowSec });
+      return { synced: true, files: m.files, bytes: m.bytes, delta: { files: m.delta.files, bytes: m.delta.bytes }, windowSec: m.windowSec, reloaded: m.reloaded, restarted: m.restart.restarted };
     },
   };
 }

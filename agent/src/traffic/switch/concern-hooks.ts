@@ -7,8 +7,8 @@ import type { SwitchRun } from './switch-run';
 /**
  * The switch's optional concerns as its hooks: the one place that asks which of them the sidecar
  * configured (TrafficDeps' optional members). In phase order:
- * - starting: a target without traffic is brought up to date with the source (its reload costs
- *   nobody then), then its home is listed so a rollback can say what it did while it had traffic;
+ * - starting: a target without traffic is brought up to date with the source when the switch asks
+ *   for it (syncTarget; its reload costs nobody then), then its home is listed so a rollback can say what it did while it had traffic;
  * - promoted: inbound agents leave the old side once idle, and webhooks/queued builds follow;
  * - rolledBack: what stayed behind on the target is listed, and triggers go back to the source.
  * What they find goes into run.report (the result and the audit records).
@@ -18,7 +18,7 @@ export function concernHooks(deps: TrafficDeps): SwitchHooks {
   return {
     async starting(run) {
       const { team, source, target, ctx } = run;
-      if (deps.targetSync && run.setup.state.weights[target] === 0) run.report.synced = await deps.targetSync.bringUpToDate(team, source, target, ctx);
+      if (deps.targetSync && run.params.syncTarget && run.setup.state.weights[target] === 0) run.report.synced = await deps.targetSync.bringUpToDate(team, source, target, ctx);
       if (deps.stayedBehind) watches.set(run, await deps.stayedBehind.watch(team, target));
     },
     targetReady: async () => undefined,
