@@ -43,3 +43,10 @@ test('builds of a job created on the target are named though only the job direct
   const now = [d('jobs'), d('jobs/f'), d('jobs/f/jobs'), d('jobs/f/jobs/new'), f('jobs/f/jobs/new/config.xml', 9, 50), d('jobs/f/jobs/new/builds'), d('jobs/f/jobs/new/builds/1'), d('jobs/f/jobs/new/builds/lastSuccessfulBuild')];
   expect(stayedBehind([d('jobs'), d('jobs/f'), d('jobs/f/jobs')], now)).toMatchObject({ changed: ['jobs/f/jobs/new'], builds: ['f/new#1'] });
 });
+
+test('a file rewritten with the same size in the second the baseline was listed counts as changed (racily clean), one from an earlier second does not', () => {
+  const before = [d('jobs/app'), f('jobs/app/nextBuildNumber', 2, 100), f('jobs/app/config.xml', 10, 99)];
+  const now = [d('jobs/app'), f('jobs/app/nextBuildNumber', 2, 100), f('jobs/app/config.xml', 10, 99)];
+  expect(stayedBehind(before, now, 100).changed).toEqual(['jobs/app/nextBuildNumber']);
+  expect(stayedBehind(before, now, 101).changed).toEqual([]);
+});

@@ -110,11 +110,13 @@ function buildOf(e: ListedEntry): string | null {
  * Pure: compares the target's home at one moment (right after the migration,
  * or when a switch began) with its home now, by size and mtime only (nothing
  * copied back: builds there were numbered after the source's and would
- * collide with its next ones).
+ * collide with its next ones). `listedAtSec`: when `before` was listed; a file
+ * written in that same second can keep its size and whole-second mtime, so it
+ * counts as changed (the racily clean rule, as for the migration's delta).
  */
-export function stayedBehind(before: readonly ListedEntry[], now: readonly ListedEntry[]): StayedBehind {
+export function stayedBehind(before: readonly ListedEntry[], now: readonly ListedEntry[], listedAtSec = Number.POSITIVE_INFINITY): StayedBehind {
   const had = new Map(before.map((e) => [e.path, e]));
-  const plan = planDelta(had, now, Number.POSITIVE_INFINITY);
+  const plan = planDelta(had, now, listedAtSec);
   const builds = now.filter((e) => had.get(e.path)?.kind !== 'directory').map(buildOf).filter((b): b is string => b !== null);
   return { changed: plan.fetch.slice(0, 200), removed: plan.remove.slice(0, 200), files: plan.files, bytes: plan.bytes, builds: builds.slice(0, 200) };
 }

@@ -52,6 +52,7 @@ export function dockerStayedBehindWatcher(docker: Docker, teamConfig: (team: str
       const select = selectionFor(team);
       const list = (): Promise<ListedEntry[]> => listHome(docker, { id: container, name: container }, select);
       let baseline: ListedEntry[];
+      const listedAtSec = Math.floor(Date.now() / 1000);
       try {
         baseline = await list();
       } catch (err) {
@@ -60,7 +61,7 @@ export function dockerStayedBehindWatcher(docker: Docker, teamConfig: (team: str
       return {
         async report(ctx) {
           const r: StayedBehindReport = await list().then(
-            (now) => ({ listed: true as const, ...stayedBehind(baseline, now) }),
+            (now) => ({ listed: true as const, ...stayedBehind(baseline, now, listedAtSec) }),
             (err: unknown) => ({ listed: false as const, error: `listing ${container} failed: ${(err as Error).message}` }),
           );
           ctx?.progress({ phase: 'stayed_behind', message: describeStayedBehind(`${teamName}/${target}`, r), ...r });
