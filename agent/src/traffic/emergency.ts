@@ -1,5 +1,5 @@
 import type { RollbackEmergencyParams } from '../../../catalog/methods/traffic';
-import type { EnvironmentName, Team } from '../../../catalog/teams-file';
+import { otherEnvironment, type EnvironmentName, type Team } from '../../../catalog/teams-file';
 import { SidecarError } from '../sidecar-error';
 import type { AuditEntry, OperationContext, TeamEnvironmentState } from '../store/contract';
 import { isDatabaseUnreachable } from '../store/pg-unreachable';
@@ -129,6 +129,10 @@ export async function runEmergencyRollback(deps: TrafficDeps, params: RollbackEm
   const elapsedMs = Date.now() - started;
   ctx.progress({ phase: 'done', message: `emergency rollback: all ${team} traffic on ${target} after ${elapsedMs} ms`, responseMs: elapsedMs });
   await recordEmergency(deps, ctx, move, params.reason, elapsedMs, writes, opts);
+  // Webhooks and token triggers follow the traffic (queue-handover.ts); the stop button neither waits for that nor fails for it.
+  if (deps.triggers && config) {
+    void deps.triggers.moveBackTo(config, otherEnvironment(target), target).catch((e: unknown) => deps.log.warn('could not move the triggers with the emergency rollback', { team, error: String(e) }));
+  }
   return { operationId: opId, active: target, weights: move.weights, halted, elapsedMs, recordsDeferred: writes.owing };
 }
 
