@@ -105,14 +105,18 @@ test("switch then migrate (Pipeline A's order) under load: green is reloaded bef
   expect(order.indexOf('synced')).toBeLessThan(order.indexOf('step-25'));
   expect(migrated.reloaded).toBe(false);
   expect(migrated.jobNames).toEqual(['app']);
-  // The serving side had the traffic while the migration ran, and its history is blue's.
-  expect(greenRequestsAfter).toBeGreaterThan(greenRequestsBefore);
+  // Green had the traffic from the 100 % step on. (Whether it got requests during the migration is not measured:
+  // the load generator shares this process with migrateState, which can hold the event loop for the whole migration.)
+  expect(greenRequestsBefore).toBeGreaterThan(0);
+  expect(greenRequestsAfter).toBeGreaterThanOrEqual(greenRequestsBefore);
   // Green loaded blue's job and build number when it was reloaded, before it had traffic (Job.onLoad reads nextBuildNumber).
   expect((await jenkinsFor(t.team, 'green').listJobs()).find((j) => j.fullName === 'app')).toMatchObject({ nextBuildNumber: 2 });
   // The switch's journal: blue quieted down, green reloaded, blue's executors back, all before the first weight change.
   const steps = (await store.journal.get(operationId))!.steps.map((s) => `${s.name}:${s.outcome}`);
   const first = (name: string): number => steps.findIndex((s) => s.startsWith(`${name}:`));
-  for (const name of ['quiet_down_source', 'reload_target', 'cancel_quiet_down_source']) {
+  // Green took blue's state by a reload, or by a restart when the copy brought blue's key files (a fresh side made its own).
+  const loaded = steps.includes('restart_target:done') ? 'restart_target' : 'reload_target';
+  for (const name of ['quiet_down_source', loaded, 'cancel_quiet_down_source']) {
     expect(steps).toContain(`${name}:done`);
     expect(first(name)).toBeLessThan(first('weights'));
   }

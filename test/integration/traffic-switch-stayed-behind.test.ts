@@ -51,6 +51,9 @@ beforeAll(async () => {
   }
   hap = await startHaproxy([t.team], { defaultTeam: t.team.team_name });
   const teamConfig = (name: string): typeof t.team | undefined => (name === t.team.team_name ? t.team : undefined);
+  // The switch lists green's home when it starts; what was written in that same second counts as changed
+  // (the racily clean rule), so the setup's own writes must be at least a second older than that listing.
+  await new Promise((r) => setTimeout(r, 1100));
   deps = trafficDeps({ store, haproxy: hap.runtime, teamConfig, inFlight: new InFlightSwitches(), stayedBehind: dockerStayedBehindWatcher(docker, teamConfig) });
 });
 
