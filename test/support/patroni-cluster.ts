@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { freePort } from '../../agent/src/store/embedded-postgres';
 import { findPgBinDir } from './pg-replication';
+import { crashPostmaster } from './crash-postmaster';
 import { pidAlive } from '../../agent/src/store/pid-alive';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -229,14 +230,11 @@ function member(name: string, pgPort: number, restPort: number, dataDir: string,
     kill() {
       wasKilled = true;
       // Patroni first, so nothing restarts PostgreSQL; then the postmaster with its backends
-      // (children first, stopped, before they reparent), as in pg-replication's kill().
+      // (crash-postmaster.ts).
       if (proc.exitCode === null && alive(proc.pid)) proc.kill('SIGKILL');
       const pid = postmasterPid();
       if (!alive(pid)) return;
-      process.kill(pid!, 'SIGSTOP');
-      const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean).map(Number);
-      for (const c of children) if (alive(c)) process.kill(c, 'SIGKILL');
-      process.kill(pid!, 'SIGKILL');
+      crashPostmaster(pid!);
     },
     killed: () => wasKilled,
     log: () => tail(logFile),

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { freePort } from '../../agent/src/store/embedded-postgres';
 import { pidAlive } from '../../agent/src/store/pid-alive';
+import { crashPostmaster } from './crash-postmaster';
 
 /**
  * A real primary with streaming standbys (Debian's PostgreSQL: the embedded npm
@@ -94,12 +95,7 @@ function server(bin: string, root: string, name: string, port: number): PgServer
       killed = true;
       const pid = postmasterPid();
       if (!alive(pid)) return;
-      // A crashed host takes its backends with it; a SIGKILLed postmaster alone leaves them
-      // answering on open connections until they notice. Children first, before they reparent.
-      process.kill(pid!, 'SIGSTOP');
-      const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean).map(Number);
-      for (const c of children) if (alive(c)) process.kill(c, 'SIGKILL');
-      process.kill(pid!, 'SIGKILL');
+      crashPostmaster(pid!);
     },
     promote() {
       run(bin, 'pg_ctl', ['-D', dataDir, '-w', '-t', '60', 'promote']);
