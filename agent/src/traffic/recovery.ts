@@ -171,6 +171,10 @@ async function recoverSwitch(deps: TrafficDeps, op: OperationRecord, instanceId:
     message: `switch of ${team} to ${target} was interrupted by a sidecar restart ${where}; recovery put all traffic back on ${good}. Start a new switch`,
     data: { reason: 'interrupted_by_restart', active: good, recovered: true },
   });
+  // Webhooks and token triggers follow the traffic back (a migration before the switch may have moved them); in the background.
+  if (deps.triggers && config) {
+    void deps.triggers.moveBackTo(config, otherEnvironment(good), good).catch((e: unknown) => deps.log.warn('could not move the triggers back after recovery', { team, error: String(e) }));
+  }
   return { operationId: op.id, type: op.type, team, action: 'rolled-back', active: good, weights, note };
 }
 
