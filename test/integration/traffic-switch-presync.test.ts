@@ -2,20 +2,18 @@ import Docker from 'dockerode';
 import { pack as tarPack } from 'tar-stream';
 import { trafficSwitchParams } from '../../catalog/methods/traffic';
 import { teamJenkinsClientFactory } from '../../agent/src/environments/controllers';
-import { deployEnvironment } from '../../agent/src/environments/deploy';
 import { migrateState } from '../../agent/src/environments/migrate';
 import { recoverEnvironmentOperations } from '../../agent/src/environments/recovery';
 import { dockerTargetSync } from '../../agent/src/environments/pre-switch-sync';
-import { OperationRunner } from '../../agent/src/operations/runner';
-import { createPgStore, type PgStore } from '../../agent/src/store';
+import type { OperationRunner } from '../../agent/src/operations/runner';
+import type { PgStore } from '../../agent/src/store';
 import type { Actor } from '../../agent/src/store/contract';
 import { InFlightSwitches } from '../../agent/src/traffic/in-flight';
 import { runTrafficSwitch, trafficDeps, type SwitchResult, type TrafficDeps } from '../../agent/src/traffic/switch';
-import { createTestDatabase, type TestDatabase } from '../support/database';
-import { makeTestTeam, seedServiceUser, type TestTeam } from '../support/docker-teams';
-import { startHaproxy, type HaproxyProcess } from '../support/haproxy-process';
+import type { TestTeam } from '../support/docker-teams';
+import type { HaproxyProcess } from '../support/haproxy-process';
 import { startLoad } from '../support/haproxy-load';
-import { ensureStandinImage } from '../support/standin-image';
+import { startSwitchFixture, type SwitchFixture } from '../support/switch-fixture';
 
 /**
  * The seed's Pipeline A order (switch, then migrate) without a reload on the
@@ -28,24 +26,19 @@ import { ensureStandinImage } from '../support/standin-image';
 jest.setTimeout(150_000);
 const docker = new Docker();
 const jenkinsFor = teamJenkinsClientFactory();
-let db: TestDatabase;
+let fixture: SwitchFixture | undefined;
 let store: PgStore;
 let runner: OperationRunner;
-let hap: HaproxyProcess | undefined;
+let hap: HaproxyProcess;
 let t: TestTeam;
 let deps: TrafficDeps;
 const actor: Actor = { tokenId: 'ops', build: 'devops/Infrastructure/Self-Managed-Blue-Green-Switch#9', instanceId: 'presync-test' };
 const PIPELINE = "<?xml version='1.1' encoding='UTF-8'?>\n<flow-definition plugin=\"workflow-job\"><definition/></flow-definition>\n";
 
 beforeAll(async () => {
-  await ensureStandinImage(docker);
-  db = await createTestDatabase('presync');
-  store = await createPgStore({ connectionString: db.url, instanceId: 'presync-test' });
-  runner = new OperationRunner({ journal: store.journal, clock: { now: () => new Date() } });
-  t = await makeTestTeam({ prefix: 'psy' });
-  const envDeps = { docker, environments: store.environments, jenkinsFor, networking: { mode: 'host' as const } };
-  await Promise.all((['blue', 'green'] as const).map((env) => deployEnvironment(envDeps, t.team, { target: env, timeoutSec: 60, replace: true })));
-  for (const env of ['blue', 'green'] as const) await seedServiceUser(t, env);
+  fixture = await startSwitchFixture(docker, jenkinsFor, { name: 'presync', prefix: 'psy', instanceId: 'presync-test' });
+  ({ store, runner, t, hap } = fixture);
+  const { teamConfig } = fixture;
   // Blue's history: a job with a build, written as Jenkins leaves it, and loaded as Jenkins loads it (at reload).
   await jenkinsFor(t.team, 'blue').createJob('app', PIPELINE);
   const pack = tarPack();
@@ -54,25 +47,19 @@ beforeAll(async () => {
   pack.entry({ name: 'jobs/app/nextBuildNumber' }, '2\n');
   pack.finalize();
   await docker.getContainer(t.team.environments.blue.container).putArchive(pack as unknown as NodeJS.ReadableStream, { path: '/var/jenkins_home' });
-  hap = await startHaproxy([t.team], { defaultTeam: t.team.team_name });
-  const teamConfig = (name: string): typeof t.team | undefined => (name === t.team.team_name ? t.team : undefined);
   deps = trafficDeps({ store, haproxy: hap.runtime, teamConfig, inFlight: new InFlightSwitches(), targetSync: dockerTargetSync({ docker, jenkinsFor, journal: store.journal }, { teamConfig, drainTimeoutSec: 60 }) });
 });
 
 afterAll(async () => {
-  await runner?.drain(5000);
-  await hap?.stop();
-  await t?.cleanup(docker);
-  await store?.close();
-  await db?.drop();
+  await fixture?.stop();
 });
 
-const greenRequests = async (): Promise<number> => (await hap!.runtime.showStat()).find((s) => s.backend === t.team.haproxy_backend && s.server === t.team.environments.green.server)!.reqTot;
+const greenRequests = async (): Promise<number> => (await hap.runtime.showStat()).find((s) => s.backend === t.team.haproxy_backend && s.server === t.team.environments.green.server)!.reqTot;
 
 test("switch then migrate (Pipeline A's order) under load: green is reloaded before it gets traffic, the migration after finds nothing to reload, 0 failed requests", async () => {
   const team = t.team.team_name;
   const phases: string[] = [];
-  const load = startLoad(hap!.httpPort, { connections: 4, rate: 200, maxSeconds: 90, path: '/login' });
+  const load = startLoad(hap.httpPort, { connections: 4, rate: 200, maxSeconds: 90, path: '/login' });
   let switched: SwitchResult;
   let migrated: Awaited<ReturnType<typeof migrateState>>;
   let greenRequestsBefore = 0;

@@ -2,19 +2,17 @@ import Docker from 'dockerode';
 import { pack as tarPack } from 'tar-stream';
 import { trafficSwitchParams } from '../../catalog/methods/traffic';
 import { teamJenkinsClientFactory } from '../../agent/src/environments/controllers';
-import { deployEnvironment } from '../../agent/src/environments/deploy';
 import { dockerStayedBehindWatcher, type StayedBehindReport } from '../../agent/src/environments/stayed-behind';
 import type { SidecarError } from '../../agent/src/sidecar-error';
-import { OperationRunner } from '../../agent/src/operations/runner';
-import { createPgStore, type PgStore } from '../../agent/src/store';
+import type { OperationRunner } from '../../agent/src/operations/runner';
+import type { PgStore } from '../../agent/src/store';
 import type { Actor } from '../../agent/src/store/contract';
 import { InFlightSwitches } from '../../agent/src/traffic/in-flight';
 import { runTrafficSwitch, trafficDeps, type TrafficDeps } from '../../agent/src/traffic/switch';
-import { createTestDatabase, type TestDatabase } from '../support/database';
-import { makeTestTeam, seedServiceUser, standinControl, type TestTeam } from '../support/docker-teams';
-import { startHaproxy, type HaproxyProcess } from '../support/haproxy-process';
+import { standinControl, type TestTeam } from '../support/docker-teams';
+import type { HaproxyProcess } from '../support/haproxy-process';
 import { startLoad } from '../support/haproxy-load';
-import { ensureStandinImage } from '../support/standin-image';
+import { startSwitchFixture, type SwitchFixture } from '../support/switch-fixture';
 
 /**
  * A traffic.switch that rolls back reports what the target did while it had
@@ -28,29 +26,19 @@ import { ensureStandinImage } from '../support/standin-image';
 jest.setTimeout(120_000);
 const docker = new Docker();
 const jenkinsFor = teamJenkinsClientFactory();
-let db: TestDatabase;
+let fixture: SwitchFixture | undefined;
 let store: PgStore;
 let runner: OperationRunner;
-let hap: HaproxyProcess | undefined;
+let hap: HaproxyProcess;
 let t: TestTeam;
 let deps: TrafficDeps;
 const actor: Actor = { tokenId: 'ops', build: 'devops/Infrastructure/Self-Managed-Blue-Green-Switch#4', instanceId: 'stayed-behind-test' };
 const PIPELINE = "<?xml version='1.1' encoding='UTF-8'?>\n<flow-definition plugin=\"workflow-job\"><definition/></flow-definition>\n";
 
 beforeAll(async () => {
-  await ensureStandinImage(docker);
-  db = await createTestDatabase('stayed');
-  store = await createPgStore({ connectionString: db.url, instanceId: 'stayed-behind-test' });
-  runner = new OperationRunner({ journal: store.journal, clock: { now: () => new Date() } });
-  t = await makeTestTeam({ prefix: 'stb' });
-  const envDeps = { docker, environments: store.environments, jenkinsFor, networking: { mode: 'host' as const } };
-  await Promise.all((['blue', 'green'] as const).map((env) => deployEnvironment(envDeps, t.team, { target: env, timeoutSec: 60, replace: true })));
-  for (const env of ['blue', 'green'] as const) {
-    await seedServiceUser(t, env);
-    await jenkinsFor(t.team, env).createJob('app', PIPELINE);
-  }
-  hap = await startHaproxy([t.team], { defaultTeam: t.team.team_name });
-  const teamConfig = (name: string): typeof t.team | undefined => (name === t.team.team_name ? t.team : undefined);
+  fixture = await startSwitchFixture(docker, jenkinsFor, { name: 'stayed', prefix: 'stb', instanceId: 'stayed-behind-test', seedJob: { name: 'app', xml: PIPELINE } });
+  ({ store, runner, t, hap } = fixture);
+  const { teamConfig } = fixture;
   // The switch lists green's home when it starts; what was written in that same second counts as changed
   // (the racily clean rule), so the setup's own writes must be at least a second older than that listing.
   await new Promise((r) => setTimeout(r, 1100));
@@ -58,11 +46,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await runner?.drain(5000);
-  await hap?.stop();
-  await t?.cleanup(docker);
-  await store?.close();
-  await db?.drop();
+  await fixture?.stop();
 });
 
 /** Writes files into a container's JENKINS_HOME through the archive API, as a build running there would leave them. */
@@ -78,7 +62,7 @@ async function switchToGreen(onStep: (phase: string) => Promise<void>, phases: A
   const grant = await store.locks.acquire({ team, operation: 'blue_green_switch', ttlSec: 120, waitSec: 0, owner: 'test', actor });
   const params = trafficSwitchParams.parse({ team, target: 'green', lockToken: grant.token, increments: [50, 100], validationSec: 3, sampleIntervalMs: 200, minSamples: 5, triggers: ['error_rate > 2%', 'response_time > 700ms', 'availability < 99.5%'] });
   let pending: Promise<void> = Promise.resolve();
-  const load = startLoad(hap!.httpPort, { connections: 4, rate: 100, maxSeconds: 60, path: '/login' });
+  const load = startLoad(hap.httpPort, { connections: 4, rate: 100, maxSeconds: 60, path: '/login' });
   try {
     await runner.run({ type: 'traffic.switch', team, params, actor, onProgress: (e) => {
       phases.push(e as { phase: string; message: string });
