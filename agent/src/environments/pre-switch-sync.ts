@@ -15,7 +15,7 @@ import { migrateState, type MigrateDeps } from './migrate';
  * jenkins.model.Jenkins.doReload), and a reload is the only way a copied
  * build becomes visible: AbstractLazyLoadRunMap.loadNumberOnDisk lists the
  * build numbers of a job once, at load, and Job.onLoad reads nextBuildNumber
- * then. A migration after the switch (the seed's Pipeline A order) that finds
+ * then. A migration after the switch (the order of a pipeline that switches first and migrates after) that finds
  * the target already holding every byte skips the reload (reloaded:false), so
  * the side serving everything never answers 503.
  */
