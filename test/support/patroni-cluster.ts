@@ -3,9 +3,8 @@ import { chownSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
 import { freePort } from '../../agent/src/store/embedded-postgres';
-import { findPgBinDir } from './pg-replication';
+import { findPgBinDir, queryOnce } from './pg-replication';
 import { crashPostmaster } from './crash-postmaster';
 import { pidAlive } from '../../agent/src/store/pid-alive';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -269,16 +268,8 @@ function clusterOf(members: PatroniMember[], synchronous: boolean, etcdTail: () 
         return own;
       }, why);
     },
-    async query<T extends Record<string, unknown>>(m: PatroniMember, sql: string, params: unknown[] = [], db = 'postgres'): Promise<T[]> {
-      const c = new Client({ connectionString: `postgresql://postgres@${m.hostPort}/${db}`, connectionTimeoutMillis: 10_000, query_timeout: 30_000 });
-      c.on('error', () => undefined);
-      await c.connect();
-      try {
-        return (await c.query<T>(sql, params)).rows;
-      } finally {
-        await c.end();
-      }
-    },
+    query: <T extends Record<string, unknown>>(m: PatroniMember, sql: string, params: unknown[] = [], db = 'postgres'): Promise<T[]> =>
+      queryOnce<T>(`postgresql://postgres@${m.hostPort}/${db}`, sql, params),
     destroy: () => undefined,
   };
 }

@@ -17,6 +17,21 @@ import { crashPostmaster } from './crash-postmaster';
  */
 const NEEDED = ['initdb', 'pg_ctl', 'pg_basebackup', 'postgres'];
 
+/**
+ * One statement on its own connection, bounded: a commit waiting for a synchronous standby that
+ * is gone would otherwise wait forever.
+ */
+export async function queryOnce<T extends Record<string, unknown>>(connectionString: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const c = new Client({ connectionString, connectionTimeoutMillis: 10_000, query_timeout: 30_000 });
+  c.on('error', () => undefined);
+  await c.connect();
+  try {
+    return (await c.query<T>(sql, params)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
 /** The newest /usr/lib/postgresql/N/bin that has every tool, or null. */
 export function findPgBinDir(): string | null {
   const base = '/usr/lib/postgresql';
@@ -80,17 +95,7 @@ function server(bin: string, root: string, name: string, port: number): PgServer
     dataDir,
     hostPort: `127.0.0.1:${port}`,
     url,
-    async query<T extends Record<string, unknown>>(sql: string, params: unknown[] = [], db?: string): Promise<T[]> {
-      // Bounded: a commit waiting for a synchronous standby that is gone would wait forever.
-      const c = new Client({ connectionString: url(db), connectionTimeoutMillis: 10_000, query_timeout: 30_000 });
-      c.on('error', () => undefined);
-      await c.connect();
-      try {
-        return (await c.query<T>(sql, params)).rows;
-      } finally {
-        await c.end();
-      }
-    },
+    query: <T extends Record<string, unknown>>(sql: string, params: unknown[] = [], db?: string): Promise<T[]> => queryOnce<T>(url(db), sql, params),
     kill() {
       killed = true;
       const pid = postmasterPid();
