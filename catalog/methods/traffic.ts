@@ -61,15 +61,18 @@ export const trafficSwitchParams = z
   .strict();
 export type TrafficSwitchParams = z.output<typeof trafficSwitchParams>;
 
+/** Why a person acts on traffic: required, one line, kept in the audit trail. */
+export const reasonParam = z
+  .string()
+  .trim()
+  .min(3, 'say why (at least 3 characters): it goes into the audit trail')
+  .max(500)
+  .refine((s) => ![...s].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f), 'no control characters');
+
 export const rollbackEmergencyParams = z
   .object({
     team: teamParam,
-    reason: z
-      .string()
-      .trim()
-      .min(3, 'say why (at least 3 characters): it goes into the audit trail')
-      .max(500)
-      .refine((s) => ![...s].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f), 'no control characters'),
+    reason: reasonParam,
     target: environmentParam.optional(),
   })
   .strict();

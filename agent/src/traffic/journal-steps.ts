@@ -17,6 +17,12 @@ export const JOURNAL_STEP = {
   promote: 'promote',
   /** All traffic back on the source after a breach or a failure. */
   rollback: 'rollback',
+  /**
+   * A person's pause / resume / promote / abort of the switch (traffic-control methods), journaled
+   * in the switch's own operation: intent {verb, by, reason, at, maxPauseSec?, full?, hold?}.
+   * Recovery reads the last one back to resume a paused switch paused.
+   */
+  control: 'control',
   /** rollback.emergency's move. */
   emergencyWeights: 'emergency-weights',
   /** Startup recovery completing a switch validated at 100%. */

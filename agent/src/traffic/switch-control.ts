@@ -1,5 +1,6 @@
 import { SidecarError } from '../sidecar-error';
 import type { Checkpoint, ControlActor, ControlDecision, Hold, SwitchControl } from './switch/control';
+import type { SwitchRun } from './switch/switch-run';
 
 /**
  * A person's pause / resume / promote / abort of a running switch, per team,
@@ -15,7 +16,7 @@ export type ControlState =
   | ({ kind: 'abort-requested'; hold: boolean } & ControlActor);
 
 export type ControlCommand =
-  | ({ verb: 'pause'; at: Date } & ControlActor)
+  | ({ verb: 'pause'; at: Date; maxPauseSec?: number } & ControlActor)
   | ({ verb: 'resume' } & ControlActor)
   | ({ verb: 'promote'; full: boolean } & ControlActor)
   | ({ verb: 'abort'; hold: boolean } & ControlActor);
@@ -32,7 +33,7 @@ export function nextControlState(team: string, state: ControlState, cmd: Control
     case 'pause':
       if (state.kind === 'paused') return refuse(team, `is already paused (by ${state.hold.by} since ${state.hold.since.toISOString()})`);
       if (state.kind === 'promote-requested') return refuse(team, `is being promoted (by ${state.by}); abort it instead`);
-      return { kind: 'paused', hold: { ...actor, since: cmd.at } };
+      return { kind: 'paused', hold: { ...actor, since: cmd.at, ...(cmd.maxPauseSec ? { maxPauseSec: cmd.maxPauseSec } : {}) } };
     case 'resume':
       if (state.kind !== 'paused') return refuse(team, 'is not paused');
       return { kind: 'running' };
@@ -66,6 +67,18 @@ export function decide(state: ControlState, where: Checkpoint): { decision: Cont
 interface Entry {
   operationId: string;
   state: ControlState;
+  /** The run as last seen at a checkpoint (its percent, weights, fence); unset before its first. */
+  run?: SwitchRun;
+  /** Checkpoints passed so far: a command was taken once this grew after it. */
+  checkpoints: number;
+}
+
+/** What a command sees of the switch it steers. */
+export interface ControlledSwitch {
+  operationId: string;
+  state: ControlState;
+  run: SwitchRun | undefined;
+  checkpoints: number;
 }
 
 /** The running switches of this process that a person can steer, by team. */
@@ -74,10 +87,12 @@ export class SwitchControls {
 
   /** The control one switch consults; released when it ends. */
   attach(team: string, operationId: string): SwitchControl {
-    const entry: Entry = { operationId, state: { kind: 'running' } };
+    const entry: Entry = { operationId, state: { kind: 'running' }, checkpoints: 0 };
     this.byTeam.set(team, entry);
     return {
-      checkpoint: (_run, where) => {
+      checkpoint: (run, where) => {
+        entry.run = run;
+        entry.checkpoints += 1;
         const { decision, next } = decide(entry.state, where);
         entry.state = next;
         return decision;
@@ -89,16 +104,16 @@ export class SwitchControls {
   }
 
   /** The team's running switch and its control state; undefined when none runs here. */
-  get(team: string): { operationId: string; state: ControlState } | undefined {
+  get(team: string): ControlledSwitch | undefined {
     const e = this.byTeam.get(team);
-    return e && { operationId: e.operationId, state: e.state };
+    return e && { operationId: e.operationId, state: e.state, run: e.run, checkpoints: e.checkpoints };
   }
 
   /** Applies a person's command to the team's running switch (NOT_FOUND when none runs here). */
-  command(team: string, cmd: ControlCommand): { operationId: string; state: ControlState } {
+  command(team: string, cmd: ControlCommand): ControlledSwitch {
     const e = this.byTeam.get(team);
     if (!e) throw new SidecarError('NOT_FOUND', `no switch of ${team} is running on this sidecar`, { team });
     e.state = nextControlState(team, e.state, cmd);
-    return { operationId: e.operationId, state: e.state };
+    return { operationId: e.operationId, state: e.state, run: e.run, checkpoints: e.checkpoints };
   }
 }

@@ -1,6 +1,9 @@
 import type { TeamDirectory } from '../config/team-directory';
 import { HaproxyRuntime, unconfiguredHaproxy } from '../haproxy/runtime-api';
 import { registerTrafficMethods } from '../rpc/methods/traffic';
+import { trafficControlMethods } from '../rpc/methods/traffic-control';
+import { SwitchControls } from '../traffic/switch-control';
+import { sleep } from '../sleep';
 import type { PgStore } from '../store';
 import { dockerContainerMetrics } from '../traffic/container-metrics';
 import { InFlightSwitches } from '../traffic/in-flight';
@@ -22,6 +25,9 @@ export interface Traffic {
   traffic: TrafficDeps;
   lastRead: LastReadEnvironments;
 }
+
+/** A pause nobody resumes rolls the switch back after this long. */
+const DEFAULT_MAX_PAUSE_SEC = 3_600;
 
 /** How long the start waits for what a previous run still owed to PostgreSQL before going on. */
 const OWED_WRITES_WAIT_MS = 10_000;
@@ -59,7 +65,12 @@ export async function wireTraffic(ctx: SidecarContext, store: PgStore, teams: Te
     // A target without traffic is brought up to date with the source before it gets any.
     targetSync: dockerTargetSync({ docker: ops.docker, jenkinsFor, journal: store.journal, snapshotDir: ctx.dataDir.migrateSnapshots }, { teamConfig }),
   });
-  registerTrafficMethods(ops.registry, { runner: ops.runner, teams, traffic, lastRead });
+  // A person's pause / resume / promote / abort reaches the switch running in this process.
+  const controls = new SwitchControls();
+  registerTrafficMethods(ops.registry, { runner: ops.runner, teams, traffic, lastRead, controls });
+  ops.registry.add(
+    ...trafficControlMethods({ teams, commands: { controls, journal: store.journal, clock: ctx.clock, sleep: (ms) => sleep(ms), maxPauseSec: () => DEFAULT_MAX_PAUSE_SEC } }),
+  );
   return { traffic, lastRead };
 }
 

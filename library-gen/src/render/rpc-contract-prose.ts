@@ -77,7 +77,7 @@ export const RPC_CONTRACT_INTRO = [
   '`export SIDECAR_TOKEN="$(cat <data dir>/ops-token)"`.',
 ].join('\n');
 
-export const TRAFFIC_NOTE = [
+const TRAFFIC_NOTE = [
   'traffic.switch also takes `minSamples`=20 (requests a window needs before error rate / response time',
   'count), `maxWindowSec` (default 3 × validationSec: a short window is extended up to this),',
   '`onInsufficientSamples`=\'rollback\'|\'hold\', `holdSec`=600, `drainTimeoutSec`=30, `readyTimeoutSec`=30,',
@@ -87,6 +87,19 @@ export const TRAFFIC_NOTE = [
   '`responseTimeMs`, `rollbackMs`, `detectedAt`, `rolledBackAt`; operation status `rolled_back`). One',
   'switch per team runs at a time (journal `exclusive` key `traffic.switch:<team>`).',
 ].join('\n');
+
+const TRAFFIC_CONTROL_NOTE = [
+  'The four commands act on the switch running on the sidecar called (NOT_FOUND otherwise; with `operationId` also when',
+  'the running switch is another one) and are refused with `FENCED` when that switch lost its lock to a newer owner, or',
+  '`CONFLICT` (reason `control_refused`) when they make no sense in its state (resume when not paused, anything once an',
+  'abort was asked). Each is journaled in the switch\'s own operation (step `control`) and audited with who and why.',
+].join('\n');
+
+/** Per area (catalog/methods/index.ts METHOD_AREAS): what its table cannot say, printed below it. */
+export const AREA_NOTES: Readonly<Record<string, string>> = {
+  traffic: TRAFFIC_NOTE,
+  'traffic control': TRAFFIC_CONTROL_NOTE,
+};
 
 /** Per method: behaviour beside its shape. */
 export const METHOD_NOTES: Readonly<Record<string, string>> = {

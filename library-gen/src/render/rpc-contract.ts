@@ -1,9 +1,7 @@
 import { z } from 'zod';
-import { CORE_METHODS } from '../../../catalog/methods/core';
-import { ENVIRONMENT_METHODS } from '../../../catalog/methods/environment';
+import { METHOD_AREAS } from '../../../catalog/methods';
 import type { MethodSpec } from '../../../catalog/methods/method-spec';
-import { TRAFFIC_METHODS } from '../../../catalog/methods/traffic';
-import { METHOD_NOTES, RPC_CONTRACT_INTRO, TRAFFIC_NOTE } from './rpc-contract-prose';
+import { AREA_NOTES, METHOD_NOTES, RPC_CONTRACT_INTRO } from './rpc-contract-prose';
 
 /**
  * docs/rpc-contract.md: every method's params and result written from its zod
@@ -79,10 +77,9 @@ export function renderRpcContractMarkdown(): string {
     'In the tables: `name?` is optional, `name=value` has that default; a result field marked `?` is present only sometimes. ' +
       'Times are ISO-8601 strings. With `SIDECAR_CHECK_RESULTS=1` the sidecar checks every answer against its result schema (the integration tests run so).',
     '',
-    ...methodTable('core (catalog/methods/core.ts — transport and store)', CORE_METHODS),
-    ...methodTable('traffic (catalog/methods/traffic.ts)', TRAFFIC_METHODS),
-    TRAFFIC_NOTE,
-    '',
-    ...methodTable('environment (catalog/methods/environment.ts)', ENVIRONMENT_METHODS),
+    ...METHOD_AREAS.flatMap((a) => [
+      ...methodTable(`${a.area} (${a.file}${a.about ? ` — ${a.about}` : ''})`, a.methods),
+      ...(AREA_NOTES[a.area] ? [AREA_NOTES[a.area], ''] : []),
+    ]),
   ].join('\n');
 }

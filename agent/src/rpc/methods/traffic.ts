@@ -7,6 +7,7 @@ import { runEmergencyRollback } from '../../traffic/emergency';
 import type { LastReadEnvironments } from '../../traffic/last-read-state';
 import { trafficStatus } from '../../traffic/status';
 import { runTrafficSwitch, type TrafficDeps } from '../../traffic/switch';
+import type { SwitchControls } from '../../traffic/switch-control';
 import { bind, type Handler, type MethodRegistry, type RegisteredMethod } from '../registry';
 import { runJournaled } from './run-journaled';
 
@@ -21,13 +22,15 @@ export interface TrafficMethodDeps {
   traffic: TrafficDeps;
   /** Each team's environment_state as last read (rollback.emergency's target while Postgres is unreachable). */
   lastRead?: LastReadEnvironments;
+  /** The running switches a person can pause, resume, promote or abort (traffic-control.ts). */
+  controls?: SwitchControls;
 }
 
 /** A healthy journal begins an operation in milliseconds; the answer timeout (10 s) is too long for the stop button. */
 const EMERGENCY_BEGIN_WITHIN_MS = 2_000;
 
 export const trafficSwitchHandler =
-  ({ runner, teams, traffic }: TrafficMethodDeps): Handler<typeof trafficSwitch> =>
+  ({ runner, teams, traffic, controls }: TrafficMethodDeps): Handler<typeof trafficSwitch> =>
   async (params, call) => {
     teams.require(params.team);
     // Check the fencing token before claiming the team's one-switch slot: otherwise a caller with a
@@ -38,7 +41,7 @@ export const trafficSwitchHandler =
     } catch (err) {
       if (!call.idempotencyKey) throw err;
     }
-    return runJournaled(runner, call, params.team, params, (ctx) => runTrafficSwitch(traffic, params, ctx), `traffic.switch:${params.team}`);
+    return runJournaled(runner, call, params.team, params, (ctx) => runTrafficSwitch(traffic, params, ctx, controls ? { control: controls.attach(params.team, ctx.operation.id) } : {}), `traffic.switch:${params.team}`);
   };
 
 // The stop button works exactly when things are broken: with the journal unreachable the runner runs

@@ -8,6 +8,8 @@ export interface ControlActor {
 
 export interface Hold extends ControlActor {
   since: Date;
+  /** After this long without a resume the pause ends in a rollback (unset: no limit in this process). */
+  maxPauseSec?: number;
 }
 
 /**
