@@ -250,6 +250,7 @@ function steered(act: (controls: SwitchControls, nowMs: number) => void, clock: 
       act(controls, clock());
       return inner.checkpoint(run, where);
     },
+    awaitApproval: (hold) => inner.awaitApproval(hold),
     release: () => inner.release(),
   };
 }

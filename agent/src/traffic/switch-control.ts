@@ -97,6 +97,10 @@ export class SwitchControls {
         entry.state = next;
         return decision;
       },
+      awaitApproval: (hold) => {
+        // A gate does not overrule a person: an abort or a promotion already asked for stands.
+        if (entry.state.kind === 'running') entry.state = { kind: 'paused', hold };
+      },
       release: () => {
         if (this.byTeam.get(team) === entry) this.byTeam.delete(team);
       },

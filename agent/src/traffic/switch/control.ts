@@ -10,6 +10,8 @@ export interface Hold extends ControlActor {
   since: Date;
   /** After this long without a resume the pause ends in a rollback (unset: no limit in this process). */
   maxPauseSec?: number;
+  /** Set when the switch itself paused at an approval gate: the step (percent) waiting for a person. */
+  gate?: number;
 }
 
 /**
@@ -38,10 +40,21 @@ export type Checkpoint = 'step' | 'window';
  */
 export interface SwitchControl {
   checkpoint(run: SwitchRun, where: Checkpoint): ControlDecision;
+  /**
+   * The switch reached a step that waits for a person (an approval gate): from now the control
+   * holds it as a pause (hold.gate = percent) until traffic.resume / promote / abort.
+   */
+  awaitApproval(hold: Hold): void;
   release(): void;
 }
 
 const goOn: ControlDecision = { kind: 'continue' };
 
-/** Nobody in the loop: the switch runs on by itself. */
-export const noSwitchControl: SwitchControl = { checkpoint: () => goOn, release: () => undefined };
+/** Nobody in the loop: the switch runs on by itself, and one with approval gates cannot start. */
+export const noSwitchControl: SwitchControl = {
+  checkpoint: () => goOn,
+  awaitApproval: () => {
+    throw new Error('internal: a switch with approval gates needs a SwitchControl (SwitchControls.attach)');
+  },
+  release: () => undefined,
+};
