@@ -3,7 +3,7 @@ import { detailsParam } from './details-param';
 import { BUILD_PATTERN, environmentParam, teamParam } from './core';
 import { defineMethod, type MethodSpec } from './method-spec';
 import { environmentName, isoTime } from './result-shapes';
-import { trafficSwitchParams } from './traffic';
+import { plainIncrements, trafficSwitchParams } from './traffic';
 
 /**
  * RPC methods of the environment area (docs/rpc-contract.md): deploying and
@@ -93,7 +93,7 @@ export const coordinationExecuteParams = z
     timeoutSec: z.number().int().min(1).max(7_200).default(600),
     validationSec: z.number().int().min(1).max(3_600).default(60),
     /** Passed to each team's traffic.switch (its defaults when absent), validated by the same rules. */
-    increments: trafficSwitchParams.shape.increments.unwrap().optional(),
+    increments: plainIncrements.optional(),
     triggers: trafficSwitchParams.shape.triggers.unwrap().optional(),
     minSamples: trafficSwitchParams.shape.minSamples.unwrap().optional(),
   })

@@ -21,12 +21,23 @@ const triggerString = z
     }
   });
 
-const increments = z
-  .array(z.number().int().min(1).max(100))
-  .min(1)
-  .max(20)
-  .refine((xs) => xs.every((x, i) => i === 0 || x > xs[i - 1]), 'increments must be strictly increasing')
-  .refine((xs) => xs[xs.length - 1] === 100, 'the last increment must be 100 (a switch ends with all traffic on the target)');
+const stepPercent = z.number().int().min(1).max(100);
+/** A step is a percent, or `{percent, approve: true}` for one that waits for a person before it moves. */
+const incrementEntry = z.union([stepPercent, z.object({ percent: stepPercent, approve: z.boolean().default(false) }).strict()]);
+const percentOf = (e: z.output<typeof incrementEntry>): number => (typeof e === 'number' ? e : e.percent);
+
+/** Percents of traffic on the target, strictly increasing, ending at 100. */
+const ascendingTo100 = <T extends z.ZodType>(entry: T, percent: (e: z.output<T>) => number) =>
+  z
+    .array(entry)
+    .min(1)
+    .max(20)
+    .refine((xs) => xs.map(percent).every((x, i, ps) => i === 0 || x > ps[i - 1]!), 'increments must be strictly increasing')
+    .refine((xs) => percent(xs[xs.length - 1]!) === 100, 'the last increment must be 100 (a switch ends with all traffic on the target)');
+
+const increments = ascendingTo100(incrementEntry, percentOf);
+/** Increments without gates (a coordinated rollout's switches run unattended). */
+export const plainIncrements = ascendingTo100(stepPercent, (x) => x);
 
 export const trafficSwitchParams = z
   .object({
@@ -57,9 +68,26 @@ export const trafficSwitchParams = z
      * waits for its running builds (the calling build excepted), so it is asked for, not implied.
      */
     syncTarget: z.boolean().default(false),
+    /** Steps (percents of increments) that wait for a person's traffic.resume before they move: an approval gate. */
+    approvalAt: z.array(stepPercent).max(20).default([]),
   })
-  .strict();
+  .strict()
+  .refine((p) => p.approvalAt.every((a) => p.increments.some((e) => percentOf(e) === a)), { message: 'every approvalAt entry must be one of the increments', path: ['approvalAt'] });
 export type TrafficSwitchParams = z.output<typeof trafficSwitchParams>;
+
+/** One planned step of a switch: its percent, and whether it waits for approval before moving. */
+export interface SwitchStep {
+  percent: number;
+  approve: boolean;
+}
+
+/** The steps a switch takes, from increments (plain or `{percent, approve}`) and approvalAt. */
+export function switchSteps(p: Pick<TrafficSwitchParams, 'increments' | 'approvalAt'>): SwitchStep[] {
+  return p.increments.map((e) => {
+    const percent = percentOf(e);
+    return { percent, approve: (typeof e === 'object' && e.approve) || p.approvalAt.includes(percent) };
+  });
+}
 
 /** Why a person acts on traffic: required, one line, kept in the audit trail. */
 export const reasonParam = z

@@ -1,4 +1,4 @@
-import type { TrafficSwitchParams } from '../../../../catalog/methods/traffic';
+import { switchSteps, type TrafficSwitchParams } from '../../../../catalog/methods/traffic';
 import type { EnvironmentName, Team } from '../../../../catalog/teams-file';
 import { parseTriggers, type Trigger } from '../../../../catalog/triggers';
 import { isSidecarError, SidecarError } from '../../sidecar-error';
@@ -105,8 +105,8 @@ export class SwitchRun {
       await this.hooks.starting(this);
       await prepareTarget(this);
       await this.hooks.targetReady(this);
-      for (const percent of this.params.increments) {
-        await runStep(this, this.fullPromotion ? 100 : percent);
+      for (const step of switchSteps(this.params)) {
+        await runStep(this, this.fullPromotion ? 100 : step.percent);
         if (this.percent === 100) break;
       }
       await this.hooks.beforeDrain(this);
