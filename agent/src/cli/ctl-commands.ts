@@ -3,6 +3,9 @@ import { type Command, Option } from 'commander';
 import { emergencyStopNote } from './emergency-stop-note';
 import { parseJsonObject, UsageError } from './ctl-output';
 import type { CtlSession } from './ctl-session';
+import { runningSwitchNote } from './ctl-switch-control';
+
+export { addSwitchControlCommands } from './ctl-switch-control';
 
 /** `call <method>`: one RPC, params from --params or --params-file. */
 export function addCallCommand(program: Command, s: CtlSession): void {
@@ -37,7 +40,14 @@ export function addReadCommands(program: Command, s: CtlSession): void {
     .command('status')
     .description("a team's environments (environment.status), or every team (GET /api/v1/teams)")
     .option('--team <team>', 'one team')
-    .action(async (o: { team?: string }) => (o.team ? s.rpc('environment.status', { team: o.team, containers: true }) : s.rest('/api/v1/teams')));
+    .action(async (o: { team?: string }) => {
+      const team = o.team;
+      if (!team) return s.rest('/api/v1/teams');
+      return s.rpc('environment.status', { team, containers: true }, undefined, (status) => {
+        const note = runningSwitchNote(team, status);
+        if (note) s.io.stderr(note);
+      });
+    });
 
   program
     .command('locks')

@@ -1,4 +1,4 @@
-import { callOnce, ConnectError, type RpcReply as CallResult } from '../rpc/client';
+import { callOnce, ConnectError, type RpcError as RpcErrorObject, type RpcReply as CallResult } from '../rpc/client';
 import { type CtlIO, errorFileText, errorLine, EXIT, httpBase, writeAtomically } from './ctl-output';
 
 /** One sidecarctl run: where the sidecar is, how to reach it, and the exit code so far. */
@@ -11,6 +11,8 @@ export interface CtlSession {
   rpc(method: string, params: Record<string, unknown>, resultFile?: string, onResult?: (result: unknown) => void): Promise<void>;
   /** GET on the read API beside the RPC endpoint. */
   rest(path: string): Promise<void>;
+  /** One RPC whose result the command prints itself; an error is reported (stderr, exit 3) as rpc() does and null returned. */
+  result(method: string, params: Record<string, unknown>): Promise<unknown | null>;
 }
 
 export function createSession(io: CtlIO): CtlSession {
@@ -33,14 +35,27 @@ export function createSession(io: CtlIO): CtlSession {
         session.exitCode = EXIT.OK;
         return;
       }
-      io.stderr(errorLine(res.error));
-      if (res.error.data && Object.keys(res.error.data).length > 1) io.stderr(`sidecarctl: error data: ${JSON.stringify(res.error.data)}\n`);
+      reportError(session, res.error);
       if (resultFile) writeAtomically(resultFile, errorFileText(res.error));
-      session.exitCode = EXIT.SIDECAR_ERROR;
     },
     rest: (path) => getRest(session, path),
+    result: async (method, params) => {
+      const res = await callReattaching(session, method, params);
+      if (res.ok) {
+        session.exitCode = EXIT.OK;
+        return res.result;
+      }
+      reportError(session, res.error);
+      return null;
+    },
   };
   return session;
+}
+
+function reportError(session: CtlSession, error: RpcErrorObject): void {
+  session.io.stderr(errorLine(error));
+  if (error.data && Object.keys(error.data).length > 1) session.io.stderr(`sidecarctl: error data: ${JSON.stringify(error.data)}\n`);
+  session.exitCode = EXIT.SIDECAR_ERROR;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { addCallCommand, addDoctorCommand, addEmergencyStopCommand, addReadCommands } from './ctl-commands';
+import { addCallCommand, addDoctorCommand, addEmergencyStopCommand, addReadCommands, addSwitchControlCommands } from './ctl-commands';
 import { type CtlIO, EXIT, UsageError } from './ctl-output';
 import { createSession } from './ctl-session';
 
@@ -25,6 +25,7 @@ export async function runSidecarctl(argv: string[], io: CtlIO): Promise<number> 
   addCallCommand(program, session);
   addReadCommands(program, session);
   addEmergencyStopCommand(program, session);
+  addSwitchControlCommands(program, session);
   addDoctorCommand(program, session);
   try {
     await program.parseAsync(argv, { from: 'user' });
