@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isSidecarError } from '../sidecar-error';
 import { describeIssues, emergencyStopRequest, EmergencyStopRequest } from './emergency-request';
+import { serveSwitchControl } from './switch-control-route';
+import type { SwitchControlRequest } from './switch-control-request';
 import { bearerToken, httpStatusFor } from './http-status';
 import { DashboardIdentity, isOps, LiveEvent, LiveEventSource, maySee, sseFrame, sseKeepAlive } from './live-events';
 import { StreamSlots } from './stream-slots';
@@ -10,7 +12,8 @@ import { StreamSlots } from './stream-slots';
 /**
  * The dashboard: `GET /` (one HTML, one JS, one CSS file, no build step),
  * the live channel `GET /api/v1/events` (Server-Sent Events from the runner's
- * event bus) and `POST /api/v1/emergency-stop` (the team's token or the ops token). The page
+ * event bus), `POST /api/v1/emergency-stop` (the team's token or the ops token) and
+ * `POST /api/v1/switch-control` (pause/resume/promote/abort, the ops token only). The page
  * reads everything else from the read API (`/api/v1/teams`, `operations`,
  * `locks`, `breakers`, `audit`) that the HTTP app serves.
  *
@@ -27,6 +30,11 @@ export interface DashboardDeps {
   events: LiveEventSource;
   /** Runs `rollback.emergency` (journaled and audited) on behalf of `who`. */
   emergencyStop(req: EmergencyStopRequest, who: DashboardIdentity): Promise<unknown>;
+  /**
+   * Runs traffic.pause/resume/promote/abort through the dispatcher on behalf of `who` (ops only:
+   * the route refuses other tokens first). Absent: the route answers 404 and the page shows no buttons.
+   */
+  switchControl?(req: SwitchControlRequest, who: DashboardIdentity): Promise<unknown>;
   /** Comment frames on an idle stream so proxies keep it open. Default 15 s. */
   keepAliveMs?: number;
   /** Open live streams at most; more are refused with 503. Default 64. */
@@ -82,9 +90,13 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
   });
   router.get('/api/v1/events', authenticate, (req: Authed, res) => serveLiveEvents(deps, slots, req, res));
   router.post('/api/v1/emergency-stop', authenticate, express.json({ limit: '8kb' }), (req: Authed, res) => serveEmergencyStop(deps, req, res));
+  const switchControl = deps.switchControl;
+  if (switchControl) {
+    router.post('/api/v1/switch-control', authenticate, express.json({ limit: '8kb' }), (req: Authed, res) => serveSwitchControl(switchControl, deps.log, req.who as DashboardIdentity, req.body, res));
+  }
 
   // Malformed JSON bodies: say so in the same shape as every other refusal.
-  router.use('/api/v1/emergency-stop', (err: Error & { type?: string }, _req: Request, res: Response, next: NextFunction) => {
+  router.use(['/api/v1/emergency-stop', '/api/v1/switch-control'], (err: Error & { type?: string }, _req: Request, res: Response, next: NextFunction) => {
     if (err.type === 'entity.parse.failed' || err.type === 'entity.too.large') {
       res.status(400).json({ error: { code: 'INVALID_PARAMS', message: `request body: ${err.message}` } });
       return;

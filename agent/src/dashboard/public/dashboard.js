@@ -29,6 +29,8 @@
     backoffMs: 1000,
     refreshTimer: null,
     stopTeam: null,
+    control: new Map(), // operationId of a switch -> {paused, since, by, reason, gate}: who holds it, if anyone
+    controlAsk: null, // the command the confirmation dialog is asking about
   };
 
   const $ = (id) => document.getElementById(id);
@@ -115,6 +117,7 @@
         if (fresh(op.id)) continue;
         const prev = state.ops.get(op.id) || {};
         state.ops.set(op.id, Object.assign({}, prev, normaliseOp(op)));
+        if (op.type === 'traffic.switch') state.control.set(op.id, holdFromJournal(op) || { paused: false });
       }
       // Ended while we were not listening.
       for (const [id, op] of state.ops) if (op.status === 'running' && !running.has(id) && !fresh(id)) state.ops.delete(id);
@@ -164,6 +167,29 @@
       startedAt: op.startedAt || op.at,
       target: (op.params && op.params.target) || op.target,
     };
+  }
+
+  // A switch the snapshot shows paused: who paused it, from the last pause its journal holds
+  // (the `control` step each traffic.pause writes: verb, by, reason, at).
+  function holdFromJournal(op) {
+    if (op.phase !== 'paused') return null;
+    const steps = Array.isArray(op.steps) ? op.steps : [];
+    for (let i = steps.length - 1; i >= 0; i--) {
+      const it = steps[i] && steps[i].intent;
+      if (steps[i].name === 'control' && it && it.verb === 'pause') return { paused: true, since: it.at, by: it.by, reason: it.reason, gate: null };
+    }
+    return { paused: true, since: null, by: null, reason: null, gate: null };
+  }
+
+  // The live state of a switch from its progress events: `paused` (with by / since, and the
+  // step of an approval gate) holds it; any other phase means it moves again.
+  function followControl(op, e) {
+    if (op.type !== 'traffic.switch' || e.kind !== 'progress' || typeof e.phase !== 'string') return;
+    if (e.phase === 'paused') {
+      state.control.set(op.id, { paused: true, since: e.since || e.at, by: e.by || null, reason: typeof e.reason === 'string' ? e.reason : null, gate: typeof e.gate === 'number' ? e.gate : null });
+    } else {
+      state.control.set(op.id, { paused: false });
+    }
   }
 
   function teamWeights(t) {
@@ -293,6 +319,7 @@
       target: e.target || prev.target,
     });
     state.ops.set(op.id, op);
+    followControl(op, e);
     const team = op.team && state.teams.get(op.team);
     if (team && e.weights) {
       team.weights = { blue: Number(e.weights.blue) || 0, green: Number(e.weights.green) || 0 };
@@ -310,6 +337,7 @@
       notice((op.team ? op.team + ': ' : '') + (op.type || 'operation') + ' ' + op.status + (op.message ? ' — ' + op.message : ''), op.status === 'succeeded' ? 'ok' : 'bad');
       // Only running operations are shown; opSeenAt keeps an older snapshot from bringing it back.
       state.ops.delete(op.id);
+      state.control.delete(op.id);
       scheduleRefresh();
     }
     render();
@@ -374,7 +402,72 @@
       el('span', { class: 'phase', 'data-role': 'phase', text: op.phase || 'starting' }),
       op.message ? el('div', { 'data-role': 'message', text: op.message }) : null,
       typeof op.percent === 'number' ? el('progress', { max: 100, value: Math.max(0, Math.min(100, op.percent)), 'data-role': 'progress' }) : null,
+      op.type === 'traffic.switch' ? renderControlState(op) : null,
+      op.type === 'traffic.switch' && state.who && state.who.ops ? renderControlButtons(op) : null,
     );
+  }
+
+  // ---------- a person in the loop: pause / resume / promote / abort ----------
+  function renderControlState(op) {
+    const c = state.control.get(op.id) || { paused: false };
+    const at = typeof op.percent === 'number' ? ' at ' + op.percent + '%' : '';
+    if (!c.paused) return el('div', { class: 'control', 'data-role': 'control-state', 'data-paused': 'false', text: 'running' + at });
+    const what = c.gate ? 'waiting for approval at ' + c.gate + '%' : 'paused' + at;
+    const since = c.since ? ' since ' + fmtTime(c.since) : '';
+    const by = c.by ? ' by ' + c.by : '';
+    return el('div', { class: 'control paused', 'data-role': 'control-state', 'data-paused': 'true', text: what + since + by + (c.reason ? ' — ' + c.reason : '') + ' (weights held, SLIs still judged)' });
+  }
+
+  const CONTROLS = [
+    { role: 'control-pause', label: 'Pause', command: 'pause', when: 'running', what: 'Holds the switch at its current weights. It keeps judging its SLIs (a breach still rolls back) and rolls back if nobody resumes it within the maximum pause.' },
+    { role: 'control-resume', label: 'Resume', command: 'resume', when: 'paused', what: 'Lets the switch go on from where it holds: the interrupted window runs to its end, then the next step.' },
+    { role: 'control-promote', label: 'Promote', command: 'promote', what: 'Ends the current validation window early as a pass (unless it breached) and goes on to the next step.' },
+    { role: 'control-promote-full', label: 'Promote to 100%', command: 'promote', full: true, what: 'Goes straight to 100% on the target, then drains the old side as usual.' },
+    { role: 'control-abort', label: 'Abort', command: 'abort', danger: true, what: 'Ends the switch now and rolls back: all traffic on the source side.' },
+    { role: 'control-abort-hold', label: 'Abort and hold', command: 'abort', hold: true, danger: true, what: 'Ends the switch now and leaves the weights where they are (the operation ends aborted; an emergency stop still works afterwards).' },
+  ];
+
+  function renderControlButtons(op) {
+    const c = state.control.get(op.id) || { paused: false };
+    const box = el('div', { class: 'controls', 'data-role': 'controls' });
+    for (const ctl of CONTROLS) {
+      const off = (ctl.when === 'running' && c.paused) || (ctl.when === 'paused' && !c.paused);
+      box.append(el('button', { type: 'button', class: ctl.danger ? 'danger' : null, 'data-role': ctl.role, disabled: off, onclick: () => openControl(op, ctl) }, ctl.label));
+    }
+    return box;
+  }
+
+  function openControl(op, ctl) {
+    state.controlAsk = { team: op.team, operationId: op.id, command: ctl.command, full: ctl.full, hold: ctl.hold, label: ctl.label };
+    $('control-title').textContent = ctl.label + ': ' + op.team;
+    $('control-what').textContent = ctl.what + ' Operation ' + op.id + '.';
+    $('control-reason').value = '';
+    $('control-confirm').textContent = ctl.label;
+    $('control-confirm').className = ctl.danger ? 'danger' : '';
+    $('control-dialog').showModal();
+  }
+
+  async function confirmControl(ev) {
+    ev.preventDefault();
+    const ask = state.controlAsk;
+    if (!ask) return;
+    const body = { team: ask.team, command: ask.command, reason: $('control-reason').value.trim(), operationId: ask.operationId };
+    if (ask.full) body.full = true;
+    if (ask.hold) body.hold = true;
+    $('control-dialog').close();
+    notice(ask.label + ' for ' + ask.team + ': sending…');
+    const r = await api('/api/v1/switch-control', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }).catch((e) => ({ ok: false, status: 0, body: { error: { code: 'NETWORK', message: e.message } } }));
+    if (r.ok) {
+      const res = (r.body && r.body.result) || {};
+      if (res.state === 'paused' && res.pause) state.control.set(ask.operationId, { paused: true, since: res.pause.since, by: res.pause.by, reason: res.pause.reason, gate: null });
+      else if (res.state === 'running') state.control.set(ask.operationId, { paused: false });
+      notice(ask.label + ' for ' + ask.team + ': ' + (res.state || 'sent') + (res.taken ? ' (taken)' : ' (acts at its next checkpoint)'), 'ok');
+      render();
+    } else {
+      const err = (r.body && r.body.error) || {};
+      const fields = err.fields ? ' (' + err.fields.map((f) => f.field + ': ' + f.message).join('; ') + ')' : '';
+      notice(ask.label + ' refused: ' + (err.code || 'HTTP ' + r.status) + ' — ' + (err.message || '') + fields, 'bad');
+    }
   }
 
   // A small SVG chart of the recent SLI samples: error rate and availability
@@ -572,6 +665,7 @@
     state.samples.clear();
     state.weightsSeenAt.clear();
     state.opSeenAt.clear();
+    state.control.clear();
     $('who').textContent = '';
     if (token) sessionStorage.setItem(TOKEN_KEY, token);
     else sessionStorage.removeItem(TOKEN_KEY);
@@ -604,6 +698,8 @@
     });
     $('stop-form').addEventListener('submit', confirmStop);
     $('stop-cancel').addEventListener('click', () => $('stop-dialog').close());
+    $('control-form').addEventListener('submit', (ev) => confirmControl(ev).catch((e) => notice('switch control: ' + e.message, 'bad')));
+    $('control-cancel').addEventListener('click', () => $('control-dialog').close());
     render();
     renderAudit();
     // Lock expiry countdowns tick locally; nothing is fetched for them.
