@@ -67,6 +67,7 @@ describe('sidecarctl status --team: the running switch', () => {
     target: 'green',
     phase: 'paused',
     percent: 50,
+    weights: { blue: 50, green: 50 },
     control: 'paused',
     pause: { since: '2026-12-02T03:00:00.000Z', by: 'approval gate', reason: 'step 50% waits for approval', maxPauseSec: null, endsAt: null, gate: 50 },
     initiatedBy: 'devops/Infrastructure/Self-Managed-Blue-Green-Switch#41',

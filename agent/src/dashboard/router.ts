@@ -92,7 +92,8 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
   router.post('/api/v1/emergency-stop', authenticate, express.json({ limit: '8kb' }), (req: Authed, res) => serveEmergencyStop(deps, req, res));
   const switchControl = deps.switchControl;
   if (switchControl) {
-    router.post('/api/v1/switch-control', authenticate, express.json({ limit: '8kb' }), (req: Authed, res) => serveSwitchControl(switchControl, deps.log, req.who as DashboardIdentity, req.body, res));
+    const log = { warn: (m: string, meta?: Record<string, unknown>) => deps.log?.('warn', m, meta), error: (m: string, meta?: Record<string, unknown>) => deps.log?.('error', m, meta) };
+    router.post('/api/v1/switch-control', authenticate, express.json({ limit: '8kb' }), (req: Authed, res) => serveSwitchControl(switchControl, log, req.who as DashboardIdentity, req.body, res));
   }
 
   // Malformed JSON bodies: say so in the same shape as every other refusal.

@@ -1,4 +1,5 @@
 import type { Response } from 'express';
+import type { Log } from '../log';
 import { isSidecarError } from '../sidecar-error';
 import { describeIssues } from './emergency-request';
 import { httpStatusFor } from './http-status';
@@ -18,7 +19,8 @@ export class DashboardRefusal extends Error {
   }
 }
 
-type Log = (level: 'info' | 'warn' | 'error', message: string, meta?: Record<string, unknown>) => void;
+/** The part of the sidecar's Log port (agent/src/log.ts) the route writes to. */
+type RouteLog = Pick<Log, 'warn' | 'error'>;
 
 /**
  * POST /api/v1/switch-control: a person's pause / resume / promote / abort of a team's running
@@ -29,12 +31,11 @@ type Log = (level: 'info' | 'warn' | 'error', message: string, meta?: Record<str
  */
 export async function serveSwitchControl(
   run: (req: SwitchControlRequest, who: DashboardIdentity) => Promise<unknown>,
-  log: Log | undefined,
+  log: RouteLog,
   who: DashboardIdentity,
   body: unknown,
   res: Response,
 ): Promise<void> {
-  const say = log ?? (() => undefined);
   if (!isOps(who)) {
     res.status(403).json({ error: { code: 'FORBIDDEN', message: `token ${who.id} is not an ops token: pausing, resuming, promoting or aborting a switch from the dashboard needs the ops token (or sidecarctl with the team's token)` } });
     return;
@@ -46,7 +47,7 @@ export async function serveSwitchControl(
   }
   const req = parsed.data;
   try {
-    say('warn', `switch ${req.command} requested from the dashboard`, { token: who.id, team: req.team, reason: req.reason, ...(req.full ? { full: true } : {}), ...(req.hold ? { hold: true } : {}) });
+    log.warn(`switch ${req.command} requested from the dashboard`, { token: who.id, team: req.team, reason: req.reason, ...(req.full ? { full: true } : {}), ...(req.hold ? { hold: true } : {}) });
     res.status(200).json({ ok: true, result: await run(req, who) });
   } catch (err) {
     if (err instanceof DashboardRefusal) {
@@ -57,7 +58,7 @@ export async function serveSwitchControl(
       res.status(httpStatusFor(err.code)).json({ error: { code: err.code, message: err.message, data: err.data } });
       return;
     }
-    say('error', `switch ${req.command} from the dashboard failed`, { error: (err as Error).message });
+    log.error(`switch ${req.command} from the dashboard failed`, { error: (err as Error).message });
     res.status(500).json({ error: { code: 'INTERNAL', message: `switch ${req.command} failed: ${(err as Error).message}; run \`sidecarctl ${req.command} --team ${req.team}\` on the host` } });
   }
 }

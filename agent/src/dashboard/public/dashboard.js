@@ -169,23 +169,26 @@
     };
   }
 
-  // A switch the snapshot shows paused: who paused it, from the last pause its journal holds
-  // (the `control` step each traffic.pause writes: verb, by, reason, at).
+  // The phases in which a switch holds its weights: a person's pause, or an approval gate.
+  const HELD = ['paused', 'awaiting_approval'];
+
+  // A switch the snapshot shows held: who holds it, from the last pause its journal has (the
+  // `control` step a traffic.pause or an approval gate writes: verb, by, reason, at, gate).
   function holdFromJournal(op) {
-    if (op.phase !== 'paused') return null;
+    if (HELD.indexOf(op.phase) < 0) return null;
     const steps = Array.isArray(op.steps) ? op.steps : [];
     for (let i = steps.length - 1; i >= 0; i--) {
       const it = steps[i] && steps[i].intent;
-      if (steps[i].name === 'control' && it && it.verb === 'pause') return { paused: true, since: it.at, by: it.by, reason: it.reason, gate: null };
+      if (steps[i].name === 'control' && it && it.verb === 'pause') return { paused: true, since: it.at, by: it.by, reason: it.reason, gate: typeof it.gate === 'number' ? it.gate : null };
     }
     return { paused: true, since: null, by: null, reason: null, gate: null };
   }
 
-  // The live state of a switch from its progress events: `paused` (with by / since, and the
-  // step of an approval gate) holds it; any other phase means it moves again.
+  // The live state of a switch from its progress events: `paused` or `awaiting_approval` (with
+  // by / since, and the step of an approval gate) holds it; any other phase means it moves again.
   function followControl(op, e) {
     if (op.type !== 'traffic.switch' || e.kind !== 'progress' || typeof e.phase !== 'string') return;
-    if (e.phase === 'paused') {
+    if (HELD.indexOf(e.phase) >= 0) {
       state.control.set(op.id, { paused: true, since: e.since || e.at, by: e.by || null, reason: typeof e.reason === 'string' ? e.reason : null, gate: typeof e.gate === 'number' ? e.gate : null });
     } else {
       state.control.set(op.id, { paused: false });
