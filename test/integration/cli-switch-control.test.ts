@@ -88,6 +88,13 @@ describe('a switch steered from the command line', () => {
     expect(paused.stdout).toMatch(/State: paused since \S+ by ops; if nobody resumes it, it rolls back at \S+ \(max pause 600 s\)/);
     expect(paused.stdout).toContain(`resume with:     sidecarctl resume --team ${team.team_name} --reason "<why>"`);
     await eventually('the journal shows the switch paused', async () => ((await phaseOf(sw.operationId)) === 'paused' ? true : null), 20_000);
+    // What the on-call person looks at next: the operation paused, and the team's status still answering.
+    const op = await ctl('call', 'operation.get', '--params', JSON.stringify({ operationId: sw.operationId }));
+    expect(op.code).toBe(0);
+    expect(JSON.parse(op.stdout)).toMatchObject({ status: 'running', phase: 'paused' });
+    const status = await ctl('status', '--team', team.team_name);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ weights: await stack.weights() });
     const held = await stack.weights();
     expect(held.blue + held.green).toBe(100);
     expect([held.blue, held.green]).toContain(25);
@@ -123,7 +130,7 @@ describe('a switch steered from the command line', () => {
     await client.call('lock.release', { team: team.team_name, operation: 'blue_green_switch', token: sw.lockToken });
   });
 
-  it('abort --hold on a second switch keeps its weights and ends it aborted', async () => {
+  it('abort --hold on a second switch keeps its weights and ends it aborted; an emergency stop still works after it', async () => {
     const sw = await startSwitch();
     const before = await stack.weights();
     const r = await ctl('abort', '--team', team.team_name, '--reason', 'freeze here, investigating', '--hold');
@@ -131,7 +138,9 @@ describe('a switch steered from the command line', () => {
     expect(r.stdout).toContain(`Abort asked for: the switch of ${team.team_name} (operation ${sw.operationId}) at 25%`);
     expect(r.stdout).toContain(`if it goes wrong: sidecarctl emergency-stop --team ${team.team_name}`);
     const answer = await sw.answer;
-    expect(answer.error?.data).toMatchObject({ code: expect.any(String) });
+    // The switch's own caller (the pipeline) hears why: CONFLICT (aborted) with the weights it kept.
+    expect(answer.error?.data).toMatchObject({ code: 'CONFLICT', reason: 'aborted', weights: before });
+    expect(answer.error?.message).toContain('aborted by ops: freeze here, investigating');
     expect((await operationEnded(client, sw.operationId)).status).toBe('aborted');
     expect(await stack.weights()).toEqual(before);
     // Nothing runs any more: a further command says so.
@@ -139,5 +148,10 @@ describe('a switch steered from the command line', () => {
     expect(late.code).toBe(3);
     expect(late.stderr).toContain('NOT_FOUND');
     await client.call('lock.release', { team: team.team_name, operation: 'blue_green_switch', token: sw.lockToken });
+    // The split the hold left is ended the usual way: an emergency stop still puts everything on one side.
+    const stop = await ctl('emergency-stop', '--team', team.team_name, '--reason', 'end the held split');
+    expect(stop.code).toBe(0);
+    const after = await stack.weights();
+    expect([after.blue, after.green].sort()).toEqual([0, 100]);
   });
 });
