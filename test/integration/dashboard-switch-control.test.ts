@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -128,6 +129,24 @@ async function press(role: string, reason: string): Promise<void> {
 const postControl = (token: string, body: unknown): Promise<Response> =>
   fetch(`${sidecar.httpUrl}/api/v1/switch-control`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
 
+/** A POST with a Host header of our choosing (fetch may not set Host). */
+function statusWithHost(host: string): Promise<number> {
+  const body = JSON.stringify({ team: team.team_name, command: 'pause', reason: 'from another origin' });
+  const url = new URL(`${sidecar.httpUrl}/api/v1/switch-control`);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { Host: host, Authorization: `Bearer ${opsToken}`, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }, timeout: 10_000 },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('no answer within 10 s')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 const phaseOf = async (operationId: string): Promise<string> => ((await rpc.call('operation.get', { operationId })).result as { phase: string }).phase;
 
 describe('switch control from the dashboard', () => {
@@ -154,11 +173,27 @@ describe('switch control from the dashboard', () => {
     // Not a JSON body: refused before anything runs (a cross-site form cannot send the bearer token either).
     const notJson = await fetch(`${sidecar.httpUrl}/api/v1/switch-control`, { method: 'POST', headers: { Authorization: `Bearer ${opsToken}`, 'Content-Type': 'text/plain' }, body: 'team=x' });
     expect(notJson.status).toBe(400);
+    const noToken = await fetch(`${sidecar.httpUrl}/api/v1/switch-control`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ team: team.team_name, command: 'pause', reason: 'no token' }) });
+    expect(noToken.status).toBe(401);
+    const noReason = await postControl(opsToken, { team: team.team_name, command: 'pause' });
+    expect(noReason.status).toBe(400);
+    expect(((await noReason.json()) as { error: { fields: Array<{ field: string }> } }).error.fields).toEqual([expect.objectContaining({ field: 'reason' })]);
+    // A DNS-rebinding page reaches the listener under a name it controls: the Host check answers first.
+    expect(await statusWithHost('attacker.example')).toBe(421);
+    expect(await phaseOf(operationId)).not.toBe('paused');
   });
 
   it('the ops user pauses through the button and its confirmation: the card shows paused (also after a fresh snapshot), weights held; then resumes', async () => {
     await signIn(opsToken);
     await waitOnCard(`${card()} [data-role="control-state"][data-paused="false"]`);
+    // The confirmation is a real stop: cancelled, nothing is sent.
+    await page.click(`${card()} [data-role="control-abort"]`);
+    await page.waitForSelector('#control-dialog[open]', WAIT);
+    expect(await page.textContent('#control-title')).toBe(`Abort: ${team.team_name}`);
+    await page.click('#control-cancel');
+    await page.waitForSelector('#control-dialog[open]', { ...WAIT, state: 'detached' });
+    expect(((await rpc.call('operation.get', { operationId })).result as { status: string }).status).toBe('running');
+    expect(await haproxyWeights(haproxy, team)).toEqual({ blue: 75, green: 25 });
     await press('control-pause', 'checking the 25% side');
     expect(await waitNotice(/Pause (for \S+: paused|refused)/)).toMatch(/Pause for \S+: paused \(taken\)/);
     await waitOnCard(`${card()} [data-role="control-state"][data-paused="true"]`);
@@ -192,6 +227,10 @@ describe('switch control from the dashboard', () => {
     expect(done.error).toBeUndefined();
     await waitNotice(/traffic\.switch succeeded/);
     expect(await haproxyWeights(haproxy, team)).toEqual({ blue: 0, green: 100 });
+    // With no switch running the button's call says so and changes nothing.
+    const none = await postControl(opsToken, { team: team.team_name, command: 'pause', reason: 'nothing runs now' });
+    expect(none.status).toBe(404);
+    expect(((await none.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining(`no switch of ${team.team_name} is running`) });
     await rpc.call('lock.release', { team: team.team_name, operation: 'blue_green_switch', token: lockToken });
   });
 });
