@@ -24,6 +24,7 @@ import { haproxyWeights } from '../support/traffic-stack';
  */
 jest.setTimeout(120_000);
 
+const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts');
 const WAIT = { timeout: 20_000 };
 const scratch = mkdtempSync(join(tmpdir(), 'jsm-dashctl-'));
 const opsToken = `ops_${randomBytes(24).toString('hex')}`;
@@ -204,7 +205,10 @@ describe('switch control from the dashboard', () => {
     // The same state from the journal alone: sign in again (live state cleared, snapshot re-read).
     await signIn(opsToken);
     await waitOnCard(`${card()} [data-role="control-state"][data-paused="true"]`);
-    expect(await page.textContent(`${card()} [data-role="control-state"]`)).toContain('by ops — checking the 25% side');
+    expect(await page.textContent(`${card()} [data-role="control-state"]`)).toMatch(/^paused at 25% since \S+ \S+ by ops — checking the 25% side/);
+    await page.waitForSelector('#audit tbody tr:has-text("traffic.pause"):has-text("checking the 25% side")', WAIT);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-switch-paused.png'), fullPage: true });
     // Audited as the RPC is: one traffic.pause row, by the ops token, with the reason typed in the dialog.
     const audit = (await (await fetch(`${sidecar.httpUrl}/api/v1/audit?type=traffic.pause&limit=5`, { headers: { Authorization: `Bearer ${opsToken}` } })).json()) as { audit: unknown[] };
     expect(audit.audit).toEqual([

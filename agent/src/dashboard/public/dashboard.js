@@ -413,12 +413,21 @@
   // ---------- a person in the loop: pause / resume / promote / abort ----------
   function renderControlState(op) {
     const c = state.control.get(op.id) || { paused: false };
-    const at = typeof op.percent === 'number' ? ' at ' + op.percent + '%' : '';
+    const pct = switchPercent(op);
+    const at = typeof pct === 'number' ? ' at ' + pct + '%' : '';
     if (!c.paused) return el('div', { class: 'control', 'data-role': 'control-state', 'data-paused': 'false', text: 'running' + at });
     const what = c.gate ? 'waiting for approval at ' + c.gate + '%' : 'paused' + at;
     const since = c.since ? ' since ' + fmtTime(c.since) : '';
     const by = c.by ? ' by ' + c.by : '';
     return el('div', { class: 'control paused', 'data-role': 'control-state', 'data-paused': 'true', text: what + since + by + (c.reason ? ' — ' + c.reason : '') + ' (weights held, SLIs still judged)' });
+  }
+
+  // Where the switch is: its last step, or (after a snapshot, which has no step) the target's weight.
+  function switchPercent(op) {
+    if (typeof op.percent === 'number') return op.percent;
+    const t = op.team && state.teams.get(op.team);
+    if (!t || (op.target !== 'blue' && op.target !== 'green')) return null;
+    return teamWeights(t)[op.target];
   }
 
   const CONTROLS = [
@@ -608,7 +617,8 @@
           el('td', { text: (a.sourceEnvironment || '') + (a.targetEnvironment ? ' → ' + a.targetEnvironment : '') }),
           el('td', { text: a.initiatedBy || '' }),
           el('td', { class: 'status-' + a.status, text: a.status || '' }),
-          el('td', { text: a.rollbackReason || '' }),
+          // A person's command (traffic.pause, rollback.emergency, …) keeps its reason in its params.
+          el('td', { text: a.rollbackReason || (a.metadata && a.metadata.params && typeof a.metadata.params.reason === 'string' ? a.metadata.params.reason : '') }),
         ),
       );
     }
