@@ -19,6 +19,9 @@ describe('sidecarctl pause / resume / promote / abort: the command line', () => 
     expect(badMax.code).toBe(EXIT.USAGE);
     expect(badMax.err).toContain("--max-pause must be seconds from 1 to 86400, got '2h'");
     expect((await run(['resume', '--team', 'devops', '--reason', 'go', '--full'])).code).toBe(EXIT.USAGE);
+    // A hint a person may paste never carries what was typed as the team unless it is a team name.
+    const odd = await run(['pause', '--team', 'devops; rm -rf /']);
+    expect(odd.err).toContain('sidecarctl pause --team <team> --reason');
   });
 
   it('maps the flags onto each method’s params, and those are what the catalog accepts', () => {

@@ -17,6 +17,12 @@ type RunningSwitch = z.output<typeof runningSwitchResult>;
 
 type Verb = 'pause' | 'resume' | 'promote' | 'abort';
 
+/**
+ * The team as echoed in a hint a person may copy into a shell: only a name of the teams file's
+ * shape (catalog/teams-file.ts TEAM_NAME_PATTERN, not imported: it would load zod and yaml).
+ */
+const shownTeam = (team: string): string => (/^[a-z][a-z0-9_-]{0,39}$/.test(team) ? team : '<team>');
+
 interface VerbOptions {
   team: string;
   reason?: string;
@@ -61,7 +67,7 @@ export function addSwitchControlCommands(program: Command, s: CtlSession): void 
 export function controlParams(verb: Verb, o: VerbOptions): Record<string, unknown> {
   const reason = o.reason?.trim();
   if (!reason) {
-    throw new UsageError(`--reason is required: say why you ${verb} the switch (it goes into the audit trail), e.g. sidecarctl ${verb} --team ${o.team} --reason "5xx on green at 25%"`);
+    throw new UsageError(`--reason is required: say why you ${verb} the switch (it goes into the audit trail), e.g. sidecarctl ${verb} --team ${shownTeam(o.team)} --reason "5xx on green at 25%"`);
   }
   const params: Record<string, unknown> = { team: o.team, reason, ...(o.operation ? { operationId: o.operation } : {}) };
   if (verb === 'pause' && o.maxPause !== undefined) {
@@ -74,7 +80,7 @@ export function controlParams(verb: Verb, o: VerbOptions): Record<string, unknow
 }
 
 function failureHint(verb: Verb, team: string): string {
-  return `sidecarctl: nothing was changed by this ${verb}. See where the team's traffic and switch are with: sidecarctl status --team ${team}\n`;
+  return `sidecarctl: nothing was changed by this ${verb}. See where the team's traffic and switch are with: sidecarctl status --team ${shownTeam(team)}\n`;
 }
 
 const WHAT_HAPPENED: Record<ControlAnswer['command'], string> = {
@@ -103,7 +109,7 @@ function describeState(a: Pick<ControlAnswer, 'state' | 'pause'>): string {
   if (a.state === 'paused' && a.pause) return `paused since ${a.pause.since} by ${a.pause.by}; if nobody resumes it, it rolls back at ${a.pause.endsAt} (max pause ${a.pause.maxPauseSec} s)`;
   if (a.state === 'promote-requested') return 'promote-requested: the current window ends as a pass at the next checkpoint (with --full: straight to 100%, then the drain)';
   if (a.state === 'abort-requested') return 'abort-requested: the switch ends at its next checkpoint (rolled back, or with --hold aborted at its weights)';
-  return a.state;
+  return 'running: it goes on by itself from where it is';
 }
 
 /** The commands that make sense in `state`, with a placeholder for the reason (never the text typed before). */
