@@ -237,4 +237,21 @@ describe('switch control from the dashboard', () => {
     expect(((await none.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining(`no switch of ${team.team_name} is running`) });
     await rpc.call('lock.release', { team: team.team_name, operation: 'blue_green_switch', token: lockToken });
   });
+
+  it('Abort and hold on a second switch: it ends aborted with the weights where they were', async () => {
+    const lock = await rpc.call('lock.acquire', { team: team.team_name, operation: 'blue_green_switch', ttlSec: 300, owner: 'dashboard-control-test' });
+    const token = (lock.result as { token: number }).token;
+    const seen = rpc.notifications.length;
+    const back = rpc.call('traffic.switch', { team: team.team_name, target: 'blue', increments: [25, 50, 100], validationSec: 30, sampleIntervalMs: 200, minSamples: 0, drainTimeoutSec: 2, lockToken: token }, 110_000);
+    const step = await eventually('the second switch moved its first step', async () => rpc.notifications.slice(seen).find((n) => n.params?.phase === 'step-25') ?? null, 40_000);
+    const second = String(step.params?.operationId);
+    await waitOnCard(`${card()} [data-role="op"][data-operation="${second}"] [data-role="control-abort-hold"]`);
+    await press('control-abort-hold', 'hold here while we look');
+    const answer = await back;
+    expect(answer.error?.data).toMatchObject({ code: 'CONFLICT', reason: 'aborted', weights: { blue: 25, green: 75 } });
+    await waitNotice(/traffic\.switch aborted/);
+    expect(((await rpc.call('operation.get', { operationId: second })).result as { status: string }).status).toBe('aborted');
+    expect(await haproxyWeights(haproxy, team)).toEqual({ blue: 25, green: 75 });
+    await rpc.call('lock.release', { team: team.team_name, operation: 'blue_green_switch', token });
+  });
 });
