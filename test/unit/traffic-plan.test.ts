@@ -1,5 +1,6 @@
 import { trafficPlanParams } from '../../catalog/methods/traffic-plan';
 import { duration, formatPlan } from '../../agent/src/cli/ctl-plan';
+import { EXIT, runSidecarctl } from '../../agent/src/cli/sidecarctl';
 import type { SwitchPlan } from '../../agent/src/traffic/plan/plan-switch';
 import type { SideFacts } from '../../agent/src/traffic/plan/side-facts';
 import { planDuration, planSteps, windowBounds } from '../../agent/src/traffic/plan/steps';
@@ -196,5 +197,26 @@ describe('formatPlan', () => {
     expect(text).toContain('  green (target)  devops-green: UP, weight 0, 0 sessions; container running; REST did not answer (cannot connect)');
     expect(text).toContain('   50%  blue 50 / green 50  window 10s-30s');
     expect(text).toContain('Duration: 20s at least, 2m20s at most');
+  });
+});
+
+describe('sidecarctl plan / switch arguments (no sidecar needed)', () => {
+  const run = async (args: string[]) => {
+    let err = '';
+    const code = await runSidecarctl(args, { env: { SIDECAR_TOKEN: 'x'.repeat(20) }, stdout: () => undefined, stderr: (t) => (err += t) });
+    return { code, err };
+  };
+
+  it('exits 2 on a missing target, a bad lock token or params that are not an object', async () => {
+    expect((await run(['plan', '--team', 'devops'])).code).toBe(EXIT.USAGE);
+    const token = await run(['plan', '--team', 'devops', '--target', 'green', '--lock-token', 'abc']);
+    expect(token).toEqual({ code: EXIT.USAGE, err: "sidecarctl: --lock-token must be a positive number, got 'abc'\n" });
+    expect((await run(['switch', '--dry-run', '--team', 'devops', '--target', 'green', '--params', '[1]'])).code).toBe(EXIT.USAGE);
+  });
+
+  it('a switch without --dry-run needs the lock token', async () => {
+    const r = await run(['switch', '--team', 'devops', '--target', 'green']);
+    expect(r.code).toBe(EXIT.USAGE);
+    expect(r.err).toMatch(/switch needs --lock-token .* or --dry-run/);
   });
 });

@@ -57,9 +57,10 @@ export function addPlanCommands(program: Command, s: CtlSession): void {
   common(program.command('switch').description('move the team to --target (traffic.switch, needs --lock-token); with --dry-run only the plan (traffic.plan)'))
     .option('--dry-run', 'print what the switch would do, change nothing')
     .action(async (o: SwitchOptions) => {
-      if (o.dryRun) return printPlan(s, switchParams(o), o.json === true);
-      if (o.lockToken === undefined && !(o.params ?? '').includes('lockToken')) throw new UsageError('switch needs --lock-token (lock.acquire operation blue_green_switch), or --dry-run');
-      return s.rpc('traffic.switch', switchParams(o));
+      const params = switchParams(o);
+      if (o.dryRun) return printPlan(s, params, o.json === true);
+      if (params.lockToken === undefined) throw new UsageError('switch needs --lock-token (lock.acquire operation blue_green_switch), or --dry-run');
+      return s.rpc('traffic.switch', params);
     });
 }
 

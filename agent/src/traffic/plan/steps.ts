@@ -27,8 +27,8 @@ const MEANING: Record<Trigger['metric'], string> = {
   error_rate: '5xx and connection errors per request on the target in the window',
   response_time: "HAProxy's mean response time of the target in the window",
   availability: 'share of samples whose health check said UP',
-  cpu_usage: "the target container's CPU (Docker stats)",
-  memory_usage: "the target container's memory (Docker stats)",
+  cpu_usage: "the target container's CPU, from Docker stats",
+  memory_usage: "the target container's memory, from Docker stats",
 };
 
 /** One trigger as a person reads it: `error_rate > 2% (5xx and ... ; counted from minSamples requests)`. */
