@@ -130,6 +130,10 @@ describe('the verdict', () => {
     expect(judgePlan(input({ sides: { blue: side(), green: side({ haproxy: maint }) } }))).toMatchObject({ blockers: [], prepareTarget: { action: 'set-ready', waitUpToSec: 30 } });
     const stopped = judgePlan(input({ sides: { blue: side(), green: side({ haproxy: maint, container: { name: 'jenkins-devops-green', state: 'exited', health: null } }) } }));
     expect(stopped.blockers.map((b) => b.check)).toEqual(['target']);
+    // Docker not answering, or a controller it does not run: not known to be stopped.
+    for (const state of ['unknown', 'missing']) {
+      expect(judgePlan(input({ sides: { blue: side(), green: side({ haproxy: maint, container: { name: 'jenkins-devops-green', state, health: null } }) } })).blockers).toEqual([]);
+    }
   });
 
   it('without a lockToken: a held lock is a warning, no lock at all a blocker', () => {

@@ -21,7 +21,7 @@ export interface StoreFacts {
   environment: TeamEnvironmentState & { recorded: boolean };
 }
 
-/** How many of the team's latest operations are looked through for running ones and the last consensus. */
+/** How many of the team's latest operations are looked through for the last consensus decision. */
 const RECENT_OPERATIONS = 50;
 
 export async function readStoreFacts(
@@ -32,7 +32,13 @@ export async function readStoreFacts(
   const { store } = deps;
   const { team } = req;
   const lock = lockNameFor(team, req.lockOperation);
-  const [grants, breaker, recent, state] = await Promise.all([store.locks.list({ team }), store.breakers.status(breakerNameFor(team)), store.journal.list({ team, limit: RECENT_OPERATIONS }), store.environments.get(team)]);
+  const [grants, breaker, recent, running, state] = await Promise.all([
+    store.locks.list({ team }),
+    store.breakers.status(breakerNameFor(team)),
+    store.journal.list({ team, limit: RECENT_OPERATIONS }),
+    store.journal.list({ team, status: 'running' }),
+    store.environments.get(team),
+  ]);
   // list() answers live grants only (expires_at > now()).
   const grant = grants.find((g) => g.lockName === lock) ?? null;
   return {
@@ -41,7 +47,7 @@ export async function readStoreFacts(
     isHolder: req.lockToken === undefined ? null : grant?.token === req.lockToken,
     breaker: { ...breaker, lastReason: 'lastReason' in breaker && typeof breaker.lastReason === 'string' ? breaker.lastReason : null, wouldAdmit: wouldAdmit(breaker, clock.now()) },
     consensus: latestConsensus(recent),
-    running: recent.filter((o) => o.status === 'running'),
+    running,
     environment: state ? { ...state, recorded: true } : unrecorded(team, deps.teamConfig(team)?.active_environment ?? 'blue', clock.now()),
   };
 }

@@ -63,12 +63,21 @@ function storeBlockers(v: VerdictInput): Finding[] {
   return out;
 }
 
+/**
+ * Docker states of a container that is there and not running: it cannot pass a health check. Not
+ * `missing` or `unknown`: a controller run some other way than by this sidecar's Docker may be fine.
+ */
+const STOPPED = new Set(['created', 'exited', 'paused', 'dead', 'removing']);
+
 /** What prepare-target would do with the target's server (phases/prepare-target.ts), and whether it could. */
 function prepareTarget(v: VerdictInput): { plan: Verdict['prepareTarget']; blockers: Finding[] } {
   const t = v.sides[v.target];
   const wait = v.readyTimeoutSec;
-  if (!t.haproxy) return { plan: { action: 'refuse', detail: `HAProxy has no server ${t.server} to read`, waitUpToSec: 0 }, blockers: [] };
-  const dead = t.container && t.container.state !== 'running' ? `its container ${t.container.name} is ${t.container.state}` : null;
+  if (!t.haproxy) {
+    const detail = `HAProxy shows no server ${t.server}`;
+    return { plan: { action: 'refuse', detail, waitUpToSec: 0 }, blockers: v.haproxy.answered ? [{ check: 'target', detail }] : [] };
+  }
+  const dead = t.container && STOPPED.has(t.container.state) ? `its container ${t.container.name} is ${t.container.state}` : null;
   if (t.haproxy.admin !== 'ready') {
     const plan = { action: 'set-ready' as const, detail: `${t.server} is in ${t.haproxy.admin}: set ready, then wait up to ${wait}s for its health checks to say UP`, waitUpToSec: wait };
     return { plan, blockers: dead ? [{ check: 'target', detail: `${t.server} is in ${t.haproxy.admin} and ${dead}: it cannot pass its health checks; deploy or start ${v.target} first (environment.deploy)` }] : [] };
