@@ -131,3 +131,24 @@ test('sidecarctl plan prints it for a person and exits 1 while a blocker stands;
   expect(plan).toMatchObject({ wouldStart: false, blockers: [{ check: 'target' }] });
   expect(plan.steps.map((s) => s.percent)).toEqual([5, 10, 25, 50, 100]);
 });
+
+test('with green back UP the plan would start; a token that is not the live grant is a fence blocker; still nothing changes', async () => {
+  await docker.getContainer(t.team.environments.green.container).start();
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const s = (await hap.runtime.showStat()).find((x) => x.backend === t.team.haproxy_backend && x.server === t.team.environments.green.server);
+    if (s?.status === 'UP') break;
+    if (Date.now() > deadline) throw new Error(`green did not come back UP (${s?.status ?? 'missing'})`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const grant = (await sc.handle.store.locks.list({ team })).find((l) => l.lockName === `${team}:blue_green_switch`)!;
+  const before = await snapshot();
+  const plan = ok(await rpc.call('traffic.plan', { team, target: 'green', lockToken: grant.token, increments: [50, 100], validationSec: 5 })) as unknown as Plan;
+  expect(plan).toMatchObject({ wouldStart: true, blockers: [], prepareTarget: { action: 'none' }, fence: { isHolder: true } });
+  expect(plan.sides.green).toMatchObject({ container: { state: 'running' }, haproxy: { status: 'UP' }, jenkins: { answered: true, running: [] } });
+  expect(plan.warnings.map((w) => w.check)).toEqual(['builds']);
+
+  const stale = ok(await rpc.call('traffic.plan', { team, target: 'green', lockToken: grant.token + 1 })) as unknown as Plan;
+  expect(stale).toMatchObject({ wouldStart: false, fence: { isHolder: false }, blockers: [{ check: 'fence', detail: expect.stringContaining(`token ${grant.token + 1} is not the live grant`) }] });
+  expect(await snapshot()).toEqual(before);
+});
