@@ -3,6 +3,7 @@ import { ENVIRONMENT_METHODS } from './environment';
 import type { MethodSpec } from './method-spec';
 import { TRAFFIC_METHODS } from './traffic';
 import { TRAFFIC_CONTROL_METHODS } from './traffic-control';
+import { TRAFFIC_PLAN_METHODS } from './traffic-plan';
 
 export type { MethodSpec } from './method-spec';
 
@@ -11,6 +12,7 @@ export const METHOD_AREAS: readonly { area: string; file: string; about?: string
   { area: 'core', file: 'catalog/methods/core.ts', about: 'transport and store', methods: CORE_METHODS },
   { area: 'traffic', file: 'catalog/methods/traffic.ts', methods: TRAFFIC_METHODS },
   { area: 'traffic control', file: 'catalog/methods/traffic-control.ts', about: "a person's say in a running switch", methods: TRAFFIC_CONTROL_METHODS },
+  { area: 'traffic plan', file: 'catalog/methods/traffic-plan.ts', about: 'what a switch would do, before anything moves', methods: TRAFFIC_PLAN_METHODS },
   { area: 'environment', file: 'catalog/methods/environment.ts', methods: ENVIRONMENT_METHODS },
 ];
 

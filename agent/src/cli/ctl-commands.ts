@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { emergencyStopNote } from './emergency-stop-note';
+import { addPlanCommands } from './ctl-plan';
 import { parseJsonObject, UsageError } from './ctl-output';
 import type { CtlSession } from './ctl-session';
 import { runningSwitchNote } from './ctl-switch-control';
@@ -34,8 +35,9 @@ function callParams(o: { params?: string; paramsFile?: string }): Record<string,
   return parseJsonObject(text, `--params-file ${o.paramsFile}`);
 }
 
-/** The ops shortcuts: status, locks, audit. */
+/** The ops shortcuts: status, locks, audit, plan (and switch --dry-run). */
 export function addReadCommands(program: Command, s: CtlSession): void {
+  addPlanCommands(program, s);
   program
     .command('status')
     .description("a team's environments (environment.status), or every team (GET /api/v1/teams)")

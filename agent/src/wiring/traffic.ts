@@ -2,6 +2,7 @@ import type { TeamDirectory } from '../config/team-directory';
 import { HaproxyRuntime, unconfiguredHaproxy } from '../haproxy/runtime-api';
 import { registerTrafficMethods } from '../rpc/methods/traffic';
 import { trafficControlMethods } from '../rpc/methods/traffic-control';
+import { trafficPlanMethods } from '../rpc/methods/traffic-plan';
 import { SwitchControls } from '../traffic/switch-control';
 import { sleep } from '../sleep';
 import type { PgStore } from '../store';
@@ -17,6 +18,7 @@ import { triggerHandover } from '../traffic/queue-handover';
 import { teamJenkinsClientFactory } from '../environments/controllers';
 import { dockerStayedBehindWatcher } from '../environments/stayed-behind';
 import { dockerTargetSync } from '../environments/pre-switch-sync';
+import { controllerContainers } from '../environments/container-status';
 import { nothingRunning, type Running, type SidecarContext } from './context';
 import type { Operations } from './operations';
 
@@ -71,6 +73,7 @@ export async function wireTraffic(ctx: SidecarContext, store: PgStore, teams: Te
   ops.registry.add(
     ...trafficControlMethods({ teams, commands: { controls, journal: store.journal, clock: ctx.clock, sleep: (ms) => sleep(ms), maxPauseSec: () => DEFAULT_MAX_PAUSE_SEC } }),
   );
+  ops.registry.add(...trafficPlanMethods({ teams, plan: { traffic, clock: ctx.clock, containers: (team) => controllerContainers(ops.docker, team) } }));
   return { traffic, lastRead };
 }
 
