@@ -7,7 +7,7 @@ function setup(opts: { checkpointWhileWaiting: boolean }) {
   const controls = new SwitchControls();
   const control = controls.attach('devops', 'op-7');
   const steps: { opId: string; name: string; intent: Record<string, unknown>; outcome?: string }[] = [];
-  const run = { percent: 25, lastApplied: { blue: 75, green: 25 }, checkFence: async () => undefined } as unknown as SwitchRun;
+  const run = { percent: 25, target: 'green', moved: true, lastApplied: { blue: 75, green: 25 }, checkFence: async () => undefined, ctx: { clock: { now: () => new Date('2026-12-02T06:00:01.000Z') } } } as unknown as SwitchRun;
   control.checkpoint(run, 'window');
   const deps: SwitchCommandDeps = {
     controls,

@@ -1,7 +1,7 @@
 import { SidecarError } from '../sidecar-error';
 import type { Clock, OperationJournal } from '../store/contract';
 import { JOURNAL_STEP } from './journal-steps';
-import type { ControlCommand, ControlledSwitch, ControlState, SwitchControls } from './switch-control';
+import { nextControlState, pauseEndsAt, type ControlCommand, type ControlledSwitch, type ControlState, type SwitchControls } from './switch-control';
 import type { Weights } from './team-backends';
 
 /**
@@ -59,8 +59,18 @@ export async function commandSwitch(
   await running.run?.checkFence();
   const at = deps.clock.now();
   const cmd = toCommand(input, { by, reason }, at, deps.maxPauseSec(team));
-  const after = deps.controls.command(team, cmd);
-  const seq = await deps.journal.intent(after.operationId, JOURNAL_STEP.control, { ...journalIntent(cmd), at: at.toISOString() });
+  // Refused commands change nothing and leave no journal step (the dispatcher audits the refusal).
+  nextControlState(team, running.state, cmd);
+  // Intent before the change: a restarted sidecar that finds it without an outcome knows it may have applied.
+  const seq = await deps.journal.intent(running.operationId, JOURNAL_STEP.control, { ...journalIntent(cmd), at: at.toISOString() });
+  let after: ControlledSwitch;
+  try {
+    after = deps.controls.command(team, cmd, running.operationId);
+  } catch (err) {
+    // Another command (or the switch's end) came between the check and the journal write.
+    await deps.journal.outcome(running.operationId, seq, 'failed', { error: (err as Error).message }).catch(() => undefined);
+    throw err;
+  }
   await deps.journal.outcome(after.operationId, seq, 'done', { state: after.state.kind });
   const taken = await waitForCheckpoint(deps, team, after);
   return answer(deps.controls.get(team) ?? after, { team, cmd, at, taken });
@@ -99,7 +109,8 @@ async function waitForCheckpoint(deps: SwitchCommandDeps, team: string, after: C
 
 function answer(sw: ControlledSwitch, c: { team: string; cmd: ControlCommand; at: Date; taken: boolean }): SwitchCommandAnswer {
   const hold = sw.state.kind === 'paused' ? sw.state.hold : null;
-  const maxPauseSec = hold?.maxPauseSec;
+  const endsAt = hold && pauseEndsAt(hold);
+  const run = sw.run;
   return {
     operationId: sw.operationId,
     team: c.team,
@@ -109,11 +120,9 @@ function answer(sw: ControlledSwitch, c: { team: string; cmd: ControlCommand; at
     reason: c.cmd.reason,
     at: c.at.toISOString(),
     taken: c.taken,
-    percent: sw.run?.percent ?? null,
-    weights: sw.run ? { ...sw.run.lastApplied } : null,
-    pause:
-      hold && maxPauseSec
-        ? { since: hold.since.toISOString(), by: hold.by, reason: hold.reason, maxPauseSec, endsAt: new Date(hold.since.getTime() + maxPauseSec * 1000).toISOString() }
-        : null,
+    // Where the traffic is (before a step's move the run already names the step it is about to take).
+    percent: run?.moved ? run.lastApplied[run.target] : null,
+    weights: run ? { ...run.lastApplied } : null,
+    pause: hold?.maxPauseSec && endsAt ? { since: hold.since.toISOString(), by: hold.by, reason: hold.reason, maxPauseSec: hold.maxPauseSec, endsAt: endsAt.toISOString() } : null,
   };
 }
