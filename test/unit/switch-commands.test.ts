@@ -14,6 +14,7 @@ function setup(opts: { checkpointWhileWaiting: boolean }) {
     journal: {
       intent: async (opId, name, intent) => steps.push({ opId, name, intent }),
       outcome: async (_opId, seq, outcome) => void (steps[seq - 1]!.outcome = outcome),
+      list: async () => [],
     },
     clock: { now: () => new Date('2026-12-02T06:00:00.000Z') },
     sleep: async () => {
@@ -41,7 +42,7 @@ it('says not taken when the run reached no checkpoint in time', async () => {
 it('refuses a command for another switch than the running one, and for a team with none, changing nothing', async () => {
   const { deps, steps } = setup({ checkpointWhileWaiting: true });
   await expect(commandSwitch(deps, { team: 'devops', operationId: 'op-6', by: 'a', reason: 'old tab', input: { verb: 'resume' } })).rejects.toThrow(/op-6 is not the running switch of devops \(that is op-7\)/);
-  await expect(commandSwitch(deps, { team: 'other', by: 'a', reason: 'why', input: { verb: 'pause' } })).rejects.toThrow(/no switch of other is running/);
+  await expect(commandSwitch(deps, { team: 'other', by: 'a', reason: 'why', input: { verb: 'pause' } })).rejects.toThrow(/no switch of other is running \(traffic.status says where traffic is\); nothing was changed/);
   expect(steps).toEqual([]);
   expect(deps.controls.get('devops')?.state).toEqual({ kind: 'running' });
 });

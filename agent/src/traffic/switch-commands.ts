@@ -1,6 +1,7 @@
 import { SidecarError } from '../sidecar-error';
 import type { Clock, OperationJournal } from '../store/contract';
 import { JOURNAL_STEP } from './journal-steps';
+import { readRunningSwitch } from './running-switch';
 import { nextControlState, pauseEndsAt, type ControlCommand, type ControlledSwitch, type ControlState, type SwitchControls } from './switch-control';
 import type { Weights } from './team-backends';
 
@@ -15,7 +16,7 @@ import type { Weights } from './team-backends';
  */
 export interface SwitchCommandDeps {
   controls: SwitchControls;
-  journal: Pick<OperationJournal, 'intent' | 'outcome'>;
+  journal: Pick<OperationJournal, 'intent' | 'outcome' | 'list'>;
   clock: Clock;
   sleep(ms: number): Promise<void>;
   /** The team's default for a pause nobody resumes (teams file progressive_traffic.max_pause_sec). */
@@ -52,7 +53,7 @@ export async function commandSwitch(
 ): Promise<SwitchCommandAnswer> {
   const { team, by, reason, input } = req;
   const running = deps.controls.get(team);
-  if (!running) throw new SidecarError('NOT_FOUND', `no switch of ${team} is running on this sidecar (traffic.status says where traffic is; operation.list which switch runs where)`, { team });
+  if (!running) throw await notRunningHere(deps, team);
   if (req.operationId && req.operationId !== running.operationId) {
     throw new SidecarError('NOT_FOUND', `operation ${req.operationId} is not the running switch of ${team} (that is ${running.operationId}); nothing was changed`, { team, operationId: req.operationId, running: running.operationId });
   }
@@ -74,6 +75,15 @@ export async function commandSwitch(
   await deps.journal.outcome(after.operationId, seq, 'done', { state: after.state.kind });
   const taken = await waitForCheckpoint(deps, team, after);
   return answer(deps.controls.get(team) ?? after, { team, cmd, at, taken });
+}
+
+/** Where the team's switch runs when not here (the journal knows), so the caller can send it there. */
+async function notRunningHere(deps: SwitchCommandDeps, team: string): Promise<SidecarError> {
+  const elsewhere = await readRunningSwitch(deps.journal, team);
+  if (elsewhere) {
+    return new SidecarError('NOT_FOUND', `the switch of ${team} (${elsewhere.operationId}) runs on sidecar ${elsewhere.ownerInstance}, not on this one; send the command there`, { team, operationId: elsewhere.operationId, ownerInstance: elsewhere.ownerInstance });
+  }
+  return new SidecarError('NOT_FOUND', `no switch of ${team} is running (traffic.status says where traffic is); nothing was changed`, { team });
 }
 
 function toCommand(input: CommandInput, actor: { by: string; reason: string }, at: Date, defaultMaxPauseSec: number): ControlCommand {
