@@ -59,7 +59,8 @@ export const trafficPause = defineMethod({
 
 export const trafficResume = defineMethod({
   name: 'traffic.resume',
-  summary: 'Let a paused switch (paused by a person or waiting at an approval gate) go on from where it holds: the interrupted window runs to its end, then the next step.',
+  summary:
+    'Let a paused switch (paused by a person or waiting at an approval gate) go on from where it holds: an interrupted window gets back the time it had left and is judged over all its samples, the held ones included; then the next step.',
   params: z.object(commandParams).strict(),
   result: switchControlResult,
   mutating: true,
@@ -70,7 +71,7 @@ export const trafficResume = defineMethod({
 export const trafficPromote = defineMethod({
   name: 'traffic.promote',
   summary:
-    'End the current validation window early as a pass (unless it breached) and go on; with full: true go straight to 100% with the usual drain of the old side. Resumes a paused switch.',
+    'End the current validation window early as a pass (unless it breached) and go on; held before a step (e.g. at an approval gate) it only lets the switch go on, the next window validated in full. With full: true go straight to 100% with the usual drain of the old side. Resumes a paused switch.',
   params: z.object({ ...commandParams, full: z.boolean().default(false) }).strict(),
   result: switchControlResult,
   mutating: true,

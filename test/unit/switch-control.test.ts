@@ -31,8 +31,8 @@ it('tells the run: hold while paused, end the window once per promotion, a full 
   const paused = nextControlState('devops', running, { verb: 'pause', at, ...alice });
   expect(decide(paused, 'window', at)).toEqual({ decision: { kind: 'hold', hold: { ...alice, since: at } }, next: paused });
   const promote: ControlState = { kind: 'promote-requested', full: false, ...alice };
-  // A plain promotion ends a window: before a step it waits for that window.
-  expect(decide(promote, 'step', at)).toEqual({ decision: { kind: 'continue' }, next: promote });
+  // A plain promotion ends a window; before a step (none runs) it only lets the switch go on: the next window is not skipped.
+  expect(decide(promote, 'step', at)).toEqual({ decision: { kind: 'continue' }, next: running });
   expect(decide(promote, 'window', at)).toEqual({ decision: { kind: 'end-window', full: false, ...alice }, next: running });
   expect(decide({ ...promote, full: true }, 'step', at)).toEqual({ decision: { kind: 'end-window', full: true, ...alice }, next: running });
   const abort: ControlState = { kind: 'abort-requested', hold: false, ...alice };

@@ -47,8 +47,8 @@ export function nextControlState(team: string, state: ControlState, cmd: Control
 
 /**
  * What the run does at `where` in `state` at `now`, and the state after it: a promotion
- * is consumed by the window it ends (before a step only a full one is, by
- * moving that step to 100%); an abort stays until the run has ended; a pause
+ * is consumed by the window it ends, or before a step (a full one by moving that
+ * step to 100%, a plain one by going on); an abort stays until the run has ended; a pause
  * held past its maxPauseSec ends the switch (pause-expired: a rollback).
  */
 export function decide(state: ControlState, where: Checkpoint, now: Date): { decision: ControlDecision; next: ControlState } {
@@ -60,7 +60,9 @@ export function decide(state: ControlState, where: Checkpoint, now: Date): { dec
       return { decision: expired ?? { kind: 'hold', hold: state.hold }, next: state };
     }
     case 'promote-requested':
-      if (where === 'step' && !state.full) return { decision: { kind: 'continue' }, next: state };
+      // Before a step no window runs to end early: a plain promotion only lets the switch go on (a held one
+      // resumes); the next step's window is validated in full, never skipped.
+      if (where === 'step' && !state.full) return { decision: { kind: 'continue' }, next: { kind: 'running' } };
       return { decision: { kind: 'end-window', full: state.full, by: state.by, reason: state.reason }, next: { kind: 'running' } };
     case 'abort-requested':
       return { decision: { kind: 'abort', hold: state.hold, by: state.by, reason: state.reason }, next: state };
