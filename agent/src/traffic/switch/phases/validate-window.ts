@@ -13,6 +13,19 @@ export interface WindowOutcome {
   decidedAt: number;
 }
 
+/** A window held for hours keeps at most this many samples (each tick judges all of them). */
+const HELD_WINDOW_SAMPLES_MAX = 10_000;
+
+/**
+ * Halves a long-held window's samples, keeping its first and last: the counters' deltas add up
+ * across a dropped sample and HAProxy's rtime mean holds between any two readings
+ * (windowMeanResponseMs), so the figures stay those of the whole window.
+ */
+export function thinOut(samples: SliSample[]): void {
+  const kept = samples.filter((_, i) => i === 0 || i === samples.length - 1 || i % 2 === 0);
+  samples.splice(0, samples.length, ...kept);
+}
+
 /** The window's ends (ms since epoch): each moves later by the time a person held the switch. */
 interface WindowEnds {
   window: number;
@@ -59,7 +72,8 @@ export async function validateWindow(run: SwitchRun, percent: number): Promise<W
   const samples: SliSample[] = [await sample()];
   const announced = { extension: false, hold: false };
   const synthetic = startSyntheticRuns(run);
-  const ended = (verdict: WindowOutcome['verdict'], now: number): WindowOutcome => ({ verdict, windowSec: Math.round((now - start) / 100) / 10, samples: samples.length, decidedAt: now });
+  let taken = 1;
+  const ended = (verdict: WindowOutcome['verdict'], now: number): WindowOutcome => ({ verdict, windowSec: Math.round((now - start) / 100) / 10, samples: taken, decidedAt: now });
   try {
     for (let tick = 0; tick < 100_000_000; tick += 1) {
       const nextAt = start + (tick + 1) * params.sampleIntervalMs;
@@ -71,6 +85,8 @@ export async function validateWindow(run: SwitchRun, percent: number): Promise<W
       if (said.kind === 'pause-expired') return expirePause(run, said);
       followHold(run, said, 'validating');
       samples.push(await sample());
+      taken += 1;
+      if (said.kind === 'hold' && samples.length > HELD_WINDOW_SAMPLES_MAX) thinOut(samples);
       const now = ctx.clock.now().getTime();
       followWindowClock(ends, said.kind === 'hold', now);
       const final = now >= ends.window && said.kind === 'continue';
