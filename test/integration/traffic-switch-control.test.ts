@@ -171,6 +171,21 @@ it('a breach injected while paused rolls back within the usual bound', async () 
   expect((await store.journal.get(opId))?.status).toBe('rolled_back');
 });
 
+it('a pause nobody resumes within its maxPauseSec rolls back, saying so in the progress, the error and the audit', async () => {
+  const sw = await startSwitch();
+  const opId = await reached(sw.c, 'step-25');
+  const person = await client('team-token');
+  const paused = await command(person, 'pause', { reason: 'back in a minute', maxPauseSec: 2 });
+  expect(paused.result).toMatchObject({ state: 'paused', pause: { maxPauseSec: 2 } });
+  const { answer } = await finish(sw);
+  expect(answer.error?.data).toMatchObject({ code: 'TIMEOUT', step: 25, active: sw.source });
+  expect(answer.error?.message).toMatch(/paused 2 s without a resume \(max_pause_sec\); paused by .*: back in a minute/);
+  expect(sw.c.notifications.find((m) => phaseOf(m) === 'rolled-back')?.params?.message).toMatch(/paused 2 s without a resume/);
+  expect(await stack.weights()).toEqual({ [sw.source]: 100, [sw.target]: 0 });
+  const audit = await store.audit.list({ team: team.team_name, operationType: 'traffic.switch', limit: 5 });
+  expect(audit.find((a) => a.operationId === opId && a.status === 'rolled_back')?.rollbackReason).toMatch(/^paused 2 s without a resume \(max_pause_sec\)/);
+});
+
 it('promote full from 10% reaches 100% with the drain, no failed request under load', async () => {
   const sw = await startSwitch();
   const opId = await reached(sw.c, 'step-10');
