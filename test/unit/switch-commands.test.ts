@@ -64,3 +64,14 @@ it('a command the state refuses (resume while running) leaves no journal step', 
   await expect(commandSwitch(deps, { team: 'devops', by: 'alice', reason: 'go', input: { verb: 'resume' } })).rejects.toThrow(/is not paused/);
   expect(steps).toEqual([]);
 });
+
+it('sent to a sidecar that does not run the switch, a command names the one that does (from the journal)', async () => {
+  const { deps } = setup({ checkpointWhileWaiting: true });
+  deps.journal.list = async () => [
+    { id: 'op-8', type: 'traffic.switch', team: 'web', status: 'running', phase: 'step-10', ownerInstance: 'host-b', initiatedBy: 'x#1', idempotencyKey: null, params: { target: 'green' }, result: null, error: null, startedAt: new Date(0), completedAt: null, steps: [] },
+  ];
+  await expect(commandSwitch(deps, { team: 'web', by: 'a', reason: 'wrong host', input: { verb: 'pause' } })).rejects.toMatchObject({
+    code: 'NOT_FOUND',
+    message: expect.stringMatching(/the switch of web \(op-8\) runs on sidecar host-b, not on this one; send the command there/),
+  });
+});

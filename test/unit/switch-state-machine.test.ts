@@ -136,9 +136,11 @@ function harness(overrides: Record<string, unknown> = {}, opts: SwitchOptions = 
     if (!signal?.aborted) now += ms;
     await new Promise((r) => setImmediate(r));
   };
-  const deps = trafficDeps({ store: mem.store, haproxy, inFlight, sleep });
+  const hooks: Array<{ event: string; payload: Record<string, unknown> }> = [];
+  const webhooks = { notify: async (_team: string, event: string, payload: Record<string, unknown>) => void hooks.push({ event, payload }) };
+  const deps = trafficDeps({ store: mem.store, haproxy, inFlight, sleep, webhooks });
   const params = trafficSwitchParams.parse({ team: 'devops', target: 'green', lockToken: 7, validationSec: 2, minSamples: 20, ...overrides });
-  return { events, haproxy, mem, progress, onProgress, inFlight, run: () => runTrafficSwitch(deps, params, ctx, opts), elapsed: () => now };
+  return { events, haproxy, mem, progress, onProgress, inFlight, hooks, run: () => runTrafficSwitch(deps, params, ctx, opts), elapsed: () => now };
 }
 
 async function failure(p: Promise<unknown>): Promise<{ code: string; message: string; data: Record<string, unknown> }> {
@@ -282,6 +284,11 @@ describe('a person in the loop', () => {
     expect(result.steps[2].windowSec).toBeGreaterThanOrEqual(7);
     expect(h.elapsed()).toBeGreaterThanOrEqual(8_000 + 7_000);
     expect(weightChanges(h.events)).toEqual(['haproxy weights 95/5', 'haproxy weights 90/10', 'haproxy weights 75/25', 'haproxy weights 50/50', 'haproxy weights 0/100']);
+    // The step webhook hears of the hold and its end.
+    expect(h.hooks.filter((x) => x.event === 'paused' || x.event === 'resumed')).toEqual([
+      { event: 'paused', payload: expect.objectContaining({ operationId: 'op-1', percent: 25, weights: { blue: 75, green: 25 }, by: 'alice', reason: 'watching the build queue' }) },
+      { event: 'resumed', payload: expect.objectContaining({ operationId: 'op-1', percent: 25, how: 'resumed' }) },
+    ]);
   });
 
   it('a breach while paused still rolls back', async () => {
