@@ -17,7 +17,6 @@ export interface TrafficStatus {
 export async function trafficStatus(deps: Pick<TrafficDeps, 'store' | 'haproxy' | 'teamConfig'>, team: string): Promise<TrafficStatus> {
   const config = deps.teamConfig(team);
   const desired = (await deps.store.environments.ensure(team, config?.active_environment ?? 'blue')).weights;
-  const running = readRunningSwitch(deps.store.journal, team);
   const { backends: tb, state } = await discoverTeamBackends(deps.haproxy, team, config);
   const stats = await deps.haproxy.showStat();
   const servers = tb.backends.flatMap((backend) =>
@@ -27,5 +26,6 @@ export async function trafficStatus(deps: Pick<TrafficDeps, 'store' | 'haproxy' 
     }),
   );
   const live = liveWeights(tb, state);
-  return { team, desired, live, inSync: servers.every((s) => s.weight === desired[s.environment]), servers, switch: await running };
+  const running = await readRunningSwitch(deps.store.journal, team);
+  return { team, desired, live, inSync: servers.every((s) => s.weight === desired[s.environment]), servers, switch: running };
 }
