@@ -206,6 +206,8 @@ it('promote full from 10% reaches 100% with the drain, no failed request under l
   const old = (await stack.haproxy.runtime.showStat()).find((s) => s.backend === team.haproxy_backend && s.server === team.environments[sw.source].server);
   expect(old?.status).toBe('MAINT');
   expect((await store.environments.get(team.team_name))?.active).toBe(sw.target);
+  const audit = await store.audit.list({ team: team.team_name, operationType: 'traffic.promote', limit: 1 });
+  expect(audit[0]).toMatchObject({ status: 'SUCCESS', initiatedBy: PERSON_BUILD, operationId: opId, metadata: expect.objectContaining({ tokenId: 'team-token', build: PERSON_BUILD, params: expect.objectContaining({ reason: 'the release is urgent', full: true }) }) });
 });
 
 it('abort hold leaves the weights where they were and the operation aborted; a later rollback.emergency still works', async () => {
@@ -222,6 +224,9 @@ it('abort hold leaves the weights where they were and the operation aborted; a l
   // The switch's own record (the dispatcher's row of the traffic.switch call, FAILURE, comes beside it).
   const audit = await store.audit.list({ team: team.team_name, operationType: 'traffic.switch', limit: 5 });
   expect(audit.find((a) => a.operationId === opId && a.status === 'aborted')).toMatchObject({ status: 'aborted', operationId: opId, initiatedBy: PERSON_BUILD, rollbackReason: expect.stringContaining('stop here, we look tomorrow') });
+
+  const abortAudit = await store.audit.list({ team: team.team_name, operationType: 'traffic.abort', limit: 1 });
+  expect(abortAudit[0]).toMatchObject({ status: 'SUCCESS', initiatedBy: PERSON_BUILD, operationId: opId, metadata: expect.objectContaining({ tokenId: 'team-token', params: expect.objectContaining({ reason: 'stop here, we look tomorrow', hold: true }) }) });
 
   const stop = await (await client('ops')).call('rollback.emergency', { team: team.team_name, reason: 'back to the last known good side' });
   expect(stop.result).toMatchObject({ active: sw.source, weights: { [sw.source]: 100, [sw.target]: 0 } });
