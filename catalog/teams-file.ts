@@ -176,6 +176,14 @@ const webhooksSchema = z
   .object({ pre_switch: webhookUrl.optional(), step: webhookUrl.optional(), promoted: webhookUrl.optional(), rolled_back: webhookUrl.optional() })
   .strict();
 
+/** The seed's progressive_traffic settings the sidecar applies to a team's switches. */
+const progressiveTrafficSchema = z
+  .object({
+    /** A pause (traffic.pause, or an approval gate) nobody resumes within this many seconds rolls the switch back. */
+    max_pause_sec: z.number().int().min(1).max(86_400).default(3_600),
+  })
+  .strict();
+
 const teamSchema = z
   .object({
     team_name: z.string().regex(TEAM_NAME_PATTERN, 'expected lower-case letters, digits, - or _ (max 40), starting with a letter'),
@@ -211,6 +219,7 @@ const teamSchema = z
     dynamic_agents: dynamicAgentsSchema.default(() => dynamicAgentsSchema.parse({})),
     jenkins_configuration: jenkinsConfigurationSchema.default(() => jenkinsConfigurationSchema.parse({})),
     secrets: secretsSchema.default(() => secretsSchema.parse({})),
+    progressive_traffic: progressiveTrafficSchema.default(() => progressiveTrafficSchema.parse({})),
   })
   .strict();
 
@@ -243,6 +252,7 @@ export interface Team {
   dynamic_agents: { docker_host: string; mount_docker_socket: boolean; agents: TeamAgent[] };
   jenkins_configuration: z.output<typeof jenkinsConfigurationSchema>;
   secrets: z.output<typeof secretsSchema>;
+  progressive_traffic: z.output<typeof progressiveTrafficSchema>;
   /** Derived: per-environment ports and controller URLs. */
   environments: Record<EnvironmentName, { web_port: number; agent_port: number; url: string; server: string; container: string }>;
 }
@@ -302,6 +312,7 @@ function normalise(t: z.output<typeof teamSchema>): Team {
     dynamic_agents: { docker_host: t.dynamic_agents.docker_host, mount_docker_socket: t.dynamic_agents.mount_docker_socket, agents: resolveAgents(t.team_name, t.dynamic_agents) },
     jenkins_configuration: t.jenkins_configuration,
     secrets: t.secrets,
+    progressive_traffic: t.progressive_traffic,
     environments: envs,
   };
 }

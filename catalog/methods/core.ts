@@ -4,6 +4,7 @@ import { ENVIRONMENTS, TEAM_NAME_PATTERN } from '../teams-file';
 import { detailsParam } from './details-param';
 import { defineMethod, type MethodSpec } from './method-spec';
 import { breakerResult, environmentName, isoTime, lockGrantResult, operationRecordResult, operationSummaryResult, weightsResult } from './result-shapes';
+import { runningSwitchResult } from './running-switch';
 
 /**
  * RPC methods of the core area (transport and store), per docs/rpc-contract.md.
@@ -164,6 +165,7 @@ export const environmentStatus = defineMethod({
       .object({ from: environmentName.nullable(), to: environmentName.nullable(), status: z.string(), operationId: z.string() })
       .nullable()
       .describe('{from, to, status, operationId} of the latest traffic.switch started by `build`, or null'),
+    switch: runningSwitchResult.nullable().describe("the team's running traffic.switch: phase, percent, and whether a person holds it (paused since, by), or null"),
     containers: z
       .object({ blue: controllerContainer, green: controllerContainer })
       .nullable()

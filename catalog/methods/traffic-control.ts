@@ -38,24 +38,8 @@ export const switchControlResult = z.object({
     .describe('set while paused'),
 });
 
-/**
- * The team's running switch as traffic.status and environment.status show it (null when none runs):
- * where it is, and whether a person (or an approval gate) holds it. Read from the journal, so every
- * sidecar and the dashboard see the same, also after a restart.
- */
-export const runningSwitchResult = z.object({
-  operationId: z.string(),
-  target: z.enum(['blue', 'green']),
-  phase: z.string().describe("the switch's phase (switch/phase.ts), e.g. validating, paused, draining"),
-  percent: z.number().int().min(0).max(100).nullable().describe('the step it is at, null before its first'),
-  control: z.enum(['running', 'paused', 'promote-requested', 'abort-requested']),
-  pause: z
-    .object({ since: isoTime, by: z.string(), reason: z.string(), maxPauseSec: z.number().int().positive().nullable(), endsAt: isoTime.nullable(), gate: z.number().int().min(1).max(100).nullable().describe('set when it waits at an approval gate for this step') })
-    .nullable(),
-  initiatedBy: z.string(),
-  ownerInstance: z.string().describe('the sidecar running it (commands go there)'),
-  startedAt: isoTime,
-});
+/** The team's running switch as traffic.status and environment.status show it (running-switch.ts). */
+export { runningSwitchResult } from './running-switch';
 
 export const trafficPause = defineMethod({
   name: 'traffic.pause',
@@ -75,7 +59,8 @@ export const trafficPause = defineMethod({
 
 export const trafficResume = defineMethod({
   name: 'traffic.resume',
-  summary: 'Let a paused switch (paused by a person or waiting at an approval gate) go on from where it holds: the interrupted window runs to its end, then the next step.',
+  summary:
+    'Let a paused switch (paused by a person or waiting at an approval gate) go on from where it holds: an interrupted window gets back the time it had left and is judged over all its samples, the held ones included; then the next step.',
   params: z.object(commandParams).strict(),
   result: switchControlResult,
   mutating: true,
@@ -86,7 +71,7 @@ export const trafficResume = defineMethod({
 export const trafficPromote = defineMethod({
   name: 'traffic.promote',
   summary:
-    'End the current validation window early as a pass (unless it breached) and go on; with full: true go straight to 100% with the usual drain of the old side. Resumes a paused switch.',
+    'End the current validation window early as a pass (unless it breached) and go on; held before a step (e.g. at an approval gate) it only lets the switch go on, the next window validated in full. With full: true go straight to 100% with the usual drain of the old side. Resumes a paused switch.',
   params: z.object({ ...commandParams, full: z.boolean().default(false) }).strict(),
   result: switchControlResult,
   mutating: true,

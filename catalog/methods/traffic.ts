@@ -3,6 +3,7 @@ import { DEFAULT_TRIGGERS, parseTrigger, TRIGGER_GRAMMAR } from '../triggers';
 import { environmentParam, lockOperationParam, teamParam } from './core';
 import { defineMethod, type MethodSpec } from './method-spec';
 import { environmentName, weightsResult } from './result-shapes';
+import { runningSwitchResult } from './running-switch';
 
 /**
  * RPC methods of the traffic area (docs/rpc-contract.md): the progressive
@@ -179,7 +180,7 @@ export const trafficSwitch = defineMethod({
 
 export const trafficStatus = defineMethod({
   name: 'traffic.status',
-  summary: 'Live weights and server states from HAProxy beside the desired weights kept in Postgres.',
+  summary: "Live weights and server states from HAProxy beside the desired weights kept in Postgres, and the team's running switch (whether a person holds it).",
   params: trafficStatusParams,
   result: z.object({
     team: z.string(),
@@ -197,6 +198,7 @@ export const trafficStatus = defineMethod({
         checkStatus: z.string(),
       }),
     ),
+    switch: runningSwitchResult.nullable().describe("the team's running traffic.switch (paused or not), or null"),
   }),
   mutating: false,
   scope: 'team',

@@ -38,6 +38,7 @@ export function defaultAnswers(team: string, build: string): Answers {
       operation: null,
       lastKnownGood: 'green',
       buildSwitch: { from: 'blue', to: 'green', status: 'succeeded', operationId: 'op-1' },
+      switch: null,
     }),
     answer(stateMigrate, {
       jobs: 12,

@@ -249,7 +249,7 @@ describe('methods over the wire', () => {
     const c = await connect('devops-ci');
     expect(await c.call('environment.status', { team: 'devops', build: 'devops/x#1' })).toEqual({
       ok: true,
-      result: { active: 'blue', previous: null, weights: { blue: 100, green: 0 }, operation: null, lastKnownGood: 'blue', buildSwitch: null },
+      result: { active: 'blue', previous: null, weights: { blue: 100, green: 0 }, operation: null, lastKnownGood: 'blue', buildSwitch: null, switch: null },
     });
     // Containers only when asked; null here: without a teams file the sidecar knows no container names.
     expect(await c.call('environment.status', { team: 'devops', containers: true })).toMatchObject({ ok: true, result: { active: 'blue', containers: null } });

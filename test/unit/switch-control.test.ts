@@ -1,4 +1,4 @@
-import { decide, nextControlState, SwitchControls, type ControlState } from '../../agent/src/traffic/switch-control';
+import { decide, nextControlState, pauseEndsAt, SwitchControls, type ControlState } from '../../agent/src/traffic/switch-control';
 import { noSwitchControl } from '../../agent/src/traffic/switch/control';
 
 /** A person's commands on a running switch: the pure transitions and what the run is told at each checkpoint. */
@@ -29,14 +29,14 @@ it('promotes a paused switch (resuming it), keeps a full promotion asked twice, 
 
 it('tells the run: hold while paused, end the window once per promotion, a full one already before the step', () => {
   const paused = nextControlState('devops', running, { verb: 'pause', at, ...alice });
-  expect(decide(paused, 'window')).toEqual({ decision: { kind: 'hold', hold: { ...alice, since: at } }, next: paused });
+  expect(decide(paused, 'window', at)).toEqual({ decision: { kind: 'hold', hold: { ...alice, since: at } }, next: paused });
   const promote: ControlState = { kind: 'promote-requested', full: false, ...alice };
-  // A plain promotion ends a window: before a step it waits for that window.
-  expect(decide(promote, 'step')).toEqual({ decision: { kind: 'continue' }, next: promote });
-  expect(decide(promote, 'window')).toEqual({ decision: { kind: 'end-window', full: false, ...alice }, next: running });
-  expect(decide({ ...promote, full: true }, 'step')).toEqual({ decision: { kind: 'end-window', full: true, ...alice }, next: running });
+  // A plain promotion ends a window; before a step (none runs) it only lets the switch go on: the next window is not skipped.
+  expect(decide(promote, 'step', at)).toEqual({ decision: { kind: 'continue' }, next: running });
+  expect(decide(promote, 'window', at)).toEqual({ decision: { kind: 'end-window', full: false, ...alice }, next: running });
+  expect(decide({ ...promote, full: true }, 'step', at)).toEqual({ decision: { kind: 'end-window', full: true, ...alice }, next: running });
   const abort: ControlState = { kind: 'abort-requested', hold: false, ...alice };
-  expect(decide(abort, 'step').next).toBe(abort);
+  expect(decide(abort, 'step', at).next).toBe(abort);
 });
 
 it('keeps one control per team while its switch runs, and says when none runs', () => {
@@ -47,4 +47,26 @@ it('keeps one control per team while its switch runs, and says when none runs', 
   control.release();
   expect(controls.get('devops')).toBeUndefined();
   expect(noSwitchControl.checkpoint(undefined as never, 'window')).toEqual({ kind: 'continue' });
+});
+
+it('ends a pause nobody resumed within its maxPauseSec, and only then, saying so in the domain words', () => {
+  const paused = nextControlState('devops', running, { verb: 'pause', at, maxPauseSec: 3600, ...alice });
+  const justBefore = new Date(at.getTime() + 3_599_999);
+  expect(decide(paused, 'window', justBefore).decision).toMatchObject({ kind: 'hold' });
+  const expired = decide(paused, 'step', new Date(at.getTime() + 3_600_000));
+  expect(expired.decision).toMatchObject({ kind: 'pause-expired', reason: 'paused 3600 s without a resume (max_pause_sec); paused by alice: looking at the queue' });
+  expect(pauseEndsAt((paused as Extract<ControlState, { kind: 'paused' }>).hold)).toEqual(new Date('2026-12-02T01:00:00Z'));
+  // A pause without a limit (none given and no team default) holds on.
+  const unlimited = nextControlState('devops', running, { verb: 'pause', at, ...alice });
+  expect(decide(unlimited, 'window', new Date(at.getTime() + 86_400_000)).decision.kind).toBe('hold');
+});
+
+it("gives an approval gate's hold the team's max pause, and it expires like a pause", () => {
+  const controls = new SwitchControls({ maxPauseSec: (team) => (team === 'devops' ? 600 : 1) });
+  const control = controls.attach('devops', 'op-2');
+  control.awaitApproval({ by: 'approval gate', reason: 'approve 50%', since: at, gate: 50 });
+  const state = controls.get('devops')?.state;
+  expect(state).toMatchObject({ kind: 'paused', hold: { maxPauseSec: 600, gate: 50 } });
+  const run = { ctx: { clock: { now: () => new Date(at.getTime() + 600_000) } } } as never;
+  expect(control.checkpoint(run, 'step')).toMatchObject({ kind: 'pause-expired', reason: expect.stringMatching(/^waited 600 s at the approval gate for 50% without a resume \(max_pause_sec\)/) });
 });

@@ -136,9 +136,11 @@ function harness(overrides: Record<string, unknown> = {}, opts: SwitchOptions = 
     if (!signal?.aborted) now += ms;
     await new Promise((r) => setImmediate(r));
   };
-  const deps = trafficDeps({ store: mem.store, haproxy, inFlight, sleep });
+  const hooks: Array<{ event: string; payload: Record<string, unknown> }> = [];
+  const webhooks = { notify: async (_team: string, event: string, payload: Record<string, unknown>) => void hooks.push({ event, payload }) };
+  const deps = trafficDeps({ store: mem.store, haproxy, inFlight, sleep, webhooks });
   const params = trafficSwitchParams.parse({ team: 'devops', target: 'green', lockToken: 7, validationSec: 2, minSamples: 20, ...overrides });
-  return { events, haproxy, mem, progress, onProgress, inFlight, run: () => runTrafficSwitch(deps, params, ctx, opts), elapsed: () => now };
+  return { events, haproxy, mem, progress, onProgress, inFlight, hooks, run: () => runTrafficSwitch(deps, params, ctx, opts), elapsed: () => now };
 }
 
 async function failure(p: Promise<unknown>): Promise<{ code: string; message: string; data: Record<string, unknown> }> {
@@ -282,6 +284,11 @@ describe('a person in the loop', () => {
     expect(result.steps[2].windowSec).toBeGreaterThanOrEqual(7);
     expect(h.elapsed()).toBeGreaterThanOrEqual(8_000 + 7_000);
     expect(weightChanges(h.events)).toEqual(['haproxy weights 95/5', 'haproxy weights 90/10', 'haproxy weights 75/25', 'haproxy weights 50/50', 'haproxy weights 0/100']);
+    // The step webhook hears of the hold and its end.
+    expect(h.hooks.filter((x) => x.event === 'paused' || x.event === 'resumed')).toEqual([
+      { event: 'paused', payload: expect.objectContaining({ operationId: 'op-1', percent: 25, weights: { blue: 75, green: 25 }, by: 'alice', reason: 'watching the build queue' }) },
+      { event: 'resumed', payload: expect.objectContaining({ operationId: 'op-1', percent: 25, how: 'resumed' }) },
+    ]);
   });
 
   it('a breach while paused still rolls back', async () => {
@@ -340,5 +347,92 @@ describe('a person in the loop', () => {
     expect(err.message).toMatch(/aborted by alice: watching the build queue/);
     expect(weightChanges(h.events).at(-1)).toBe('haproxy weights 100/0');
     expect(h.mem.failures).toEqual([]);
+  });
+});
+
+describe('a held switch and the clock', () => {
+  const person = { by: 'bob', reason: 'checking the dashboards' };
+  const weightChanges = (events: string[]): string[] => events.filter((e) => e.startsWith('haproxy weights'));
+
+  it('a pause nobody resumes within max_pause_sec rolls back with that reason, audited, without a breaker failure', async () => {
+    const h = harness({}, { control: steered((c, now) => {
+      if (c.get('devops')?.state.kind === 'running' && h.progress.some((p) => p.phase === 'step-25')) c.command('devops', { verb: 'pause', at: new Date(now), maxPauseSec: 5, ...person });
+    }, () => h.elapsed()) });
+    const err = await failure(h.run());
+    expect(err.code).toBe('TIMEOUT');
+    expect(err.data).toMatchObject({ operationStatus: 'rolled_back', step: 25, active: 'blue' });
+    expect(err.message).toMatch(/paused 5 s without a resume \(max_pause_sec\); paused by bob: checking the dashboards/);
+    expect(h.progress.find((p) => p.phase === 'rolled-back')?.message).toMatch(/paused 5 s without a resume/);
+    expect(h.mem.audit.at(-1)).toMatchObject({ status: 'rolled_back', rollbackReason: expect.stringMatching(/^paused 5 s without a resume/) });
+    expect(h.mem.failures).toEqual([]);
+    expect(weightChanges(h.events)).toEqual(['haproxy weights 95/5', 'haproxy weights 90/10', 'haproxy weights 75/25', 'haproxy weights 100/0']);
+  });
+
+  it('a pause before the first move that expires ends the switch without moving anything', async () => {
+    const h = harness({}, { control: steered((c, now) => {
+      if (c.get('devops')?.state.kind === 'running' && !h.progress.some((p) => p.phase === 'paused')) c.command('devops', { verb: 'pause', at: new Date(now), maxPauseSec: 3, ...person });
+    }, () => h.elapsed()) });
+    const err = await failure(h.run());
+    expect(err.code).toBe('TIMEOUT');
+    expect(err.message).toMatch(/ended before its first step: paused 3 s without a resume \(max_pause_sec\).*nothing was moved/);
+    expect(weightChanges(h.events)).toEqual([]);
+  });
+
+  it('held before a step (after 25% passed), the target is still judged: a breach rolls back before the next move', async () => {
+    const paused: string[] = [];
+    const controls = new SwitchControls();
+    const inner = controls.attach('devops', 'op-1');
+    const control: SwitchControl = {
+      checkpoint: (run, where) => {
+        if (where === 'step' && paused.length === 0 && h.progress.some((p) => /^25% validated/.test(p.message))) {
+          controls.command('devops', { verb: 'pause', at: new Date(h.elapsed()), ...person });
+          paused.push(where);
+        } else if (paused.length === 1 && h.elapsed() > 20_000) {
+          h.haproxy.errorRate[GREEN] = 0.5;
+          paused.push('breach');
+        }
+        return inner.checkpoint(run, where);
+      },
+      awaitApproval: (hold) => inner.awaitApproval(hold),
+      release: () => inner.release(),
+    };
+    const h = harness({}, { control });
+    const err = await failure(h.run());
+    expect(err.code).toBe('SLI_BREACH');
+    expect(err.message).toMatch(/SLI breach at 25% while paused by bob: error_rate/);
+    expect(err.data).toMatchObject({ operationStatus: 'rolled_back', step: 25, active: 'blue' });
+    expect(h.progress.find((p) => p.phase === 'paused')?.message).toMatch(/^paused at 25% by bob/);
+    // Never moved to 50% while held; straight back to the source on the breach.
+    expect(weightChanges(h.events)).toEqual(['haproxy weights 95/5', 'haproxy weights 90/10', 'haproxy weights 75/25', 'haproxy weights 100/0']);
+    expect(h.mem.failures).toHaveLength(1);
+  });
+
+  it('on resume an interrupted window gets back the time it had left and is judged over all its samples', async () => {
+    const starts: number[] = [];
+    let pausedAt: number | null = null;
+    let resumedAt: number | null = null;
+    const h = harness({ validationSec: 4 }, { control: steered((c, now) => {
+      const start25 = starts[0];
+      if (pausedAt === null && start25 !== undefined) {
+        // A second into the 4 s window.
+        if (now - start25 >= 1_000) {
+          c.command('devops', { verb: 'pause', at: new Date(now), ...person });
+          pausedAt = now;
+        }
+      } else if (pausedAt !== null && resumedAt === null && now - pausedAt >= 10_000) {
+        c.command('devops', { verb: 'resume', ...person });
+        resumedAt = now;
+      }
+    }, () => h.elapsed()) });
+    h.onProgress.push((e) => {
+      if (/^25% of new/.test(e.message)) starts.push(h.elapsed());
+    });
+    const result = await h.run();
+    expect(result.status).toBe('promoted');
+    const w25 = result.steps[2];
+    // 1 s before the pause + 10 s held + the 3 s it had left, a sample a second, every one judged.
+    expect(w25.windowSec).toBeGreaterThanOrEqual(14);
+    expect(w25.windowSec).toBeLessThan(15.5);
+    expect(w25.samples).toBeGreaterThanOrEqual(15);
   });
 });

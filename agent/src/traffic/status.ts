@@ -1,14 +1,17 @@
 import { ENVIRONMENTS, type EnvironmentName } from '../../../catalog/teams-file';
 import type { TrafficDeps } from './traffic-deps';
+import { readRunningSwitch, type RunningSwitch } from './running-switch';
 import { discoverTeamBackends, liveWeights, type Weights } from './team-backends';
 
-/** traffic.status: what HAProxy holds now beside what the sidecar wants it to hold. */
+/** traffic.status: what HAProxy holds now beside what the sidecar wants it to hold, and the switch moving it. */
 export interface TrafficStatus {
   team: string;
   desired: Weights;
   live: Weights;
   inSync: boolean;
   servers: Array<{ backend: string; server: string; environment: EnvironmentName; status: string; weight: number; sessions: number; checkStatus: string }>;
+  /** The team's running switch as its journal says (paused or not); null when none runs. */
+  switch: RunningSwitch | null;
 }
 
 export async function trafficStatus(deps: Pick<TrafficDeps, 'store' | 'haproxy' | 'teamConfig'>, team: string): Promise<TrafficStatus> {
@@ -23,5 +26,6 @@ export async function trafficStatus(deps: Pick<TrafficDeps, 'store' | 'haproxy' 
     }),
   );
   const live = liveWeights(tb, state);
-  return { team, desired, live, inSync: servers.every((s) => s.weight === desired[s.environment]), servers };
+  const running = await readRunningSwitch(deps.store.journal, team);
+  return { team, desired, live, inSync: servers.every((s) => s.weight === desired[s.environment]), servers, switch: running };
 }

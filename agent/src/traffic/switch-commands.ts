@@ -1,7 +1,8 @@
 import { SidecarError } from '../sidecar-error';
 import type { Clock, OperationJournal } from '../store/contract';
 import { JOURNAL_STEP } from './journal-steps';
-import type { ControlCommand, ControlledSwitch, ControlState, SwitchControls } from './switch-control';
+import { readRunningSwitch } from './running-switch';
+import { nextControlState, pauseEndsAt, type ControlCommand, type ControlledSwitch, type ControlState, type SwitchControls } from './switch-control';
 import type { Weights } from './team-backends';
 
 /**
@@ -15,7 +16,7 @@ import type { Weights } from './team-backends';
  */
 export interface SwitchCommandDeps {
   controls: SwitchControls;
-  journal: Pick<OperationJournal, 'intent' | 'outcome'>;
+  journal: Pick<OperationJournal, 'intent' | 'outcome' | 'list'>;
   clock: Clock;
   sleep(ms: number): Promise<void>;
   /** The team's default for a pause nobody resumes (teams file progressive_traffic.max_pause_sec). */
@@ -52,18 +53,37 @@ export async function commandSwitch(
 ): Promise<SwitchCommandAnswer> {
   const { team, by, reason, input } = req;
   const running = deps.controls.get(team);
-  if (!running) throw new SidecarError('NOT_FOUND', `no switch of ${team} is running on this sidecar (traffic.status says where traffic is; operation.list which switch runs where)`, { team });
+  if (!running) throw await notRunningHere(deps, team);
   if (req.operationId && req.operationId !== running.operationId) {
     throw new SidecarError('NOT_FOUND', `operation ${req.operationId} is not the running switch of ${team} (that is ${running.operationId}); nothing was changed`, { team, operationId: req.operationId, running: running.operationId });
   }
   await running.run?.checkFence();
   const at = deps.clock.now();
   const cmd = toCommand(input, { by, reason }, at, deps.maxPauseSec(team));
-  const after = deps.controls.command(team, cmd);
-  const seq = await deps.journal.intent(after.operationId, JOURNAL_STEP.control, { ...journalIntent(cmd), at: at.toISOString() });
+  // Refused commands change nothing and leave no journal step (the dispatcher audits the refusal).
+  nextControlState(team, running.state, cmd);
+  // Intent before the change: a restarted sidecar that finds it without an outcome knows it may have applied.
+  const seq = await deps.journal.intent(running.operationId, JOURNAL_STEP.control, { ...journalIntent(cmd), at: at.toISOString() });
+  let after: ControlledSwitch;
+  try {
+    after = deps.controls.command(team, cmd, running.operationId);
+  } catch (err) {
+    // Another command (or the switch's end) came between the check and the journal write.
+    await deps.journal.outcome(running.operationId, seq, 'failed', { error: (err as Error).message }).catch(() => undefined);
+    throw err;
+  }
   await deps.journal.outcome(after.operationId, seq, 'done', { state: after.state.kind });
   const taken = await waitForCheckpoint(deps, team, after);
   return answer(deps.controls.get(team) ?? after, { team, cmd, at, taken });
+}
+
+/** Where the team's switch runs when not here (the journal knows), so the caller can send it there. */
+async function notRunningHere(deps: SwitchCommandDeps, team: string): Promise<SidecarError> {
+  const elsewhere = await readRunningSwitch(deps.journal, team);
+  if (elsewhere) {
+    return new SidecarError('NOT_FOUND', `the switch of ${team} (${elsewhere.operationId}) runs on sidecar ${elsewhere.ownerInstance}, not on this one; send the command there`, { team, operationId: elsewhere.operationId, ownerInstance: elsewhere.ownerInstance });
+  }
+  return new SidecarError('NOT_FOUND', `no switch of ${team} is running (traffic.status says where traffic is); nothing was changed`, { team });
 }
 
 function toCommand(input: CommandInput, actor: { by: string; reason: string }, at: Date, defaultMaxPauseSec: number): ControlCommand {
@@ -99,7 +119,8 @@ async function waitForCheckpoint(deps: SwitchCommandDeps, team: string, after: C
 
 function answer(sw: ControlledSwitch, c: { team: string; cmd: ControlCommand; at: Date; taken: boolean }): SwitchCommandAnswer {
   const hold = sw.state.kind === 'paused' ? sw.state.hold : null;
-  const maxPauseSec = hold?.maxPauseSec;
+  const endsAt = hold && pauseEndsAt(hold);
+  const run = sw.run;
   return {
     operationId: sw.operationId,
     team: c.team,
@@ -109,11 +130,9 @@ function answer(sw: ControlledSwitch, c: { team: string; cmd: ControlCommand; at
     reason: c.cmd.reason,
     at: c.at.toISOString(),
     taken: c.taken,
-    percent: sw.run?.percent ?? null,
-    weights: sw.run ? { ...sw.run.lastApplied } : null,
-    pause:
-      hold && maxPauseSec
-        ? { since: hold.since.toISOString(), by: hold.by, reason: hold.reason, maxPauseSec, endsAt: new Date(hold.since.getTime() + maxPauseSec * 1000).toISOString() }
-        : null,
+    // Where the traffic is (before a step's move the run already names the step it is about to take).
+    percent: run?.moved ? run.lastApplied[run.target] : null,
+    weights: run ? { ...run.lastApplied } : null,
+    pause: hold?.maxPauseSec && endsAt ? { since: hold.since.toISOString(), by: hold.by, reason: hold.reason, maxPauseSec: hold.maxPauseSec, endsAt: endsAt.toISOString() } : null,
   };
 }

@@ -46,22 +46,41 @@ export function nextControlState(team: string, state: ControlState, cmd: Control
 }
 
 /**
- * What the run does at `where` in `state`, and the state after it: a promotion
- * is consumed by the window it ends (before a step only a full one is, by
- * moving that step to 100%); an abort stays until the run has ended.
+ * What the run does at `where` in `state` at `now`, and the state after it: a promotion
+ * is consumed by the window it ends, or before a step (a full one by moving that
+ * step to 100%, a plain one by going on); an abort stays until the run has ended; a pause
+ * held past its maxPauseSec ends the switch (pause-expired: a rollback).
  */
-export function decide(state: ControlState, where: Checkpoint): { decision: ControlDecision; next: ControlState } {
+export function decide(state: ControlState, where: Checkpoint, now: Date): { decision: ControlDecision; next: ControlState } {
   switch (state.kind) {
     case 'running':
       return { decision: { kind: 'continue' }, next: state };
-    case 'paused':
-      return { decision: { kind: 'hold', hold: state.hold }, next: state };
+    case 'paused': {
+      const expired = pauseExpiry(state.hold, now);
+      return { decision: expired ?? { kind: 'hold', hold: state.hold }, next: state };
+    }
     case 'promote-requested':
-      if (where === 'step' && !state.full) return { decision: { kind: 'continue' }, next: state };
+      // Before a step no window runs to end early: a plain promotion only lets the switch go on (a held one
+      // resumes); the next step's window is validated in full, never skipped.
+      if (where === 'step' && !state.full) return { decision: { kind: 'continue' }, next: { kind: 'running' } };
       return { decision: { kind: 'end-window', full: state.full, by: state.by, reason: state.reason }, next: { kind: 'running' } };
     case 'abort-requested':
       return { decision: { kind: 'abort', hold: state.hold, by: state.by, reason: state.reason }, next: state };
   }
+}
+
+/** When a hold ends by itself (its maxPauseSec after its start); null for a hold without one. */
+export function pauseEndsAt(hold: Hold): Date | null {
+  return hold.maxPauseSec ? new Date(hold.since.getTime() + hold.maxPauseSec * 1000) : null;
+}
+
+/** The pause-expired decision once `now` reached the hold's end, with the reason the rollback records. */
+function pauseExpiry(hold: Hold, now: Date): Extract<ControlDecision, { kind: 'pause-expired' }> | null {
+  const endsAt = pauseEndsAt(hold);
+  if (!endsAt || !hold.maxPauseSec || now.getTime() < endsAt.getTime()) return null;
+  const held = hold.gate !== undefined ? `waited ${hold.maxPauseSec} s at the approval gate for ${hold.gate}%` : `paused ${hold.maxPauseSec} s`;
+  const reason = `${held} without a resume (max_pause_sec); paused by ${hold.by}: ${hold.reason}`;
+  return { kind: 'pause-expired', hold: { ...hold, maxPauseSec: hold.maxPauseSec }, reason };
 }
 
 interface Entry {
@@ -85,6 +104,9 @@ export interface ControlledSwitch {
 export class SwitchControls {
   private readonly byTeam = new Map<string, Entry>();
 
+  /** `maxPauseSec`: the team's limit for a hold that did not name one (an approval gate's); none when absent. */
+  constructor(private readonly defaults: { maxPauseSec?: (team: string) => number } = {}) {}
+
   /** The control one switch consults; released when it ends. */
   attach(team: string, operationId: string): SwitchControl {
     const entry: Entry = { operationId, state: { kind: 'running' }, checkpoints: 0 };
@@ -93,13 +115,15 @@ export class SwitchControls {
       checkpoint: (run, where) => {
         entry.run = run;
         entry.checkpoints += 1;
-        const { decision, next } = decide(entry.state, where);
+        const { decision, next } = decide(entry.state, where, run.ctx.clock.now());
         entry.state = next;
         return decision;
       },
       awaitApproval: (hold) => {
         // A gate does not overrule a person: an abort or a promotion already asked for stands.
-        if (entry.state.kind === 'running') entry.state = { kind: 'paused', hold };
+        if (entry.state.kind !== 'running') return;
+        const maxPauseSec = hold.maxPauseSec ?? this.defaults.maxPauseSec?.(team);
+        entry.state = { kind: 'paused', hold: { ...hold, ...(maxPauseSec ? { maxPauseSec } : {}) } };
       },
       release: () => {
         if (this.byTeam.get(team) === entry) this.byTeam.delete(team);
@@ -113,10 +137,13 @@ export class SwitchControls {
     return e && { operationId: e.operationId, state: e.state, run: e.run, checkpoints: e.checkpoints };
   }
 
-  /** Applies a person's command to the team's running switch (NOT_FOUND when none runs here). */
-  command(team: string, cmd: ControlCommand): ControlledSwitch {
+  /**
+   * Applies a person's command to the team's running switch (NOT_FOUND when none runs here, or when
+   * `operationId` names another switch than the one running now).
+   */
+  command(team: string, cmd: ControlCommand, operationId?: string): ControlledSwitch {
     const e = this.byTeam.get(team);
-    if (!e) throw new SidecarError('NOT_FOUND', `no switch of ${team} is running on this sidecar`, { team });
+    if (!e || (operationId !== undefined && e.operationId !== operationId)) throw new SidecarError('NOT_FOUND', `no switch${operationId ? ` ${operationId}` : ''} of ${team} is running on this sidecar`, { team });
     e.state = nextControlState(team, e.state, cmd);
     return { operationId: e.operationId, state: e.state, run: e.run, checkpoints: e.checkpoints };
   }

@@ -4,7 +4,7 @@
  * pre-switch hook stops the switch; the others are notifications whose
  * failures are only logged.
  */
-export type WebhookEvent = 'pre-switch' | 'step' | 'promoted' | 'rolled-back';
+export type WebhookEvent = 'pre-switch' | 'step' | 'promoted' | 'rolled-back' | 'paused' | 'resumed';
 
 export interface TeamWebhooks {
   preSwitch?: string;
@@ -18,7 +18,8 @@ export interface WebhookNotifier {
   notify(team: string, event: WebhookEvent, payload: Record<string, unknown>): Promise<void>;
 }
 
-const KEY: Record<WebhookEvent, keyof TeamWebhooks> = { 'pre-switch': 'preSwitch', step: 'step', promoted: 'promoted', 'rolled-back': 'rolledBack' };
+// A person's pause and resume are steps of the switch's progress: they go to the step hook.
+const KEY: Record<WebhookEvent, keyof TeamWebhooks> = { 'pre-switch': 'preSwitch', step: 'step', promoted: 'promoted', 'rolled-back': 'rolledBack', paused: 'step', resumed: 'step' };
 
 export function httpWebhookNotifier(hooksFor: (team: string) => TeamWebhooks | undefined, timeoutMs = 5000): WebhookNotifier {
   return {

@@ -28,7 +28,7 @@ export interface Traffic {
   lastRead: LastReadEnvironments;
 }
 
-/** A pause nobody resumes rolls the switch back after this long. */
+/** A pause nobody resumes rolls the switch back after this long (a team without a teams-file entry). */
 const DEFAULT_MAX_PAUSE_SEC = 3_600;
 
 /** How long the start waits for what a previous run still owed to PostgreSQL before going on. */
@@ -68,11 +68,10 @@ export async function wireTraffic(ctx: SidecarContext, store: PgStore, teams: Te
     targetSync: dockerTargetSync({ docker: ops.docker, jenkinsFor, journal: store.journal, snapshotDir: ctx.dataDir.migrateSnapshots }, { teamConfig }),
   });
   // A person's pause / resume / promote / abort reaches the switch running in this process.
-  const controls = new SwitchControls();
+  const maxPauseSec = (t: string): number => teams.find(t)?.progressive_traffic.max_pause_sec ?? DEFAULT_MAX_PAUSE_SEC;
+  const controls = new SwitchControls({ maxPauseSec });
   registerTrafficMethods(ops.registry, { runner: ops.runner, teams, traffic, lastRead, controls });
-  ops.registry.add(
-    ...trafficControlMethods({ teams, commands: { controls, journal: store.journal, clock: ctx.clock, sleep: (ms) => sleep(ms), maxPauseSec: () => DEFAULT_MAX_PAUSE_SEC } }),
-  );
+  ops.registry.add(...trafficControlMethods({ teams, commands: { controls, journal: store.journal, clock: ctx.clock, sleep: (ms) => sleep(ms), maxPauseSec } }));
   ops.registry.add(...trafficPlanMethods({ teams, plan: { traffic, clock: ctx.clock, containers: (team) => controllerContainers(ops.docker, team) } }));
   return { traffic, lastRead };
 }

@@ -22,6 +22,7 @@ import type { OperationBody, OperationRunner } from '../../operations/runner';
 import type { AuditEntry, BreakerStatus, LockGrant, OperationRecord, Store } from '../../store/contract';
 import { listVisibleBreakers, listVisibleLocks } from '../../store/visible-listing';
 import { controllerContainers } from '../../environments/container-status';
+import { readRunningSwitch } from '../../traffic/running-switch';
 import { isOps, mayActOn, visibleTeams } from '../principal';
 import { bind, type CallContext, type Handler, type MethodRegistry, type RegisteredMethod } from '../registry';
 
@@ -203,7 +204,8 @@ export const environmentStatusHandler =
     const config = teams.find(team);
     const containers = withContainers ? (docker && config ? controllerContainers(docker, config) : Promise.resolve(null)) : undefined;
     const state = (await store.environments.get(team)) ?? (await store.environments.ensure(team, teams.initialActive(team)));
-    const recent = await store.journal.list({ team, limit: 50 });
+    // The running switch as its journal says: the same answer on every sidecar (also a restarted one), however old.
+    const [runningSwitch, recent] = await Promise.all([readRunningSwitch(store.journal, team), store.journal.list({ team, limit: 50 })]);
     const running = recent.find((o) => o.status === 'running');
     const build = call.actor.build;
     // The journal records the initiator as "<build> (token <id>)" (store/pg-journal.ts describeActor).
@@ -216,6 +218,7 @@ export const environmentStatusHandler =
       operation: running ? operationSummary(running) : null,
       lastKnownGood: state.lastKnownGood,
       buildSwitch: mine ? { from: target === 'blue' ? 'green' : target === 'green' ? 'blue' : null, to: target, status: mine.status, operationId: mine.id } : null,
+      switch: runningSwitch,
       ...(containers ? { containers: await containers } : {}),
     };
   };

@@ -13,9 +13,12 @@ export interface TrafficControlDeps {
   commands: SwitchCommandDeps;
 }
 
-const steer = (deps: TrafficControlDeps, p: { team: string; reason: string; operationId?: string | undefined }, call: CallContext, input: CommandInput) => {
+const steer = async (deps: TrafficControlDeps, p: { team: string; reason: string; operationId?: string | undefined }, call: CallContext, input: CommandInput) => {
   deps.teams.require(p.team);
-  return commandSwitch(deps.commands, { team: p.team, reason: p.reason, by: call.actor.build ?? call.actor.tokenId, input, ...(p.operationId ? { operationId: p.operationId } : {}) });
+  const answer = await commandSwitch(deps.commands, { team: p.team, reason: p.reason, by: call.actor.build ?? call.actor.tokenId, input, ...(p.operationId ? { operationId: p.operationId } : {}) });
+  // The audit row of the command names the switch it steered.
+  call.operationId = answer.operationId;
+  return answer;
 };
 
 export const trafficPauseHandler =

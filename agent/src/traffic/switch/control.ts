@@ -8,7 +8,7 @@ export interface ControlActor {
 
 export interface Hold extends ControlActor {
   since: Date;
-  /** After this long without a resume the pause ends in a rollback (unset: no limit in this process). */
+  /** After this long without a resume the pause ends in a rollback (SwitchControls fills in the team's default). */
   maxPauseSec?: number;
   /** Set when the switch itself paused at an approval gate: the step (percent) waiting for a person. */
   gate?: number;
@@ -22,13 +22,16 @@ export interface Hold extends ControlActor {
  * - `end-window`: promote — the current window ends now as a pass unless it breached; `full`
  *   also moves the next step straight to 100%;
  * - `abort`: end now — `hold` leaves the weights where they are (the operation ends aborted),
- *   otherwise the switch rolls back.
+ *   otherwise the switch rolls back;
+ * - `pause-expired`: nobody resumed within the hold's maxPauseSec — the switch rolls back
+ *   (before its first move it just ends: there is nothing to undo).
  */
 export type ControlDecision =
   | { kind: 'continue' }
   | { kind: 'hold'; hold: Hold }
   | ({ kind: 'end-window'; full: boolean } & ControlActor)
-  | ({ kind: 'abort'; hold: boolean } & ControlActor);
+  | ({ kind: 'abort'; hold: boolean } & ControlActor)
+  | { kind: 'pause-expired'; hold: Hold & { maxPauseSec: number }; reason: string };
 
 /** Before a step's move, or between two samples of a window. */
 export type Checkpoint = 'step' | 'window';

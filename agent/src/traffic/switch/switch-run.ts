@@ -183,7 +183,7 @@ export class SwitchRun {
   }
 
   /** The step's notification; its failure is only logged. */
-  notify(event: 'step' | 'promoted', payload: Record<string, unknown>): void {
+  notify(event: 'step' | 'promoted' | 'paused' | 'resumed', payload: Record<string, unknown>): void {
     this.deps.webhooks.notify(this.team, event, { operationId: this.opId, ...payload }).catch((e: unknown) => this.deps.log.warn(`${event} webhook failed`, { team: this.team, error: String(e) }));
   }
 }
