@@ -16,9 +16,9 @@ import { pauseEndsAt, pauseExpired, resumePointOf, type ResumePoint } from './sw
  * consistent end:
  *  - a switch that had promoted → finished as succeeded;
  *  - a switch whose 100% window had validated → the promotion is completed;
- *  - a switch a person had paused (or an approval gate held) → resumed, still paused, where its
- *    journal left it, weights untouched (`resumer`); unless its maxPauseSec ran out meanwhile:
- *    then rolled back, saying so;
+ *  - a switch a person had paused (or an approval gate held) → at start only, resumed, still
+ *    paused, where its journal left it, weights untouched (`resumer`); unless its maxPauseSec ran
+ *    out meanwhile: then rolled back, saying so;
  *  - any other switch → all traffic back on the last known good side
  *    (rolled back);
  *  - an emergency rollback → its weights applied again.
@@ -65,7 +65,7 @@ async function recoverOperations(deps: TrafficDeps, ops: OperationRecord[], inst
  * back, or is cut off): adopt each traffic one (one adopter wins the race) and
  * bring it to the same consistent end as startup recovery would.
  */
-export async function adoptOrphanedTrafficOperations(deps: TrafficDeps, instanceId: string, clock: Clock, liveWithinSec: number, resumer?: PausedSwitchResumer): Promise<RecoveryAction[]> {
+export async function adoptOrphanedTrafficOperations(deps: TrafficDeps, instanceId: string, clock: Clock, liveWithinSec: number): Promise<RecoveryAction[]> {
   const journal = deps.store.journal;
   if (!journal.orphaned || !journal.adopt) return [];
   const candidates = (await journal.orphaned(liveWithinSec)).filter((o) => TRAFFIC_TYPES.has(o.type) && o.ownerInstance !== instanceId);
@@ -79,23 +79,20 @@ export async function adoptOrphanedTrafficOperations(deps: TrafficDeps, instance
       .catch(() => undefined);
   }
   // Only the adopted ones: this sidecar's own running operations are alive and not ours to end.
-  return recoverOperations(deps, adopted, instanceId, clock, resumer);
+  // A paused switch is rolled back here, not resumed: an owner whose heartbeat only lagged still runs
+  // it, and only a change of the desired weights tells that run to halt (a resumed copy changes none).
+  return recoverOperations(deps, adopted, instanceId, clock);
 }
 
 /** Runs adoptOrphanedTrafficOperations every `intervalMs`; never throws. */
-export function startOrphanSweeper(
-  deps: TrafficDeps,
-  instanceId: string,
-  clock: Clock,
-  opts: { liveWithinSec: number; intervalMs?: number; onActions?: (a: RecoveryAction[]) => void; resumer?: PausedSwitchResumer },
-): { stop(): Promise<void> } {
+export function startOrphanSweeper(deps: TrafficDeps, instanceId: string, clock: Clock, opts: { liveWithinSec: number; intervalMs?: number; onActions?: (a: RecoveryAction[]) => void }): { stop(): Promise<void> } {
   let stopped = false;
   let current: Promise<void> = Promise.resolve();
   const timer = setInterval(() => {
     if (stopped) return;
     current = current.then(async () => {
       try {
-        const actions = await adoptOrphanedTrafficOperations(deps, instanceId, clock, opts.liveWithinSec, opts.resumer);
+        const actions = await adoptOrphanedTrafficOperations(deps, instanceId, clock, opts.liveWithinSec);
         if (actions.length) opts.onActions?.(actions);
       } catch (err) {
         deps.log.warn('orphaned traffic operations sweep failed; retrying', { error: (err as Error).message });

@@ -97,7 +97,6 @@ export async function startTrafficLoops(ctx: SidecarContext, store: PgStore, tea
     // Switches of sidecars that stopped heartbeating are adopted and brought to a consistent end.
     startOrphanSweeper(traffic, config.instanceId, clock, {
       liveWithinSec: config.liveWithinSec,
-      resumer,
       onActions: (actions) => actions.forEach((a) => log.warn("adopted and recovered a dead sidecar's traffic operation", { ...a })),
     }),
   ];
