@@ -211,7 +211,7 @@ type NotResumed = { expired: ResumePoint } | { resumeFailed: string };
 
 /** Any other interrupted switch: all traffic back on the last known good side. */
 async function rollBackInterrupted(r: SwitchRecovery, notResumed: NotResumed | null): Promise<RecoveryAction> {
-  const { deps, op, team, target } = r;
+  const { deps, op, team } = r;
   const { store, haproxy } = deps;
   const config = deps.teamConfig(team);
   const { backends: tb } = await discoverTeamBackends(haproxy, team, config);
@@ -239,7 +239,7 @@ async function rollBackInterrupted(r: SwitchRecovery, notResumed: NotResumed | n
   if (deps.triggers && config) {
     void deps.triggers.moveBackTo(config, otherEnvironment(good), good).catch((e: unknown) => deps.log.warn('could not move the triggers back after recovery', { team, error: String(e) }));
   }
-  return { operationId: op.id, type: op.type, team, action: 'rolled-back', active: good, weights, note: `${note} (switch to ${target})` };
+  return { operationId: op.id, type: op.type, team, action: 'rolled-back', active: good, weights, note };
 }
 
 function notResumedNote(n: NotResumed | null, clock: Clock): string {

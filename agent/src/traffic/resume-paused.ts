@@ -2,6 +2,7 @@ import { trafficSwitchParams } from '../../../catalog/methods/traffic';
 import type { OperationRunner } from '../operations/runner';
 import type { Actor, OperationRecord } from '../store/contract';
 import { concernHooks } from './switch/concern-hooks';
+import type { Hold, SwitchControl } from './switch/control';
 import type { ResumePoint } from './switch/resume-point';
 import { SwitchRun } from './switch/switch-run';
 import type { SwitchControls } from './switch-control';
@@ -29,9 +30,20 @@ export function pausedSwitchResumer(r: { runner: Pick<OperationRunner, 'continue
       const state = await deps.store.environments.ensure(team, config?.active_environment ?? 'blue');
       const { backends: tb, state: serversState } = await discoverTeamBackends(deps.haproxy, team, config);
       const setup = { state, tb, serversState, config };
-      r.runner.continueOwned(op, actor, (ctx) =>
-        new SwitchRun(deps, params, ctx, setup, concernHooks(deps), r.controls.attach(team, op.id), { resumeAt: point, initiatedBy: op.initiatedBy }).run(),
-      );
+      const control = holdAgain(r.controls, team, op.id, point.hold);
+      r.runner.continueOwned(op, actor, (ctx) => new SwitchRun(deps, params, ctx, setup, concernHooks(deps), control, { resumeAt: point, initiatedBy: op.initiatedBy }).run());
     },
   };
+}
+
+/**
+ * The switch's control, holding it as the journal says: a person's pause as the pause command
+ * made it (same since, by, reason, maxPauseSec; nothing journaled again), a gate's as the gate
+ * holds it. Before the run's first checkpoint, so traffic.resume / promote / abort find it paused.
+ */
+function holdAgain(controls: SwitchControls, team: string, operationId: string, hold: Hold): SwitchControl {
+  const control = controls.attach(team, operationId);
+  if (hold.gate !== undefined) control.awaitApproval(hold);
+  else controls.command(team, { verb: 'pause', at: hold.since, by: hold.by, reason: hold.reason, ...(hold.maxPauseSec ? { maxPauseSec: hold.maxPauseSec } : {}) });
+  return control;
 }

@@ -4,8 +4,8 @@ import type { SwitchRun } from './switch-run';
 
 /**
  * The start of a run that begins mid-way: a switch a sidecar restart (or an adopting sidecar)
- * found paused in its journal. Nothing is prepared again and no weight moves: the control holds
- * it paused from the journaled pause (its since, by, reason, maxPauseSec), then, at a `window`
+ * found paused in its journal. Nothing is prepared again and no weight moves: its control already
+ * holds it with the journaled pause (resume-paused.ts: its since, by, reason, maxPauseSec), then, at a `window`
  * point, the held step's window runs again (SLIs judged while paused: a breach rolls back), and
  * SwitchRun.run goes on with the steps after it once a person resumes or promotes.
  */
@@ -13,7 +13,6 @@ export async function resumeMidway(run: SwitchRun, point: ResumePoint): Promise<
   const { hold } = point;
   run.enter('paused');
   run.percent = point.percent;
-  run.control.awaitApproval(hold);
   const w = run.lastApplied;
   const where = point.at === 'window' ? `in the ${point.percent}% window` : `before the ${point.percent}% step`;
   run.ctx.progress({
