@@ -22,6 +22,8 @@ const say = (verb: string, extra: Record<string, unknown> = {}): [string, Record
 it('a pause inside the 25% window resumes that window, with the pause as journaled', () => {
   const p = resumePointOf(journal(moved(10), window(10), moved(25), pause(), window(25, 'pending')), params);
   expect(p).toEqual({ percent: 25, at: 'window', weights: { blue: 75, green: 25 }, hold: { by: 'alice', reason: 'look at the logs', since: new Date(AT), maxPauseSec: 900 }, full: false });
+  // Restarted and killed again while held: the window run again after the first restart counts.
+  expect(resumePointOf(journal(moved(10), window(10), moved(25), pause(), window(25, 'pending'), window(25, 'pending')), params)).toMatchObject({ percent: 25, at: 'window' });
   // Killed between the move and the window's intent: still that window.
   expect(resumePointOf(journal(moved(10), window(10), moved(25), pause()), params)).toMatchObject({ percent: 25, at: 'window' });
 });
