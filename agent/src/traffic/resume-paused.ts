@@ -31,7 +31,13 @@ export function pausedSwitchResumer(r: { runner: Pick<OperationRunner, 'continue
       const { backends: tb, state: serversState } = await discoverTeamBackends(deps.haproxy, team, config);
       const setup = { state, tb, serversState, config };
       const control = holdAgain(r.controls, team, op.id, point.hold);
-      r.runner.continueOwned(op, actor, (ctx) => new SwitchRun(deps, params, ctx, setup, concernHooks(deps), control, { resumeAt: point, initiatedBy: op.initiatedBy }).run());
+      try {
+        r.runner.continueOwned(op, actor, (ctx) => new SwitchRun(deps, params, ctx, setup, concernHooks(deps), control, { resumeAt: point, initiatedBy: op.initiatedBy }).run());
+      } catch (err) {
+        // Not running after all: commands must not find it.
+        control.release();
+        throw err;
+      }
     },
   };
 }
