@@ -169,7 +169,7 @@ it('kill -9 while paused with a short maxPauseSec, restart after it ran out: rol
   try {
     const op = await store.journal.get(opId);
     expect(op?.status).toBe('rolled_back');
-    expect(op?.error).toMatchObject({ code: 'TIMEOUT', data: { pauseExpired: true, maxPauseSec: 4, pausedBy: 'ops' } });
+    expect(op?.error).toMatchObject({ code: 'TIMEOUT', data: { reason: 'pause_expired', maxPauseSec: 4, pausedBy: 'ops' } });
     expect(op?.error?.message).toContain('maxPauseSec of 4s ran out');
     const source: EnvironmentName = target === 'blue' ? 'green' : 'blue';
     expect(await stack.weights()).toEqual({ ...{ blue: 0, green: 0 }, [source]: 100 });

@@ -254,7 +254,7 @@ function interruptedError(r: SwitchRecovery, n: NotResumed | null, what: string,
   const message = `switch of ${r.team} to ${r.target} was interrupted by a sidecar restart ${what}; recovery put all traffic back on ${good}. Start a new switch`;
   if (n && 'expired' in n) {
     const { hold } = n.expired;
-    return { code: 'TIMEOUT', message, data: { pauseExpired: true, active: good, recovered: true, pausedBy: hold.by, pausedSince: hold.since.toISOString(), maxPauseSec: hold.maxPauseSec } };
+    return { code: 'TIMEOUT', message, data: { reason: 'pause_expired', active: good, recovered: true, pausedBy: hold.by, pausedSince: hold.since.toISOString(), maxPauseSec: hold.maxPauseSec } };
   }
   return { code: 'CONFLICT', message, data: { reason: 'interrupted_by_restart', active: good, recovered: true } };
 }
