@@ -41,3 +41,10 @@ it('names each journal step once', () => {
   const names = Object.values(JOURNAL_STEP);
   expect(new Set(names).size).toBe(names.length);
 });
+
+it('starts a run found paused after a restart paused, from which it resumes its step or window or ends as any pause does', () => {
+  expect(transition('checking', 'paused')).toBe('paused');
+  for (const to of ['stepping', 'validating', 'rolling-back', 'halted', 'aborted', 'failed'] as const) expect(canTransition('paused', to)).toBe(true);
+  // Still never straight into a window or a move without the pause it was found in.
+  expect(() => transition('checking', 'validating')).toThrow('cannot go from checking to validating');
+});

@@ -160,6 +160,21 @@ export class OperationRunner {
     return { operationId: operation.id, created: true, result };
   }
 
+  /**
+   * Runs `body` in the background under an operation that is already in the journal, still
+   * running and owned by this instance (a switch recovery found paused after a restart, or one
+   * adopted from a dead sidecar). Its row is finished as a normal run's is, and attach() follows it
+   * through the bus while it runs here. Resolves once it runs; the body's end is in the journal.
+   */
+  continueOwned(operation: OperationRecord, actor: Actor, body: OperationBody): void {
+    if (this.closed) throw new SidecarError('DEPENDENCY_DOWN', 'the sidecar is shutting down and continues no operation; recovery picks it up at the next start');
+    if (operation.status !== 'running' || operation.ownerInstance !== actor.instanceId) {
+      throw new SidecarError('CONFLICT', `operation ${operation.id} is ${operation.status} and owned by ${operation.ownerInstance}: only a running operation of this sidecar (${actor.instanceId}) can be continued`, { reason: 'operation_running', operationId: operation.id });
+    }
+    if (this.running.has(operation.id)) throw new SidecarError('CONFLICT', `operation ${operation.id} already runs in this process`, { reason: 'operation_running', operationId: operation.id });
+    this.start(operation, actor, body);
+  }
+
   /** The journal is unreachable and the operation is safe without it: run it under its local id and owe its row. */
   private async runWithoutJournal(req: RunRequest, wj: WithoutJournal, cause: unknown, local: { id: string; startedAt: Date }): Promise<RunOutcome> {
     const startedAt = local.startedAt;

@@ -1,5 +1,5 @@
 import { SidecarError } from '../sidecar-error';
-import type { Checkpoint, ControlActor, ControlDecision, Hold, SwitchControl } from './switch/control';
+import { pauseEndsAt, type Checkpoint, type ControlActor, type ControlDecision, type Hold, type SwitchControl } from './switch/control';
 import type { SwitchRun } from './switch/switch-run';
 
 /**
@@ -69,10 +69,7 @@ export function decide(state: ControlState, where: Checkpoint, now: Date): { dec
   }
 }
 
-/** When a hold ends by itself (its maxPauseSec after its start); null for a hold without one. */
-export function pauseEndsAt(hold: Hold): Date | null {
-  return hold.maxPauseSec ? new Date(hold.since.getTime() + hold.maxPauseSec * 1000) : null;
-}
+export { pauseEndsAt };
 
 /** The pause-expired decision once `now` reached the hold's end, with the reason the rollback records. */
 function pauseExpiry(hold: Hold, now: Date): Extract<ControlDecision, { kind: 'pause-expired' }> | null {

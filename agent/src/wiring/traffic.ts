@@ -11,6 +11,7 @@ import { InFlightSwitches } from '../traffic/in-flight';
 import { LastReadEnvironments } from '../traffic/last-read-state';
 import { startWeightReconciler } from '../traffic/reconcile';
 import { recoverTrafficOperations, startOrphanSweeper } from '../traffic/recovery';
+import { pausedSwitchResumer, type PausedSwitchResumer } from '../traffic/resume-paused';
 import { trafficDeps, type TrafficDeps } from '../traffic/switch';
 import { haproxySyntheticCheck } from '../traffic/synthetic';
 import { httpWebhookNotifier } from '../traffic/webhooks';
@@ -26,6 +27,8 @@ import type { Operations } from './operations';
 export interface Traffic {
   traffic: TrafficDeps;
   lastRead: LastReadEnvironments;
+  /** Runs a switch found paused after a restart (or adopted) again, still paused. */
+  resumer: PausedSwitchResumer;
 }
 
 /** A pause nobody resumes rolls the switch back after this long (a team without a teams-file entry). */
@@ -73,17 +76,17 @@ export async function wireTraffic(ctx: SidecarContext, store: PgStore, teams: Te
   registerTrafficMethods(ops.registry, { runner: ops.runner, teams, traffic, lastRead, controls });
   ops.registry.add(...trafficControlMethods({ teams, commands: { controls, journal: store.journal, clock: ctx.clock, sleep: (ms) => sleep(ms), maxPauseSec } }));
   ops.registry.add(...trafficPlanMethods({ teams, plan: { traffic, clock: ctx.clock, containers: (team) => controllerContainers(ops.docker, team) } }));
-  return { traffic, lastRead };
+  return { traffic, lastRead, resumer: pausedSwitchResumer({ runner: ops.runner, controls }) };
 }
 
 /**
  * With HAProxy configured: this instance's unfinished traffic operations are recovered, then the
  * desired-weights reconcile loop and the sweeper of dead sidecars' switches run until stop.
  */
-export async function startTrafficLoops(ctx: SidecarContext, store: PgStore, teams: TeamDirectory, { traffic, lastRead }: Traffic): Promise<Running> {
+export async function startTrafficLoops(ctx: SidecarContext, store: PgStore, teams: TeamDirectory, { traffic, lastRead, resumer }: Traffic): Promise<Running> {
   const { config, clock, log } = ctx;
   if (!config.haproxySocket) return nothingRunning;
-  for (const a of await recoverTrafficOperations(traffic, config.instanceId, clock)) log.warn('recovered an unfinished traffic operation', { ...a });
+  for (const a of await recoverTrafficOperations(traffic, config.instanceId, clock, resumer)) log.warn('recovered an unfinished traffic operation', { ...a });
   const loops = [
     startWeightReconciler({
       environments: store.environments,

@@ -61,3 +61,8 @@ export const noSwitchControl: SwitchControl = {
   },
   release: () => undefined,
 };
+
+/** When a hold ends by itself (its maxPauseSec after its start); null for a hold without one. */
+export function pauseEndsAt(hold: Hold): Date | null {
+  return hold.maxPauseSec ? new Date(hold.since.getTime() + hold.maxPauseSec * 1000) : null;
+}

@@ -6,6 +6,8 @@
  * `paused` is a person's hold (SwitchControl): entered from a step or a window
  * and left back to it; a breach while paused still rolls back. `halted` is an
  * emergency stop from outside; `aborted` a person's abort that keeps the weights.
+ * A run resumed after a sidecar restart (resume-run.ts) starts `checking` and goes
+ * straight to `paused`: the journal said a person held it, and it is held again.
  */
 export const SWITCH_PHASES = ['checking', 'preparing', 'stepping', 'validating', 'paused', 'draining', 'promoting', 'promoted', 'rolling-back', 'rolled-back', 'halted', 'aborted', 'failed'] as const;
 
@@ -15,7 +17,8 @@ export const TERMINAL_PHASES: ReadonlySet<SwitchPhase> = new Set(['promoted', 'r
 
 const TRANSITIONS: Readonly<Record<SwitchPhase, readonly SwitchPhase[]>> = {
   // Already at 100% on the target: promoted without moving anything.
-  checking: ['preparing', 'promoted', 'failed'],
+  // Found paused in the journal after a restart: held again where it was, nothing prepared anew.
+  checking: ['preparing', 'promoted', 'paused', 'failed'],
   // The target is not ready: nothing moved yet, so it ends as an error, not a rollback.
   preparing: ['stepping', 'halted', 'failed'],
   // Before the first move a failure is an error; after it, a rollback.

@@ -17,6 +17,8 @@ import { endFailedSwitch } from './phases/end-failed';
 import { prepareTarget } from './phases/prepare-target';
 import { promote } from './phases/promote';
 import { runStep } from './phases/step';
+import type { ResumePoint } from './resume-point';
+import { alreadyPast, resumeMidway } from './resume-run';
 import { SwitchReport, type StepRecord, type SwitchResult } from './types';
 import { Halted } from './types';
 
@@ -38,6 +40,14 @@ export interface SwitchSetup {
   tb: TeamBackends;
   serversState: ServerState[];
   config: Team | undefined;
+}
+
+/** A run that does not start at the beginning. */
+export interface SwitchRunOptions {
+  /** Resumed after a restart where its journal left it (resume-point.ts): no preparation, the steps done are skipped. */
+  resumeAt?: ResumePoint;
+  /** Who started the switch, when the run's context is not theirs (a resumed run's is the recovery's). */
+  initiatedBy?: string;
 }
 
 export class SwitchRun {
@@ -77,14 +87,18 @@ export class SwitchRun {
     readonly setup: SwitchSetup,
     readonly hooks: SwitchHooks,
     readonly control: SwitchControl,
+    readonly options: SwitchRunOptions = {},
   ) {
     this.team = params.team;
     this.target = params.target;
     this.source = otherEnvironment(params.target);
     this.opId = ctx.operation.id;
     this.triggers = parseTriggers(params.triggers);
-    this.initiatedBy = ctx.actor.build ?? ctx.actor.tokenId;
-    this.lastApplied = { ...setup.state.weights };
+    this.initiatedBy = options.initiatedBy ?? ctx.actor.build ?? ctx.actor.tokenId;
+    const resumed = options.resumeAt;
+    this.lastApplied = { ...(resumed?.weights ?? setup.state.weights) };
+    this.moved = resumed?.weights != null;
+    this.fullPromotion = resumed?.full ?? false;
     // From here an emergency rollback in this process can halt the switch at once.
     this.registration = deps.inFlight.register(this.team, this.opId);
     this.haltSignal = this.registration.signal;
@@ -101,11 +115,11 @@ export class SwitchRun {
 
   async run(): Promise<SwitchResult> {
     try {
-      this.enter('preparing');
-      await this.hooks.starting(this);
-      await prepareTarget(this);
-      await this.hooks.targetReady(this);
+      const resumed = this.options.resumeAt;
+      if (resumed) await resumeMidway(this, resumed);
+      else await this.prepare();
       for (const step of switchSteps(this.params)) {
+        if (resumed && alreadyPast(resumed, step.percent)) continue;
         await runStep(this, this.fullPromotion ? 100 : step.percent);
         if (this.percent === 100) break;
       }
@@ -119,6 +133,13 @@ export class SwitchRun {
       this.control.release();
       this.registration.done();
     }
+  }
+
+  private async prepare(): Promise<void> {
+    this.enter('preparing');
+    await this.hooks.starting(this);
+    await prepareTarget(this);
+    await this.hooks.targetReady(this);
   }
 
   /** Throws Halted once an emergency stop (here, or through Postgres from another sidecar) took over. */

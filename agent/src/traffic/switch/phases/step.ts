@@ -2,7 +2,7 @@ import { isServerUp } from '../../../haproxy/stats';
 import { JOURNAL_STEP } from '../../journal-steps';
 import { journaledStep } from '../../journaled-step';
 import { describeBreaches, stuck, type WindowFigures } from '../../sli';
-import { splitWeights } from '../../team-backends';
+import { splitWeights, type Weights } from '../../team-backends';
 import type { SwitchRun } from '../switch-run';
 import { checkpointBeforeStep } from './person';
 import { rollBack } from './roll-back';
@@ -30,6 +30,12 @@ export async function runStep(run: SwitchRun, planned: number): Promise<void> {
   await run.hooks.stepApplied(run, percent);
 
   run.enter('validating');
+  await validateStep(run, percent, weights);
+}
+
+/** `percent`'s window on the weights it moved to: a pass goes on, anything else rolls back. A resumed run starts here too. */
+export async function validateStep(run: SwitchRun, percent: number, weights: Weights): Promise<void> {
+  const { ctx } = run;
   const outcome = await journaledStep(run.deps.store.journal, run.opId, JOURNAL_STEP.validate, { step: percent, validationSec: run.params.validationSec }, async () => {
     const o = await validateWindow(run, percent);
     run.steps.push({ percent, weights, windowSec: o.windowSec, verdict: o.verdict.kind, figures: o.verdict.figures, samples: o.samples });
