@@ -36,6 +36,8 @@ export interface ControllerSpecInput {
 /**
  * Pure: the Docker create options of one environment. Blue and green differ only
  * in JENKINS_ENVIRONMENT, ports and their volume: one image, two containers.
+ * environment.deploy creates it; library-gen's smoke starts a throw-away copy and
+ * verify checks jenkins.yaml against the variables and mounts it gives.
  */
 export function controllerContainerSpec(input: ControllerSpecInput): Docker.ContainerCreateOptions {
   const { team, environment, image, networking } = input;
