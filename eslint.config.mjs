@@ -26,12 +26,6 @@ export default tseslint.config(
     files: ['catalog/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/agent', '**/agent/**', '**/library-gen', '**/library-gen/**'], message: 'catalog/ is the contract both sides import: it imports neither agent/ nor library-gen/' }] }] },
   },
-  // Not yet on the catalog: the doctor's conformance check runs library-gen's verify, and library-gen's
-  // verify and smoke build the controller container the way the sidecar's deploy does.
-  {
-    files: ['agent/src/doctor/conformance-check.ts', 'library-gen/src/smoke/smoke.ts', 'library-gen/src/verify/conformance.ts'],
-    rules: { 'no-restricted-imports': 'off' },
-  },
   {
     files: ['scripts/**/*.mjs', 'bench/**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', URL: 'readonly' } },

@@ -228,7 +228,7 @@ export const backupCreate = defineMethod({
   summary: "Archive an environment's configuration state (jenkins_home without workspaces and caches) with a sha256 manifest.",
   params: backupCreateParams,
   result: backupSummary.extend({
-    archiveSha256: z.string().regex(/^[a-f0-9]{64}$/).describe("the archive's sha256"),
+    archiveSha256: z.string().regex(/^[a-f0-9]{64}$/).describe("the archive's sha256").meta({ examples: ['0'.repeat(64)] }),
     expired: z.array(z.string()).describe('backups the retention policy removed after this one'),
   }),
   mutating: true,

@@ -2,15 +2,24 @@ import { breakerStatus, consensusRequest, coordinationUpdate, environmentStatus,
 import { backupCreate, backupList, coordinationExecute, environmentDeploy, environmentQuietDown, environmentValidate, stateMigrate, VALIDATION_CHECK_NAMES } from '../../catalog/methods/environment';
 import type { MethodResult, MethodSpec } from '../../catalog/methods/method-spec';
 import { rollbackEmergency, trafficSwitch } from '../../catalog/methods/traffic';
+import { exampleAnswers } from '../../library-gen/src/render/example-answers';
 
 /**
- * Canned sidecar answers for the fake sidecarctl. Each is typed by its method's
- * result schema (a field the sidecar does not send, or a wrong type, does not
- * compile) and test/unit/groovy-fake-answers.test.ts parses each with that schema,
- * so the harness answers as the real sidecar does.
+ * Canned sidecar answers for the fake sidecarctl. Every method of catalog/methods
+ * answers its generated example (library-gen/src/render/example-answers.ts, from
+ * its result schema: a new method needs nothing here); the happy path below, where
+ * everything a pipeline asks for succeeds for this team and build, overrides the
+ * fields a pipeline reads. Each override is typed by its method's result schema
+ * (a field the sidecar does not send, or a wrong type, does not compile) and
+ * test/unit/groovy-fake-answers.test.ts parses every merged answer with that
+ * schema, so the harness answers as the real sidecar does.
  */
 type Answers = Record<string, unknown>;
-const answer = <S extends MethodSpec>(spec: S, value: MethodResult<S>): [string, unknown] => [spec.name, value];
+const generated = exampleAnswers();
+const answer = <S extends MethodSpec>(spec: S, value: Partial<MethodResult<S>>): [string, unknown] => {
+  const base = generated[spec.name];
+  return [spec.name, base && typeof base === 'object' && !Array.isArray(base) ? { ...base, ...value } : value];
+};
 
 const figures = { samples: 3, durationMs: 3_000, requests: 40, errors: 0, errorRate: 0, responseTimeMs: 12, availability: 100, held: 0, answered: 40, cpuPercent: 20, memoryPercent: 40, sessionRequests: 0, sessionErrors: 0, synthetic: null };
 const backup = { backupId: 'blue-20261127T000000Z-a1b2c3', team: '', environment: 'blue' as const, createdAt: '2026-11-27T00:00:00.000Z', path: '/var/lib/jenkins-sidecar/backups/x', files: 40, bytes: 1234, archiveBytes: 900 };
@@ -18,6 +27,7 @@ const backup = { backupId: 'blue-20261127T000000Z-a1b2c3', team: '', environment
 export function defaultAnswers(team: string, build: string): Answers {
   const migrated = { files: 10, bytes: 2048, sec: 1 };
   return Object.fromEntries([
+    ...Object.entries(generated),
     answer(leadershipEstablish, { scope: `team:${team}`, leader: 'sc-test', token: 3, expiresAt: '2026-11-27T00:10:00.000Z', isLeader: true }),
     answer(consensusRequest, { approved: true, reason: 'approved by 1 of 1 (quorum 1)', votes: [{ voter: 'sc-test', approve: true, reason: 'healthy' }], quorum: 1, participants: 1, proposalId: 'p-1' }),
     answer(lockAcquire, { lockName: `${team}:blue_green_switch`, token: 42, expiresAt: '2026-11-27T00:10:00.000Z', holder: build }),

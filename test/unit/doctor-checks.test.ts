@@ -84,6 +84,8 @@ function probes(over: Partial<DoctorProbes> = {}, files: Record<string, FakeFile
     haproxy: async (_t, line) => (line === 'show info' ? 'Name: HAProxy\nVersion: 2.6.12\n' : line === 'show cli level' ? 'admin\n' : '\n'),
     docker: async () => ({ version: '26.1.5', apiVersion: '1.45', managedContainers: 2 }),
     sidecar: async () => ({ status: 200, body: 'ready' }),
+    // library-gen verify itself, on the fake file's text (the host runs the same as its own program).
+    conformance: (file) => verifyTeamsText(all[file]?.text ?? '', file, loadTemplates()).byTeam,
     nodeVersion: 'v20.20.2',
     sidecarVersion: '0.1.0',
     ...over,

@@ -1,6 +1,7 @@
 import express, { NextFunction, Request, Response, Router } from 'express';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { silentLog, type Log } from '../log';
 import { isSidecarError } from '../sidecar-error';
 import { describeIssues, emergencyStopRequest, EmergencyStopRequest } from './emergency-request';
 import { serveSwitchControl } from './switch-control-route';
@@ -45,7 +46,8 @@ export interface DashboardDeps {
   opsReservedStreams?: number;
   /** Bytes queued for a slow reader before its stream is dropped (it reconnects). Default 1 MiB. */
   maxBufferedBytes?: number;
-  log?: (level: 'info' | 'warn' | 'error', message: string, meta?: Record<string, unknown>) => void;
+  /** The sidecar's log (who asked for an emergency stop, streams dropped); silent when absent. */
+  log?: Log;
 }
 
 const ASSETS = join(__dirname, 'public');
@@ -92,7 +94,7 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
   router.post('/api/v1/emergency-stop', authenticate, express.json({ limit: '8kb' }), (req: Authed, res) => serveEmergencyStop(deps, req, res));
   const switchControl = deps.switchControl;
   if (switchControl) {
-    const log = { warn: (m: string, meta?: Record<string, unknown>) => deps.log?.('warn', m, meta), error: (m: string, meta?: Record<string, unknown>) => deps.log?.('error', m, meta) };
+    const log = deps.log ?? silentLog;
     router.post('/api/v1/switch-control', authenticate, express.json({ limit: '8kb' }), (req: Authed, res) => serveSwitchControl(switchControl, log, req.who as DashboardIdentity, req.body, res));
   }
 
@@ -149,7 +151,7 @@ function serveLiveEvents(deps: DashboardDeps, slots: StreamSlots, req: Authed, r
   }
   const keepAliveMs = deps.keepAliveMs ?? 15_000;
   const maxBuffered = deps.maxBufferedBytes ?? 1 << 20;
-  const log = deps.log ?? (() => undefined);
+  const log = deps.log ?? silentLog;
   res.status(200).set({
     'Content-Type': 'text/event-stream; charset=utf-8',
     'Cache-Control': 'no-store',
@@ -163,7 +165,7 @@ function serveLiveEvents(deps: DashboardDeps, slots: StreamSlots, req: Authed, r
     res.write(text);
     // A reader that stopped reading must not grow our memory: drop it; the page reconnects and re-reads.
     if (res.writableLength > maxBuffered) {
-      log('warn', 'dashboard stream dropped: reader too slow', { token: who.id, queued: res.writableLength });
+      log.warn('dashboard stream dropped: reader too slow', { token: who.id, queued: res.writableLength });
       close();
     }
   };
@@ -196,7 +198,7 @@ function serveLiveEvents(deps: DashboardDeps, slots: StreamSlots, req: Authed, r
 /** POST /api/v1/emergency-stop: rollback.emergency for a team the token may act on. */
 async function serveEmergencyStop(deps: DashboardDeps, req: Authed, res: Response): Promise<void> {
   const who = req.who as DashboardIdentity;
-  const log = deps.log ?? (() => undefined);
+  const log = deps.log ?? silentLog;
   const parsed = emergencyStopRequest.safeParse(req.body ?? {});
   if (!parsed.success) {
     res.status(400).json({ error: { code: 'INVALID_PARAMS', message: 'invalid emergency-stop request', fields: describeIssues(parsed.error) } });
@@ -210,7 +212,7 @@ async function serveEmergencyStop(deps: DashboardDeps, req: Authed, res: Respons
     return;
   }
   try {
-    log('warn', 'emergency stop requested from the dashboard', { token: who.id, team: parsed.data.team, reason: parsed.data.reason });
+    log.warn('emergency stop requested from the dashboard', { token: who.id, team: parsed.data.team, reason: parsed.data.reason });
     const result = await deps.emergencyStop(parsed.data, who);
     res.status(200).json({ ok: true, result });
   } catch (err) {
@@ -218,7 +220,7 @@ async function serveEmergencyStop(deps: DashboardDeps, req: Authed, res: Respons
       res.status(httpStatusFor(err.code)).json({ error: { code: err.code, message: err.message, data: err.data } });
       return;
     }
-    log('error', 'emergency stop failed', { error: (err as Error).message });
+    log.error('emergency stop failed', { error: (err as Error).message });
     res.status(500).json({ error: { code: 'INTERNAL', message: `emergency stop failed: ${(err as Error).message}; run \`sidecarctl emergency-stop\` on the host` } });
   }
 }

@@ -1,24 +1,30 @@
 import type { Team } from '../../../catalog/teams-file';
-import { loadTemplates } from '../../../library-gen/src/template-source';
-import { generatedJenkinsfiles, teamConformanceLines } from '../../../library-gen/src/verify/verify-command';
 import { CheckResult, fail, ok } from './check-result';
+import type { DoctorProbes } from './probes';
+
+/** Each self-managed team's lines from `library-gen verify`, or why it could not run. */
+export type ConformanceLines = Record<string, string[]> | Error;
+
+/** One run of the installation's library-gen verify for the whole teams file. */
+export function teamsFileConformance(teamsFile: string, probes: DoctorProbes): ConformanceLines {
+  try {
+    return probes.conformance(teamsFile);
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}
 
 /**
- * Per self-managed team: what `library-gen verify` reports (the same function),
+ * Per self-managed team: what `library-gen verify` reports (the same program),
  * so a host's doctor says whether the team's generated image can work on the
  * pinned Jenkins before anyone builds it.
  */
-let jenkinsfiles: ReadonlyMap<string, string> | undefined;
-
-export function checkTeamConformance(teamsFile: string, team: Team): CheckResult {
+export function checkTeamConformance(teamsFile: string, team: Team, conformance: ConformanceLines): CheckResult {
   const name = `jenkins conformance of ${team.team_name}`;
-  let lines: string[];
-  try {
-    jenkinsfiles ??= generatedJenkinsfiles(loadTemplates());
-    lines = teamConformanceLines(teamsFile, team, jenkinsfiles);
-  } catch (err) {
-    return fail(name, `cannot render the team's files: ${(err as Error).message}`, 'run the doctor from a complete installation (library-gen templates beside it)');
+  if (conformance instanceof Error) {
+    return fail(name, `cannot run library-gen verify: ${conformance.message}`, 'run the doctor from a complete installation (npm run build: library-gen and its templates beside it)');
   }
+  const lines = conformance[team.team_name] ?? [];
   if (lines.length === 0) return ok(name, 'plugins, JCasC keys and lookups, controller variables and files, labels and mounts conform to the pinned Jenkins');
   return fail(name, `${lines.length} problem(s) a real Jenkins would hit (library-gen verify --teams ${teamsFile} says the same)`, 'apply the fix named on each line, then run library-gen build', lines);
 }

@@ -2,7 +2,7 @@ import { parseTeamsDocument } from '../../../catalog/teams-file';
 import type { ConfigResult, SidecarConfig } from '../config/sidecar-config';
 import { parseTokensDocument } from '../config/tokens-file';
 import { CheckResult, fail, ok, skip, warn } from './check-result';
-import { checkTeamConformance } from './conformance-check';
+import { checkTeamConformance, teamsFileConformance } from './conformance-check';
 import { checkTeamControllerFiles } from './controller-file-checks';
 import { DoctorProbes, errorCode } from './probes';
 import { dataDirLayout } from '../config/data-dir';
@@ -106,11 +106,12 @@ export function checkTeamsFile(config: SidecarConfig, probes: DoctorProbes): Che
   const parsed = parseTeamsDocument(text, path);
   if (parsed.errors.length) return [fail('teams file', `${parsed.errors.length} problem(s) in ${path}`, 'correct each line below, then restart the sidecar', parsed.errors)];
   const results: CheckResult[] = [ok('teams file', `${path}: ${parsed.teams.length} team(s): ${parsed.teams.map((t) => t.team_name).join(', ') || '(none)'}`)];
+  const conformance = parsed.teams.some((t) => t.self_management_enabled) ? teamsFileConformance(path, probes) : {};
   for (const team of parsed.teams) {
     if (team.jenkins_token_file) results.push(checkJenkinsToken(team.team_name, team.jenkins_user, team.jenkins_token_file, probes));
     // resolveConfig always sets controllerFiles; only hand-built configurations leave it out.
     if (config.controllerFiles) results.push(checkTeamControllerFiles(team, config.controllerFiles, probes));
-    if (team.self_management_enabled) results.push(checkTeamConformance(path, team));
+    if (team.self_management_enabled) results.push(checkTeamConformance(path, team, conformance));
   }
   return results;
 }

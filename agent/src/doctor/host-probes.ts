@@ -1,6 +1,9 @@
 import Docker from 'dockerode';
-import { readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { Client } from 'pg';
+import { LABEL_MANAGED } from '../../../catalog/controller/labels';
 import { parseDatabaseUrl } from '../config/database-url';
 import { embeddedPostgresVersion } from '../store/embedded-postgres';
 import { HaproxyRuntime } from '../haproxy/runtime-api';
@@ -12,8 +15,8 @@ import type { DockerFacts, DoctorProbes, FileFacts, HaproxyTarget, PostgresFacts
  * local sidecar's /readyz. Every network probe is bounded by `timeoutMs`.
  */
 
-/** Same label the environments code puts on what it creates (agent/src/docker/labels.ts). */
-const MANAGED_LABEL = 'io.jenkins-selfmanage.managed=true';
+/** The label the environments code puts on what it creates. */
+const MANAGED_LABEL = `${LABEL_MANAGED}=true`;
 
 const withCode = (message: string, code: string): Error => Object.assign(new Error(message), { code });
 
@@ -131,6 +134,31 @@ function packageVersion(): string {
   return 'unknown';
 }
 
+/** This installation's library-gen program: beside the sidecar in build/, or built from these sources. */
+function libraryGenProgram(): string {
+  // build/agent/src/doctor → build/library-gen; the sources (agent/src/doctor) → build/library-gen after npm run build.
+  for (const rel of ['../../../library-gen/src/bin/library-gen.js', '../../../build/library-gen/src/bin/library-gen.js']) {
+    const path = join(__dirname, rel);
+    if (existsSync(path)) return path;
+  }
+  throw new Error(`no library-gen program beside ${__dirname} (build/library-gen/src/bin/library-gen.js)`);
+}
+
+/** `library-gen verify --json`, a program of its own: exit 0 (conforms) and 1 (problems) both answer. */
+function conformance(teamsFile: string, timeoutMs: number): Record<string, string[]> {
+  const r = spawnSync(process.execPath, [libraryGenProgram(), 'verify', '--teams', teamsFile, '--json'], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 16 << 20 });
+  if (r.error) throw r.error;
+  const why = (r.stderr ?? '').trim().split('\n').slice(-1)[0] || `exit ${r.status ?? r.signal}`;
+  if (r.status !== 0 && r.status !== 1) throw new Error(why);
+  try {
+    const parsed = JSON.parse(r.stdout) as { byTeam?: Record<string, string[]> };
+    if (parsed.byTeam && typeof parsed.byTeam === 'object') return parsed.byTeam;
+  } catch {
+    // the line below says what it printed instead
+  }
+  throw new Error(`library-gen verify printed no result (${why})`);
+}
+
 export function hostProbes(opts: { timeoutMs?: number } = {}): DoctorProbes {
   const timeoutMs = opts.timeoutMs ?? 3_000;
   return {
@@ -141,6 +169,8 @@ export function hostProbes(opts: { timeoutMs?: number } = {}): DoctorProbes {
     haproxy: (target, line) => haproxy(target, line, timeoutMs),
     docker: (host) => docker(host, timeoutMs),
     sidecar: (url) => sidecar(url, timeoutMs),
+    // Rendering every team's files is CPU work, not a network wait: its own, longer bound.
+    conformance: (teamsFile) => conformance(teamsFile, Math.max(timeoutMs, 60_000)),
     nodeVersion: process.version,
     sidecarVersion: packageVersion(),
   };

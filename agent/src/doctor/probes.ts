@@ -57,6 +57,12 @@ export interface DoctorProbes {
   docker(dockerHost: string | null): Promise<DockerFacts>;
   /** GET of the local sidecar's /readyz: status and body. */
   sidecar(url: string): Promise<{ status: number; body: string }>;
+  /**
+   * `library-gen verify --teams <file> --json` of this installation, run as its own
+   * program (the daemon never loads the generator): each self-managed team's problem
+   * lines. Throws when it cannot run.
+   */
+  conformance(teamsFile: string): Record<string, string[]>;
   nodeVersion: string;
   sidecarVersion: string;
 }

@@ -41,7 +41,7 @@ export function wireDashboard(ctx: SidecarContext, auth: TokenAuthenticator, run
         throw err;
       }
     },
-    log: (level, message, meta) => log[level](message, meta),
+    log,
   });
   return { router, stop: async () => events.close() };
 }

@@ -68,7 +68,8 @@ program
   .description('check that what build generates works on the pinned Jenkins: plugins, JCasC keys and lookups, variables and files deploy provides, agent labels, mounts')
   .requiredOption('--teams <file>', 'teams file (the jenkins_teams: YAML list)')
   .option('--templates <dir>', 'installation root holding library-gen/templates/ (default: this installation)')
-  .action((opts: { teams: string; templates?: string }) => {
+  .option('--json', 'print the result as one JSON object on stdout ({ok, teams, lines, byTeam}; sidecarctl doctor reads it)')
+  .action((opts: { teams: string; templates?: string; json?: boolean }) => {
     let text: string;
     try {
       text = readFileSync(opts.teams, 'utf8');
@@ -78,9 +79,13 @@ program
       return;
     }
     const r = verifyTeamsText(text, opts.teams, loadTemplates(opts.templates ? resolve(opts.templates) : undefined));
+    process.exitCode = r.ok ? 0 : 1;
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify(r)}\n`);
+      return;
+    }
     for (const line of r.lines) process.stderr.write(`library-gen: ${line}\n`);
     if (r.ok) process.stdout.write(`library-gen: ${opts.teams}: ${r.teams} self-managed team(s) conform to the pinned Jenkins\n`);
-    process.exitCode = r.ok ? 0 : 1;
   });
 program
   .command('smoke')

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { METHOD_AREAS } from '../../../catalog/methods';
 import type { MethodSpec } from '../../../catalog/methods/method-spec';
+import { exampleAnswersMarkdown } from './example-answers';
 import { AREA_NOTES, METHOD_NOTES, RPC_CONTRACT_INTRO } from './rpc-contract-prose';
 
 /**
@@ -81,5 +82,6 @@ export function renderRpcContractMarkdown(): string {
       ...methodTable(`${a.area} (${a.file}${a.about ? ` — ${a.about}` : ''})`, a.methods),
       ...(AREA_NOTES[a.area] ? [AREA_NOTES[a.area], ''] : []),
     ]),
+    ...exampleAnswersMarkdown(),
   ].join('\n');
 }

@@ -1,8 +1,8 @@
 import { CASC_KEYS, CASC_LOOKUPS, CASC_ROOT_PLUGINS, LIBRARY_HOST_DIR_ENV, PINNED_CORE, compareVersions, coreOfImage, pluginPin } from '../../../catalog/jenkins-platform';
 import type { Team } from '../../../catalog/teams-file';
-import { controllerContainerSpec } from '../../../agent/src/docker/container-spec';
-import { controllerFileMounts } from '../../../agent/src/docker/controller-mounts';
-import { controllerEnvSecrets } from '../../../agent/src/environments/controller-runtime';
+import { controllerContainerSpec } from '../../../catalog/controller/container-spec';
+import { controllerFileMounts } from '../../../catalog/controller/controller-mounts';
+import { controllerEnvSecrets } from '../../../catalog/controller/controller-runtime';
 import { buildJcasc } from '../render/team-jcasc';
 import { teamPlugins } from '../render/team-plugins';
 import { DEFAULT_CASC_DIR, renderSeedJob } from '../render/team-files';
@@ -14,7 +14,7 @@ import { DEFAULT_CASC_DIR, renderSeedJob } from '../render/team-files';
  * teams file, the team, the generated file and the fix. The facts it checks
  * against (versions, required cores, JCasC keys and lookups) are in
  * catalog/jenkins-platform.ts; what deploy gives the container comes from
- * deploy's own code (container-spec, controller-mounts, controller-runtime).
+ * the code deploy itself runs (catalog/controller/: container-spec, controller-mounts, controller-runtime).
  */
 export interface Problem {
   file: string;

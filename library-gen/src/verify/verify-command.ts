@@ -13,12 +13,21 @@ export function teamConformanceLines(teamsFile: string, team: Team, jenkinsfiles
   return teamConformance(team, jenkinsfiles).map((p) => formatProblem(teamsFile, team.team_name, p));
 }
 
+export interface VerifyResult {
+  ok: boolean;
+  lines: string[];
+  teams: number;
+  /** Each self-managed team's lines (what `sidecarctl doctor` shows per team, from `verify --json`). */
+  byTeam: Record<string, string[]>;
+}
+
 /** Pure given the templates: the teams file's text in, every problem line out (teams-file errors first). */
-export function verifyTeamsText(text: string, file: string, templates: TemplateSource): { ok: boolean; lines: string[]; teams: number } {
+export function verifyTeamsText(text: string, file: string, templates: TemplateSource): VerifyResult {
   const { teams, errors } = parseTeamsDocument(text, file);
-  if (errors.length) return { ok: false, lines: errors, teams: 0 };
+  if (errors.length) return { ok: false, lines: errors, teams: 0, byTeam: {} };
   const managed = teams.filter((t) => t.self_management_enabled);
   const jenkinsfiles = generatedJenkinsfiles(templates);
-  const lines = managed.flatMap((t) => teamConformanceLines(file, t, jenkinsfiles));
-  return { ok: lines.length === 0, lines, teams: managed.length };
+  const byTeam = Object.fromEntries(managed.map((t) => [t.team_name, teamConformanceLines(file, t, jenkinsfiles)]));
+  const lines = Object.values(byTeam).flat();
+  return { ok: lines.length === 0, lines, teams: managed.length, byTeam };
 }
