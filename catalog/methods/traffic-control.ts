@@ -24,7 +24,7 @@ const commandParams = {
 export const switchControlResult = z.object({
   operationId: z.string().describe('the switch operation the command went to'),
   team: z.string(),
-  command: z.enum(['pause', 'resume', 'promote', 'abort']),
+  command: z.enum(['pause', 'resume', 'promote', 'abort']).describe('the command answered (each method answers its own)'),
   state: z.enum(['running', 'paused', 'promote-requested', 'abort-requested']).describe("the switch's control state after the command"),
   by: z.string().describe('who asked (the build, else the token id)'),
   reason: z.string(),
@@ -51,7 +51,7 @@ export const trafficPause = defineMethod({
       maxPauseSec: z.number().int().min(1).max(86_400).optional().describe("default: the team's progressive_traffic.max_pause_sec, else 3600"),
     })
     .strict(),
-  result: switchControlResult,
+  result: switchControlResult.extend({ command: z.literal('pause') }),
   mutating: true,
   scope: 'team',
   long: false,
@@ -62,7 +62,7 @@ export const trafficResume = defineMethod({
   summary:
     'Let a paused switch (paused by a person or waiting at an approval gate) go on from where it holds: an interrupted window gets back the time it had left and is judged over all its samples, the held ones included; then the next step.',
   params: z.object(commandParams).strict(),
-  result: switchControlResult,
+  result: switchControlResult.extend({ command: z.literal('resume') }),
   mutating: true,
   scope: 'team',
   long: false,
@@ -73,7 +73,7 @@ export const trafficPromote = defineMethod({
   summary:
     'End the current validation window early as a pass (unless it breached) and go on; held before a step (e.g. at an approval gate) it only lets the switch go on, the next window validated in full. With full: true go straight to 100% with the usual drain of the old side. Resumes a paused switch.',
   params: z.object({ ...commandParams, full: z.boolean().default(false) }).strict(),
-  result: switchControlResult,
+  result: switchControlResult.extend({ command: z.literal('promote') }),
   mutating: true,
   scope: 'team',
   long: false,
@@ -84,7 +84,7 @@ export const trafficAbort = defineMethod({
   summary:
     'End the running switch now: without hold it rolls back like a breach (all traffic on the source); with hold: true it freezes the current weights and ends the operation `aborted` (rollback.emergency still works afterwards).',
   params: z.object({ ...commandParams, hold: z.boolean().default(false) }).strict(),
-  result: switchControlResult,
+  result: switchControlResult.extend({ command: z.literal('abort') }),
   mutating: true,
   scope: 'team',
   long: false,

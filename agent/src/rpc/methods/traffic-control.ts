@@ -13,12 +13,12 @@ export interface TrafficControlDeps {
   commands: SwitchCommandDeps;
 }
 
-const steer = async (deps: TrafficControlDeps, p: { team: string; reason: string; operationId?: string | undefined }, call: CallContext, input: CommandInput) => {
+const steer = async <I extends CommandInput>(deps: TrafficControlDeps, p: { team: string; reason: string; operationId?: string | undefined }, call: CallContext, input: I) => {
   deps.teams.require(p.team);
   const answer = await commandSwitch(deps.commands, { team: p.team, reason: p.reason, by: call.actor.build ?? call.actor.tokenId, input, ...(p.operationId ? { operationId: p.operationId } : {}) });
   // The audit row of the command names the switch it steered.
   call.operationId = answer.operationId;
-  return answer;
+  return { ...answer, command: input.verb as I['verb'] };
 };
 
 export const trafficPauseHandler =
