@@ -74,7 +74,7 @@ describe('refusals', () => {
   it('with no running switch: the sidecar says so (exit 3) and the hint says nothing changed', async () => {
     const r = await ctl('resume', '--team', team.team_name, '--reason', 'looked fine');
     expect(r.code).toBe(3);
-    expect(r.stderr).toContain(`sidecarctl: NOT_FOUND: no switch of ${team.team_name} is running on this sidecar`);
+    expect(r.stderr).toContain(`sidecarctl: NOT_FOUND: no switch of ${team.team_name} is running`);
     expect(r.stderr).toContain(`nothing was changed by this resume. See where the team's traffic and switch are with: sidecarctl status --team ${team.team_name}`);
   });
 });
