@@ -180,3 +180,35 @@ it('kill -9 while paused with a short maxPauseSec, restart after it ran out: rol
     await restarted.stop(5000);
   }
 });
+
+it('a graceful stop (SIGTERM, as systemctl restart sends) while paused leaves it paused: the next start resumes it held', async () => {
+  const sc = await stack.startSidecar();
+  const client = await RpcClient.connect(sc.rpcUrl, stack.secret);
+  const { opId, target, pause } = await switchPausedAt25(client, {});
+  const at25 = await stack.weights();
+  expect(at25[target]).toBe(25);
+  await sc.stop(10_000);
+  client.ws.terminate();
+  // The stop neither rolled it back nor ended its row: it is left for this instance's next start.
+  const left = await store.journal.get(opId);
+  expect(left?.status).toBe('running');
+  expect(await stack.weights()).toEqual(at25);
+  expect(await desired()).toEqual(at25);
+
+  const restarted = await stack.startSidecar();
+  const c2 = await RpcClient.connect(restarted.rpcUrl, stack.secret);
+  try {
+    const op = (await c2.call('operation.get', { operationId: opId })).result as { status: string; phase: string };
+    expect(op).toMatchObject({ status: 'running', phase: 'paused' });
+    const again = await c2.call('traffic.pause', { team: team.team_name, reason: 'again' });
+    expect(again.error?.message).toContain(`paused (by ops since ${String((pause.pause as { since: string }).since)})`);
+    // Ended by a person, weights left where they are.
+    const aborted = await c2.call('traffic.abort', { team: team.team_name, reason: 'keep 25% for now', hold: true, operationId: opId });
+    expect(aborted.error).toBeUndefined();
+    expect(await operationEnded(c2, opId)).toMatchObject({ status: 'aborted' });
+    expect(await stack.weights()).toEqual(at25);
+  } finally {
+    await c2.close();
+    await restarted.stop(5000);
+  }
+});

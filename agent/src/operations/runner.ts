@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ERROR_CODES, type ErrorCode, isOperationOutcome } from '../../../catalog/error-codes';
+import { LeftForRecovery } from './left-for-recovery';
 import { isSidecarError, SidecarError } from '../sidecar-error';
 import { sleep } from '../sleep';
 import type { Actor, Clock, OperationContext, OperationJournal, OperationRecord, OperationStatus } from '../store/contract';
@@ -271,15 +272,18 @@ export class OperationRunner {
     const startedAtMs = Date.now();
     const done = (async () => {
       let end: OperationEnd;
+      let leftRunning = false;
       try {
         const result = await body(ctx);
         end = { operationId: id, status: 'succeeded', result: result ?? null };
       } catch (err) {
         end = { operationId: id, status: statusFor(err, controller.signal.aborted), error: errorRecord(err) };
+        leftRunning = err instanceof LeftForRecovery && !owed;
         if (!isSidecarError(err)) this.log.error('operation failed unexpectedly', { operationId: id, type: operation.type, error: String((err as Error)?.stack ?? err) });
       }
       try {
-        if (owed) owed.finish(id, end.status, end.result ?? null, end.error ?? null);
+        if (leftRunning) this.log.warn("operation left running for the next start's recovery", { operationId: id, type: operation.type, why: end.error?.message });
+        else if (owed) owed.finish(id, end.status, end.result ?? null, end.error ?? null);
         else await this.deps.journal.finish(id, end.status, end.result, end.error ?? null);
       } catch (err) {
         if (this.deps.owedFinish && operation.team && isDatabaseUnreachable(err)) {

@@ -1,6 +1,7 @@
 import { switchSteps, type TrafficSwitchParams } from '../../../../catalog/methods/traffic';
 import type { EnvironmentName, Team } from '../../../../catalog/teams-file';
 import { parseTriggers, type Trigger } from '../../../../catalog/triggers';
+import { LeftForRecovery } from '../../operations/left-for-recovery';
 import { isSidecarError, SidecarError } from '../../sidecar-error';
 import type { ServerState, ServerStat } from '../../haproxy/stats';
 import { lockNameFor, type OperationContext, type TeamEnvironmentState } from '../../store/contract';
@@ -157,7 +158,12 @@ export class SwitchRun {
 
   /** The runner's shutdown ends the switch (after the first move: a rollback). */
   assertNotShuttingDown(): void {
-    if (this.ctx.signal.aborted) throw new SidecarError('DEPENDENCY_DOWN', 'the sidecar is shutting down', {});
+    if (!this.ctx.signal.aborted) return;
+    // A switch a person holds stays held: the next start's recovery resumes it paused (recovery.ts).
+    if (this.phase === 'paused') {
+      throw new LeftForRecovery(`the sidecar is stopping; the switch of ${this.team} stays paused at ${this.percent ?? 0}% and the next start of this sidecar resumes it paused (operation.attach follows it then)`, { team: this.team, percent: this.percent });
+    }
+    throw new SidecarError('DEPENDENCY_DOWN', 'the sidecar is shutting down', {});
   }
 
   /**

@@ -1,3 +1,4 @@
+import { LeftForRecovery } from '../../../operations/left-for-recovery';
 import { isSidecarError, SidecarError } from '../../../sidecar-error';
 import { isDatabaseUnreachable } from '../../../store/pg-unreachable';
 import type { SwitchRun } from '../switch-run';
@@ -13,6 +14,10 @@ import { rollBack } from './roll-back';
 export async function endFailedSwitch(run: SwitchRun, caught: unknown): Promise<unknown> {
   // An emergency stop that fired while the switch waited surfaces as whatever the wait threw.
   const err = !run.rolledBack && !(caught instanceof Halted) && run.haltSignal.aborted ? new Halted(run.haltReason()) : caught;
+  if (err instanceof LeftForRecovery) {
+    run.ctx.progress({ phase: 'paused', message: err.message, step: run.percent });
+    return err;
+  }
   if (err instanceof Halted) return halted(run, err);
   if (err instanceof Aborted) return aborted(run, err);
   if (run.rolledBack) return run.owed(err);
