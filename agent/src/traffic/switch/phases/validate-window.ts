@@ -14,7 +14,7 @@ export interface WindowOutcome {
 }
 
 /** Reads one SLI sample of the target: HAProxy's counters, the people table, the container's latest figures. */
-function targetSampler(run: SwitchRun): () => Promise<SliSample> {
+export function targetSampler(run: SwitchRun): () => Promise<SliSample> {
   const { deps, ctx, params, tb, target } = run;
   const container = deps.teamConfig(params.team)?.environments[target].container;
   let latestContainer: SliSample['container'] = null;
