@@ -69,7 +69,7 @@ class InputSteps {
 
     Object input(Object arg) {
         Map a = arg instanceof Map ? new LinkedHashMap((Map) arg) : [message: String.valueOf(arg)]
-        List unknown = a.keySet().findAll { !(it in KEYS) }
+        List unknown = new ArrayList(a.keySet().findAll { !(it in KEYS) })
         if (unknown) {
             // structs DescribableModel#instantiate; workflow-cps logs it and runs the step without them.
             harness.log("WARNING: Unknown parameter(s) found for class type 'org.jenkinsci.plugins.workflow.support.steps.input.InputStep': ${unknown.join(',')}")
