@@ -10,7 +10,7 @@ import { startLoad, type LoadRun } from '../support/haproxy-load';
 import { testTeam } from '../support/haproxy-teams';
 import { runSidecarctl, SIDECARCTL_BIN, startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
 import { RpcClient } from '../support/sidecar-process-rpc';
-import { answerInput, generate, pendingInputs, startScenarios, type RunningScenarios, type Scenario } from '../groovy/harness-runner';
+import { answerInput, generate, pendingInputs, refusedAnswer, startScenarios, type RunningScenarios, type Scenario } from '../groovy/harness-runner';
 
 /**
  * Approval gates from the pipeline's side, live: the generated
@@ -21,7 +21,8 @@ import { answerInput, generate, pendingInputs, startScenarios, type RunningScena
  * InputAction REST (proceedEmpty as an approver) and the switch promotes. Then a
  * second build is killed (kill -9 of the JVM and everything it started) while
  * its switch waits at the gate: the switch keeps waiting, and
- * `sidecarctl call traffic.resume` lets it promote without any build.
+ * `sidecarctl call traffic.resume` lets it promote without any build. A third
+ * build's gate refuses a Proceed by a non-approver and, on Abort, rolls back.
  */
 jest.setTimeout(300_000);
 const root = mkdtempSync(join(tmpdir(), 'jsm-groovy-live-gates-'));
@@ -50,7 +51,8 @@ beforeAll(async () => {
   sidecarctl = join(root, 'sidecarctl');
   writeFileSync(sidecarctl, `#!/bin/sh\nexec "${process.execPath}" "${SIDECARCTL_BIN}" "$@"\n`);
   chmodSync(sidecarctl, 0o755);
-  load = startLoad(hap.httpPort, { connections: 2, rate: 20, maxSeconds: 240, path: '/login' });
+  // Enough that 10 % of it fills a 1 s window's minSamples on a loaded machine.
+  load = startLoad(hap.httpPort, { connections: 4, rate: 60, maxSeconds: 280, path: '/login' });
 }, 120_000);
 
 afterAll(async () => {
@@ -83,7 +85,7 @@ function gatedBuild(name: string, buildNumber: string, target: 'blue' | 'green')
     team: team.team_name,
     script: [
       "acquireInfrastructureLock(operation: 'blue_green_switch')",
-      `def r = progressiveTrafficSwitch(target: '${target}', increments: [10, 25, 50, 100], approvalAt: [50], validationTime: 1, minSamples: 5, approvers: 'alice')`,
+      `def r = progressiveTrafficSwitch(target: '${target}', increments: [10, 25, 50, 100], approvalAt: [50], validationTime: 1, minSamples: 2, approvers: 'alice')`,
       'echo "switch ended ${r.status}"',
       "releaseInfrastructureLock(operation: 'blue_green_switch')",
     ].join('\n'),
@@ -160,5 +162,30 @@ describe('progressiveTrafficSwitch(approvalAt: [50]) in the harness against a li
     expect(done.status).toBe('succeeded');
     expect(await liveWeights()).toEqual({ blue: 100, green: 0 });
     expect(done.steps.filter((s) => s.name === 'control').map((s) => s.intent.verb)).toEqual(['pause', 'resume']);
+    // The dead build still holds its lock: an operator frees it, as after any lost build.
+    expect(await result<{ released: boolean }>('lock.release', { team: team.team_name, operation: 'blue_green_switch', owner: buildId })).toEqual({ released: true });
+  });
+
+  it('refuses a Proceed by someone not among the approvers; Abort rolls the switch back and fails the step', async () => {
+    const build = await startScenarios(join(root, 'out', 'library'), [gatedBuild('rejected', '3', 'green')], join(root, 'work-3'));
+    running.push(build);
+    await waitForGatePrompt('3');
+    answerInput(join(root, 'input-3'), 'Gate50', 'proceedEmpty', 'mallory');
+    const refused = await eventually('the harness refuses mallory as Jenkins does', async () => refusedAnswer(join(root, 'input-3'), 'Gate50'), 30_000);
+    expect(refused).toBe('You need to be alice to submit this.');
+    expect(await liveWeights()).toEqual({ blue: 75, green: 25 });
+    answerInput(join(root, 'input-3'), 'Gate50', 'abort', 'bob');
+    const [r] = await build.done;
+    expect(r!.result).toBe('FAILURE');
+    expect(r!.error).toMatch(/^progressiveTrafficSwitch: CONFLICT \(aborted\): .*rolled back, all traffic is on blue: .*rejected at the 50% gate by bob$/);
+    expect(r!.console).toContain('Failed in branch traffic switch');
+    expect(await liveWeights()).toEqual({ blue: 100, green: 0 });
+    const status = await result<{ buildSwitch: { operationId: string } | null }>('environment.status', { team: team.team_name, build: `${team.team_name}/Infrastructure/Self-Managed-Blue-Green-Switch#3` });
+    const op = await result<Op>('operation.get', { operationId: status.buildSwitch!.operationId });
+    expect(op.status).toBe('rolled_back');
+    expect(op.steps.filter((s) => s.name === 'control').map((s) => s.intent)).toEqual([
+      expect.objectContaining({ verb: 'pause', gate: 50 }),
+      expect.objectContaining({ verb: 'abort', hold: false, reason: 'rejected at the 50% gate by bob' }),
+    ]);
   });
 });
