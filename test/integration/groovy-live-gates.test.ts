@@ -102,8 +102,21 @@ function gatedBuild(name: string, buildNumber: string, target: 'blue' | 'green')
   };
 }
 
-const waitForGatePrompt = (buildNumber: string) =>
-  eventually(`build ${buildNumber} shows the 50% gate's input`, async () => pendingInputs(join(root, `input-${buildNumber}`)).find((p) => p.id === 'Gate50') ?? null, 120_000);
+/** The build's prompt at the 50 % gate; a build that ended before it fails the wait at once, with its console. */
+async function waitForGatePrompt(buildNumber: string, build: RunningScenarios) {
+  let ended: string | null = null;
+  void build.done.then(
+    (rs) => (ended = `build ${buildNumber} ended ${rs[0]?.result} before its gate: ${rs[0]?.error}\n${rs[0]?.console.join('\n')}`),
+    (err: Error) => (ended = err.message),
+  );
+  for (const deadline = Date.now() + 120_000; Date.now() < deadline; ) {
+    if (ended) throw new Error(ended);
+    const prompt = pendingInputs(join(root, `input-${buildNumber}`)).find((p) => p.id === 'Gate50');
+    if (prompt) return prompt;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`build ${buildNumber} showed no input at its 50% gate within 120 s`);
+}
 
 interface Op {
   id: string;
@@ -116,7 +129,7 @@ describe('progressiveTrafficSwitch(approvalAt: [50]) in the harness against a li
   it('shows an input prompt at the gate with the weights held at 25%; Proceed by an approver lets the switch promote', async () => {
     const build = await startScenarios(join(root, 'out', 'library'), [gatedBuild('approved', '1', 'green')], join(root, 'work-1'));
     running.push(build);
-    const prompt = await waitForGatePrompt('1');
+    const prompt = await waitForGatePrompt('1', build);
     expect(prompt).toMatchObject({ id: 'Gate50', ok: 'Move to 50%', submitter: 'alice' });
     expect(prompt.message).toContain('move to 50%?');
     expect(await liveWeights()).toEqual({ blue: 75, green: 25 });
@@ -138,7 +151,7 @@ describe('progressiveTrafficSwitch(approvalAt: [50]) in the harness against a li
   it('keeps waiting at the gate when the build is killed; sidecarctl call traffic.resume then lets it promote', async () => {
     const build = await startScenarios(join(root, 'out', 'library'), [gatedBuild('killed', '2', 'blue')], join(root, 'work-2'));
     running.push(build);
-    await waitForGatePrompt('2');
+    await waitForGatePrompt('2', build);
     await build.kill();
     const buildId = `${team.team_name}/Infrastructure/Self-Managed-Blue-Green-Switch#2`;
     const status = await result<{ weights: { blue: number; green: number }; operation: { id: string; phase: string } | null; buildSwitch: { operationId: string } | null }>('environment.status', { team: team.team_name, build: buildId });
@@ -169,7 +182,7 @@ describe('progressiveTrafficSwitch(approvalAt: [50]) in the harness against a li
   it('refuses a Proceed by someone not among the approvers; Abort rolls the switch back and fails the step', async () => {
     const build = await startScenarios(join(root, 'out', 'library'), [gatedBuild('rejected', '3', 'green')], join(root, 'work-3'));
     running.push(build);
-    await waitForGatePrompt('3');
+    await waitForGatePrompt('3', build);
     answerInput(join(root, 'input-3'), 'Gate50', 'proceedEmpty', 'mallory');
     const refused = await eventually('the harness refuses mallory as Jenkins does', async () => refusedAnswer(join(root, 'input-3'), 'Gate50'), 30_000);
     expect(refused).toBe('You need to be alice to submit this.');

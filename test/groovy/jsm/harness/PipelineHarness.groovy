@@ -41,7 +41,8 @@ class PipelineHarness {
     final Binding binding = new Binding()
     final Map<String, Script> vars = [:]
     final List<String> loadedLibraries = []
-    final List<String> secrets = []
+    /** Masked in every console line; read by the threads that copy `sh` output while `parallel` branches add to it. */
+    final List<String> secrets = new java.util.concurrent.CopyOnWriteArrayList<String>()
     final long shTimeoutSec
     /** Scenario knobs: previousResult, abortWhen, jobParameters, previousJenkinsfileParameters. */
     final Map build
