@@ -111,15 +111,24 @@ export const groovyEnv = (): NodeJS.ProcessEnv => ({ ...process.env, JAVA_HOME, 
 
 /** Runs the scenarios in one JVM; `library` is the generated library/ directory (or null for Job DSL only). */
 export async function runScenarios(library: string | null, scenarios: Scenario[], workRoot: string): Promise<ScenarioResult[]> {
+  const { classes, specFile, outFile } = await prepareRun(library, scenarios, workRoot);
+  await run('groovy', ['-cp', classes, join(HARNESS_DIR, 'RunScenarios.groovy'), specFile, outFile], { env: groovyEnv(), timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
+  return readResults(outFile, scenarios.length);
+}
+
+/** The compiled harness and the spec file of one run (each pipeline scenario with its installation). */
+async function prepareRun(library: string | null, scenarios: Scenario[], workRoot: string): Promise<{ classes: string; specFile: string; outFile: string }> {
   const classes = await compileHarness();
   mkdirSync(workRoot, { recursive: true });
   const specFile = join(workRoot, 'spec.json');
-  const outFile = join(workRoot, 'results.json');
   const specs = scenarios.map((sc) => (sc.kind === 'jobdsl' ? sc : { ...sc, node: sc.node ?? COORDINATION_LABEL, installation: installationFor(library, sc) }));
   writeFileSync(specFile, JSON.stringify({ library, workRoot, scenarios: specs }));
-  await run('groovy', ['-cp', classes, join(HARNESS_DIR, 'RunScenarios.groovy'), specFile, outFile], { env: groovyEnv(), timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
+  return { classes, specFile, outFile: join(workRoot, 'results.json') };
+}
+
+function readResults(outFile: string, expected: number): ScenarioResult[] {
   const results = JSON.parse(readFileSync(outFile, 'utf8')) as ScenarioResult[];
-  if (results.length !== scenarios.length) throw new Error(`harness ran ${results.length} of ${scenarios.length} scenarios`);
+  if (results.length !== expected) throw new Error(`harness ran ${results.length} of ${expected} scenarios`);
   return results;
 }
 
@@ -135,12 +144,7 @@ export interface RunningScenarios {
 
 /** As runScenarios, without waiting: a test can answer the build's `input` while it runs, or kill it. */
 export async function startScenarios(library: string | null, scenarios: Scenario[], workRoot: string): Promise<RunningScenarios> {
-  const classes = await compileHarness();
-  mkdirSync(workRoot, { recursive: true });
-  const specFile = join(workRoot, 'spec.json');
-  const outFile = join(workRoot, 'results.json');
-  const specs = scenarios.map((sc) => (sc.kind === 'jobdsl' ? sc : { ...sc, node: sc.node ?? COORDINATION_LABEL, installation: installationFor(library, sc) }));
-  writeFileSync(specFile, JSON.stringify({ library, workRoot, scenarios: specs }));
+  const { classes, specFile, outFile } = await prepareRun(library, scenarios, workRoot);
   const child = spawn('groovy', ['-cp', classes, join(HARNESS_DIR, 'RunScenarios.groovy'), specFile, outFile], { env: groovyEnv(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (b: Buffer): void => {
@@ -153,9 +157,7 @@ export async function startScenarios(library: string | null, scenarios: Scenario
   const done = exited.then((code) => {
     clearTimeout(bound);
     if (code !== 0) throw new Error(`harness exited with ${code}: ${output}`);
-    const results = JSON.parse(readFileSync(outFile, 'utf8')) as ScenarioResult[];
-    if (results.length !== scenarios.length) throw new Error(`harness ran ${results.length} of ${scenarios.length} scenarios`);
-    return results;
+    return readResults(outFile, scenarios.length);
   });
   done.catch(() => undefined);
   return {
