@@ -375,6 +375,16 @@ describe('approval gates', () => {
     expect(weightChanges(h.events).at(-1)).toBe('haproxy weights 100/0');
   });
 
+  it('a gate nobody answers rolls back after its max pause (3600 s)', async () => {
+    const h = harness({ approvalAt: [50] }, { control: steered(() => undefined, () => 0) });
+    const err = await failure(h.run());
+    expect(err.code).toBe('TIMEOUT');
+    expect(err.message).toMatch(/waited 3600s at the approval gate of the 50% step without an approval/);
+    expect(err.data).toMatchObject({ step: 25, active: 'blue' });
+    expect(h.elapsed()).toBeGreaterThanOrEqual(3 * 2_000 + 3_600_000);
+    expect(weightChanges(h.events).at(-1)).toBe('haproxy weights 100/0');
+  });
+
   it('a full promotion asked for before the gate passes it', async () => {
     const h = harness({ approvalAt: [50] }, { control: steered((c) => {
       if (c.get('devops')?.state.kind === 'running' && h.progress.some((p) => p.phase === 'step-10')) c.command('devops', { verb: 'promote', full: true, ...person });

@@ -49,12 +49,21 @@ export async function awaitGate(run: SwitchRun, percent: number): Promise<Exclud
       await run.checkHalted();
       run.assertNotShuttingDown();
       await run.checkFence();
+      await rollBackWhenUnanswered(run, hold);
       await watch?.judgeNext(hold);
     }
   } finally {
     watch?.stop();
   }
   throw new Error('internal: an approval gate waited past its bound');
+}
+
+/** A gate nobody answers within its max pause ends like a pause nobody resumes: in a rollback. */
+async function rollBackWhenUnanswered(run: SwitchRun, hold: Hold): Promise<void> {
+  const maxSec = hold.maxPauseSec ?? GATE_MAX_PAUSE_SEC;
+  const waitedSec = (run.ctx.clock.now().getTime() - hold.since.getTime()) / 1000;
+  if (waitedSec < maxSec) return;
+  await rollBack(run, { reason: `waited ${maxSec}s at the approval gate of the ${hold.gate}% step without an approval (max pause)`, found: null, percent: run.lastApplied[run.target], code: 'TIMEOUT' });
 }
 
 /** Puts the control into paused at the gate, journals it like a person's pause and tells the caller how to approve. */
