@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,6 +46,8 @@ export interface Scenario {
     jobParameters?: Record<string, unknown>[];
     /** Names the previous build's Jenkinsfile declared in `parameters {}`. */
     previousJenkinsfileParameters?: string[];
+    /** Where `input` lists what it waits for and reads answers (test/groovy/jsm/harness/InputSteps.groovy; default: beside the workspace). */
+    inputDir?: string;
   };
 }
 
@@ -109,16 +111,110 @@ export const groovyEnv = (): NodeJS.ProcessEnv => ({ ...process.env, JAVA_HOME, 
 
 /** Runs the scenarios in one JVM; `library` is the generated library/ directory (or null for Job DSL only). */
 export async function runScenarios(library: string | null, scenarios: Scenario[], workRoot: string): Promise<ScenarioResult[]> {
+  const { classes, specFile, outFile } = await prepareRun(library, scenarios, workRoot);
+  await run('groovy', ['-cp', classes, join(HARNESS_DIR, 'RunScenarios.groovy'), specFile, outFile], { env: groovyEnv(), timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
+  return readResults(outFile, scenarios.length);
+}
+
+/** The compiled harness and the spec file of one run (each pipeline scenario with its installation). */
+async function prepareRun(library: string | null, scenarios: Scenario[], workRoot: string): Promise<{ classes: string; specFile: string; outFile: string }> {
   const classes = await compileHarness();
   mkdirSync(workRoot, { recursive: true });
   const specFile = join(workRoot, 'spec.json');
-  const outFile = join(workRoot, 'results.json');
   const specs = scenarios.map((sc) => (sc.kind === 'jobdsl' ? sc : { ...sc, node: sc.node ?? COORDINATION_LABEL, installation: installationFor(library, sc) }));
   writeFileSync(specFile, JSON.stringify({ library, workRoot, scenarios: specs }));
-  await run('groovy', ['-cp', classes, join(HARNESS_DIR, 'RunScenarios.groovy'), specFile, outFile], { env: groovyEnv(), timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
+  return { classes, specFile, outFile: join(workRoot, 'results.json') };
+}
+
+function readResults(outFile: string, expected: number): ScenarioResult[] {
   const results = JSON.parse(readFileSync(outFile, 'utf8')) as ScenarioResult[];
-  if (results.length !== scenarios.length) throw new Error(`harness ran ${results.length} of ${scenarios.length} scenarios`);
+  if (results.length !== expected) throw new Error(`harness ran ${results.length} of ${expected} scenarios`);
   return results;
+}
+
+/** A harness JVM running in the background: its scenarios' results once it ends, or a kill -9 of it and everything it started. */
+export interface RunningScenarios {
+  pid: number;
+  done: Promise<ScenarioResult[]>;
+  /** SIGKILL of the whole process group (the JVM and the sh / sidecarctl it runs): a build whose Jenkins died. */
+  kill(): Promise<void>;
+  /** The JVM's last output (for a test's failure message). */
+  output(): string;
+}
+
+/** As runScenarios, without waiting: a test can answer the build's `input` while it runs, or kill it. */
+export async function startScenarios(library: string | null, scenarios: Scenario[], workRoot: string): Promise<RunningScenarios> {
+  const { classes, specFile, outFile } = await prepareRun(library, scenarios, workRoot);
+  const child = spawn('groovy', ['-cp', classes, join(HARNESS_DIR, 'RunScenarios.groovy'), specFile, outFile], { env: groovyEnv(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const keep = (b: Buffer): void => {
+    output = (output + b.toString()).slice(-64 * 1024);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const exited = new Promise<number | string | null>((r) => child.once('exit', (code, signal) => r(code ?? signal)));
+  const bound = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 300_000);
+  const done = exited.then((code) => {
+    clearTimeout(bound);
+    if (code !== 0) throw new Error(`harness exited with ${code}: ${output}`);
+    return readResults(outFile, scenarios.length);
+  });
+  done.catch(() => undefined);
+  return {
+    pid: child.pid!,
+    done,
+    output: () => output,
+    async kill() {
+      clearTimeout(bound);
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      await exited;
+    },
+  };
+}
+
+/** A waiting `input` as the harness lists it (stand-in for GET /job/<job>/<n>/wfapi/pendingInputActions). */
+export interface PendingInput {
+  id: string;
+  message: string;
+  ok: string;
+  cancel: string;
+  submitter: string | null;
+}
+
+export function pendingInputs(inputDir: string): PendingInput[] {
+  const dir = join(inputDir, 'pending');
+  if (!existsSync(dir)) return [];
+  const out: PendingInput[] = [];
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
+    try {
+      out.push(JSON.parse(readFileSync(join(dir, f), 'utf8')) as PendingInput);
+    } catch {
+      // being written: seen at the next look
+    }
+  }
+  return out;
+}
+
+/**
+ * Answers a waiting `input` the way a person does over REST: POST .../input/<id>/proceedEmpty or
+ * .../input/<id>/abort as `user`. Written by rename so the harness never reads half an answer.
+ */
+export function answerInput(inputDir: string, id: string, action: 'proceedEmpty' | 'abort', user: string): void {
+  const dir = join(inputDir, 'answers');
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `.${id}.tmp`);
+  writeFileSync(tmp, JSON.stringify({ action, user }));
+  renameSync(tmp, join(dir, `${id}.json`));
+}
+
+/** The answer the harness refused (InputStepExecution#preSubmissionCheck's message), or null. */
+export function refusedAnswer(inputDir: string, id: string): string | null {
+  const f = join(inputDir, 'answers', `${id}.refused.txt`);
+  return existsSync(f) ? readFileSync(f, 'utf8') : null;
 }
 
 /**

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { STEPS } from '../../catalog/steps';
+import { controlAnswers } from '../groovy/fake-answers-control';
 import { FakeWorld, schemaProblems } from '../groovy/fake-scenario';
 import { byName, generate, runScenarios, type ScenarioResult } from '../groovy/harness-runner';
 
@@ -49,8 +50,13 @@ beforeAll(async () => {
       out.update = updateCoordinationState([operation: 'blue_green_switch', status: currentBuild.result, environment: 'green'])
       out.release = releaseInfrastructureLock()
       out.block = withInfrastructureLock(name: 'plugin_update', timeout: '30m') { return "inside with token " + env.JSM_LOCK_TOKEN }
+      out.pause = pauseTrafficSwitch(reason: 'looking at 25%', maxPauseSec: '30m')
+      out.resume = resumeTrafficSwitch(reason: 'fine at 25%', operationId: 'op-switch-1')
+      out.promote = promoteTrafficSwitch(reason: 'window closing', full: true)
+      out.abort = abortTrafficSwitch(reason: 'drill', hold: true)
       return out
       `,
+      controlAnswers(world.team, world.build),
     ),
     s('ansible playbook from the library', `return executeAnsiblePlaybook(playbook: 'deploy-jenkins-environment.yml', extraVars: [target_environment: 'green', deployment_mode: 'self_managed', note: 'it\\'s "quoted"; $(touch /tmp/pwned-jsm)'])`),
     s('ansible deploy fails', `executeAnsiblePlaybook(playbook: 'deploy-jenkins-environment.yml', extraVars: [target_environment: 'green'])`, {
@@ -149,6 +155,11 @@ describe('every step, successful', () => {
     expect(v.update).toMatchObject({ recorded: true });
     expect(v.release).toEqual({ released: true, operations: ['blue_green_switch'] });
     expect(v.block).toBe('inside with token 42');
+    expect(v.pause).toMatchObject({ command: 'pause', state: 'paused' });
+    expect(callOf('all steps succeed', 'traffic.pause').params).toMatchObject({ team: world.team, reason: 'looking at 25%', maxPauseSec: 1800 });
+    expect(callOf('all steps succeed', 'traffic.resume').params).toMatchObject({ team: world.team, reason: 'fine at 25%', operationId: 'op-switch-1' });
+    expect(callOf('all steps succeed', 'traffic.promote').params).toMatchObject({ team: world.team, full: true });
+    expect(callOf('all steps succeed', 'traffic.abort').params).toMatchObject({ team: world.team, hold: true });
     const calls = world.calls('all steps succeed');
     for (const c of calls) {
       expect(c.token).toBe(true);

@@ -245,7 +245,8 @@ describe('switch state machine', () => {
  * time in ms since the switch began) so a test can pause, resume, promote or abort at a moment.
  */
 function steered(act: (controls: SwitchControls, nowMs: number) => void, clock: () => number): SwitchControl {
-  const controls = new SwitchControls();
+  // As the sidecar wires it: a hold that names no limit (an approval gate's) gets the team's max pause.
+  const controls = new SwitchControls({ maxPauseSec: () => 3_600 });
   const inner = controls.attach('devops', 'op-1');
   return {
     checkpoint: (run, where) => {
@@ -434,5 +435,58 @@ describe('a held switch and the clock', () => {
     expect(w25.windowSec).toBeGreaterThanOrEqual(14);
     expect(w25.windowSec).toBeLessThan(15.5);
     expect(w25.samples).toBeGreaterThanOrEqual(15);
+  });
+});
+
+describe('approval gates', () => {
+  const person = { by: 'alice', reason: 'looks fine at 25%' };
+  const weightChanges = (events: string[]): string[] => events.filter((e) => e.startsWith('haproxy weights'));
+
+  it('holds before the gated step at the previous weights until resumed, journaled as the gate’s own pause', async () => {
+    let gateAt: number | null = null;
+    const h = harness({ approvalAt: [50] }, { control: steered((c, now) => {
+      if (gateAt === null && h.progress.some((p) => p.phase === 'awaiting_approval')) gateAt = now;
+      else if (gateAt !== null && c.get('devops')?.state.kind === 'paused' && now - gateAt > 7_000) c.command('devops', { verb: 'resume', ...person });
+    }, () => h.elapsed()) });
+    const result = await h.run();
+    expect(result.status).toBe('promoted');
+    const waiting = h.progress.find((p) => p.phase === 'awaiting_approval') as unknown as Record<string, unknown>;
+    expect(waiting).toMatchObject({ step: 50, gate: 50, weights: { blue: 75, green: 25 }, approve: { rpc: 'traffic.resume' } });
+    expect(h.mem.steps.filter((s) => s.name === 'control').map((s) => s.intent)).toEqual([expect.objectContaining({ verb: 'pause', by: 'approval gate', gate: 50, maxPauseSec: 3600 })]);
+    // Nothing moved while it waited: the 50% step came only after the resume, 7 s of fake time later.
+    expect(weightChanges(h.events)).toEqual(['haproxy weights 95/5', 'haproxy weights 90/10', 'haproxy weights 75/25', 'haproxy weights 50/50', 'haproxy weights 0/100']);
+    expect(h.elapsed()).toBeGreaterThanOrEqual(5 * 2_000 + 7_000);
+    expect(h.progress.some((p) => /approval gate before the 50% step passed: resumed/.test(p.message))).toBe(true);
+  });
+
+  it('a breach of the held traffic while waiting at the gate rolls back', async () => {
+    const h = harness({ approvalAt: [50] }, { control: steered(() => {
+      if (h.progress.some((p) => p.phase === 'awaiting_approval')) h.haproxy.errorRate[GREEN] = 0.4;
+    }, () => h.elapsed()) });
+    const err = await failure(h.run());
+    expect(err.code).toBe('SLI_BREACH');
+    expect(err.message).toMatch(/while waiting at the approval gate of the 50% step/);
+    expect(err.data).toMatchObject({ step: 25, active: 'blue' });
+    expect(weightChanges(h.events).at(-1)).toBe('haproxy weights 100/0');
+  });
+
+  it("a gate nobody answers rolls back after the team's max pause (3600 s)", async () => {
+    const h = harness({ approvalAt: [50] }, { control: steered(() => undefined, () => 0) });
+    const err = await failure(h.run());
+    expect(err.code).toBe('TIMEOUT');
+    expect(err.message).toMatch(/waited 3600 s at the approval gate for 50% without a resume \(max_pause_sec\)/);
+    expect(err.data).toMatchObject({ step: 25, active: 'blue' });
+    expect(h.elapsed()).toBeGreaterThanOrEqual(3 * 2_000 + 3_600_000);
+    expect(weightChanges(h.events).at(-1)).toBe('haproxy weights 100/0');
+  });
+
+  it('a full promotion asked for before the gate passes it', async () => {
+    const h = harness({ approvalAt: [50] }, { control: steered((c) => {
+      if (c.get('devops')?.state.kind === 'running' && h.progress.some((p) => p.phase === 'step-10')) c.command('devops', { verb: 'promote', full: true, ...person });
+    }, () => h.elapsed()) });
+    const result = await h.run();
+    expect(result.status).toBe('promoted');
+    expect(h.progress.some((p) => p.phase === 'awaiting_approval')).toBe(false);
+    expect(weightChanges(h.events)).toEqual(['haproxy weights 95/5', 'haproxy weights 90/10', 'haproxy weights 0/100']);
   });
 });

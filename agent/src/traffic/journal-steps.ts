@@ -20,7 +20,9 @@ export const JOURNAL_STEP = {
   /**
    * A person's pause / resume / promote / abort of the switch (traffic-control methods), journaled
    * in the switch's own operation: intent {verb, by, reason, at, maxPauseSec?, full?, hold?}.
-   * Recovery reads the last one back to resume a paused switch paused.
+   * An approval gate journals its own pause the same way, by 'approval gate' with `gate` (the
+   * percent of the step it holds; switch/phases/gate.ts). Recovery reads the last one back to
+   * resume a paused switch paused.
    */
   control: 'control',
   /** rollback.emergency's move. */

@@ -117,10 +117,13 @@ export class SwitchControls {
         return decision;
       },
       awaitApproval: (hold) => {
-        // A gate does not overrule a person: an abort or a promotion already asked for stands.
-        if (entry.state.kind !== 'running') return;
+        // A gate does not overrule a person: a pause, an abort or a promotion already asked for stands.
+        if (entry.state.kind === 'paused') return { hold: entry.state.hold, fresh: false };
+        if (entry.state.kind !== 'running') return null;
         const maxPauseSec = hold.maxPauseSec ?? this.defaults.maxPauseSec?.(team);
-        entry.state = { kind: 'paused', hold: { ...hold, ...(maxPauseSec ? { maxPauseSec } : {}) } };
+        const held: Hold = { ...hold, ...(maxPauseSec ? { maxPauseSec } : {}) };
+        entry.state = { kind: 'paused', hold: held };
+        return { hold: held, fresh: true };
       },
       release: () => {
         if (this.byTeam.get(team) === entry) this.byTeam.delete(team);

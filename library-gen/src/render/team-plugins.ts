@@ -11,7 +11,7 @@ import type { Team } from '../../../catalog/teams-file';
 export const REQUIRED_PLUGINS: ReadonlyArray<{ name: string; why: string }> = [
   { name: 'configuration-as-code', why: 'reads jenkins.yaml (CASC_JENKINS_CONFIG)' },
   { name: 'job-dsl', why: 'the `jobs:` root element and the seed job' },
-  { name: 'workflow-aggregator', why: 'Pipeline: the self-management jobs are Pipelines' },
+  { name: 'workflow-aggregator', why: 'Pipeline: the self-management jobs are Pipelines (with parallel, timeout and input: workflow-cps, workflow-basic-steps, pipeline-input-step are in its pom)' },
   { name: 'pipeline-groovy-lib', why: 'the global shared library (unclassified.globalLibraries)' },
   { name: 'git', why: 'modernSCM git retriever for the library; git step in the seed job' },
   { name: 'cloudbees-folder', why: 'team and Infrastructure folders' },

@@ -45,9 +45,12 @@ export interface SwitchControl {
   checkpoint(run: SwitchRun, where: Checkpoint): ControlDecision;
   /**
    * The switch reached a step that waits for a person (an approval gate): from now the control
-   * holds it as a pause (hold.gate = percent) until traffic.resume / promote / abort.
+   * holds it as a pause (hold.gate = percent) until traffic.resume / promote / abort. Answers the
+   * hold in effect — `fresh` when this call made it (to be journaled), not when the switch was
+   * already held (a person's pause, or the same gate's hold resumed after a restart) — or null
+   * when a person's promotion or abort already stands (the next checkpoint says what).
    */
-  awaitApproval(hold: Hold): void;
+  awaitApproval(hold: Hold): { hold: Hold; fresh: boolean } | null;
   release(): void;
 }
 

@@ -4,25 +4,36 @@ package jsm.harness
 class BuildEnv extends GroovyObjectSupport {
     // Fields are reached through methods: getProperty below answers every property access.
     private final Map<String, String> base = [:]
-    private final List<Map<String, String>> overlays = []
+    /** withEnv / withCredentials / node overlays of the running branch: a `parallel` branch starts with a copy of its parent's. */
+    private final InheritableThreadLocal<List<Map<String, String>>> overlaysOfBranch = new InheritableThreadLocal<List<Map<String, String>>>() {
+        @Override
+        protected List<Map<String, String>> initialValue() {
+            return []
+        }
+
+        @Override
+        protected List<Map<String, String>> childValue(List<Map<String, String>> parent) {
+            return new ArrayList<Map<String, String>>(parent)
+        }
+    }
 
     Map<String, String> baseVars() {
         return base
     }
 
     void pushOverlay(Map<String, String> overlay) {
-        overlays.add(overlay)
+        overlaysOfBranch.get().add(overlay)
     }
 
     void popOverlay() {
-        overlays.remove(overlays.size() - 1)
+        overlaysOfBranch.get().remove(overlaysOfBranch.get().size() - 1)
     }
 
     @Override
     Object getProperty(String name) {
-        for (int i = overlays.size() - 1; i >= 0; i--) {
-            if (overlays[i].containsKey(name)) {
-                return overlays[i][name]
+        for (int i = overlaysOfBranch.get().size() - 1; i >= 0; i--) {
+            if (overlaysOfBranch.get()[i].containsKey(name)) {
+                return overlaysOfBranch.get()[i][name]
             }
         }
         return base[name]
@@ -36,7 +47,7 @@ class BuildEnv extends GroovyObjectSupport {
 
     Map<String, String> effective() {
         Map<String, String> all = new LinkedHashMap<>(base)
-        for (Map<String, String> o : overlays) {
+        for (Map<String, String> o : overlaysOfBranch.get()) {
             all.putAll(o)
         }
         return all.findAll { k, v -> v != null }

@@ -5,6 +5,7 @@ import org.codehaus.groovy.runtime.InvokerHelper
 import org.jenkinsci.plugins.workflow.steps.FlowInterruptedException
 
 import java.util.concurrent.TimeUnit
+import java.util.concurrent.locks.ReentrantLock
 
 /**
  * A JenkinsPipelineUnit-style harness for one build in one generated
@@ -18,7 +19,7 @@ import java.util.concurrent.TimeUnit
  */
 class PipelineHarness {
     /** Steps the harness emulates, for Jenkins' "No such DSL method" message. */
-    static final List<String> STEPS = ['dir', 'echo', 'error', 'fileExists', 'isUnix', 'library', 'libraryResource', 'node', 'pwd', 'readFile', 'script', 'sh', 'sleep', 'string', 'timeout', 'timestamps', 'withCredentials', 'withEnv', 'writeFile']
+    static final List<String> STEPS = ['dir', 'echo', 'error', 'fileExists', 'input', 'isUnix', 'library', 'libraryResource', 'node', 'parallel', 'pwd', 'readFile', 'script', 'sh', 'sleep', 'string', 'timeout', 'timestamps', 'withCredentials', 'withEnv', 'writeFile']
     /** Steps that need a workspace (workflow-step-api StepContext: FilePath is only there inside `node`). */
     static final List<String> NEEDS_NODE = ['dir', 'fileExists', 'pwd', 'readFile', 'sh', 'writeFile']
 
@@ -32,28 +33,37 @@ class PipelineHarness {
     final Installation installation
     final File workspace
     final Map<String, String> credentials
-    final List<String> console = []
-    final List<Map> calls = []
+    final List<String> console = Collections.synchronizedList([])
+    final List<Map> calls = Collections.synchronizedList([])
     final List<Map> stages = []
     final BuildEnv env = new BuildEnv()
     final CurrentBuild currentBuild = new CurrentBuild()
     final Binding binding = new Binding()
     final Map<String, Script> vars = [:]
     final List<String> loadedLibraries = []
-    final List<String> secrets = []
+    /** Masked in every console line; read by the threads that copy `sh` output while `parallel` branches add to it. */
+    final List<String> secrets = new java.util.concurrent.CopyOnWriteArrayList<String>()
     final long shTimeoutSec
     /** Scenario knobs: previousResult, abortWhen, jobParameters, previousJenkinsfileParameters. */
     final Map build
-    File cwd
     Map params = [:]
-    Map currentNode = null
+    /** workflow-cps runs the build's Groovy on one thread at a time: a `parallel` branch holds this while it runs Groovy and lets go while a step waits. */
+    final ReentrantLock vm = new ReentrantLock()
+    /** Why a thread (a `parallel` branch) was told to stop, for the step it is waiting in to throw. */
+    final Map<Thread, Throwable> stops = Collections.synchronizedMap([:])
+    /** The working directory and node of the running branch (each branch's StepContext has its own). */
+    private final InheritableThreadLocal<File> cwdOfBranch = new InheritableThreadLocal<File>()
+    private final InheritableThreadLocal<Map> nodeOfBranch = new InheritableThreadLocal<Map>()
+    final InputSteps inputs
+    final ParallelSteps parallels = new ParallelSteps(this)
     PipelineDsl declared = null
 
     PipelineHarness(VarsLibrary library, Installation installation, File workspace, Map<String, String> envVars, Map params, Map<String, String> credentials, Map build = [:], long shTimeoutSec = 300) {
         this.library = library
         this.installation = installation
         this.workspace = workspace
-        this.cwd = workspace
+        setCwd(workspace)
+        this.inputs = new InputSteps(this, build?.inputDir ? new File(build.inputDir as String) : new File(workspace.parentFile, "${workspace.name}-input"))
         this.credentials = credentials ?: [:]
         this.shTimeoutSec = shTimeoutSec
         this.params = params ?: [:]
@@ -80,6 +90,7 @@ class PipelineHarness {
     Map run(String text, String name = 'Jenkinsfile', String nodeLabel = null) {
         Object value = null
         Throwable failure = null
+        enterVm()
         try {
             Map source = LibraryDeclarations.strip(text)
             loadLibraries((List<String>) source.libraries)
@@ -89,6 +100,8 @@ class PipelineHarness {
         } catch (Throwable t) {
             failure = t
             log("ERROR: ${describe(t)}")
+        } finally {
+            leaveVm()
         }
         // WorkflowRun: the thrown error's result (FAILURE, or an interruption's own) joins the set one.
         currentBuild.result = PostConditions.worse(currentBuild.result, PostConditions.errorResult(failure))
@@ -97,6 +110,69 @@ class PipelineHarness {
 
     static String describe(Throwable t) {
         return t instanceof PipelineError ? t.message : "${t.getClass().name}: ${t.message}"
+    }
+
+    File getCwd() {
+        return cwdOfBranch.get()
+    }
+
+    void setCwd(File dir) {
+        cwdOfBranch.set(dir)
+    }
+
+    Map getCurrentNode() {
+        return nodeOfBranch.get()
+    }
+
+    void setCurrentNode(Map node) {
+        nodeOfBranch.set(node)
+    }
+
+    // ---------- the CPS VM: one branch runs Groovy at a time ----------
+
+    void enterVm() {
+        vm.lock()
+    }
+
+    void leaveVm() {
+        if (vm.isHeldByCurrentThread()) {
+            vm.unlock()
+        }
+    }
+
+    /** Runs `wait` (a step waiting for something outside the build) with the VM free for other branches. */
+    Object blocking(Closure wait) {
+        boolean held = vm.isHeldByCurrentThread()
+        if (held) {
+            vm.unlock()
+        }
+        try {
+            return wait.call()
+        } finally {
+            if (held) {
+                vm.lock()
+            }
+        }
+    }
+
+    /** Stops `t` at its step: the step fails with `cause` (e.g. a failFast sibling's FlowInterruptedException). */
+    void stop(Thread t, Throwable cause) {
+        stops[t] = cause
+        t.interrupt()
+    }
+
+    /** Sleeps in a waiting step; a stop of this branch ends it with the stop's cause. */
+    void pause(long ms) {
+        try {
+            Thread.sleep(ms)
+        } catch (InterruptedException ignored) {
+            throw stopCause()
+        }
+    }
+
+    Throwable stopCause() {
+        Throwable c = stops.remove(Thread.currentThread())
+        return c ?: new FlowInterruptedException('ABORTED', 'interrupted')
     }
 
     void log(String line) {
@@ -400,7 +476,11 @@ class PipelineHarness {
             case 'timestamps':
                 return ((Closure) args[-1]).call()
             case 'timeout':
-                return ((Closure) args[-1]).call()
+                return inputs.timeout(args[0] instanceof Map ? (Map) args[0] : [time: args[0]], (Closure) args[-1])
+            case 'input':
+                return inputs.input(args[0])
+            case 'parallel':
+                return parallels.parallel((Map) args[0])
             case 'dir':
                 File before = cwd
                 cwd = file(String.valueOf(args[0]))
@@ -412,7 +492,7 @@ class PipelineHarness {
                 }
             case 'sleep':
                 long sec = args[0] instanceof Map ? ((Map) args[0]).time as long : args[0] as long
-                Thread.sleep(Math.min(sec, 5L) * 1000L)
+                blocking { pause(Math.min(sec, 5L) * 1000L) }
                 return null
             default:
                 throw new MissingMethodException(name, PipelineScript, args)
@@ -492,7 +572,15 @@ class PipelineHarness {
                 }
             }
         }
-        if (!p.waitFor(shTimeoutSec, TimeUnit.SECONDS)) {
+        boolean ended
+        try {
+            ended = blocking { p.waitFor(shTimeoutSec, TimeUnit.SECONDS) }
+        } catch (InterruptedException ignored) {
+            // A stopped branch: durable-task stops the process, the step fails with the stop's cause.
+            p.destroyForcibly()
+            throw stopCause()
+        }
+        if (!ended) {
             p.destroyForcibly()
             throw new PipelineError("sh: timed out after ${shTimeoutSec}s: ${script.readLines()[0]}")
         }

@@ -4,6 +4,7 @@ import { journaledStep } from '../../journaled-step';
 import { describeBreaches, stuck, type WindowFigures } from '../../sli';
 import { splitWeights, type Weights } from '../../team-backends';
 import type { SwitchRun } from '../switch-run';
+import { awaitGate, isGated } from './gate';
 import { checkpointBeforeStep } from './person';
 import { rollBack } from './roll-back';
 import { validateWindow, type WindowOutcome } from './validate-window';
@@ -16,7 +17,8 @@ export async function runStep(run: SwitchRun, planned: number): Promise<void> {
   await run.checkHalted();
   run.assertNotShuttingDown();
   await run.checkFence();
-  const said = await checkpointBeforeStep(run);
+  // An approval gate holds the step until a person lets it move (gate.ts); otherwise a person's pause may.
+  const said = isGated(run, planned) ? await awaitGate(run, planned) : await checkpointBeforeStep(run);
   if (said.kind === 'end-window' && said.full) run.fullPromotion = true;
   const percent = run.fullPromotion ? 100 : planned;
   run.percent = percent;
