@@ -107,15 +107,18 @@ export function compileHarness(): Promise<string> {
 
 export const groovyEnv = (): NodeJS.ProcessEnv => ({ ...process.env, JAVA_HOME, JAVA_OPTS: '-Xss4m -XX:+UseSerialGC -XX:TieredStopAtLevel=1' });
 
-/** Runs the scenarios in one JVM; `library` is the generated library/ directory (or null for Job DSL only). */
-export async function runScenarios(library: string | null, scenarios: Scenario[], workRoot: string): Promise<ScenarioResult[]> {
+/**
+ * Runs the scenarios in one JVM; `library` is the generated library/ directory (or null for Job DSL only).
+ * `timeoutMs` bounds the JVM (default 5 min; a pipeline with the seed's 5 x 60 s validation needs more).
+ */
+export async function runScenarios(library: string | null, scenarios: Scenario[], workRoot: string, timeoutMs = 300_000): Promise<ScenarioResult[]> {
   const classes = await compileHarness();
   mkdirSync(workRoot, { recursive: true });
   const specFile = join(workRoot, 'spec.json');
   const outFile = join(workRoot, 'results.json');
   const specs = scenarios.map((sc) => (sc.kind === 'jobdsl' ? sc : { ...sc, node: sc.node ?? COORDINATION_LABEL, installation: installationFor(library, sc) }));
   writeFileSync(specFile, JSON.stringify({ library, workRoot, scenarios: specs }));
-  await run('groovy', ['-cp', classes, join(HARNESS_DIR, 'RunScenarios.groovy'), specFile, outFile], { env: groovyEnv(), timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
+  await run('groovy', ['-cp', classes, join(HARNESS_DIR, 'RunScenarios.groovy'), specFile, outFile], { env: groovyEnv(), timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 });
   const results = JSON.parse(readFileSync(outFile, 'utf8')) as ScenarioResult[];
   if (results.length !== scenarios.length) throw new Error(`harness ran ${results.length} of ${scenarios.length} scenarios`);
   return results;
