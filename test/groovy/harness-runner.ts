@@ -37,6 +37,8 @@ export interface Scenario {
   controllerEnv?: Record<string, string>;
   /** A `script` runs as the body of `node(<node>) { }` (default: the label generated pipelines ask for). */
   node?: string;
+  /** The harness's bound on one `sh` (default 300 s; Jenkins has none: a pipeline with the seed's 5 x 60 s switch needs more). */
+  shTimeoutSec?: number;
   build?: {
     /** The previous completed build's result, for post { changed / fixed / regression }. */
     previousResult?: 'SUCCESS' | 'FAILURE' | 'UNSTABLE' | 'ABORTED' | 'NOT_BUILT';

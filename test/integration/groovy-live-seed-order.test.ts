@@ -93,6 +93,7 @@ beforeAll(async () => {
               PATH: process.env.PATH ?? '/usr/bin:/bin',
             },
             credentials: { 'sidecar-token': sc.secrets['ci']! },
+            shTimeoutSec: 450,
           },
         ],
         join(root, 'work'),
@@ -100,6 +101,8 @@ beforeAll(async () => {
       ),
     );
     a = results.get('A')!;
+    // What went wrong, in the build's own words.
+    if (a.result !== 'SUCCESS') process.stdout.write(`seed Pipeline A ended ${a.result}: ${a.error}\n${a.console.slice(-60).join('\n')}\n`);
   } finally {
     totals = await load.stop();
     process.stdout.write(`seed Pipeline A under load: ${totals.requests} requests, ${totals.non2xx} non-2xx, ${totals.errors} errors\n`);
