@@ -11,7 +11,8 @@ import { isSidecarError, SidecarError } from '../sidecar-error';
 import { sleep as realSleep } from '../sleep';
 import { assessActivity, type ActivityVerdict } from '../jenkins/activity';
 import type { JenkinsClient } from '../jenkins/client';
-import { copyEffect, imageOwnsConfiguration, leftToImage, selectForMigration, type MigrationOperation, type MigrationSelection } from '../jenkins/home-layout';
+import { copyEffect, excludingBuild, imageOwnsConfiguration, leftToImage, selectForMigration, type MigrationOperation, type MigrationSelection } from '../jenkins/home-layout';
+import { parseBuildRef } from '../jenkins/build-ref';
 import type { EnvironmentStateStore, OperationContext } from '../store/contract';
 import type { JenkinsClientFactory } from './controllers';
 import { journaled, report, type StepJournal } from './journal-step';
@@ -429,7 +430,7 @@ async function scopeOf(deps: MigrateDeps, team: Team, params: MigrateParams, ctx
     dstLabel: `${team.team_name}/${params.target}`,
     operation,
     selection,
-    select: selectForMigration(selection),
+    select: excludingBuild(selectForMigration(selection), params.callerBuild ? parseBuildRef(params.callerBuild) : null),
   };
 }
 
