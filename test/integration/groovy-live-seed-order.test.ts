@@ -2,6 +2,8 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
+import { pack as tarPack } from 'tar-stream';
+import { listSelectedEntries } from '../../agent/src/docker/archive';
 import { parseTeamsDocument, type Team } from '../../catalog/teams-file';
 import { teamJenkinsClientFactory } from '../../agent/src/environments/controllers';
 import { deployEnvironment } from '../../agent/src/environments/deploy';
@@ -25,7 +27,9 @@ import { byName, generate, REPO_ROOT, runScenarios, type ScenarioResult } from '
  * serves everyone: not one failed request.
  *
  * This build runs on blue the whole time (blue serves when it starts): blue
- * shows it on an executor, as Jenkins does, and the sync must not wait for it.
+ * shows it on an executor, as Jenkins does, and its log on blue grows while it
+ * runs; the sync must not wait for it, and no migration may copy (or reload
+ * for) its half-written directory.
  * The seed's 5 x 60 s validation makes this a six-minute test.
  */
 jest.setTimeout(120_000);
@@ -41,6 +45,26 @@ let sc: SidecarProcess;
 let rpc: RpcClient | undefined;
 let a: ScenarioResult;
 let totals: { requests: number; non2xx: number; errors: number };
+const PIPELINE = "<?xml version='1.1' encoding='UTF-8'?>\n<flow-definition plugin=\"workflow-job\"><definition/></flow-definition>\n";
+const FOLDER = "<?xml version='1.1' encoding='UTF-8'?>\n<com.cloudbees.hudson.plugins.folder.Folder plugin=\"cloudbees-folder\"/>\n";
+const logWriter = { stop: false, writes: 0 };
+
+/** Where Jenkins keeps a build of a job in folders: jobs/<a>/jobs/<b>/builds/<n>. */
+const buildDir = (job: string, n: number): string => `jobs/${job.split('/').join('/jobs/')}/builds/${n}`;
+
+/** This build's log on blue grows while it runs, as a real build's does (Run.getLogFile: builds/<n>/log); one write a second, at most 600. */
+async function writeBuildLog(job: string): Promise<void> {
+  let text = 'Started by user admin\n';
+  for (let i = 0; i < 600 && !logWriter.stop; i++) {
+    text += `[Pipeline] line ${i}\n`;
+    const pack = tarPack();
+    pack.entry({ name: `${buildDir(job, BUILD.number)}/log` }, text);
+    pack.finalize();
+    await docker.getContainer(team.environments.blue.container).putArchive(pack as unknown as NodeJS.ReadableStream, { path: '/var/jenkins_home' });
+    logWriter.writes += 1;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
 
 beforeAll(async () => {
   await ensureStandinImage(docker);
@@ -59,10 +83,13 @@ beforeAll(async () => {
   }
   await store.close();
   store = undefined;
-  // Blue's jobs, which green must hold before it gets traffic.
-  await jenkinsFor(team, 'blue').createJob('app', "<?xml version='1.1' encoding='UTF-8'?>\n<flow-definition plugin=\"workflow-job\"><definition/></flow-definition>\n");
-  // This build on blue as Jenkins shows a running Pipeline: its top-level run on a one-off executor, its node block on an executor, both with the run's URL.
+  // Blue's jobs, which green must hold before it gets traffic, and this build's own job.
+  const blue = jenkinsFor(team, 'blue');
+  await blue.createJob('app', PIPELINE);
   const job = `${team.team_name}/${BUILD.job}`;
+  for (const folder of [team.team_name, `${team.team_name}/Infrastructure`]) await blue.createJob(folder, FOLDER);
+  await blue.createJob(job, PIPELINE);
+  // This build on blue as Jenkins shows a running Pipeline: its top-level run on a one-off executor, its node block on an executor, both with the run's URL.
   await standinControl(team, 'blue', { builds: [{ job, number: BUILD.number, oneOff: true }, { job, number: BUILD.number }] });
 
   hp = await startHaproxy(parsed.teams);
@@ -75,6 +102,7 @@ beforeAll(async () => {
 
   // 20 requests a second through haproxy for the whole build, bounded to 9 minutes (the build takes about 6).
   const load = startLoad(hp.httpPort, { connections: 2, rate: 20, maxSeconds: 560, path: '/login' });
+  const writing = writeBuildLog(job);
   try {
     const results = byName(
       await runScenarios(
@@ -104,6 +132,8 @@ beforeAll(async () => {
     // What went wrong, in the build's own words.
     if (a.result !== 'SUCCESS') process.stdout.write(`seed Pipeline A ended ${a.result}: ${a.error}\n${a.console.slice(-60).join('\n')}\n`);
   } finally {
+    logWriter.stop = true;
+    await writing;
     totals = await load.stop();
     process.stdout.write(`seed Pipeline A under load: ${totals.requests} requests, ${totals.non2xx} non-2xx, ${totals.errors} errors\n`);
   }
@@ -167,7 +197,15 @@ describe("seed Pipeline A, verbatim, switch then migrate under load", () => {
   it("the migration after the switch found green holding everything: not reloaded", async () => {
     const migrations = await operations('state.migrate');
     expect(migrations).toHaveLength(1);
-    expect(migrations[0]).toMatchObject({ status: 'succeeded', result: { reloaded: false, jobNames: ['app'] } });
+    expect(migrations[0]).toMatchObject({ status: 'succeeded', result: { reloaded: false, jobNames: expect.arrayContaining(['app']) } });
     expect(a.console.join('\n')).toContain(`${team.team_name}/green already held everything ${team.team_name}/blue has: not reloaded`);
+    // This build's log was written on blue throughout; its directory stayed on blue, where the build ends.
+    expect(logWriter.writes).toBeGreaterThan(10);
+    const dir = buildDir(`${team.team_name}/${BUILD.job}`, BUILD.number);
+    const inDir = (rel: string): boolean => rel === dir || rel.startsWith(`${dir}/`);
+    const listed = async (env: 'blue' | 'green'): Promise<string[]> =>
+      (await listSelectedEntries(await docker.getContainer(team.environments[env].container).getArchive({ path: '/var/jenkins_home' }), 'jenkins_home', inDir)).map((e) => e.path);
+    expect(await listed('blue')).toContain(`${dir}/log`);
+    expect(await listed('green')).toEqual([]);
   });
 });
