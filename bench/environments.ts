@@ -14,7 +14,7 @@ import { deployEnvironment, type EnvironmentDeps } from '../agent/src/environmen
 import { migrateState } from '../agent/src/environments/migrate';
 import { validateEnvironment } from '../agent/src/environments/validate';
 import { seedServiceUser, standinControl } from '../test/support/docker-teams';
-import { ensureStandinImage } from '../test/support/standin-image';
+import { ensureStandinImage, standinImageNames } from '../test/support/standin-image';
 import { runDockerBench } from './_docker-bench';
 
 const JOBS = Math.max(1, Math.min(2_000, Number(process.argv[2] ?? 200)));
@@ -42,7 +42,7 @@ runDockerBench({ dirPrefix: 'jsm-bench-env-', instanceId: 'bench-environments', 
   const deployMs = since(t0);
   // Baseline in the same run: a green container started by hand, timed to its first /login 200.
   t0 = process.hrtime.bigint();
-  const raw = await docker.createContainer({ name: `${t.team.environments.green.container}-raw`, Image: 'jsm-standin-jenkins:1', Env: [`JENKINS_OPTS=--httpPort=${t.team.environments.green.web_port}`], HostConfig: { NetworkMode: 'host' } });
+  const raw = await docker.createContainer({ name: `${t.team.environments.green.container}-raw`, Image: standinImageNames().v1, Env: [`JENKINS_OPTS=--httpPort=${t.team.environments.green.web_port}`], HostConfig: { NetworkMode: 'host' } });
   await raw.start();
   const rawMs = since(t0) + (await firstLogin(t.team.environments.green.url, 30_000));
   await raw.remove({ force: true });

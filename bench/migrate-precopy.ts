@@ -84,12 +84,14 @@ runDockerBench({ dirPrefix: 'jsm-bench-precopy-', instanceId: 'bench-precopy', t
   const run = async (label: string, newBuilds: number): Promise<{ r: MigrateResult; ms: number }> => {
     let inject: Promise<void> = Promise.resolve();
     const lines: string[] = [];
+    const deltaLines: string[] = [];
     const ctx = {
       operation: { id: `bench-${newBuilds}` },
       actor: { tokenId: 'bench', instanceId: 'bench' },
       signal: new AbortController().signal,
       progress: (e: { phase: string; message: string }) => {
         if (e.phase === 'precopy') lines.push(e.message);
+        if (e.phase === 'delta' || e.phase === 'delta_listing') deltaLines.push(e.message);
         // New builds land on blue while the pre-copy streams: they are what the delta must carry.
         if (e.phase === 'copy' && newBuilds > 0) {
           inject = writeHome(docker, blueC, async (add) => {
@@ -113,6 +115,7 @@ runDockerBench({ dirPrefix: 'jsm-bench-precopy-', instanceId: 'bench-precopy', t
     runs += 1;
     console.log(`${label}: total ${(ms / 1000).toFixed(1)} s; pre-copy ${r.precopy.sec} s (${(r.precopy.bytes / 1e6).toFixed(0)} MB, ${r.precopy.files} files); window ${r.windowSec} s; delta ${r.delta.files} files, ${r.delta.bytes} B in ${r.delta.sec} s`);
     if (lines.length) console.log(`  pre-copy progress (${lines.length} lines), last: ${lines[lines.length - 1]}`);
+    for (const l of deltaLines) console.log(`  ${l}`);
     return { r, ms };
   };
   for (const [label, k] of [['no new builds', 0], ['10 new builds during the pre-copy', 10], ['1,000 new builds during the pre-copy', 1_000]] as const) {

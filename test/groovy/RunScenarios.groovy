@@ -48,7 +48,7 @@ for (Object o : (List) spec.scenarios) {
     }
     File ws = new File(workRoot, "ws-${index++}")
     Installation installation = new Installation((Map) sc.installation)
-    PipelineHarness h = new PipelineHarness(library, installation, ws, (Map) sc.env, (Map) sc.params, (Map) sc.credentials, (Map) sc.build)
+    PipelineHarness h = new PipelineHarness(library, installation, ws, (Map) sc.env, (Map) sc.params, (Map) sc.credentials, (Map) sc.build, (sc.shTimeoutSec ?: 300) as long)
     Map r = sc.file ? h.run(text, new File(sc.file as String).name) : h.run(text, "scenario_${index}", sc.node as String)
     results << [
         name: sc.name,

@@ -37,6 +37,8 @@ export interface Scenario {
   controllerEnv?: Record<string, string>;
   /** A `script` runs as the body of `node(<node>) { }` (default: the label generated pipelines ask for). */
   node?: string;
+  /** The harness's bound on one `sh` (default 300 s; Jenkins has none: a pipeline with the seed's 5 x 60 s switch needs more). */
+  shTimeoutSec?: number;
   build?: {
     /** The previous completed build's result, for post { changed / fixed / regression }. */
     previousResult?: 'SUCCESS' | 'FAILURE' | 'UNSTABLE' | 'ABORTED' | 'NOT_BUILT';
@@ -109,10 +111,13 @@ export function compileHarness(): Promise<string> {
 
 export const groovyEnv = (): NodeJS.ProcessEnv => ({ ...process.env, JAVA_HOME, JAVA_OPTS: '-Xss4m -XX:+UseSerialGC -XX:TieredStopAtLevel=1' });
 
-/** Runs the scenarios in one JVM; `library` is the generated library/ directory (or null for Job DSL only). */
-export async function runScenarios(library: string | null, scenarios: Scenario[], workRoot: string): Promise<ScenarioResult[]> {
+/**
+ * Runs the scenarios in one JVM; `library` is the generated library/ directory (or null for Job DSL only).
+ * `timeoutMs` bounds the JVM (default 5 min; a pipeline with the seed's 5 x 60 s validation needs more).
+ */
+export async function runScenarios(library: string | null, scenarios: Scenario[], workRoot: string, timeoutMs = 300_000): Promise<ScenarioResult[]> {
   const { classes, specFile, outFile } = await prepareRun(library, scenarios, workRoot);
-  await run('groovy', ['-cp', classes, join(HARNESS_DIR, 'RunScenarios.groovy'), specFile, outFile], { env: groovyEnv(), timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
+  await run('groovy', ['-cp', classes, join(HARNESS_DIR, 'RunScenarios.groovy'), specFile, outFile], { env: groovyEnv(), timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 });
   return readResults(outFile, scenarios.length);
 }
 

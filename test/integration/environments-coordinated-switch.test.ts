@@ -15,7 +15,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database';
 import { makeTestTeam, seedServiceUser, type TestTeam } from '../support/docker-teams';
 import { startHaproxy, type HaproxyProcess } from '../support/haproxy-process';
 import { startLoad } from '../support/haproxy-load';
-import { ensureStandinImage, STANDIN_VERSIONS } from '../support/standin-image';
+import { ensureStandinImage, STANDIN_VERSIONS, standinImageNames } from '../support/standin-image';
 
 /**
  * Issue 4 acceptance: coordination.execute's version_upgrade end to end through
@@ -52,7 +52,7 @@ beforeAll(async () => {
   const envDeps = { docker, environments: store.environments, jenkinsFor, networking: { mode: 'host' as const } };
   // Both sides run tag 1 (haproxy starts only once every server is UP); green is idle (weight 0) and gets replaced by the rollout.
   await Promise.all(
-    [up, bad].flatMap((t) => (['blue', 'green'] as const).map((env) => deployEnvironment(envDeps, t.team, { target: env, image: 'jsm-standin-jenkins:1', timeoutSec: 60, replace: true }))),
+    [up, bad].flatMap((t) => (['blue', 'green'] as const).map((env) => deployEnvironment(envDeps, t.team, { target: env, image: standinImageNames().v1, timeoutSec: 60, replace: true }))),
   );
   for (const t of [up, bad]) {
     await seedServiceUser(t, 'blue');
@@ -134,7 +134,7 @@ test('version_upgrade 1 → 2 with switching: green runs tag 2 and takes all tra
   const load = startLoad(hap!.httpPort, { connections: 4, rate: 300, maxSeconds: 60, path: '/login' });
   let out: Awaited<ReturnType<typeof coordinated>>;
   try {
-    out = await coordinated(up, { operation: 'version_upgrade', details: { image: 'jsm-standin-jenkins:2' }, timeoutSec: 60, validationSec: 2 }, phases);
+    out = await coordinated(up, { operation: 'version_upgrade', details: { image: standinImageNames().v2 }, timeoutSec: 60, validationSec: 2 }, phases);
   } finally {
     const totals = await load.stop();
     process.stdout.write(`version_upgrade under load: ${totals.requests} requests, ${totals.non2xx} non-2xx, ${totals.errors} errors\n`);
@@ -147,11 +147,11 @@ test('version_upgrade 1 → 2 with switching: green runs tag 2 and takes all tra
   expect(out.result).toMatchObject({
     operation: 'version_upgrade',
     status: 'succeeded',
-    outcomes: [{ team, status: 'succeeded', from: 'blue', to: 'green', image: 'jsm-standin-jenkins:2', jobs: 1, validated: true, switched: true }],
+    outcomes: [{ team, status: 'succeeded', from: 'blue', to: 'green', image: standinImageNames().v2, jobs: 1, validated: true, switched: true }],
   });
   // Green's container runs tag 2; blue's still tag 1.
-  expect((await docker.getContainer(up.team.environments.green.container).inspect()).Config.Image).toBe('jsm-standin-jenkins:2');
-  expect((await docker.getContainer(up.team.environments.blue.container).inspect()).Config.Image).toBe('jsm-standin-jenkins:1');
+  expect((await docker.getContainer(up.team.environments.green.container).inspect()).Config.Image).toBe(standinImageNames().v2);
+  expect((await docker.getContainer(up.team.environments.blue.container).inspect()).Config.Image).toBe(standinImageNames().v1);
   // HAProxy: green all the weight, blue in maint after its drain.
   expect(await serverStats(up.team)).toEqual({ blue: { weight: 0, status: 'MAINT' }, green: { weight: 100, status: 'UP' } });
   for (let i = 0; i < 5; i++) expect(await versionThroughHaproxy(up.team)).toBe(STANDIN_VERSIONS['2']);
@@ -181,7 +181,7 @@ test('version_upgrade 1 → 2 with switching: green runs tag 2 and takes all tra
 test('a green that fails validation: the operation fails naming the failed check, blue keeps all traffic and its executors', async () => {
   const team = bad.team.team_name;
   const phases: string[] = [];
-  const out = await coordinated(bad, { operation: 'version_upgrade', details: { image: 'jsm-standin-jenkins:2' }, timeoutSec: 60, validationSec: 2 }, phases);
+  const out = await coordinated(bad, { operation: 'version_upgrade', details: { image: standinImageNames().v2 }, timeoutSec: 60, validationSec: 2 }, phases);
   expect(out.error).toBeDefined();
   const err = out.error!;
   expect(err.code).toBe('CONFLICT');
@@ -198,7 +198,7 @@ test('a green that fails validation: the operation fails naming the failed check
   expect(await store.environments.get(team)).toMatchObject({ active: 'blue', weights: { blue: 100, green: 0 } });
   for (let i = 0; i < 5; i++) expect(await versionThroughHaproxy(bad.team)).toBe(STANDIN_VERSIONS['1']);
   // The validated-but-refused green does run the new tag: the failure is in the check, not the deploy.
-  expect((await docker.getContainer(bad.team.environments.green.container).inspect()).Config.Image).toBe('jsm-standin-jenkins:2');
+  expect((await docker.getContainer(bad.team.environments.green.container).inspect()).Config.Image).toBe(standinImageNames().v2);
   // Blue's quiet-down (from the migration) is cancelled.
   expect((await jenkinsFor(bad.team, 'blue').root()).quietingDown).toBe(false);
   expect(phases.some((p) => p.startsWith('switch'))).toBe(false);

@@ -5,7 +5,7 @@ import { deployEnvironment } from '../../agent/src/environments/deploy';
 import { createPgStore, type PgStore } from '../../agent/src/store';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { makeTestTeam, seedServiceUser, standinControl, type TestTeam } from '../support/docker-teams';
-import { ensureStandinImage } from '../support/standin-image';
+import { ensureStandinImage, standinImageNames } from '../support/standin-image';
 
 // coordination.execute's rollout on real containers and Postgres (traffic switching itself is tested in traffic-*.test.ts).
 jest.setTimeout(120_000);
@@ -44,8 +44,8 @@ afterAll(async () => {
 
 test('version_upgrade without switching: the idle side runs the new image with blue\'s jobs, validated; blue keeps serving and is no longer quiet', async () => {
   const events: string[] = [];
-  const r = await executeCoordinated(deps, [t.team], { operation: 'version_upgrade', details: { image: 'jsm-standin-jenkins:2' }, switchTraffic: false, timeoutSec: 30, validationSec: 5 }, ctx(events));
-  expect(r.outcomes).toEqual([{ team: t.team.team_name, status: 'succeeded', from: 'blue', to: 'green', image: 'jsm-standin-jenkins:2', jobs: 1, validated: true, switched: false }]);
+  const r = await executeCoordinated(deps, [t.team], { operation: 'version_upgrade', details: { image: standinImageNames().v2 }, switchTraffic: false, timeoutSec: 30, validationSec: 5 }, ctx(events));
+  expect(r.outcomes).toEqual([{ team: t.team.team_name, status: 'succeeded', from: 'blue', to: 'green', image: standinImageNames().v2, jobs: 1, validated: true, switched: false }]);
   const green = await fetch(`${t.team.environments.green.url}/login`);
   expect(green.headers.get('x-jenkins')).toBe('2.452.2');
   expect((await deps.jenkinsFor(t.team, 'green').listJobs()).map((j) => j.fullName)).toEqual(['app']);

@@ -11,7 +11,7 @@ import { controllerEnvSecrets, LIBRARY_HOST_DIR_ENV } from '../../agent/src/envi
 import { PassThrough } from 'node:stream';
 import { controllerFileMounts } from '../../agent/src/docker/controller-mounts';
 import { TEST_CONTROLLER_FILES } from '../support/controller-files';
-import { ensureStandinImage, ensureStandinImageWithoutHealthcheck } from '../support/standin-image';
+import { ensureStandinImage, ensureStandinImageWithoutHealthcheck, standinImageNames } from '../support/standin-image';
 
 // Real Docker engine (host networking, 127.0.0.1 ports), real stand-in Jenkins containers, real Postgres store.
 // jest ignores testTimeout inside a project entry of jest.config.js; container starts need more than 5 s.
@@ -46,7 +46,7 @@ test('deploys blue, then green while blue serves: both healthy with their own po
   const blue = await deployEnvironment(deps, team, { target: 'blue', timeoutSec: 60, replace: true });
   expect(blue).toMatchObject({ container: `jenkins-${team.team_name}-blue`, healthy: true, ports: { web: team.web_port, agent: team.agent_port }, volume: `jenkins-${team.team_name}-blue-home`, replaced: false });
   const green = await deployEnvironment(deps, team, { target: 'green', timeoutSec: 60, replace: true });
-  expect(green).toMatchObject({ healthy: true, ports: { web: team.web_port + 100, agent: team.agent_port + 100 }, image: 'jsm-standin-jenkins:1' });
+  expect(green).toMatchObject({ healthy: true, ports: { web: team.web_port + 100, agent: team.agent_port + 100 }, image: standinImageNames().v1 });
 
   for (const env of ['blue', 'green'] as const) {
     const info = await docker.getContainer(team.environments[env].container).inspect();
@@ -76,8 +76,8 @@ test('redeploying green (no traffic) replaces its container and keeps its volume
   const before = await docker.getContainer(team.environments.green.container).inspect();
   const progress: string[] = [];
   const ctx = { operation: { id: 'x' }, progress: (e: { phase: string; message: string }) => progress.push(e.phase), signal: new AbortController().signal } as never;
-  const again = await deployEnvironment({ ...deps, journal: undefined }, team, { target: 'green', image: 'jsm-standin-jenkins:2', timeoutSec: 60, replace: true, graceSec: 5 }, ctx);
-  expect(again).toMatchObject({ replaced: true, healthy: true, image: 'jsm-standin-jenkins:2' });
+  const again = await deployEnvironment({ ...deps, journal: undefined }, team, { target: 'green', image: standinImageNames().v2, timeoutSec: 60, replace: true, graceSec: 5 }, ctx);
+  expect(again).toMatchObject({ replaced: true, healthy: true, image: standinImageNames().v2 });
   expect(progress).toEqual(expect.arrayContaining(['replace', 'start', 'health', 'done']));
   const after = await docker.getContainer(team.environments.green.container).inspect();
   expect(after.Id).not.toBe(before.Id);
@@ -120,7 +120,7 @@ test('containers without the sidecar labels are never stopped, replaced or remov
   try {
     const name = other.team.environments.green.container;
     foreign.push(name);
-    const c = await docker.createContainer({ name, Image: 'jsm-standin-jenkins:1', Env: [`JENKINS_OPTS=--httpPort=${other.team.environments.green.web_port}`], HostConfig: { NetworkMode: 'host' } });
+    const c = await docker.createContainer({ name, Image: standinImageNames().v1, Env: [`JENKINS_OPTS=--httpPort=${other.team.environments.green.web_port}`], HostConfig: { NetworkMode: 'host' } });
     await c.start();
     await expect(deployEnvironment(deps, other.team, { target: 'green', timeoutSec: 30, replace: true })).rejects.toMatchObject({ code: 'CONFLICT', data: { reason: 'foreign_resource' }, message: expect.stringContaining('not created by the sidecar') });
     await expect(stopEnvironment(deps, other.team, { environment: 'green', graceSec: 1, remove: true })).rejects.toMatchObject({ code: 'CONFLICT', data: { reason: 'foreign_resource' } });
@@ -250,11 +250,11 @@ test('a redeploy refused for a missing secret keeps the running container as it 
     const before = await docker.getContainer(other.team.environments.green.container).inspect();
     const service = controllerFileMounts(other.team, TEST_CONTROLLER_FILES)[1];
     rmSync(service.source);
-    await expect(deployEnvironment(withFiles, other.team, { target: 'green', image: 'jsm-standin-jenkins:2', timeoutSec: 30, replace: true })).rejects.toMatchObject({ code: 'NOT_FOUND', data: { path: service.source } });
+    await expect(deployEnvironment(withFiles, other.team, { target: 'green', image: standinImageNames().v2, timeoutSec: 30, replace: true })).rejects.toMatchObject({ code: 'NOT_FOUND', data: { path: service.source } });
     const after = await docker.getContainer(other.team.environments.green.container).inspect();
     expect(after.Id).toBe(before.Id);
     expect(after.State.Running).toBe(true);
-    expect(after.Config.Image).toBe('jsm-standin-jenkins:1');
+    expect(after.Config.Image).toBe(standinImageNames().v1);
   } finally {
     await other.cleanup(docker);
   }

@@ -161,7 +161,8 @@ describe("seed Pipeline A (verbatim)", () => {
     ]);
     expect(callOf('A: switch to green', 'consensus.request').params).toMatchObject({ operation: 'blue_green_switch', target: 'green', coordinator: 'http://127.0.0.1:18080/' });
     expect(callOf('A: switch to green', 'lock.acquire').params).toMatchObject({ team: world.team, operation: 'blue_green_switch', ttlSec: 600, owner: world.build });
-    expect(callOf('A: switch to green', 'traffic.switch').params).toMatchObject({ lockToken: 42, validationSec: 60, triggers: ['error_rate > 2%', 'response_time > 2000ms', 'availability < 99.5%'] });
+    // syncTarget: the step's default, so the migration after the switch does not reload the side then serving everyone.
+    expect(callOf('A: switch to green', 'traffic.switch').params).toMatchObject({ lockToken: 42, validationSec: 60, triggers: ['error_rate > 2%', 'response_time > 2000ms', 'availability < 99.5%'], syncTarget: true });
     // The switch completed (active green); the source is the side it left.
     expect(callOf('A: switch to green', 'state.migrate').params).toMatchObject({ source: 'blue', target: 'green', callerBuild: world.build });
     expect(callOf('A: switch to green', 'coordination.update').params).toMatchObject({ status: 'SUCCESS', environment: 'green' });
@@ -248,6 +249,8 @@ describe('generated Jenkinsfiles', () => {
     // Source = the side serving now (blue), target = the idle side; the validation compares against the source.
     expect(callOf(name, 'state.migrate').params).toMatchObject({ source: 'blue', target: 'green', callerBuild: world.build });
     expect(callOf(name, 'environment.validate').params).toMatchObject({ environment: 'green', source: 'blue' });
+    // Migrated just before: the switch does not bring the target up to date again (nor lift the source's quiet-down).
+    expect(callOf(name, 'traffic.switch').params).toMatchObject({ syncTarget: false });
     // The lease covers deployment and migration before the switch renews it.
     expect(callOf(name, 'lock.acquire').params).toMatchObject({ operation: 'blue_green_switch', ttlSec: 1800 });
     expect(methods(name)).not.toContain('environment.quietDown');

@@ -8,6 +8,7 @@ import { parseTeamsDocument, type EnvironmentName, type Team } from '../../catal
 import { LABEL_MANAGED, LABEL_TEAM } from '../../agent/src/docker/labels';
 import { deployEnvironment, type EnvironmentDeps } from '../../agent/src/environments/deploy';
 import { removeControllerFiles, writeControllerFiles } from './controller-files';
+import { standinImageNames } from './standin-image';
 
 /**
  * Test teams whose controllers run as real stand-in Jenkins containers:
@@ -73,7 +74,7 @@ export async function makeTestTeam(opts: { prefix?: string; image?: string; requ
   const yaml = [
     'jenkins_teams:',
     `  - team_name: ${name}`,
-    `    image: ${opts.image ?? 'jsm-standin-jenkins:1'}`,
+    `    image: ${opts.image ?? standinImageNames().v1}`,
     `    web_port: ${web}`,
     `    agent_port: ${agent}`,
     `    jenkins_user: ${TEST_JENKINS_USER}`,

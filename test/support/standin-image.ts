@@ -9,19 +9,23 @@ import { dockerImport, imageLabel, nodeRuntimeLibraries, withFileLock } from './
 /**
  * Builds the stand-in Jenkins image (test/fixtures/standin-jenkins) with
  * `docker import`: a rootfs holding /usr/bin/node, the libraries `ldd` lists,
- * the loader and the server. Tags 1 and 2 of one name differ only in the
- * version they report in X-Jenkins. Idempotent (a content hash label decides
- * whether to rebuild) and safe when several test files ask at once (a lock
- * file). Importable outside jest: the demo and the Groovy harness use it too.
+ * the loader and the server. Versions 1 and 2 differ only in the version they
+ * report in X-Jenkins. Each tag carries a hash of every file that goes into the
+ * image (`1-<hash>`), so checkouts with different fixtures sharing one engine
+ * never overwrite each other's image, and an unchanged fixture is never
+ * rebuilt. Everything that runs the image takes its name from
+ * standinImageNames(). Safe when several test files ask at once (a lock file).
+ * Importable outside jest: the demo and the Groovy harness use it too.
  */
 export const STANDIN_IMAGE = 'jsm-standin-jenkins';
 export const STANDIN_VERSIONS: Record<'1' | '2', string> = { '1': '2.440.1', '2': '2.452.2' };
 const HASH_LABEL = 'io.jsm.standin.hash';
+/** Bump when importImage() lays the files out differently: the tag must change with the image. */
+const IMAGE_LAYOUT_VERSION = 'layout-1';
 // From test/support (ts-jest) or build/test/support (compiled; copy-assets does not copy test fixtures).
 const FIXTURE_DIR = [resolve(__dirname, '..', 'fixtures', 'standin-jenkins'), resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'standin-jenkins')].find((d) =>
   existsSync(join(d, 'server.js')),
 ) ?? resolve(__dirname, '..', 'fixtures', 'standin-jenkins');
-const LOCK_FILE = join(tmpdir(), 'jsm-standin-image.lock');
 const LOCK_STALE_MS = 180_000;
 
 function fixtureFiles(dir = FIXTURE_DIR, prefix = ''): Array<{ rel: string; abs: string }> {
@@ -35,14 +39,27 @@ function fixtureFiles(dir = FIXTURE_DIR, prefix = ''): Array<{ rel: string; abs:
   return out;
 }
 
+let memoHash: string | undefined;
+/** Of the fixture's files and this machine's node binary (path and size); this file's own layout is covered by its version. */
 function contentHash(): string {
-  const h = createHash('sha256');
+  if (memoHash) return memoHash;
+  const h = createHash('sha256').update(IMAGE_LAYOUT_VERSION);
   for (const f of fixtureFiles()) h.update(f.rel).update(readFileSync(f.abs));
   h.update(realpathSync(process.execPath)).update(String(statSync(realpathSync(process.execPath)).size));
-  return h.digest('hex').slice(0, 16);
+  for (const lib of nodeRuntimeLibraries()) h.update(lib);
+  memoHash = h.digest('hex').slice(0, 16);
+  return memoHash;
 }
 
-async function importImage(tag: string, version: string, hash: string, healthcheck = true, dockerHost?: string): Promise<void> {
+type StandinTag = '1' | '2' | 'nohc';
+const tagOf = (tag: StandinTag): string => `${tag}-${contentHash()}`;
+
+/** The stand-in's image names for this checkout's fixture: every test, the demo and the benches use these. */
+export function standinImageNames(): { v1: string; v2: string; nohc: string } {
+  return { v1: `${STANDIN_IMAGE}:${tagOf('1')}`, v2: `${STANDIN_IMAGE}:${tagOf('2')}`, nohc: `${STANDIN_IMAGE}:${tagOf('nohc')}` };
+}
+
+async function importImage(tag: StandinTag, version: string, hash: string, healthcheck = true, dockerHost?: string): Promise<void> {
   const pack = tarPack();
   const dirs = new Set<string>();
   const addDir = (p: string): void => {
@@ -79,7 +96,7 @@ async function importImage(tag: string, version: string, hash: string, healthche
     'ENV JENKINS_HOME=/var/jenkins_home',
     `LABEL ${HASH_LABEL}=${hash}`,
   ];
-  await dockerImport(pack, `${STANDIN_IMAGE}:${tag}`, changes, dockerHost);
+  await dockerImport(pack, `${STANDIN_IMAGE}:${tagOf(tag)}`, changes, dockerHost);
 }
 
 export interface StandinImageOptions {
@@ -92,37 +109,31 @@ export interface StandinImageOptions {
   tags?: Array<'1' | '2'>;
 }
 
-/** The build lock is per engine: two engines' imports do not wait for each other. */
-const lockFileFor = (dockerHost?: string): string => (dockerHost ? join(tmpdir(), `jsm-standin-image-${createHash('sha256').update(dockerHost).digest('hex').slice(0, 12)}.lock`) : LOCK_FILE);
+/** The build lock is per engine and per fixture: two engines' or two fixtures' imports do not wait for each other. */
+const lockFileFor = (dockerHost?: string): string => join(tmpdir(), `jsm-standin-image-${createHash('sha256').update(`${dockerHost ?? ''}\n${contentHash()}`).digest('hex').slice(0, 12)}.lock`);
 
-/** Makes sure jsm-standin-jenkins:1 and :2 (or `opts.tags`) exist and match the fixture. Returns the image names. */
-export async function ensureStandinImage(docker: Docker = new Docker(), opts: StandinImageOptions = {}): Promise<{ v1: string; v2: string }> {
-  const hash = contentHash();
-  const names = { v1: `${STANDIN_IMAGE}:1`, v2: `${STANDIN_IMAGE}:2` };
-  const tags = opts.tags ?? (['1', '2'] as const);
-  const upToDate = async (): Promise<boolean> => {
-    for (const tag of tags) if ((await imageLabel(docker, `${STANDIN_IMAGE}:${tag}`, HASH_LABEL)) !== hash) return false;
-    return true;
-  };
-  if (await upToDate()) return names;
-  await withFileLock(lockFileFor(opts.dockerHost), LOCK_STALE_MS, async () => {
-    if (await upToDate()) return;
-    for (const tag of tags) {
-      if ((await imageLabel(docker, `${STANDIN_IMAGE}:${tag}`, HASH_LABEL)) !== hash) await importImage(tag, STANDIN_VERSIONS[tag], hash, true, opts.dockerHost);
-    }
+/** A tag is present with this fixture's hash (the label guards against a hand-made tag of the same name). */
+const present = async (docker: Docker, tag: StandinTag): Promise<boolean> => (await imageLabel(docker, `${STANDIN_IMAGE}:${tagOf(tag)}`, HASH_LABEL)) === contentHash();
+
+async function ensureTags(docker: Docker, tags: readonly StandinTag[], dockerHost?: string): Promise<void> {
+  const missing = async (): Promise<StandinTag[]> => (await Promise.all(tags.map(async (t) => ((await present(docker, t)) ? null : t)))).filter((t): t is StandinTag => t !== null);
+  if ((await missing()).length === 0) return;
+  await withFileLock(lockFileFor(dockerHost), LOCK_STALE_MS, async () => {
+    for (const tag of await missing()) await importImage(tag, STANDIN_VERSIONS[tag === 'nohc' ? '1' : tag], contentHash(), tag !== 'nohc', dockerHost);
   });
-  return names;
 }
 
-/** jsm-standin-jenkins:nohc: the same server without a Docker HEALTHCHECK (readiness then comes from the HTTP probe). */
+/** Makes sure the stand-in's version 1 and 2 images (or `opts.tags`) of this fixture exist. Returns the image names. */
+export async function ensureStandinImage(docker: Docker = new Docker(), opts: StandinImageOptions = {}): Promise<{ v1: string; v2: string }> {
+  await ensureTags(docker, opts.tags ?? ['1', '2'], opts.dockerHost);
+  const { v1, v2 } = standinImageNames();
+  return { v1, v2 };
+}
+
+/** The same server without a Docker HEALTHCHECK (readiness then comes from the HTTP probe). */
 export async function ensureStandinImageWithoutHealthcheck(docker: Docker = new Docker()): Promise<string> {
-  const hash = contentHash();
-  if ((await imageLabel(docker, `${STANDIN_IMAGE}:${'nohc'}`, HASH_LABEL)) !== hash) {
-    await withFileLock(LOCK_FILE, LOCK_STALE_MS, async () => {
-      if ((await imageLabel(docker, `${STANDIN_IMAGE}:${'nohc'}`, HASH_LABEL)) !== hash) await importImage('nohc', STANDIN_VERSIONS['1'], hash, false);
-    });
-  }
-  return `${STANDIN_IMAGE}:nohc`;
+  await ensureTags(docker, ['nohc']);
+  return standinImageNames().nohc;
 }
 
 export const standinFixtureDir = (): string => FIXTURE_DIR;

@@ -1,7 +1,7 @@
 import { buildRefFromUrl, parseBuildRef } from '../../agent/src/jenkins/build-ref';
 import { assessActivity } from '../../agent/src/jenkins/activity';
 import { flattenJobs } from '../../agent/src/jenkins/client';
-import { imageOwnsConfiguration, leftToImage, selectForBackup, selectForMigration, splitJobPath } from '../../agent/src/jenkins/home-layout';
+import { excludingBuild, imageOwnsConfiguration, leftToImage, selectForBackup, selectForMigration, splitJobPath } from '../../agent/src/jenkins/home-layout';
 import { coordinationNodeName } from '../../catalog/coordination-node';
 import type { ComputerSet } from '../../agent/src/jenkins/api-types';
 
@@ -103,4 +103,15 @@ test('flattenJobs turns the nested tree into full names', () => {
     ['f/j', false, true, 4],
     ['top', false, false, null],
   ]);
+});
+
+test("a migration asked for by a running build leaves that build's directory out, and only it", () => {
+  const select = excludingBuild(selectForMigration({}), { job: 'devops/Infrastructure/Switch', number: 41 });
+  const dir = 'jobs/devops/jobs/Infrastructure/jobs/Switch/builds';
+  expect(select(`${dir}/41`, 'directory')).toBe(false);
+  expect(select(`${dir}/41/log`, 'file')).toBe(false);
+  expect(select(`${dir}/410/log`, 'file')).toBe(true);
+  expect(select(`${dir}/40/log`, 'file')).toBe(true);
+  expect(select('jobs/devops/jobs/Infrastructure/jobs/Switch/nextBuildNumber', 'file')).toBe(true);
+  expect(excludingBuild(selectForMigration({}), null)(`${dir}/41/log`, 'file')).toBe(true);
 });

@@ -1,4 +1,4 @@
-import { FIND_FORMAT, parseFindListing, planDelta, stayedBehind, type ListedEntry } from '../../agent/src/environments/home-delta';
+import { FIND_FORMAT, FIND_FORMAT_FULL_PATH, parseFindListing, planDelta, planDeltaFromChanges, stayedBehind, type ListedEntry } from '../../agent/src/environments/home-delta';
 
 const f = (path: string, size: number, mtimeSec: number): ListedEntry => ({ path, kind: 'file', size, mtimeSec });
 const d = (path: string): ListedEntry => ({ path, kind: 'directory', size: 4096, mtimeSec: 1 });
@@ -49,4 +49,35 @@ test('a file rewritten with the same size in the second the baseline was listed 
   const now = [d('jobs/app'), f('jobs/app/nextBuildNumber', 2, 100), f('jobs/app/config.xml', 10, 99)];
   expect(stayedBehind(before, now, 100).changed).toEqual(['jobs/app/nextBuildNumber']);
   expect(stayedBehind(before, now, 101).changed).toEqual([]);
+});
+
+describe('the delta from a listing of changes only', () => {
+  const copied = new Map([d('jobs'), d('jobs/app'), f('jobs/app/config.xml', 10, 100), f('jobs/app/nextBuildNumber', 2, 100), d('jobs/app/builds'), d('jobs/app/builds/1'), f('jobs/app/builds/1/log', 50, 100), d('jobs/old'), f('jobs/old/config.xml', 5, 100), f('config.xml', 9, 100)].map((e) => [e.path, e]));
+
+  test('parses find -printf output with %p paths under the home, the home itself and anything outside it left out', () => {
+    expect(FIND_FORMAT_FULL_PATH).toBe('%y\\0%s\\0%T@\\0%p\\0%l\\0');
+    const out = Buffer.from(['d', '4096', '1', '/var/jenkins_home', '', 'f', '3', '2.5', '/var/jenkins_home/jobs/a/nextBuildNumber', '', 'f', '1', '1', '/var/jenkins_homeX/y', ''].map((x) => `${x}\0`).join(''));
+    expect(parseFindListing(out, '/var/jenkins_home')).toEqual([{ path: 'jobs/a/nextBuildNumber', kind: 'file', size: 3, mtimeSec: 2 }]);
+  });
+
+  test('an entry the view does not show is as copied; what it shows is compared as planDelta compares', () => {
+    const view = { entries: [f('jobs/app/nextBuildNumber', 2, 150), d('jobs/app/builds/2'), f('jobs/app/builds/2/log', 70, 150)], listedDirs: new Set<string>() };
+    expect(planDeltaFromChanges(copied, view, 140)).toEqual({ fetch: ['jobs/app/builds/2', 'jobs/app/nextBuildNumber'], remove: [], files: 2, bytes: 72 });
+  });
+
+  test('removals are the copied children missing from a listed directory, topmost only; a child there with the same kind stays', () => {
+    const view = { entries: [d('jobs'), d('jobs/app'), d('jobs/app/builds'), f('config.xml', 9, 100)], listedDirs: new Set(['', 'jobs', 'jobs/app/builds']) };
+    expect(planDeltaFromChanges(copied, view, 140)).toEqual({ fetch: [], remove: ['jobs/app/builds/1', 'jobs/old'], files: 0, bytes: 0 });
+  });
+
+  test('an entry that changed kind is removed and copied again; a new directory is fetched once with its subtree', () => {
+    const view = { entries: [d('jobs'), d('jobs/app'), { path: 'jobs/old', kind: 'symlink' as const, size: 1, mtimeSec: 150, linkname: 'app' }, d('jobs/new'), f('jobs/new/config.xml', 4, 90)], listedDirs: new Set(['jobs']) };
+    expect(planDeltaFromChanges(copied, view, 140)).toEqual({ fetch: ['jobs/new', 'jobs/old'], remove: ['jobs/old'], files: 1, bytes: 4 });
+  });
+
+  test('same as planDelta over the full listing when the view lists everything', () => {
+    const now = [d('jobs'), d('jobs/app'), f('jobs/app/config.xml', 11, 160), f('jobs/app/nextBuildNumber', 2, 100), d('jobs/app/builds'), f('config.xml', 9, 100)];
+    const all = new Set(['', 'jobs', 'jobs/app', 'jobs/app/builds']);
+    expect(planDeltaFromChanges(copied, { entries: now, listedDirs: all }, 140)).toEqual(planDelta(copied, now, 140));
+  });
 });

@@ -15,13 +15,25 @@ export type ListedEntry = ObservedEntry;
 export const FIND_FORMAT = '%y\\0%s\\0%T@\\0%P\\0%l\\0';
 const KINDS: Record<string, ListedEntry['kind']> = { f: 'file', d: 'directory', l: 'symlink' };
 
-/** Pure: `find START -printf FIND_FORMAT` output → entries (START itself, devices and fifos left out). */
-export function parseFindListing(out: Buffer): ListedEntry[] {
+/**
+ * The same fields with %p (the path as found, start point included) instead of %P: the listings of
+ * changes give find several start points, and %P is relative to each (findutils, Format Directives).
+ */
+export const FIND_FORMAT_FULL_PATH = '%y\\0%s\\0%T@\\0%p\\0%l\\0';
+
+/**
+ * Pure: `find START -printf FIND_FORMAT` output → entries (START itself, devices and fifos left out).
+ * With `home`, the output is of FIND_FORMAT_FULL_PATH and paths are made relative to it (home itself
+ * and anything outside it left out).
+ */
+export function parseFindListing(out: Buffer, home?: string): ListedEntry[] {
   const fields = out.toString('utf8').split('\0');
   const entries: ListedEntry[] = [];
+  const prefix = home ? `${home.replace(/\/+$/, '')}/` : '';
   for (let i = 0; i + 4 < fields.length; i += 5) {
     const kind = KINDS[fields[i]];
-    const path = fields[i + 3];
+    let path = fields[i + 3];
+    if (prefix) path = path.startsWith(prefix) ? path.slice(prefix.length) : '';
     if (!kind || !path) continue;
     const e: ListedEntry = { path, kind, size: Number(fields[i + 1]), mtimeSec: Math.floor(Number(fields[i + 2])) };
     if (kind === 'symlink') e.linkname = fields[i + 4];
@@ -82,6 +94,48 @@ export function planDelta(copied: ReadonlyMap<string, ListedEntry>, now: readonl
   }
   const current = found === copied.size ? null : new Map(now.map((e) => [e.path, e.kind]));
   const gone = current ? [...copied.values()].filter((e) => current.get(e.path) !== e.kind).map((e) => e.path).sort() : [];
+  const remove: string[] = [];
+  for (const p of gone) if (!remove.some((r) => p.startsWith(`${r}/`))) remove.push(p);
+  return { fetch, remove, files, bytes };
+}
+
+/**
+ * What the source holds now, listed only where it can differ from the pre-copy (see
+ * home-changes.ts): entries changed since, and the full contents of `listedDirs`.
+ */
+export interface ChangedView {
+  /** Entries whose status changed since the pre-copy began, the children of listedDirs, the subtrees of new directories; of the selection only. */
+  entries: ListedEntry[];
+  /** Directories ('' for the home itself) whose children all appear in entries: a copied child missing there was removed. */
+  listedDirs: ReadonlySet<string>;
+}
+
+/**
+ * Pure: planDelta for a ChangedView. An entry the view does not show is as
+ * the pre-copy copied it: its status did not change (ctime; a write, a
+ * rename in or out and an unlink each change it, and nothing sets it back),
+ * so neither did its bytes, and a directory whose status did not change lost
+ * no entry. Removals are looked for only among the children of listedDirs.
+ */
+export function planDeltaFromChanges(copied: ReadonlyMap<string, ListedEntry>, view: ChangedView, racySinceSec: number): DeltaPlan {
+  const changed = view.entries.filter((e) => changedSince(copied.get(e.path), e, racySinceSec));
+  const newDirs = new Set(changed.filter((e) => e.kind === 'directory').map((e) => e.path));
+  const fetch: string[] = [];
+  let files = 0;
+  let bytes = 0;
+  for (const e of [...changed].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+    if (e.kind === 'file') {
+      files += 1;
+      bytes += e.size;
+    }
+    if (!ancestors(e.path).some((d) => newDirs.has(d))) fetch.push(e.path);
+  }
+  const gone: string[] = [];
+  if (view.listedDirs.size) {
+    const present = new Map(view.entries.map((e) => [e.path, e.kind]));
+    for (const e of copied.values()) if (view.listedDirs.has(parentOf(e.path)) && present.get(e.path) !== e.kind) gone.push(e.path);
+  }
+  gone.sort();
   const remove: string[] = [];
   for (const p of gone) if (!remove.some((r) => p.startsWith(`${r}/`))) remove.push(p);
   return { fetch, remove, files, bytes };

@@ -11,12 +11,14 @@ import { isSidecarError, SidecarError } from '../sidecar-error';
 import { sleep as realSleep } from '../sleep';
 import { assessActivity, type ActivityVerdict } from '../jenkins/activity';
 import type { JenkinsClient } from '../jenkins/client';
-import { copyEffect, imageOwnsConfiguration, leftToImage, selectForMigration, type MigrationOperation, type MigrationSelection } from '../jenkins/home-layout';
+import { copyEffect, excludingBuild, imageOwnsConfiguration, leftToImage, selectForMigration, type MigrationOperation, type MigrationSelection } from '../jenkins/home-layout';
+import { parseBuildRef } from '../jenkins/build-ref';
 import type { EnvironmentStateStore, OperationContext } from '../store/contract';
 import type { JenkinsClientFactory } from './controllers';
 import { journaled, report, type StepJournal } from './journal-step';
 import type { QueueHandoverResult, TriggerHandover } from '../traffic/queue-handover';
-import { FIND_FORMAT, parseFindListing, planDelta, type ListedEntry } from './home-delta';
+import { FIND_FORMAT, parseFindListing, planDelta, planDeltaFromChanges, type DeltaPlan, type ListedEntry } from './home-delta';
+import { engineClockMs, listChangesSince } from './home-changes';
 import { restartTarget, secretsTouched, type TargetRestart } from './target-restart';
 import { DEFAULT_SNAPSHOT_DIR, discardSnapshot, execInContainer, manualRestoreCommands, removeFromHome, RestoreFailure, restoreTargetHome, saveTargetHome, snapshotPath, type SavedTarget } from './target-snapshot';
 
@@ -188,6 +190,8 @@ interface PreCopy {
   digests: Map<string, string>;
   /** Entries under secrets/ the pre-copy added or overwrote with other bytes. */
   secrets: string[];
+  /** Entries whose status changed after this second (Docker host clock) may differ from the copy; null: list the whole home. */
+  changesSinceSec: number | null;
 }
 
 const PROGRESS_EVERY_MS = 2_000;
@@ -230,6 +234,9 @@ async function preCopy(s: Scope, snapshot: SavedTarget): Promise<PreCopy> {
     if (left) leftOut.add(left);
     return s.select(rel, kind);
   };
+  // Before the first byte is read: whatever changes from here on has a later ctime (home-changes.ts). Two seconds of margin for the engine's answer.
+  const engineMs = await engineClockMs(s.deps.docker);
+  const changesSinceSec = engineMs === null ? null : Math.floor(engineMs / 1000) - 2;
   const t0 = now();
   const racySinceSec = Math.floor(t0 / 1000) - 1;
   const r = await journaled(
@@ -265,7 +272,7 @@ async function preCopy(s: Scope, snapshot: SavedTarget): Promise<PreCopy> {
   );
   const sec = (now() - t0) / 1000;
   report(s.ctx, 'copied', `pre-copied ${r.files} files (${mb(r.bytes)} MB) into ${s.dstLabel} in ${sec.toFixed(1)}s: ${r.overwrote} replaced files it had, ${r.added} entries are new`, { files: r.files, bytes: r.bytes, overwrote: r.overwrote, added: r.added });
-  return { files: r.files, bytes: r.bytes, sec, manifest, digests, racySinceSec, leftToImage: r.leftToImage, changedTarget: r.overwrote + r.added > 0, secrets: r.secrets };
+  return { files: r.files, bytes: r.bytes, sec, manifest, digests, racySinceSec, leftToImage: r.leftToImage, changedTarget: r.overwrote + r.added > 0, secrets: r.secrets, changesSinceSec };
 }
 
 /** The selected entries of a container's home by size and mtime (`find`, no contents read). */
@@ -302,8 +309,26 @@ interface Delta {
 }
 
 /**
- * The second pass, with the source quiet and idle: `find` lists its home
- * (sizes and mtimes, no contents), what differs from the pre-copy's manifest
+ * What to copy in the second pass. Only what changed since the pre-copy is
+ * listed (home-changes.ts); when that cannot be done (the engine gave no
+ * clock, or the source's find lacks -newerct), the whole selection is listed
+ * and compared, as correct and slower, and the progress line says so.
+ */
+async function listDelta(s: Scope, pre: PreCopy): Promise<{ current: ListedEntry[]; plan: DeltaPlan; listed: string }> {
+  if (pre.changesSinceSec !== null) {
+    const view = await listChangesSince(s.deps.docker, s.srcC.id, s.select, pre.manifest, pre.changesSinceSec).catch((err: unknown) => {
+      report(s.ctx, 'delta_listing', `could not list only what changed on ${s.srcLabel} (${(err as Error).message}); listing all of it`);
+      return null;
+    });
+    if (view) return { current: view.entries, plan: planDeltaFromChanges(pre.manifest, view, pre.racySinceSec), listed: `${view.entries.length} entries listed as possibly changed` };
+  }
+  const current = await listHome(s.deps.docker, s.srcC, s.select);
+  return { current, plan: planDelta(pre.manifest, current, pre.racySinceSec), listed: `all ${current.length} entries listed` };
+}
+
+/**
+ * The second pass, with the source quiet and idle: `find` lists what of its
+ * home changed since the pre-copy (sizes and mtimes, no contents; listDelta), what differs from the pre-copy's manifest
  * is read path by path and written in one upload, what it no longer has is
  * removed from the target (journaled as copy_delta).
  */
@@ -312,9 +337,8 @@ async function copyDelta(s: Scope, pre: PreCopy): Promise<Delta> {
   const t0 = now();
   // The target may have been removed while the source drained: say so before reading anything.
   await s.deps.docker.getContainer(s.dstC.id).inspect().catch((err: unknown) => Promise.reject(containerError(`write the delta into ${JENKINS_HOME_IN_CONTAINER} of ${s.dstC.name}`, s.dstC.name, s.dstLabel, err)));
-  const current = await listHome(s.deps.docker, s.srcC, s.select);
-  const plan = planDelta(pre.manifest, current, pre.racySinceSec);
-  report(s.ctx, 'delta', `copying what changed on ${s.srcLabel} since the pre-copy: ${plan.files} files (${mb(plan.bytes)} MB) in ${plan.fetch.length} paths, ${plan.remove.length} removed`, { files: plan.files, bytes: plan.bytes, paths: plan.fetch.length, removed: plan.remove.length });
+  const { current, plan, listed } = await listDelta(s, pre);
+  report(s.ctx, 'delta', `copying what changed on ${s.srcLabel} since the pre-copy: ${plan.files} files (${mb(plan.bytes)} MB) in ${plan.fetch.length} paths, ${plan.remove.length} removed (${listed})`, { files: plan.files, bytes: plan.bytes, paths: plan.fetch.length, removed: plan.remove.length });
   const r = await journaled(
     s.deps.journal,
     s.ctx,
@@ -406,7 +430,7 @@ async function scopeOf(deps: MigrateDeps, team: Team, params: MigrateParams, ctx
     dstLabel: `${team.team_name}/${params.target}`,
     operation,
     selection,
-    select: selectForMigration(selection),
+    select: excludingBuild(selectForMigration(selection), params.callerBuild ? parseBuildRef(params.callerBuild) : null),
   };
 }
 

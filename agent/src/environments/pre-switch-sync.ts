@@ -27,6 +27,17 @@ export type PreSwitchSync =
   | { synced: true; files: number; bytes: number; delta: { files: number; bytes: number }; windowSec: number; reloaded: boolean; restarted: boolean }
   | { synced: false; reason: string };
 
+/**
+ * How long the sync waits for the source's running builds to end (the calling
+ * build excepted: it runs on the source until after the switch). Jenkins
+ * reports the build behind an executor by its URL: a Pipeline's top-level run
+ * on a one-off executor, and a `node` block's PlaceholderExecutable, whose
+ * exported `url` is its run's (workflow-durable-task-step
+ * ExecutorStepExecution.PlaceholderTask.PlaceholderExecutable.getAbsoluteUrl),
+ * so assessActivity tells the caller's executors from others by job and number.
+ */
+export const SYNC_DRAIN_TIMEOUT_SEC = 300;
+
 export interface TargetSyncOptions {
   teamConfig: (team: string) => Team | undefined;
   /** How long the source may take to go idle (its running builds end) before the switch is refused. */
@@ -57,9 +68,11 @@ export function dockerTargetSync(deps: MigrateDeps, opts: TargetSyncOptions): Ta
       const unmanaged = await unmanagedReason(deps, team, source, target);
       if (unmanaged) return skip(unmanaged);
       report(ctx, 'sync', `bringing ${name}/${target} up to date with ${name}/${source} while it has no traffic`);
-      const m = await migrateState(deps, team, { source, target, timeoutSec: opts.drainTimeoutSec ?? 300, callerBuild: ctx.actor.build, operation: 'switch' }, ctx);
+      // A source already quieting down (a migration just before the switch left it so) stays so: its builds would be lost when traffic leaves.
+      const wasQuiet = (await deps.jenkinsFor(team, source).root()).quietingDown === true;
+      const m = await migrateState(deps, team, { source, target, timeoutSec: opts.drainTimeoutSec ?? SYNC_DRAIN_TIMEOUT_SEC, callerBuild: ctx.actor.build, operation: 'switch' }, ctx);
       // The source serves on during the progressive steps: its executors come back now.
-      await journaled(deps.journal, ctx, 'cancel_quiet_down_source', { environment: source }, () => deps.jenkinsFor(team, source).cancelQuietDown());
+      if (!wasQuiet) await journaled(deps.journal, ctx, 'cancel_quiet_down_source', { environment: source }, () => deps.jenkinsFor(team, source).cancelQuietDown());
       report(ctx, 'synced', `${name}/${target} holds ${name}/${source}'s state (${m.jobs} items; builds were blocked on ${source} for ${m.windowSec}s${m.restart.restarted ? `, ${target} restarted (key files changed)` : m.reloaded ? `, ${target} reloaded` : ''})`, { windowSec: m.windowSec });
       return { synced: true, files: m.files, bytes: m.bytes, delta: { files: m.delta.files, bytes: m.delta.bytes }, windowSec: m.windowSec, reloaded: m.reloaded, restarted: m.restart.restarted };
     },

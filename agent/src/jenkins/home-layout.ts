@@ -107,6 +107,20 @@ export function selectForMigration(opts: MigrationSelection = {}): (rel: string,
   };
 }
 
+/**
+ * Pure: `select` without one build's directory (`jobs/a/jobs/b/builds/12` for
+ * `a/b#12`). For the build that asked for the migration: it runs on the source
+ * until after the copy, writing its directory as it goes (its log is
+ * `builds/<n>/log` in the run's root directory, core Run.getLogFile), so a copy
+ * would be of a build half-way, and each later migration would find it changed
+ * and reload the target. Its record stays on the source, where it finishes.
+ */
+export function excludingBuild(select: (rel: string, kind: EntryKind) => boolean, build: { job: string; number: number } | null): (rel: string, kind: EntryKind) => boolean {
+  if (!build) return select;
+  const dir = `jobs/${build.job.split('/').join('/jobs/')}/builds/${build.number}`;
+  return (rel, kind) => rel !== dir && !rel.startsWith(`${dir}/`) && select(rel, kind);
+}
+
 /** Where splitJobPath's `rest` starts in `segs` (no empty segments); -1 when they name no job. */
 function restIndex(segs: readonly string[]): number {
   let i = 0;
