@@ -81,6 +81,16 @@ export function planDelta(copied: ReadonlyMap<string, ListedEntry>, now: readonl
     if (old?.kind === e.kind) found += 1;
     if (changedSince(old, e, racySinceSec)) changed.push(e);
   }
+  const { fetch, files, bytes } = fetchPlan(changed);
+  const current = found === copied.size ? null : new Map(now.map((e) => [e.path, e.kind]));
+  const gone = current ? [...copied.values()].filter((e) => current.get(e.path) !== e.kind).map((e) => e.path).sort() : [];
+  const remove: string[] = [];
+  for (const p of gone) if (!remove.some((r) => p.startsWith(`${r}/`))) remove.push(p);
+  return { fetch, remove, files, bytes };
+}
+
+/** The paths to copy for `changed` (a new directory's entries travel with it), with the files' count and bytes. */
+function fetchPlan(changed: readonly ListedEntry[]): { fetch: string[]; files: number; bytes: number } {
   const newDirs = new Set(changed.filter((e) => e.kind === 'directory').map((e) => e.path));
   const fetch: string[] = [];
   let files = 0;
@@ -92,11 +102,7 @@ export function planDelta(copied: ReadonlyMap<string, ListedEntry>, now: readonl
     }
     if (!ancestors(e.path).some((d) => newDirs.has(d))) fetch.push(e.path);
   }
-  const current = found === copied.size ? null : new Map(now.map((e) => [e.path, e.kind]));
-  const gone = current ? [...copied.values()].filter((e) => current.get(e.path) !== e.kind).map((e) => e.path).sort() : [];
-  const remove: string[] = [];
-  for (const p of gone) if (!remove.some((r) => p.startsWith(`${r}/`))) remove.push(p);
-  return { fetch, remove, files, bytes };
+  return { fetch, files, bytes };
 }
 
 /**
@@ -119,17 +125,7 @@ export interface ChangedView {
  */
 export function planDeltaFromChanges(copied: ReadonlyMap<string, ListedEntry>, view: ChangedView, racySinceSec: number): DeltaPlan {
   const changed = view.entries.filter((e) => changedSince(copied.get(e.path), e, racySinceSec));
-  const newDirs = new Set(changed.filter((e) => e.kind === 'directory').map((e) => e.path));
-  const fetch: string[] = [];
-  let files = 0;
-  let bytes = 0;
-  for (const e of [...changed].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
-    if (e.kind === 'file') {
-      files += 1;
-      bytes += e.size;
-    }
-    if (!ancestors(e.path).some((d) => newDirs.has(d))) fetch.push(e.path);
-  }
+  const { fetch, files, bytes } = fetchPlan(changed);
   const gone: string[] = [];
   if (view.listedDirs.size) {
     const present = new Map(view.entries.map((e) => [e.path, e.kind]));
