@@ -182,13 +182,17 @@ it('kill -9 while paused with a short maxPauseSec, restart after it ran out: rol
 });
 
 it('a graceful stop (SIGTERM, as systemctl restart sends) while paused leaves it paused: the next start resumes it held', async () => {
-  const sc = await stack.startSidecar();
+  // A short grace: the caller still follows the switch, and its call stays unanswered until the sockets close.
+  const sc = await stack.startSidecar({ env: { SIDECAR_SHUTDOWN_GRACE_SEC: '2' } });
   const client = await RpcClient.connect(sc.rpcUrl, stack.secret);
   const { opId, target, pause } = await switchPausedAt25(client, {});
   const at25 = await stack.weights();
   expect(at25[target]).toBe(25);
-  await sc.stop(10_000);
-  client.ws.terminate();
+  expect(await sc.stop(30_000)).toBe(0);
+  // The caller got no answer (not a false end): its connection closed, so a caller with an idempotencyKey re-attaches.
+  for (let i = 0; i < 100 && !client.closed; i++) await new Promise((r) => setTimeout(r, 50));
+  expect(client.closed).not.toBeNull();
+  expect(client.unmatched.filter((m) => m.id !== null && m.id !== undefined)).toEqual([]);
   // The stop neither rolled it back nor ended its row: it is left for this instance's next start.
   const left = await store.journal.get(opId);
   expect(left?.status).toBe('running');

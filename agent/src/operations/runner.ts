@@ -294,6 +294,9 @@ export class OperationRunner {
         }
       }
       this.running.delete(id);
+      // Not ended: its followers get no answer (their connections close with the process, and a
+      // caller with an idempotencyKey re-attaches to it after the restart), the metrics no end.
+      if (leftRunning) return;
       this.deps.onFinished?.({ type: operation.type, team: operation.team, status: end.status, durationSec: Math.max(0, (Date.now() - startedAtMs) / 1000), ...(end.error ? { error: end.error } : {}) });
       this.bus.emit('finished', end);
     })();
