@@ -176,7 +176,7 @@ const webhooksSchema = z
   .object({ pre_switch: webhookUrl.optional(), step: webhookUrl.optional(), promoted: webhookUrl.optional(), rolled_back: webhookUrl.optional() })
   .strict();
 
-/** The seed's progressive_traffic settings the sidecar applies to a team's switches. */
+/** The team's progressive_traffic settings the sidecar applies to its switches. */
 const progressiveTrafficSchema = z
   .object({
     /** A pause (traffic.pause, or an approval gate) nobody resumes within this many seconds rolls the switch back. */
